@@ -1,0 +1,117 @@
+/**
+ * The backend contract, in two levels (as ONNX Runtime's JS API splits Backend from SessionHandler):
+ * a {@link Backend} probes whether its runtime is usable here and loads a model into a
+ * {@link ModelSession}, which trains and infers.
+ *
+ * Rules every implementation follows:
+ * - A method that does device work returns only when the device is idle (results read back or the
+ *   backend's sync awaited), so the runner's clocks measure the work and not the enqueueing.
+ * - Weights come in canonical layout (`src/models/ir.ts`); any conversion is the backend's business
+ *   and happens in `load`, which the runner times as build+init.
+ * - Every example order comes from the runner (`TrainRequest.order`), so all backends see identical
+ *   batches.
+ */
+import type { Dataset, Split } from '../data/types.ts';
+import type { ModelGraph, Weights } from '../models/ir.ts';
+
+/** `framework/device`, e.g. `tfjs/cpu`, `tfjs/wasm`, `onnxruntime/webgpu`. */
+export type BackendId = `${string}/${string}`;
+
+export type Availability = { available: true; detail?: string } | { available: false; reason: string };
+
+export interface OptimizerConfig {
+  kind: 'sgd';
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+}
+
+export interface LoadOptions {
+  optimizer: OptimizerConfig;
+  trainBatchSize: number;
+  inferBatchSize: number;
+  /** Seed for anything random inside the backend (dropout masks). */
+  seed: number;
+  /** Dataset whose normalisation and shape the session uses; GPU backends may upload it in `load`. */
+  dataset: Dataset;
+}
+
+export interface StepInfo {
+  epoch: number;
+  /** Step within the epoch, 0-based. */
+  step: number;
+  stepsPerEpoch: number;
+  /** Loss of this step when the backend read it back (it need not every step). */
+  loss?: number;
+}
+
+export interface TrainRequest {
+  split: Split;
+  epochs: number;
+  batchSize: number;
+  /** The example order of an epoch (a permutation of `0..n-1`); only `floor(n / batchSize)` full batches run. */
+  order(epoch: number): Uint32Array;
+  /**
+   * Called after steps; return `'stop'` to end training early (numeric failure, budget). A backend
+   * should read the loss back at least once per `lossEvery` steps and report it here.
+   */
+  onStep?(info: StepInfo): void | 'stop';
+  /** How often to read the loss back (steps). Reading it back syncs the device, so not every step. */
+  lossEvery: number;
+}
+
+export interface TrainResult {
+  steps: number;
+  /** Mean loss per epoch over the steps whose loss was read back. */
+  epochLoss: number[];
+  stoppedEarly: boolean;
+}
+
+export interface InferRequest {
+  split: Split;
+  batchSize: number;
+}
+
+export interface SessionInfo {
+  /** The backend that actually ran (e.g. tfjs reports the backend it fell back to). */
+  backend: BackendId;
+  /** ONNX Runtime execution provider(s) actually used, tfjs backend name, adapter. */
+  device: string;
+  threads?: number;
+  /** Runtime package versions. */
+  versions: Record<string, string>;
+  notes?: string[];
+}
+
+export interface BackendMemory {
+  /** Bytes the runtime says it holds, and where that figure came from. */
+  bytes: number;
+  source: string;
+  reliable: boolean;
+}
+
+export interface ModelSession {
+  readonly info: SessionInfo;
+  train(req: TrainRequest): Promise<TrainResult>;
+  /** Class ids (argmax over logits, part of inference as in the study) for every example. */
+  infer(req: InferRequest): Promise<Int32Array>;
+  /** Logits for `n` normalised examples given in NCHW float32 (parity checks). */
+  logits(x: Float32Array, n: number): Promise<Float32Array>;
+  /** Current weights in canonical layout (read back from the device). */
+  getWeights(): Promise<Weights>;
+  memory?(): Promise<BackendMemory | undefined>;
+  dispose(): Promise<void>;
+}
+
+export interface Backend {
+  readonly id: BackendId;
+  readonly framework: 'tfjs' | 'onnxruntime' | (string & {});
+  readonly device: string;
+  /** Whether this backend can run here; never throws. */
+  probe(): Promise<Availability>;
+  /** Builds the graph and initialises the session (the study's "graph construction and initialisation"). */
+  load(model: ModelGraph, weights: Weights, opts: LoadOptions): Promise<ModelSession>;
+}
+
+/** A lazily imported backend, so a missing optional package disables only that backend. */
+export type BackendFactory = () => Promise<Backend>;

@@ -1,0 +1,101 @@
+/**
+ * The result record: one JSON file per case and run, the only thing reporters render from.
+ * Versioned by `schema`; a reader rejects other versions with a clear message.
+ */
+import type { BackendId, SessionInfo } from '../backends/types.ts';
+import type { PhaseName } from '../config/types.ts';
+
+export const RECORD_SCHEMA = 'expbench/result@1' as const;
+
+export type CaseStatus = 'passed' | 'failed' | 'skipped' | 'crashed' | 'partial';
+
+/** Timings of one phase: every repeat's sample in seconds, warm-up excluded. */
+export interface PhaseSamples {
+  samples: number[];
+  /** Training only: images per second per sample. */
+  imagesPerSecond?: number[];
+}
+
+/** One memory figure with where it came from and whether it can be trusted. */
+export interface MemoryFigure {
+  /** e.g. `peak-rss`, `heap-used`, `array-buffers`, `backend`, `device`. */
+  metric: string;
+  bytes: number;
+  /** e.g. `/proc/self/status VmHWM`, `process.memoryUsage()`, `tf.memory()`, `nvidia-smi`. */
+  source: string;
+  reliable: boolean;
+  note?: string;
+}
+
+export interface EnvironmentInfo {
+  os: string;
+  cpu: string;
+  cores: number;
+  memoryBytes: number;
+  gpu?: string;
+  driver?: string;
+  node: string;
+  packages: Record<string, string>;
+  /** Stable hash of the hardware (CPU model, core count, GPU), for baseline matching. */
+  fingerprint: string;
+  hostname?: string;
+}
+
+export interface CaseError {
+  code: string;
+  message: string;
+  /** Phase the case was in when it failed. */
+  phase?: PhaseName | 'load-data' | 'parity' | 'evaluate' | 'startup';
+  signal?: string | null;
+  exitCode?: number | null;
+  stderrTail?: string;
+  step?: number;
+}
+
+export interface ParityResult {
+  reference: BackendId;
+  maxAbs: number;
+  maxRel: number;
+  tolerance: number;
+  passed: boolean;
+  examples: number;
+}
+
+export interface ResultRecord {
+  schema: typeof RECORD_SCHEMA;
+  /** Identifies one `vitest run` / `expbench run` invocation; records of a run share it. */
+  runId: string;
+  /** `<experiment> › <backend>`. */
+  key: string;
+  experiment: {
+    name: string;
+    file: string;
+    hash: string;
+    profile: string | null;
+    artefact?: string;
+    arch: string;
+    /** The YAML's reference data (the study's figures), passed through. */
+    reference?: Record<string, unknown>;
+    /** Sizes actually used. */
+    trainExamples: number;
+    testExamples: number;
+    epochs: number;
+    batchSize: number;
+    repeats: number;
+    paramCount?: number;
+  };
+  backend: { requested: BackendId; session?: SessionInfo };
+  status: CaseStatus;
+  skipReason?: string;
+  error?: CaseError;
+  env: EnvironmentInfo;
+  phases: Partial<Record<PhaseName, PhaseSamples>>;
+  /** Test accuracy per repeat. */
+  accuracy?: { samples: number[] };
+  /** Loss per epoch of the last repeat. */
+  loss?: number[];
+  memory: Partial<Record<'train' | 'infer' | 'dataset', MemoryFigure[]>>;
+  parity?: ParityResult;
+  startedAt: string;
+  finishedAt: string;
+}
