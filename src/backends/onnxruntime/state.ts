@@ -1,0 +1,43 @@
+/**
+ * The weight state an ONNX Runtime session keeps between calls, shared by inference (`index.ts`) and
+ * the trainer (`trainer.ts`).
+ *
+ * Why a state object and not initializers: ONNX Runtime cannot train, so the training graph takes the
+ * weights as graph inputs and returns the updated weights as outputs. The trainer feeds `tensors[name]`
+ * each step and stores the step's outputs back into the same map (replacing entries in place), so the
+ * inference session, which also takes the weights as inputs, always sees the latest values without a
+ * copy. On the WebGPU EP the tensors are `gpu-buffer` tensors (outputs kept on the device through
+ * `preferredOutputLocation`), on CPU plain `cpu` tensors.
+ */
+import type { Tensor } from 'onnxruntime-common';
+
+/** Where the weight tensors live. */
+export type OrtTensorLocation = 'cpu' | 'gpu-buffer';
+
+export interface OrtWeightState {
+  /**
+   * Current value of every parameter (trainable and batch-norm running statistics), keyed by
+   * {@link import('../../models/ir.ts').ParamSpec.name}, in canonical layout (OIHW conv weights,
+   * `[in, out]` dense weights). Whoever replaces an entry owns disposing the one it replaced
+   * (a `gpu-buffer` tensor holds device memory until `dispose()`).
+   */
+  tensors: Map<string, Tensor>;
+  /** Where {@link tensors} live; a trainer producing new values keeps them there. */
+  location: OrtTensorLocation;
+  /**
+   * Bumped by every writer after it replaces tensors, so readers that cache something derived from
+   * the weights (a read-back copy) know when it is stale.
+   */
+  version: number;
+  /** Extra state a trainer keeps alongside (momentum buffers), by name; the session disposes these too. */
+  aux: Map<string, Tensor>;
+}
+
+/** Disposes every tensor the state holds (device buffers on WebGPU) and empties it. */
+export function disposeWeightState(state: OrtWeightState): void {
+  for (const t of state.tensors.values()) t.dispose();
+  for (const t of state.aux.values()) t.dispose();
+  state.tensors.clear();
+  state.aux.clear();
+  state.version++;
+}
