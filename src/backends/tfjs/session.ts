@@ -1,0 +1,315 @@
+/**
+ * A loaded tfjs model: training with momentum SGD, inference with argmax on the device, parity logits
+ * and weight read-back, following the rules of `src/backends/types.ts`.
+ *
+ * Training step: `tf.variableGrads` over the mean softmax cross-entropy, weight decay added to the
+ * gradients (`g + wd·w`, PyTorch's convention, on every trainable parameter), then
+ * `optimizer.applyGradients` of `tf.train.momentum` (`v = m·v + g; w -= lr·v`, PyTorch's SGD without
+ * dampening). That is exactly what `optimizer.minimize` does, split open so the decay goes on the
+ * gradients and the reported loss is the cross-entropy alone. Batch-norm running statistics are
+ * updated after the step, outside the tape.
+ *
+ * Warm-up in `load` (so kernel selection, shader compilation and the wasm/XNNPACK operator caches land
+ * in build+init): one inference-mode forward pass at the inference batch size, and one training-mode
+ * forward + backward pass at the training batch size whose gradients are discarded. Nothing is
+ * applied, so the weights, the optimizer's momentum and the running statistics are untouched; the
+ * optimizer's element-wise update kernels are therefore the only ones first run in training.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { fillBatch, identityOrder } from '../../data/batch.ts';
+import type { BatchGeometry } from '../../data/batch.ts';
+import type { Dataset } from '../../data/types.ts';
+import { BackendError, NumericError } from '../../errors.ts';
+import type { ModelGraph, Weights } from '../../models/ir.ts';
+import type {
+  BackendMemory,
+  InferRequest,
+  LoadOptions,
+  ModelSession,
+  SessionInfo,
+  StepInfo,
+  TrainRequest,
+  TrainResult,
+} from '../types.ts';
+import { mixSeed, TfjsModel } from './model.ts';
+import type { BatchStats } from './model.ts';
+import { activateRuntime } from './runtime.ts';
+import type { RuntimeInfo } from './runtime.ts';
+import { nchwToNhwc } from './weight-layout.ts';
+
+export class TfjsSession implements ModelSession {
+  readonly info: SessionInfo;
+  private readonly runtime: RuntimeInfo;
+  private model: TfjsModel | undefined;
+  private optimizer: tf.MomentumOptimizer | undefined;
+  private readonly opts: LoadOptions;
+  private readonly geo: BatchGeometry;
+  private readonly dataset: Dataset;
+  /** Training steps run so far over the session's life (seeds dropout masks). */
+  private globalStep = 0;
+  /** Reused input buffers by batch size, so steps do not allocate. */
+  private readonly buffers = new Map<number, { x: Float32Array; y: Int32Array }>();
+
+  private constructor(runtime: RuntimeInfo, model: TfjsModel, opts: LoadOptions) {
+    this.runtime = runtime;
+    this.model = model;
+    this.opts = opts;
+    this.dataset = opts.dataset;
+    this.geo = { channels: opts.dataset.channels, height: opts.dataset.height, width: opts.dataset.width };
+    const notes = [...runtime.notes];
+    this.info = {
+      backend: `tfjs/${runtime.backendName}`,
+      device: runtime.description,
+      ...(runtime.threads !== undefined ? { threads: runtime.threads } : {}),
+      versions: runtime.versions,
+      notes,
+    };
+  }
+
+  /** Builds the model on the device's backend and warms it up (see the file header). */
+  static async create(runtime: RuntimeInfo, graph: ModelGraph, weights: Weights, opts: LoadOptions): Promise<TfjsSession> {
+    const [C, H, W] = graph.input as [number, number, number];
+    const ds = opts.dataset;
+    if (ds.channels !== C || ds.height !== H || ds.width !== W) {
+      throw new BackendError(
+        `tfjs: model ${graph.name} expects ${C}×${H}×${W} inputs but the dataset ${ds.kind} has ${ds.channels}×${ds.height}×${ds.width}. Hint: build the graph from the dataset's geometry.`,
+      );
+    }
+    if (ds.numClasses !== graph.numClasses) {
+      throw new BackendError(`tfjs: model ${graph.name} has ${graph.numClasses} classes, the dataset ${ds.numClasses}. Hint: build the graph with the dataset's class count.`);
+    }
+    if (opts.optimizer.kind !== 'sgd') throw new BackendError(`tfjs: optimizer ${String(opts.optimizer.kind)} is not supported. Hint: use kind: sgd.`);
+    const model = new TfjsModel(graph, weights);
+    const s = new TfjsSession(runtime, model, opts);
+    s.optimizer = tf.train.momentum(opts.optimizer.lr, opts.optimizer.momentum);
+    try {
+      await s.warmUp();
+    } catch (e) {
+      await s.dispose();
+      throw new BackendError(`tfjs/${runtime.backendName}: warm-up of ${graph.name} failed: ${(e as Error).message}`, { cause: e });
+    }
+    return s;
+  }
+
+  private requireModel(): TfjsModel {
+    if (!this.model) throw new BackendError('tfjs: session used after dispose(). Hint: load the model again.');
+    return this.model;
+  }
+
+  /** Makes this session's backend the active one (another session may have switched it). */
+  private async ensureBackend(): Promise<void> {
+    if (tf.getBackend() === this.runtime.backendName) return;
+    const r = await activateRuntime(this.runtime.device);
+    if (!r.ok) throw new BackendError(`tfjs: cannot re-activate ${this.runtime.backendName}: ${r.reason}`);
+  }
+
+  private buffer(batch: number): { x: Float32Array; y: Int32Array } {
+    let b = this.buffers.get(batch);
+    if (!b) {
+      b = { x: new Float32Array(batch * this.geo.channels * this.geo.height * this.geo.width), y: new Int32Array(batch) };
+      this.buffers.set(batch, b);
+    }
+    return b;
+  }
+
+  private inputTensor(x: Float32Array, n: number): tf.Tensor4D {
+    // `tf.tensor4d` may keep a reference to `x` (the cpu backend does); every tensor made from a reused
+    // buffer is disposed before the buffer is refilled.
+    return tf.tensor4d(x.subarray(0, n * this.geo.height * this.geo.width * this.geo.channels), [n, this.geo.height, this.geo.width, this.geo.channels], 'float32');
+  }
+
+  private async warmUp(): Promise<void> {
+    const model = this.requireModel();
+    const split = this.dataset.train.n > 0 ? this.dataset.train : this.dataset.test;
+    const order = identityOrder(split.n);
+    const infer = Math.min(this.opts.inferBatchSize, split.n);
+    const train = Math.min(this.opts.trainBatchSize, split.n);
+    if (infer > 0) {
+      const b = this.buffer(infer);
+      fillBatch(split, this.geo, this.dataset.normalization, order, 0, infer, 'NHWC', b.x, b.y);
+      const ids = tf.tidy(() => tf.argMax(model.forward(this.inputTensor(b.x, infer), { training: false }), 1));
+      await ids.data();
+      ids.dispose();
+    }
+    if (train > 0) {
+      const b = this.buffer(train);
+      fillBatch(split, this.geo, this.dataset.normalization, order, 0, train, 'NHWC', b.x, b.y);
+      const stats: BatchStats[] = [];
+      const { value, grads } = this.lossAndGrads(b.x, b.y, train, stats, 0x5eed);
+      // Reading every gradient makes the device finish the backward pass before build+init ends.
+      await Promise.all(Object.values(grads).map((g) => g.data()));
+      value.dispose();
+      tf.dispose(grads);
+      for (const s of stats) {
+        s.mean.dispose();
+        s.variance.dispose();
+      }
+    }
+  }
+
+  private lossAndGrads(x: Float32Array, y: Int32Array, n: number, stats: BatchStats[], dropoutSeed: number): { value: tf.Scalar; grads: tf.NamedTensorMap } {
+    const model = this.requireModel();
+    const xs = this.inputTensor(x, n);
+    const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(y.subarray(0, n), 'int32'), model.graph.numClasses));
+    try {
+      return tf.variableGrads(() => {
+        const logits = model.forward(xs, { training: true, batchStats: stats, dropoutSeed });
+        return tf.losses.softmaxCrossEntropy(ys, logits) as tf.Scalar;
+      }, model.trainable);
+    } finally {
+      xs.dispose();
+      ys.dispose();
+    }
+  }
+
+  /** One optimisation step; returns the loss tensor (caller reads or disposes it). */
+  private step(x: Float32Array, y: Int32Array, n: number): tf.Scalar {
+    const model = this.requireModel();
+    const stats: BatchStats[] = [];
+    const { value, grads } = this.lossAndGrads(x, y, n, stats, mixSeed(this.opts.seed, this.globalStep, 1));
+    const wd = this.opts.optimizer.weightDecay;
+    tf.tidy(() => {
+      let g: tf.NamedTensorMap = grads;
+      if (wd > 0) {
+        g = {};
+        for (const v of model.trainable) g[v.name] = tf.add(grads[v.name]!, tf.mul(v, wd));
+      }
+      // The typings ask for Variables; tfjs reads only the gradient tensors keyed by variable name.
+      this.optimizer!.applyGradients(g as Parameters<tf.MomentumOptimizer['applyGradients']>[0]);
+    });
+    tf.dispose(grads);
+    model.updateRunningStats(stats);
+    this.globalStep++;
+    return value;
+  }
+
+  async train(req: TrainRequest): Promise<TrainResult> {
+    await this.ensureBackend();
+    const { split, batchSize } = req;
+    const stepsPerEpoch = Math.floor(split.n / batchSize);
+    const lossEvery = Math.max(1, Math.floor(req.lossEvery));
+    const buf = this.buffer(batchSize);
+    const epochLoss: number[] = [];
+    let steps = 0;
+    let stoppedEarly = false;
+    for (let epoch = 0; epoch < req.epochs && !stoppedEarly; epoch++) {
+      const order = req.order(epoch);
+      if (order.length !== split.n) {
+        throw new BackendError(`tfjs: order(${epoch}) has ${order.length} entries for a split of ${split.n}. Hint: return a permutation of 0..n-1.`);
+      }
+      let sum = 0;
+      let count = 0;
+      for (let step = 0; step < stepsPerEpoch; step++) {
+        fillBatch(split, this.geo, this.dataset.normalization, order, step * batchSize, batchSize, 'NHWC', buf.x, buf.y);
+        const loss = this.step(buf.x, buf.y, batchSize);
+        steps++;
+        const info: StepInfo = { epoch, step, stepsPerEpoch };
+        // Read the loss back every `lossEvery` steps and at each epoch's end, so every epoch has a loss.
+        if (steps % lossEvery === 0 || step === stepsPerEpoch - 1) {
+          const v = (await loss.data())[0]!;
+          loss.dispose();
+          if (!Number.isFinite(v)) {
+            throw new NumericError(`tfjs/${this.runtime.backendName}: loss is ${v} at epoch ${epoch} step ${step}. Hint: lower the learning rate or check the input normalisation.`, step, epoch);
+          }
+          info.loss = v;
+          sum += v;
+          count++;
+        } else {
+          loss.dispose();
+        }
+        if (req.onStep?.(info) === 'stop') {
+          stoppedEarly = true;
+          break;
+        }
+      }
+      epochLoss.push(count > 0 ? sum / count : Number.NaN);
+    }
+    await this.sync();
+    return { steps, epochLoss, stoppedEarly };
+  }
+
+  /** Waits until the device has finished every queued operation (reads one weight value back). */
+  private async sync(): Promise<void> {
+    const v = this.requireModel().trainable[0];
+    if (v) {
+      const one = tf.tidy(() => tf.slice(tf.reshape(v, [-1]), 0, 1));
+      await one.data();
+      one.dispose();
+    }
+  }
+
+  async infer(req: InferRequest): Promise<Int32Array> {
+    await this.ensureBackend();
+    const model = this.requireModel();
+    const { split, batchSize } = req;
+    const order = identityOrder(split.n);
+    const buf = this.buffer(batchSize);
+    const out = new Int32Array(split.n);
+    // Class ids stay on the device until the end, so the device is never idle waiting for a read-back
+    // per batch; the final read is the phase's sync point.
+    const pending: { start: number; ids: tf.Tensor1D }[] = [];
+    try {
+      for (let start = 0; start < split.n; start += batchSize) {
+        const n = Math.min(batchSize, split.n - start);
+        fillBatch(split, this.geo, this.dataset.normalization, order, start, n, 'NHWC', buf.x);
+        const ids = tf.tidy(() => tf.argMax(model.forward(this.inputTensor(buf.x, n), { training: false }), 1) as tf.Tensor1D);
+        pending.push({ start, ids });
+      }
+      for (const p of pending) out.set((await p.ids.data()) as Int32Array, p.start);
+    } finally {
+      for (const p of pending) p.ids.dispose();
+    }
+    return out;
+  }
+
+  async logits(x: Float32Array, n: number): Promise<Float32Array> {
+    await this.ensureBackend();
+    const model = this.requireModel();
+    const { channels: C, height: H, width: W } = this.geo;
+    if (x.length < n * C * H * W) throw new BackendError(`tfjs: logits() got ${x.length} values for ${n} examples of ${C}×${H}×${W}. Hint: pass n·C·H·W floats in NCHW.`);
+    const nhwc = nchwToNhwc(x, n, C, H, W);
+    const out = new Float32Array(n * model.graph.numClasses);
+    const bs = Math.max(1, this.opts.inferBatchSize);
+    for (let start = 0; start < n; start += bs) {
+      const m = Math.min(bs, n - start);
+      const per = C * H * W;
+      const t = tf.tidy(() => model.forward(tf.tensor4d(nhwc.subarray(start * per, (start + m) * per), [m, H, W, C]), { training: false }));
+      out.set((await t.data()) as Float32Array, start * model.graph.numClasses);
+      t.dispose();
+    }
+    return out;
+  }
+
+  async getWeights(): Promise<Weights> {
+    await this.ensureBackend();
+    return this.requireModel().readWeights();
+  }
+
+  /**
+   * Bytes of every live tfjs tensor (weights, optimizer state, reused buffers) as tfjs's engine counts
+   * them. It does not cover backend scratch memory (XNNPACK workspaces, the wasm heap's free space,
+   * WebGPU buffer pools and staging buffers), so on webgpu it is marked unreliable.
+   */
+  async memory(): Promise<BackendMemory | undefined> {
+    // tfjs flags the cpu backend's figure `unreliable` only because the JS garbage collector may already
+    // have freed some of it (an upper bound); the count of live tensors' bytes is exact on cpu and wasm.
+    const m = tf.memory();
+    const reliable = this.runtime.device !== 'webgpu';
+    return { bytes: m.numBytes, source: 'tf.memory()', reliable };
+  }
+
+  async dispose(): Promise<void> {
+    if (this.optimizer) {
+      // MomentumOptimizer.dispose() does not call SGDOptimizer's, which owns the `-lr` scalar `c`
+      // (tfjs-core 4.22), so that scalar would outlive the session.
+      const c = (this.optimizer as unknown as { c?: tf.Tensor }).c;
+      this.optimizer.dispose();
+      if (c && !c.isDisposed) c.dispose();
+    }
+    this.optimizer = undefined;
+    this.model?.dispose();
+    this.model = undefined;
+    this.buffers.clear();
+  }
+}
+
