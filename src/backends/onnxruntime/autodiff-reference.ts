@@ -1,0 +1,368 @@
+/**
+ * A float64 reference interpreter for the op subset expbench's graphs use, written for clarity, not
+ * speed. It is the independent side of the gradient checks: finite differences of this interpreter
+ * (in float64, so the difference quotient is not drowned by rounding) are compared with the
+ * analytic gradients ONNX Runtime computes from the generated backward graph.
+ *
+ * Dropout in training mode reads its mask from the given values (the mask output's name), so the
+ * reference sees the same mask ONNX Runtime drew.
+ */
+import { ModelError } from '../../errors.ts';
+import { attrInt, attrInts, constantOf, reduceAxes, reducedShape, windowGeometry, broadcastShapes } from './autodiff-shapes.ts';
+import type { OnnxGraph, OnnxNode, OnnxTensorInit } from './graph.ts';
+
+/** A float64 tensor (booleans and integers are stored as numbers). */
+export interface RefTensor {
+  shape: number[];
+  data: Float64Array;
+}
+
+const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+const stridesOf = (s: number[]) => {
+  const st = new Array<number>(s.length).fill(1);
+  for (let i = s.length - 2; i >= 0; i--) st[i] = st[i + 1]! * s[i + 1]!;
+  return st;
+};
+
+export function refTensor(shape: number[], data: ArrayLike<number>): RefTensor {
+  return { shape: [...shape], data: Float64Array.from(data) };
+}
+
+function fromInit(t: OnnxTensorInit): RefTensor {
+  return { shape: [...t.dims], data: Float64Array.from(t.data as ArrayLike<number | bigint | boolean>, (v) => Number(v)) };
+}
+
+/** Elementwise op with numpy broadcasting over any number of inputs. */
+function broadcast(inputs: RefTensor[], f: (...v: number[]) => number): RefTensor {
+  let shape = inputs[0]!.shape;
+  for (const t of inputs.slice(1)) shape = broadcastShapes(shape, t.shape, 'reference');
+  const out = new Float64Array(size(shape));
+  const r = shape.length;
+  const ins = inputs.map((t) => {
+    const st = stridesOf(t.shape);
+    const lead = r - t.shape.length;
+    return shape.map((_, i) => (i < lead || t.shape[i - lead] === 1 ? 0 : st[i - lead]!));
+  });
+  const idx = new Array<number>(r).fill(0);
+  const vals = new Array<number>(inputs.length);
+  for (let o = 0; o < out.length; o++) {
+    for (let k = 0; k < inputs.length; k++) {
+      let off = 0;
+      const st = ins[k]!;
+      for (let i = 0; i < r; i++) off += idx[i]! * st[i]!;
+      vals[k] = inputs[k]!.data[off]!;
+    }
+    out[o] = f(...vals);
+    for (let i = r - 1; i >= 0; i--) {
+      if (++idx[i]! < shape[i]!) break;
+      idx[i] = 0;
+    }
+  }
+  return { shape, data: out };
+}
+
+function reduce(x: RefTensor, axes: number[] | undefined, keep: boolean, kind: 'sum' | 'mean' | 'max'): RefTensor {
+  const all = !axes || axes.length === 0;
+  const ax = new Set((all ? x.shape.map((_, i) => i) : axes).map((a) => (a < 0 ? a + x.shape.length : a)));
+  const outShapeKeep = x.shape.map((d, i) => (ax.has(i) ? 1 : d));
+  const outStrides = stridesOf(outShapeKeep);
+  const out = new Float64Array(size(outShapeKeep)).fill(kind === 'max' ? -Infinity : 0);
+  const r = x.shape.length;
+  const idx = new Array<number>(r).fill(0);
+  for (let o = 0; o < x.data.length; o++) {
+    let off = 0;
+    for (let i = 0; i < r; i++) if (!ax.has(i)) off += idx[i]! * outStrides[i]!;
+    const v = x.data[o]!;
+    out[off] = kind === 'max' ? Math.max(out[off]!, v) : out[off]! + v;
+    for (let i = r - 1; i >= 0; i--) {
+      if (++idx[i]! < x.shape[i]!) break;
+      idx[i] = 0;
+    }
+  }
+  if (kind === 'mean') {
+    const n = x.data.length / out.length;
+    for (let i = 0; i < out.length; i++) out[i] = out[i]! / n;
+  }
+  return { shape: reducedShape(x.shape, [...ax], keep), data: out };
+}
+
+function transpose(x: RefTensor, perm: number[]): RefTensor {
+  const shape = perm.map((p) => x.shape[p]!);
+  const inSt = stridesOf(x.shape);
+  const out = new Float64Array(x.data.length);
+  const r = shape.length;
+  const idx = new Array<number>(r).fill(0);
+  for (let o = 0; o < out.length; o++) {
+    let off = 0;
+    for (let i = 0; i < r; i++) off += idx[i]! * inSt[perm[i]!]!;
+    out[o] = x.data[off]!;
+    for (let i = r - 1; i >= 0; i--) {
+      if (++idx[i]! < shape[i]!) break;
+      idx[i] = 0;
+    }
+  }
+  return { shape, data: out };
+}
+
+function conv2d(node: OnnxNode, x: RefTensor, w: RefTensor, b: RefTensor | undefined): RefTensor {
+  const [N, C, H, W] = x.shape as [number, number, number, number];
+  const [M, Cw, KH, KW] = w.shape as [number, number, number, number];
+  if (Cw !== C || attrInt(node, 'group', 1) !== 1) throw new ModelError('reference Conv: only group 1. Hint: none.');
+  const g = windowGeometry(node, [H, W], [KH, KW]);
+  const [OH, OW] = g.out as [number, number];
+  const out = new Float64Array(N * M * OH * OW);
+  for (let n = 0; n < N; n++)
+    for (let m = 0; m < M; m++)
+      for (let oy = 0; oy < OH; oy++)
+        for (let ox = 0; ox < OW; ox++) {
+          let acc = b ? b.data[m]! : 0;
+          for (let c = 0; c < C; c++)
+            for (let i = 0; i < KH; i++) {
+              const yy = oy * g.strides[0]! + i * g.dilations[0]! - g.pads[0]!;
+              if (yy < 0 || yy >= H) continue;
+              for (let j = 0; j < KW; j++) {
+                const xx = ox * g.strides[1]! + j * g.dilations[1]! - g.pads[1]!;
+                if (xx < 0 || xx >= W) continue;
+                acc += x.data[((n * C + c) * H + yy) * W + xx]! * w.data[((m * C + c) * KH + i) * KW + j]!;
+              }
+            }
+          out[((n * M + m) * OH + oy) * OW + ox] = acc;
+        }
+  return { shape: [N, M, OH, OW], data: out };
+}
+
+function maxPool2d(node: OnnxNode, x: RefTensor): RefTensor {
+  const [N, C, H, W] = x.shape as [number, number, number, number];
+  const k = attrInts(node, 'kernel_shape')!;
+  const g = windowGeometry(node, [H, W], k);
+  const [OH, OW] = g.out as [number, number];
+  const out = new Float64Array(N * C * OH * OW);
+  for (let p = 0; p < N * C; p++)
+    for (let oy = 0; oy < OH; oy++)
+      for (let ox = 0; ox < OW; ox++) {
+        let m = -Infinity;
+        for (let i = 0; i < k[0]!; i++)
+          for (let j = 0; j < k[1]!; j++) {
+            const yy = oy * g.strides[0]! + i * g.dilations[0]! - g.pads[0]!;
+            const xx = ox * g.strides[1]! + j * g.dilations[1]! - g.pads[1]!;
+            if (yy >= 0 && yy < H && xx >= 0 && xx < W) m = Math.max(m, x.data[(p * H + yy) * W + xx]!);
+          }
+        out[(p * OH + oy) * OW + ox] = m;
+      }
+  return { shape: [N, C, OH, OW], data: out };
+}
+
+function gemm(node: OnnxNode, a0: RefTensor, b0: RefTensor, c: RefTensor | undefined): RefTensor {
+  const a = attrInt(node, 'transA', 0) ? transpose(a0, [1, 0]) : a0;
+  const b = attrInt(node, 'transB', 0) ? transpose(b0, [1, 0]) : b0;
+  const alpha = attrInt(node, 'alpha', 1);
+  const beta = attrInt(node, 'beta', 1);
+  const [M, K] = a.shape as [number, number];
+  const Nn = b.shape[1]!;
+  const out = new Float64Array(M * Nn);
+  for (let i = 0; i < M; i++)
+    for (let j = 0; j < Nn; j++) {
+      let acc = 0;
+      for (let k = 0; k < K; k++) acc += a.data[i * K + k]! * b.data[k * Nn + j]!;
+      out[i * Nn + j] = alpha * acc;
+    }
+  const y = { shape: [M, Nn], data: out };
+  return c ? broadcast([y, c], (p, q) => p + beta * q) : y;
+}
+
+/**
+ * Evaluates `graph` in float64 from `given` values (graph inputs, and Dropout masks by their output
+ * names) and returns every value computed.
+ */
+export function runReference(graph: OnnxGraph, given: Record<string, RefTensor>): Map<string, RefTensor> {
+  const v = new Map<string, RefTensor>();
+  for (const [name, t] of graph.initializers) v.set(name, fromInit(t));
+  for (const [name, t] of Object.entries(given)) v.set(name, t);
+  for (const node of graph.nodes) {
+    const inp = (i: number): RefTensor => {
+      const t = v.get(node.inputs[i] ?? '');
+      if (!t) throw new ModelError(`reference: ${node.op} node ${node.name} input ${node.inputs[i]} unknown. Hint: feed every graph input.`);
+      return t;
+    };
+    const opt = (i: number): RefTensor | undefined => (node.inputs[i] ? v.get(node.inputs[i]!) : undefined);
+    const set = (i: number, t: RefTensor) => {
+      const name = node.outputs[i];
+      if (name && !(name in given)) v.set(name, t);
+    };
+    const un = (f: (a: number) => number) => set(0, broadcast([inp(0)], f));
+    const bin = (f: (a: number, b: number) => number) => set(0, broadcast([inp(0), inp(1)], f));
+    switch (node.op) {
+      case 'Identity':
+      case 'Cast':
+        set(0, inp(0));
+        break;
+      case 'Relu':
+        un((a) => Math.max(a, 0));
+        break;
+      case 'Neg':
+        un((a) => -a);
+        break;
+      case 'Sqrt':
+        un(Math.sqrt);
+        break;
+      case 'Reciprocal':
+        un((a) => 1 / a);
+        break;
+      case 'Exp':
+        un(Math.exp);
+        break;
+      case 'Log':
+        un(Math.log);
+        break;
+      case 'Add':
+        bin((a, b) => a + b);
+        break;
+      case 'Sub':
+        bin((a, b) => a - b);
+        break;
+      case 'Mul':
+        bin((a, b) => a * b);
+        break;
+      case 'Div':
+        bin((a, b) => a / b);
+        break;
+      case 'Pow':
+        bin((a, b) => a ** b);
+        break;
+      case 'Equal':
+        bin((a, b) => (a === b ? 1 : 0));
+        break;
+      case 'Greater':
+        bin((a, b) => (a > b ? 1 : 0));
+        break;
+      case 'Less':
+        bin((a, b) => (a < b ? 1 : 0));
+        break;
+      case 'Where':
+        set(0, broadcast([inp(0), inp(1), inp(2)], (c, a, b) => (c ? a : b)));
+        break;
+      case 'Sum':
+        set(0, broadcast(node.inputs.map((_, i) => inp(i)), (...xs) => xs.reduce((p, q) => p + q, 0)));
+        break;
+      case 'ReduceSum':
+      case 'ReduceMean':
+      case 'ReduceMax': {
+        const kind = node.op === 'ReduceSum' ? 'sum' : node.op === 'ReduceMean' ? 'mean' : 'max';
+        set(0, reduce(inp(0), reduceAxes(graph, node), attrInt(node, 'keepdims', 1) === 1, kind));
+        break;
+      }
+      case 'LogSoftmax':
+      case 'Softmax': {
+        const x = inp(0);
+        const axis = attrInt(node, 'axis', -1);
+        const mx = reduce(x, [axis], true, 'max');
+        const e = broadcast([x, mx], (a, m) => Math.exp(a - m));
+        const s = reduce(e, [axis], true, 'sum');
+        set(0, node.op === 'Softmax' ? broadcast([e, s], (a, b) => a / b) : broadcast([x, mx, s], (a, m, q) => a - m - Math.log(q)));
+        break;
+      }
+      case 'Flatten': {
+        const x = inp(0);
+        const axis = attrInt(node, 'axis', 1);
+        set(0, { shape: [size(x.shape.slice(0, axis)), size(x.shape.slice(axis))], data: x.data });
+        break;
+      }
+      case 'Reshape':
+      case 'Expand':
+      case 'Unsqueeze': {
+        const x = inp(0);
+        const target = Array.from(inp(1).data);
+        if (node.op === 'Expand') {
+          set(0, broadcast([x, { shape: target, data: new Float64Array(size(target)) }], (a) => a));
+        } else if (node.op === 'Unsqueeze') {
+          const rank = x.shape.length + target.length;
+          const ax = new Set(target.map((a) => (a < 0 ? a + rank : a)));
+          const shape: number[] = [];
+          let j = 0;
+          for (let i = 0; i < rank; i++) shape.push(ax.has(i) ? 1 : x.shape[j++]!);
+          set(0, { shape, data: x.data });
+        } else {
+          const shape = target.map((d, i) => (d === 0 ? x.shape[i]! : d));
+          const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+          set(0, { shape: shape.map((d) => (d === -1 ? x.data.length / known : d)), data: x.data });
+        }
+        break;
+      }
+      case 'Transpose':
+        set(0, transpose(inp(0), attrInts(node, 'perm') ?? inp(0).shape.map((_, i, a) => a.length - 1 - i)));
+        break;
+      case 'Gemm':
+        set(0, gemm(node, inp(0), inp(1), opt(2)));
+        break;
+      case 'MatMul':
+        set(0, gemm(node, inp(0), inp(1), undefined));
+        break;
+      case 'Conv':
+        set(0, conv2d(node, inp(0), inp(1), opt(2)));
+        break;
+      case 'MaxPool':
+        set(0, maxPool2d(node, inp(0)));
+        break;
+      case 'ArgMax': {
+        const x = inp(0);
+        const [N, K] = x.shape as [number, number];
+        const out = new Float64Array(N);
+        for (let n = 0; n < N; n++) {
+          let best = 0;
+          for (let k = 1; k < K; k++) if (x.data[n * K + k]! > x.data[n * K + best]!) best = k;
+          out[n] = best;
+        }
+        set(0, { shape: attrInt(node, 'keepdims', 1) ? [N, 1] : [N], data: out });
+        break;
+      }
+      case 'BatchNormalization': {
+        const x = inp(0);
+        const [gamma, beta, rm, rv] = [inp(1), inp(2), inp(3), inp(4)];
+        const eps = attrInt(node, 'epsilon', 1e-5);
+        const mom = attrInt(node, 'momentum', 0.9);
+        const C = x.shape[1]!;
+        const axes = [0, ...x.shape.slice(2).map((_, i) => i + 2)];
+        const bshape = [1, C, ...x.shape.slice(2).map(() => 1)];
+        const cshape = (t: RefTensor) => ({ shape: bshape, data: t.data });
+        let mean: RefTensor;
+        let variance: RefTensor;
+        if (attrInt(node, 'training_mode', 0) === 1) {
+          mean = reduce(x, axes, true, 'mean');
+          variance = reduce(broadcast([x, mean], (a, m) => (a - m) * (a - m)), axes, true, 'mean');
+          set(1, broadcast([rm, { shape: [C], data: mean.data }], (r, b) => r * mom + b * (1 - mom)));
+          set(2, broadcast([rv, { shape: [C], data: variance.data }], (r, b) => r * mom + b * (1 - mom)));
+        } else {
+          mean = cshape(rm);
+          variance = cshape(rv);
+        }
+        set(0, broadcast([x, mean, variance, cshape(gamma), cshape(beta)], (a, m, s, g, b) => ((a - m) / Math.sqrt(s + eps)) * g + b));
+        break;
+      }
+      case 'Dropout': {
+        const x = inp(0);
+        const mode = node.inputs[2] ? inp(2).data[0] : 0;
+        if (!mode) {
+          set(0, x);
+          break;
+        }
+        const ratio = node.inputs[1] ? inp(1).data[0]! : 0.5;
+        const mask = v.get(node.outputs[1] ?? '');
+        if (!mask) throw new ModelError(`reference: Dropout node ${node.name} needs its mask ${node.outputs[1]} given. Hint: pass the mask ONNX Runtime produced.`);
+        set(0, broadcast([x, mask], (a, m) => (m ? a / (1 - ratio) : 0)));
+        break;
+      }
+      case 'Constant':
+        set(0, fromInit(node.attrs['value'] as OnnxTensorInit));
+        break;
+      default:
+        throw new ModelError(`reference: no float64 rule for op ${node.op}. Hint: add one to src/backends/onnxruntime/autodiff-reference.ts.`);
+    }
+  }
+  return v;
+}
+
+/** The constant behind a name as a {@link RefTensor}, if it is one. */
+export function refConstant(graph: OnnxGraph, name: string): RefTensor | undefined {
+  const c = constantOf(graph, name);
+  return c ? fromInit(c) : undefined;
+}

@@ -1,0 +1,45 @@
+/**
+ * Softmax cross-entropy over integer labels and the batch's correct count, as ONNX nodes appended to a
+ * forward graph. The one-hot targets are built with `Equal` against a class-index row rather than
+ * `OneHot`, which not every execution provider implements.
+ */
+import type { OnnxGraph } from './graph.ts';
+
+/** Element type of the label input. */
+export type LabelType = 'int32' | 'int64';
+
+/** Names of the values {@link appendSoftmaxCrossEntropy} added. */
+export interface LossValues {
+  /** Scalar mean cross-entropy over the batch (float32, shape `[]`). */
+  loss: string;
+  /** Number of examples whose argmax equals the label (float32 scalar; ArgMax picks the first maximum). */
+  correct: string;
+}
+
+/**
+ * Appends `loss = −(1/N) Σ_n log softmax(logits)_{n, labels_n}` and the correct count. `logits` is
+ * `[batch, numClasses]`; `labels` is a `[batch]` value of `labelType`.
+ */
+export function appendSoftmaxCrossEntropy(
+  graph: OnnxGraph,
+  logits: string,
+  labels: string,
+  opts: { batch: number; numClasses: number; labelType?: LabelType },
+): LossValues {
+  const labelType = opts.labelType ?? 'int32';
+  const K = opts.numClasses;
+  const classes =
+    labelType === 'int32'
+      ? graph.constant(graph.fresh('class_ids'), { type: 'int32', dims: [1, K], data: Int32Array.from({ length: K }, (_, i) => i) })
+      : graph.constant(graph.fresh('class_ids'), { type: 'int64', dims: [1, K], data: BigInt64Array.from({ length: K }, (_, i) => BigInt(i)) });
+  const column = graph.op('Unsqueeze', [labels, graph.ints([1])]);
+  const onehot = graph.op('Cast', [graph.op('Equal', [column, classes])], { to: 1 });
+  const logp = graph.op('LogSoftmax', [logits], { axis: 1 });
+  const picked = graph.op('ReduceSum', [graph.op('Mul', [onehot, logp]), graph.ints([0, 1])], { keepdims: 0 });
+  const loss = graph.op('Mul', [picked, graph.floats([-1 / opts.batch], [])]);
+  const predicted = graph.op('ArgMax', [logits], { axis: 1, keepdims: 0 });
+  const predictedAsLabel = graph.op('Cast', [predicted], { to: labelType === 'int32' ? 6 : 7 });
+  const hits = graph.op('Cast', [graph.op('Equal', [predictedAsLabel, labels])], { to: 1 });
+  const correct = graph.op('ReduceSum', [hits, graph.ints([0])], { keepdims: 0 });
+  return { loss, correct };
+}
