@@ -1,0 +1,93 @@
+/**
+ * `expbench report [results…] --out docs/`: merges stored result records (files or folders, e.g. the
+ * result folders of several shards) and regenerates the comparison documents from them.
+ */
+import { relative } from 'node:path';
+import { closest } from 'fastest-levenshtein';
+import { ExpbenchError } from '../errors.ts';
+import { builtinReporters, isBuiltinReporter, writeReport, type BuiltinReporterName } from '../reporters/index.ts';
+import { loadRecords, RecordError } from '../reporters/records.ts';
+
+export interface ReportCommandArgs {
+  /** Record files and/or folders searched recursively for `*.json`. */
+  inputs: string[];
+  /** Output folder. */
+  out: string;
+  /** Built-in reporter names; all of them when absent. */
+  reporters?: string[];
+}
+
+/** Where the command prints; the process streams unless a caller (a test) passes others. */
+export interface ReportCommandIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+const processIo: ReportCommandIo = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+function show(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel !== '' && !rel.startsWith('..') ? rel : path;
+}
+
+/**
+ * Runs the command and returns the exit code: 0 when the report was written, 1 when an input was
+ * rejected (every rejected file is listed), no record was found, or a reporter name is unknown.
+ * Warnings (duplicates resolved, files ignored) are printed and do not fail the command.
+ */
+export async function runReportCommand(args: ReportCommandArgs, io: ReportCommandIo = processIo): Promise<number> {
+  const names = (args.reporters ?? Object.keys(builtinReporters)).map((n) => n.trim()).filter((n) => n !== '');
+  const unknown = names.filter((n) => !isBuiltinReporter(n));
+  if (unknown.length > 0) {
+    const known = Object.keys(builtinReporters);
+    for (const n of unknown) {
+      io.err(`expbench report: unknown reporter "${n}"; did you mean "${closest(n, known)}"? Known reporters: ${known.join(', ')}`);
+    }
+    return 1;
+  }
+  if (args.inputs.length === 0) {
+    io.err('expbench report: no inputs; pass result folders or record files (e.g. .expbench/results)');
+    return 1;
+  }
+
+  let loaded;
+  try {
+    loaded = await loadRecords(args.inputs);
+  } catch (err) {
+    if (err instanceof RecordError) {
+      io.err(`expbench report: ${err.message}`);
+      if (err.hint) io.err(`hint: ${err.hint}`);
+      return 1;
+    }
+    throw err;
+  }
+  const { records, warnings } = loaded;
+  for (const w of warnings) io.err(`warning: ${w}`);
+  if (records.length === 0) {
+    io.err(`expbench report: no result records found in ${args.inputs.join(', ')}; run experiments first (vitest run or expbench run)`);
+    return 1;
+  }
+
+  const runs = new Set(records.map((r) => r.runId));
+  const byStatus = new Map<string, number>();
+  for (const r of records) byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + 1);
+  io.out(
+    `merged ${records.length} result record${records.length === 1 ? '' : 's'} from ${runs.size} run${runs.size === 1 ? '' : 's'} ` +
+      `(${[...byStatus].map(([s, n]) => `${n} ${s}`).join(', ')}) from ${args.inputs.join(', ')}`,
+  );
+
+  try {
+    const written = await writeReport(records, args.out, { reporters: names as BuiltinReporterName[] });
+    for (const file of written) io.out(`wrote ${show(file)}`);
+  } catch (err) {
+    if (err instanceof ExpbenchError) {
+      io.err(`expbench report: ${err.message}${err.hint ? `\nhint: ${err.hint}` : ''}`);
+      return 1;
+    }
+    throw err;
+  }
+  return 0;
+}
