@@ -41,3 +41,28 @@ export function disposeWeightState(state: OrtWeightState): void {
   state.aux.clear();
   state.version++;
 }
+
+/**
+ * What `load()` hands the trainer (`createOrtTrainer` in `trainer.ts`). The trainer builds its
+ * training graph and session in `createOrtTrainer` (timed as build+init with the rest of `load`),
+ * feeds `state.tensors` every step and replaces them with the step's outputs.
+ */
+export interface OrtTrainerContext {
+  /** The `onnxruntime-node` module (already imported). */
+  ort: typeof import('onnxruntime-node');
+  model: import('../../models/ir.ts').ModelGraph;
+  state: OrtWeightState;
+  opts: import('../types.ts').LoadOptions;
+  /** Execution providers the inference session uses, e.g. `['cpu']` or `['webgpu']`. */
+  executionProviders: string[];
+  /** Session options the inference session was created with (threads, optimisation level). */
+  sessionOptions: import('onnxruntime-common').InferenceSession.SessionOptions;
+}
+
+export interface OrtTrainer {
+  train(req: import('../types.ts').TrainRequest): Promise<import('../types.ts').TrainResult>;
+  dispose(): Promise<void>;
+}
+
+/** The signature `trainer.ts` exports as `createOrtTrainer`. */
+export type CreateOrtTrainer = (ctx: OrtTrainerContext) => Promise<OrtTrainer>;
