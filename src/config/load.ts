@@ -1,0 +1,543 @@
+/**
+ * Experiment files in, typed {@link Experiment}s out.
+ *
+ * `parseExperiment` runs every check it can and throws one {@link ConfigError} listing all problems,
+ * each located at a line and column: UTF-8, YAML syntax, the JSON Schema (base and every profile),
+ * backend ids, units, and whether the model can be built for the dataset's images.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import type { Document } from 'yaml';
+import type { BackendId } from '../backends/types.ts';
+import { ExpbenchError } from '../errors.ts';
+import { buildModelGraph } from '../models/index.ts';
+import type { LayerSpec } from '../models/ir.ts';
+import { ConfigError, SourceText } from './diagnostics.ts';
+import type { Diagnostic, DiagnosticCode } from './diagnostics.ts';
+import { locateFirst } from './locate.ts';
+import type { ValuePath } from './locate.ts';
+import { experimentSchema, LIMITS } from './schema.ts';
+import type { JsonSchema } from './schema.ts';
+import type { Case, DatasetConfig, Expectations, Experiment, PhaseName } from './types.ts';
+import { checkBytes, checkDuration } from './units.ts';
+import { decodeUtf8, MAX_FILE_BYTES, parseYamlSource } from './yaml-source.ts';
+import { didYouMean, schemaDiagnostics, schemaErrors } from './validate.ts';
+
+/** Environment variable that selects a profile when the caller does not. */
+export const PROFILE_ENV = 'EXPBENCH_PROFILE';
+
+/** Options of {@link parseExperiment} and {@link loadExperiment}. */
+export interface LoadOptions {
+  /**
+   * Profile to apply. `undefined`: take it from `EXPBENCH_PROFILE` (unset or empty: none);
+   * `null`: none, whatever the environment says.
+   */
+  profile?: string | null;
+}
+
+type Obj = Record<string, unknown>;
+
+/**
+ * Parses, validates and normalises an experiment. `file` names the source in messages and becomes the
+ * absolute {@link Experiment.file}; relative dataset paths are resolved from its folder.
+ * @throws ConfigError listing every problem found, each with line, column, the line itself and a hint.
+ */
+export function parseExperiment(source: string | Uint8Array, file: string, opts: LoadOptions = {}): Experiment {
+  const bytes = typeof source === 'string' ? new TextEncoder().encode(source) : source;
+  if (bytes.length > MAX_FILE_BYTES) throw new ConfigError(file, [tooLarge(file, bytes.length, bytes.subarray(0, 4096))]);
+  let text: string;
+  if (typeof source === 'string') {
+    text = source;
+  } else {
+    const decoded = decodeUtf8(source, file);
+    if ('diagnostic' in decoded) throw new ConfigError(file, [decoded.diagnostic]);
+    text = decoded.text;
+  }
+  const hash = createHash('sha256').update(bytes).digest('hex');
+
+  const parsed = parseYamlSource(text, file);
+  if (parsed.diagnostics.length > 0 || !parsed.doc || !parsed.value) throw new ConfigError(file, parsed.diagnostics);
+  const { src, doc, value } = parsed;
+  const ctx: Ctx = { src, doc, file: resolve(file), hash };
+  const diagnostics: Diagnostic[] = [];
+
+  // The base, with every profile's partial schema checked at the same time.
+  const baseErrors = schemaErrors(value);
+  diagnostics.push(...schemaDiagnostics(baseErrors, src, doc, { context: '', prefixes: [{ prefix: [], base: 0 }] }));
+  const errorKey = (pointer: string, keyword: string, params: unknown): string => `${pointer}|${keyword}|${JSON.stringify(params)}`;
+  const seen = new Set(baseErrors.map((e) => errorKey(e.instancePath, e.keyword, e.params)));
+  const baseOk = !baseErrors.some((e) => !e.instancePath.startsWith('/profiles'));
+  const { profiles: rawProfiles, ...base } = value;
+  const profiles = isObj(rawProfiles) ? rawProfiles : {};
+
+  const variants: Variant[] = [];
+  if (baseOk) variants.push({ profile: null, value: base });
+  for (const [name, override] of Object.entries(profiles)) {
+    if (!isObj(override)) continue;
+    const ownPrefix = `/profiles/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    const ownOk = !baseErrors.some((e) => e.instancePath === ownPrefix || e.instancePath.startsWith(`${ownPrefix}/`));
+    const merged = mergeProfile(base, override) as Obj;
+    // Problems that only appear once the profile is laid over the base (a key the new dataset kind
+    // requires, say); ones already reported for the base or the profile itself are not repeated.
+    const errors = schemaErrors(merged).filter(
+      (e) => !seen.has(errorKey(e.instancePath, e.keyword, e.params)) && !seen.has(errorKey(ownPrefix + e.instancePath, e.keyword, e.params)),
+    );
+    diagnostics.push(
+      ...schemaDiagnostics(errors, src, doc, {
+        context: ` (with profile "${name}")`,
+        prefixes: [
+          { prefix: ['profiles', name], base: 2 },
+          { prefix: [], base: 0 },
+        ],
+      }),
+    );
+    if (baseOk && ownOk && errors.length === 0) variants.push({ profile: name, value: merged, override });
+  }
+
+  // Checks the schema cannot express, on every variant that passed it.
+  const built = new Map<string | null, Experiment>();
+  for (const v of variants) {
+    const { exp, problems } = normalise(v, ctx);
+    diagnostics.push(...problems);
+    if (exp) built.set(v.profile, exp);
+  }
+
+  const selected = selectProfile(opts, ctx, Object.keys(profiles), diagnostics);
+  if (diagnostics.length > 0) throw new ConfigError(file, sortAndDedupe(diagnostics));
+  const exp = built.get(selected);
+  // Unreachable when there are no diagnostics: every variant then validated and normalised.
+  if (!exp) throw new ExpbenchError('CONFIG', `${file}: internal error: profile ${String(selected)} was not built`);
+  return exp;
+}
+
+/**
+ * Reads and parses an experiment file (see {@link parseExperiment}). A file that cannot be read, or is
+ * larger than 2 MiB, is a {@link ConfigError} too.
+ */
+export function loadExperiment(file: string, opts: LoadOptions = {}): Experiment {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    throw new ConfigError(file, [unreadable(file, e)]);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new ConfigError(file, [unreadable(file, Object.assign(new Error('is a directory'), { code: 'EISDIR' }))]);
+    if (st.size > MAX_FILE_BYTES) {
+      const head = Buffer.alloc(4096);
+      const n = readSync(fd, head, 0, head.length, 0);
+      throw new ConfigError(file, [tooLarge(file, st.size, head.subarray(0, n))]);
+    }
+    const buf = Buffer.alloc(st.size);
+    let off = 0;
+    while (off < buf.length) {
+      const n = readSync(fd, buf, off, buf.length - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return parseExperiment(new Uint8Array(buf.buffer, buf.byteOffset, off), file, opts);
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError(file, [unreadable(file, e)]);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The outcome of validating one file. */
+export interface ValidateResult {
+  file: string;
+  ok: boolean;
+  error?: ConfigError;
+}
+
+/**
+ * Validates files for `expbench validate`: each file with every profile checked, the selected one
+ * (option, else `EXPBENCH_PROFILE`) applied. Never throws for a bad file; an unexpected failure while
+ * checking one is reported as that file's error.
+ */
+export async function validateFiles(files: string[], opts: LoadOptions = {}): Promise<ValidateResult[]> {
+  const out: ValidateResult[] = [];
+  for (const file of files) {
+    try {
+      loadExperiment(file, opts);
+      out.push({ file, ok: true });
+    } catch (e) {
+      const error =
+        e instanceof ConfigError
+          ? e
+          : new ConfigError(file, [
+              {
+                code: 'CONFIG',
+                reason: 'internal',
+                message: `internal error while checking the file: ${(e as Error).message ?? String(e)}`,
+                file,
+                line: 0,
+                col: 0,
+                length: 1,
+                sourceLine: '',
+                hint: 'this is a bug in expbench; please report it with the file',
+              },
+            ]);
+      out.push({ file, ok: false, error });
+    }
+    // Yield between files so a long list does not starve the event loop (progress output, signals).
+    await Promise.resolve();
+  }
+  return out;
+}
+
+/** One case per backend, keyed `<name> › <backend>` (the key `-t` filters and baselines use). */
+export function expandCases(exp: Experiment): Case[] {
+  return exp.backends.map((backend) => ({ experiment: exp, backend, key: `${exp.name} › ${backend}` }));
+}
+
+/**
+ * Lays a profile over the base: mappings merge key by key, anything else (lists included) replaces.
+ * A mapping whose `kind` changes (a dataset of another kind) replaces the base's whole, since the
+ * base's other keys belong to the old kind.
+ */
+export function mergeProfile(base: unknown, override: unknown): unknown {
+  if (isObj(base) && isObj(override)) {
+    if ('kind' in override && 'kind' in base && override.kind !== base.kind) return structuredClone(override);
+    const out: Obj = { ...base };
+    for (const [k, v] of Object.entries(override)) out[k] = mergeProfile(base[k], v);
+    return out;
+  }
+  return structuredClone(override);
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+interface Ctx {
+  src: SourceText;
+  doc: Document.Parsed;
+  file: string;
+  hash: string;
+}
+
+interface Variant {
+  profile: string | null;
+  value: Obj;
+  /** The profile's own mapping (for locating problems in it). */
+  override?: Obj;
+}
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The selected profile's name, or null; an unknown name adds a diagnostic. */
+function selectProfile(opts: LoadOptions, ctx: Ctx, available: string[], diagnostics: Diagnostic[]): string | null {
+  const fromEnv = opts.profile === undefined;
+  const name = fromEnv ? process.env[PROFILE_ENV] || null : opts.profile || null;
+  if (name === null || available.includes(name)) return name;
+  const via = fromEnv ? `${PROFILE_ENV}=${name}` : 'the profile option';
+  const guess = didYouMean(name, available);
+  const loc = locateFirst(ctx.doc, [{ path: ['profiles'], base: 0 }], 'key');
+  diagnostics.push(
+    ctx.src.at(loc.found ? loc.start : 0, loc.found ? loc.end : 1, {
+      code: 'CONFIG',
+      reason: 'profile',
+      message: `profile "${name}" (selected by ${via}) is not defined in this file`,
+      hint:
+        available.length === 0
+          ? `this file defines no profiles; add one under \`profiles:\`, or ${fromEnv ? `unset ${PROFILE_ENV}` : 'run without --profile'}`
+          : `${guess ? `did you mean "${guess}"? ` : ''}available profiles: ${available.join(', ')}`,
+      path: '/profiles',
+    }),
+  );
+  return null;
+}
+
+/** Where a problem of a variant is shown: in the profile when it wrote that path, else in the base. */
+function place(ctx: Ctx, v: Variant, paths: ValuePath[], target: 'value' | 'key'): { start: number; end: number; context: string } {
+  const candidates: Array<{ path: ValuePath; base: number }> = [];
+  if (v.profile !== null) for (const p of paths) candidates.push({ path: ['profiles', v.profile, ...p], base: 2 });
+  for (const p of paths) candidates.push({ path: p, base: 0 });
+  const l = locateFirst(ctx.doc, candidates, target);
+  const inProfile = v.profile !== null && l.candidate < paths.length;
+  return { start: l.start, end: l.end, context: inProfile ? ` (with profile "${v.profile}")` : '' };
+}
+
+function problem(ctx: Ctx, v: Variant, paths: ValuePath[], target: 'value' | 'key', d: { code: DiagnosticCode; reason: string; message: string; hint: string }): Diagnostic {
+  const p = place(ctx, v, paths, target);
+  const path = paths[0] ?? [];
+  return ctx.src.at(p.start, p.end, { ...d, message: d.message + p.context, path: path.map((s) => `/${String(s)}`).join('') });
+}
+
+/** Fills defaults from the schema (one definition of every default), following `$ref` and kind branches. */
+function withDefaults(value: unknown, schema: JsonSchema): unknown {
+  let s = schema;
+  const ref = s.$ref;
+  if (typeof ref === 'string' && ref.startsWith('#/definitions/')) {
+    s = (experimentSchema.definitions as Record<string, JsonSchema>)[ref.slice('#/definitions/'.length)] ?? s;
+  }
+  if (!isObj(value)) return value;
+  const out: Obj = { ...value };
+  const apply = (props: Record<string, JsonSchema> | undefined): void => {
+    for (const [k, ps] of Object.entries(props ?? {})) {
+      if (out[k] === undefined && ps.default !== undefined) out[k] = structuredClone(ps.default);
+      if (out[k] !== undefined && ps.type !== 'array') out[k] = withDefaults(out[k], ps);
+    }
+  };
+  apply(s.properties as Record<string, JsonSchema> | undefined);
+  for (const b of (s.allOf as JsonSchema[] | undefined) ?? []) {
+    const kind = ((b.if as JsonSchema | undefined)?.properties as Record<string, JsonSchema> | undefined)?.kind?.const;
+    if (kind !== undefined && kind === out.kind) apply((b.then as JsonSchema).properties as Record<string, JsonSchema> | undefined);
+  }
+  return out;
+}
+
+/** A YAML layer (`relu`, `conv: 64`, `conv: {filters: 64, kernel: 5}`) as a {@link LayerSpec}. */
+export function layerFromYaml(item: unknown): LayerSpec {
+  if (typeof item === 'string') return { kind: item } as LayerSpec;
+  const [kind, arg] = Object.entries(item as Obj)[0] as [LayerSpec['kind'], unknown];
+  const opts: Obj = isObj(arg) ? arg : {};
+  const strip = (o: Obj): Obj => Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined));
+  switch (kind) {
+    case 'conv':
+      return strip({ kind, filters: typeof arg === 'number' ? arg : opts.filters, kernel: opts.kernel, stride: opts.stride, padding: opts.padding, bias: opts.bias }) as LayerSpec;
+    case 'maxpool':
+      return strip({ kind, size: typeof arg === 'number' ? arg : opts.size, stride: opts.stride }) as LayerSpec;
+    case 'batchnorm':
+      return strip({ kind, epsilon: opts.epsilon, momentum: opts.momentum }) as LayerSpec;
+    case 'dense':
+      return strip({ kind, units: typeof arg === 'number' ? arg : opts.units, bias: opts.bias }) as LayerSpec;
+    case 'dropout':
+      return { kind, rate: typeof arg === 'number' ? arg : (opts.rate as number) };
+    default:
+      return { kind } as LayerSpec;
+  }
+}
+
+/**
+ * Turns a schema-valid variant into an {@link Experiment}, checking what the schema cannot: units
+ * beyond their limits, `layers` without `arch: custom`, a batch larger than the training set, and
+ * whether the network can be built on the dataset's images.
+ */
+function normalise(v: Variant, ctx: Ctx): { exp?: Experiment; problems: Diagnostic[] } {
+  const problems: Diagnostic[] = [];
+  const x = withDefaults(v.value, experimentSchema) as Obj;
+  const get = <T>(o: unknown, k: string): T => (o as Obj)[k] as T;
+
+  const seconds = (raw: unknown, path: string[]): number => {
+    const r = checkDuration(raw);
+    const value = r.ok ? r.value : Number.NaN;
+    if (!r.ok || value > LIMITS.durationSeconds) {
+      problems.push(
+        problem(ctx, v, [path], 'value', {
+          code: 'SCHEMA',
+          reason: 'unit',
+          message: r.ok ? `${path.join('.')} is ${Math.round(value)} seconds, more than the limit of 30 days` : `${path.join('.')}: ${r.message}`,
+          hint: r.ok ? 'a budget or timeout that large is a typo; write e.g. 90s, 20m or 2h' : r.hint,
+        }),
+      );
+    }
+    return value;
+  };
+  const byteCount = (raw: unknown, path: string[]): number => {
+    const r = checkBytes(raw);
+    const value = r.ok ? r.value : Number.NaN;
+    if (!r.ok || value > LIMITS.bytes) {
+      problems.push(
+        problem(ctx, v, [path], 'value', {
+          code: 'SCHEMA',
+          reason: 'unit',
+          message: r.ok ? `${path.join('.')} is ${value} bytes, more than the limit of 1 PiB` : `${path.join('.')}: ${r.message}`,
+          hint: r.ok ? 'write e.g. 4GiB or 512MB' : r.hint,
+        }),
+      );
+    }
+    return value;
+  };
+
+  // Dataset.
+  const ds = x.dataset as Obj;
+  const baseDir = dirname(ctx.file);
+  const absPath = (p: unknown): string | undefined => (typeof p === 'string' ? (isAbsolute(p) ? p : resolve(baseDir, p)) : undefined);
+  let dataset: DatasetConfig;
+  if (ds.kind === 'synthetic') {
+    dataset = {
+      kind: 'synthetic',
+      train: get(ds, 'train'),
+      test: get(ds, 'test'),
+      imageSize: get(ds, 'imageSize'),
+      channels: get(ds, 'channels'),
+      classes: get(ds, 'classes'),
+      seed: get(ds, 'seed'),
+      noise: get(ds, 'noise'),
+    };
+  } else if (ds.kind === 'cifar10') {
+    dataset = { kind: 'cifar10', train: get(ds, 'train'), test: get(ds, 'test') };
+    const p = absPath(ds.path);
+    if (p !== undefined) dataset.path = p;
+  } else {
+    dataset = { kind: 'image-folder', train: get(ds, 'train'), test: get(ds, 'test'), sizeMismatch: get(ds, 'sizeMismatch') };
+    const p = absPath(ds.path);
+    if (p !== undefined) dataset.path = p;
+    if (ds.classes !== undefined) dataset.classes = [...(ds.classes as string[])];
+    if (ds.imageSize !== undefined) dataset.imageSize = ds.imageSize as number;
+  }
+
+  // Model.
+  const m = x.model as Obj;
+  const model: Experiment['model'] = {
+    arch: get(m, 'arch'),
+    width: get(m, 'width'),
+    batchNorm: get(m, 'batchNorm'),
+    classifier: [...get<number[]>(m, 'classifier')],
+    dropout: get(m, 'dropout'),
+  };
+  if (m.layers !== undefined) {
+    if (model.arch !== 'custom') {
+      problems.push(
+        problem(ctx, v, [['model', 'layers']], 'key', {
+          code: 'SCHEMA',
+          reason: 'layers',
+          message: `model.layers is only used with arch: custom, but arch is ${model.arch}`,
+          hint: `set \`arch: custom\` to use these layers, or remove \`layers\` to use ${model.arch}`,
+        }),
+      );
+    }
+    model.layers = (m.layers as unknown[]).map(layerFromYaml);
+  }
+
+  // Training and inference.
+  const t = x.training as Obj;
+  const o = t.optimizer as Obj;
+  const training: Experiment['training'] = {
+    epochs: get(t, 'epochs'),
+    batchSize: get(t, 'batchSize'),
+    optimizer: { kind: 'sgd', lr: get(o, 'lr'), momentum: get(o, 'momentum'), weightDecay: get(o, 'weightDecay') },
+    seed: get(t, 'seed'),
+    lossEvery: get(t, 'lossEvery'),
+  };
+  if (training.batchSize > dataset.train) {
+    problems.push(
+      problem(ctx, v, [['training', 'batchSize'], ['dataset', 'train']], 'value', {
+        code: 'SCHEMA',
+        reason: 'batch',
+        message: `training.batchSize ${training.batchSize} is larger than the ${dataset.train} training images, so no full batch would run`,
+        hint: `use at most ${dataset.train} for training.batchSize, or more training images`,
+      }),
+    );
+  }
+  const inference = { batchSize: (get<Obj>(x, 'inference').batchSize as number | undefined) ?? training.batchSize };
+
+  // Expectations.
+  const e = x.expect as Obj;
+  const expect: Expectations = { regression: { threshold: get(e.regression, 'threshold'), alpha: get(e.regression, 'alpha') } };
+  if (e.accuracy !== undefined) expect.accuracy = e.accuracy as number;
+  if (isObj(e.time)) {
+    const time: Partial<Record<PhaseName, number>> = {};
+    for (const [phase, raw] of Object.entries(e.time)) time[phase as PhaseName] = seconds(raw, ['expect', 'time', phase]);
+    expect.time = time;
+  }
+  if (isObj(e.memory)) {
+    const memory: Partial<Record<'train' | 'infer', number>> = {};
+    for (const [phase, raw] of Object.entries(e.memory)) memory[phase as 'train' | 'infer'] = byteCount(raw, ['expect', 'memory', phase]);
+    expect.memory = memory;
+  }
+  const timeout = seconds(x.timeout, ['timeout']);
+
+  const p = x.parity as Obj;
+  const exp: Experiment = {
+    file: ctx.file,
+    hash: ctx.hash,
+    name: get(x, 'name'),
+    description: get(x, 'description'),
+    profile: v.profile,
+    dataset,
+    model,
+    training,
+    inference,
+    backends: [...get<BackendId[]>(x, 'backends')],
+    repeats: get(x, 'repeats'),
+    warmup: get(x, 'warmup'),
+    parity: { enabled: get(p, 'enabled'), reference: get(p, 'reference'), tolerance: get(p, 'tolerance') },
+    expect,
+    timeout,
+  };
+  if (isObj(x.reference)) exp.reference = structuredClone(x.reference);
+  if (typeof x.artefact === 'string') exp.artefact = x.artefact;
+
+  // Can the network be built on these images? Only worth asking once per distinct model and data.
+  const touchesModel = v.profile === null || (v.override !== undefined && ('model' in v.override || 'dataset' in v.override));
+  if (problems.length === 0 && touchesModel) {
+    const geometry = inputGeometry(dataset);
+    if (geometry) {
+      try {
+        buildModelGraph(model, geometry.input, geometry.classes);
+      } catch (err) {
+        if (!(err instanceof ExpbenchError) || err.code !== 'MODEL_SHAPE') throw err;
+        const hint = err.hint ?? 'choose a shallower architecture, fewer pooling layers or larger images';
+        const message = err.message.replace(/\.?\s*Hint: [\s\S]*$/, '');
+        problems.push(
+          problem(ctx, v, [['model'], ['dataset']], 'key', {
+            code: 'MODEL_SHAPE',
+            reason: 'model',
+            message: `the model cannot be built for ${geometry.input.channels}×${geometry.input.height}×${geometry.input.width} images: ${message}`,
+            hint,
+          }),
+        );
+      }
+    }
+  }
+  return problems.length === 0 ? { exp, problems } : { problems };
+}
+
+/** Image geometry and class count a dataset config implies, when known before reading any data. */
+function inputGeometry(d: DatasetConfig): { input: { channels: number; height: number; width: number }; classes: number } | undefined {
+  switch (d.kind) {
+    case 'synthetic':
+      return { input: { channels: d.channels, height: d.imageSize, width: d.imageSize }, classes: d.classes };
+    case 'cifar10':
+      return { input: { channels: 3, height: 32, width: 32 }, classes: 10 };
+    case 'image-folder':
+      // Decoded PNG/JPEG images are RGB; the class count does not change which shapes are possible.
+      return d.imageSize === undefined ? undefined : { input: { channels: 3, height: d.imageSize, width: d.imageSize }, classes: d.classes?.length ?? 2 };
+  }
+}
+
+function sortAndDedupe(ds: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  const out: Diagnostic[] = [];
+  for (const d of ds) {
+    const k = `${d.line}:${d.col}:${d.message}`;
+    if (seen.has(k)) continue;
+    seen.add(k);
+    out.push(d);
+  }
+  // Syntax problems first (nothing else is trustworthy after one), then in file order.
+  return out.sort((a, b) => Number(b.code === 'YAML_SYNTAX') - Number(a.code === 'YAML_SYNTAX') || a.line - b.line || a.col - b.col);
+}
+
+function tooLarge(file: string, size: number, head: Uint8Array): Diagnostic {
+  const firstLine = new TextDecoder('utf-8').decode(head).split(/\r?\n/)[0] ?? '';
+  const src = new SourceText(file, firstLine);
+  return src.at(0, 1, {
+    code: 'SCHEMA',
+    reason: 'too-large',
+    message: `the file is ${(size / 1024 / 1024).toFixed(1)} MiB; experiment files are limited to ${MAX_FILE_BYTES / 1024 / 1024} MiB`,
+    hint: 'an experiment describes data, it does not contain it; point dataset.path at the data instead',
+  });
+}
+
+function unreadable(file: string, e: unknown): Diagnostic {
+  const code = (e as { code?: string }).code;
+  const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : ((e as Error).message ?? String(e));
+  return {
+    code: 'CONFIG',
+    reason: 'read',
+    message: `cannot read the experiment file: ${why}`,
+    file,
+    line: 0,
+    col: 0,
+    length: 1,
+    sourceLine: '',
+    hint: code === 'ENOENT' ? 'check the path; experiment files usually live in experiments/ and end in .experiment.yaml' : 'check the path and its permissions',
+  };
+}
