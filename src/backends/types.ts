@@ -34,6 +34,12 @@ export interface LoadOptions {
   seed: number;
   /** Dataset whose normalisation and shape the session uses; GPU backends may upload it in `load`. */
   dataset: Dataset;
+  /**
+   * False when the session will only infer (parity checks, inference benchmarks): a backend that
+   * builds a separate training graph in `load` may then skip it. `train()` on such a session throws.
+   * @default true
+   */
+  training?: boolean;
 }
 
 export interface StepInfo {
