@@ -7,6 +7,7 @@ import { closest } from 'fastest-levenshtein';
 import { ExpbenchError } from '../errors.ts';
 import { builtinReporters, isBuiltinReporter, writeReport, type BuiltinReporterName } from '../reporters/index.ts';
 import { loadRecords, RecordError } from '../reporters/records.ts';
+import type { CaseStatus } from '../runner/record.ts';
 
 export interface ReportCommandArgs {
   /** Record files and/or folders searched recursively for `*.json`. */
@@ -27,6 +28,8 @@ const processIo: ReportCommandIo = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
 };
+
+const STATUS_ORDER: readonly CaseStatus[] = ['passed', 'partial', 'failed', 'crashed', 'skipped'];
 
 function show(path: string): string {
   const rel = relative(process.cwd(), path);
@@ -72,11 +75,11 @@ export async function runReportCommand(args: ReportCommandArgs, io: ReportComman
   }
 
   const runs = new Set(records.map((r) => r.runId));
-  const byStatus = new Map<string, number>();
+  const byStatus = new Map<string, number>(STATUS_ORDER.map((s) => [s, 0]));
   for (const r of records) byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + 1);
   io.out(
     `merged ${records.length} result record${records.length === 1 ? '' : 's'} from ${runs.size} run${runs.size === 1 ? '' : 's'} ` +
-      `(${[...byStatus].map(([s, n]) => `${n} ${s}`).join(', ')}) from ${args.inputs.join(', ')}`,
+      `(${[...byStatus].filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s}`).join(', ')}) from ${args.inputs.join(', ')}`,
   );
 
   try {

@@ -231,18 +231,25 @@ function normaliseKey(k: string): string {
   return ALIASES[k.toLowerCase()] ?? ALIASES[k] ?? k;
 }
 
+/** A number, or a string that is one (YAML authors quote figures such as "0.40" to keep the zero). */
+function toNumber(x: unknown): number | undefined {
+  const n = typeof x === 'number' ? x : typeof x === 'string' && x.trim() !== '' ? Number(x) : Number.NaN;
+  return Number.isFinite(n) ? n : undefined;
+}
+
 function numericSide(v: unknown): Record<string, number> {
   const out: Record<string, number> = {};
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return out;
   for (const [k, x] of Object.entries(v)) {
-    const n = typeof x === 'number' ? x : typeof x === 'string' && x.trim() !== '' ? Number(x) : Number.NaN;
-    if (Number.isFinite(n)) out[normaliseKey(k)] = n;
+    const n = toNumber(x);
+    if (n !== undefined) out[normaliseKey(k)] = n;
   }
   return out;
 }
 
 function leavesOf(v: unknown, prefix: string, out: [string, number][]): void {
-  if (typeof v === 'number' && Number.isFinite(v)) out.push([prefix, v]);
+  const n = typeof v === 'object' ? undefined : toNumber(v);
+  if (n !== undefined) out.push([prefix, n]);
   else if (typeof v === 'object' && v !== null) {
     for (const [k, x] of Object.entries(v)) leavesOf(x, prefix === '' ? k : `${prefix}.${k}`, out);
   }

@@ -1,0 +1,227 @@
+/**
+ * Realistic result records for the reporter tests, built in code so every figure in a snapshot can be
+ * traced to a line here.
+ */
+import type { BackendId } from '../../src/backends/types.ts';
+import { RECORD_SCHEMA, type EnvironmentInfo, type MemoryFigure, type ResultRecord } from '../../src/runner/record.ts';
+
+export const ENV: EnvironmentInfo = {
+  os: 'Linux 6.8.0 x64',
+  cpu: 'AMD EPYC 7B13',
+  cores: 2,
+  memoryBytes: 24 * 2 ** 30,
+  node: 'v20.20.0',
+  packages: {
+    '@tensorflow/tfjs-core': '4.22.0',
+    '@tensorflow/tfjs-backend-wasm': '4.22.0',
+    'onnxruntime-node': '1.30.0',
+  },
+  fingerprint: '3f9c2a1d7e04b6c8',
+};
+
+export interface MakeRecordOptions {
+  backend: BackendId;
+  experiment?: string;
+  artefact?: string;
+  arch?: string;
+  runId?: string;
+  profile?: string | null;
+  finishedAt?: string;
+  status?: ResultRecord['status'];
+  skipReason?: string;
+  error?: ResultRecord['error'];
+  buildInit?: number[];
+  train?: number[];
+  infer?: number[];
+  warmup?: number[];
+  accuracy?: number[];
+  memory?: ResultRecord['memory'];
+  reference?: Record<string, unknown>;
+  env?: Partial<EnvironmentInfo>;
+  parity?: ResultRecord['parity'];
+  /** Ran on another backend than requested (a fallback). */
+  ranOn?: BackendId;
+}
+
+/** A result record with sensible defaults (the study's Table 2 sizes) and the given parts. */
+export function makeRecord(o: MakeRecordOptions): ResultRecord {
+  const experiment = o.experiment ?? 'paper-table2';
+  const skipped = o.status === 'skipped';
+  const phases: ResultRecord['phases'] = {};
+  if (!skipped) {
+    if (o.buildInit) phases.buildInit = { samples: o.buildInit };
+    if (o.train) phases.train = { samples: o.train, imagesPerSecond: o.train.map((s) => 49_984 / s) };
+    if (o.infer) phases.infer = { samples: o.infer };
+    if (o.warmup) phases.warmup = { samples: o.warmup };
+  }
+  const record: ResultRecord = {
+    schema: RECORD_SCHEMA,
+    runId: o.runId ?? 'run-2025-05-01T10-00-00Z',
+    key: `${experiment} › ${o.backend}`,
+    experiment: {
+      name: experiment,
+      file: `experiments/paper/${experiment}.experiment.yaml`,
+      hash: 'sha256:0b1c2d3e',
+      profile: o.profile === undefined ? 'full' : o.profile,
+      arch: o.arch ?? 'vgg-small',
+      trainExamples: 49_984,
+      testExamples: 9_984,
+      epochs: 10,
+      batchSize: 64,
+      repeats: 5,
+    },
+    backend: {
+      requested: o.backend,
+      ...(skipped
+        ? {}
+        : {
+            session: {
+              backend: o.ranOn ?? o.backend,
+              device: (o.ranOn ?? o.backend).endsWith('/cpu') ? 'cpu' : (o.ranOn ?? o.backend).split('/')[1] ?? '',
+              versions: {},
+            },
+          }),
+    },
+    status: o.status ?? 'passed',
+    env: { ...ENV, ...o.env },
+    phases,
+    memory: skipped ? {} : (o.memory ?? {}),
+    startedAt: '2025-05-01T10:00:00.000Z',
+    finishedAt: o.finishedAt ?? '2025-05-01T10:30:00.000Z',
+  };
+  if (o.artefact !== undefined) record.experiment.artefact = o.artefact;
+  if (o.reference !== undefined) record.experiment.reference = o.reference;
+  if (o.skipReason !== undefined) record.skipReason = o.skipReason;
+  if (o.error !== undefined) record.error = o.error;
+  if (o.accuracy !== undefined && !skipped) record.accuracy = { samples: o.accuracy };
+  if (o.parity !== undefined) record.parity = o.parity;
+  return record;
+}
+
+export const GiB = 2 ** 30;
+export const MiB = 2 ** 20;
+
+export function rss(bytes: number): MemoryFigure {
+  return { metric: 'peak-rss', bytes, source: '/proc/self/status VmHWM', reliable: true };
+}
+
+export function tfMemory(bytes: number): MemoryFigure {
+  return { metric: 'backend', bytes, source: 'tf.memory()', reliable: false, note: 'tensors only' };
+}
+
+/** Five samples whose median is `m` and whose MAD is `d`. */
+export function samples(m: number, d: number): number[] {
+  return [m + 2 * d, m - d, m, m + d, m - 2 * d];
+}
+
+export const TABLE2_REFERENCE = {
+  tensorflow: { buildInit: 4.71, train: 89.43, infer: 3.96 },
+  caffe2: { buildInit: 1.89, train: 55.71, infer: 0.4 },
+};
+
+export const TABLE3_REFERENCE = {
+  unit: 'GB',
+  tensorflow: { train: 3.96, infer: 3.405 },
+  caffe2: { train: 2.424, infer: 1.854 },
+};
+
+export const NO_WEBGPU = 'no WebGPU adapter';
+
+/** The study's artefacts as a CPU-only machine produces them: WebGPU backends skipped, one failure. */
+export function paperRecords(runId = 'run-2025-05-01T10-00-00Z'): ResultRecord[] {
+  const common = { runId };
+  const t2 = { ...common, experiment: 'paper-table2', artefact: 'table2', reference: TABLE2_REFERENCE };
+  const t3 = { ...common, experiment: 'paper-table3', artefact: 'table3', reference: TABLE3_REFERENCE };
+  const out: ResultRecord[] = [
+    makeRecord({
+      ...t2,
+      backend: 'tfjs/cpu',
+      buildInit: samples(0.8, 0.02),
+      train: samples(11, 1),
+      infer: samples(1.2, 0.05),
+      warmup: [0.9],
+      accuracy: samples(0.72, 0.01),
+      memory: { train: [rss(1.5 * GiB), tfMemory(300 * MiB)], infer: [rss(1.1 * GiB)] },
+      parity: { reference: 'onnxruntime/cpu', maxAbs: 2e-6, maxRel: 1.5e-6, tolerance: 1e-4, passed: true, examples: 8 },
+    }),
+    makeRecord({
+      ...t2,
+      backend: 'tfjs/wasm',
+      buildInit: samples(0.5, 0.01),
+      train: samples(8, 0.5),
+      infer: samples(0.9, 0.03),
+      accuracy: samples(0.715, 0.01),
+      memory: { train: [rss(1.2 * GiB)], infer: [rss(900 * MiB)] },
+    }),
+    makeRecord({ ...t2, backend: 'tfjs/webgpu', status: 'skipped', skipReason: NO_WEBGPU }),
+    makeRecord({
+      ...t2,
+      backend: 'onnxruntime/cpu',
+      buildInit: samples(0.2, 0.01),
+      train: samples(5.5, 0.25),
+      infer: samples(0.3, 0.01),
+      accuracy: samples(0.718, 0.005),
+      memory: { train: [rss(0.75 * GiB)], infer: [rss(600 * MiB)] },
+    }),
+    makeRecord({ ...t2, backend: 'onnxruntime/webgpu', status: 'skipped', skipReason: NO_WEBGPU }),
+    makeRecord({
+      ...t3,
+      backend: 'tfjs/cpu',
+      train: samples(11, 1),
+      infer: samples(1.2, 0.05),
+      memory: { train: [rss(1.5 * GiB), tfMemory(300 * MiB)], infer: [rss(1.1 * GiB)], dataset: [rss(700 * MiB)] },
+    }),
+    makeRecord({
+      ...t3,
+      backend: 'onnxruntime/cpu',
+      train: samples(5.5, 0.25),
+      infer: samples(0.3, 0.01),
+      memory: { train: [rss(0.75 * GiB)], infer: [rss(600 * MiB)], dataset: [rss(700 * MiB)] },
+    }),
+    makeRecord({ ...t3, backend: 'onnxruntime/webgpu', status: 'skipped', skipReason: NO_WEBGPU }),
+  ];
+  const depth: Record<string, number> = { vgg7: 0.5, vgg11: 1, vgg13: 1.3, vgg16: 1.7, vgg19: 2.1 };
+  for (const arch of ['vgg11', 'vgg13', 'vgg16', 'vgg19']) {
+    const d = depth[arch] as number;
+    out.push(
+      makeRecord({ ...common, experiment: `paper-fig2-${arch}`, artefact: 'fig2', arch, backend: 'tfjs/cpu', train: samples(40 * d, 2 * d) }),
+      arch === 'vgg19'
+        ? makeRecord({
+            ...common,
+            experiment: `paper-fig2-${arch}`,
+            artefact: 'fig2',
+            arch,
+            backend: 'onnxruntime/cpu',
+            status: 'failed',
+            error: { code: 'BACKEND', phase: 'train', message: 'onnxruntime: failed to allocate 2147483648 bytes\n    at OrtSession.run' },
+          })
+        : makeRecord({ ...common, experiment: `paper-fig2-${arch}`, artefact: 'fig2', arch, backend: 'onnxruntime/cpu', train: samples(22 * d, d) }),
+    );
+  }
+  for (const arch of ['vgg7', 'vgg11', 'vgg13', 'vgg16', 'vgg19']) {
+    const d = depth[arch] as number;
+    out.push(
+      makeRecord({ ...common, experiment: `paper-fig3-${arch}`, artefact: 'fig3', arch, backend: 'tfjs/cpu', train: [30 * d], memory: { train: [rss((0.9 + d) * GiB)] } }),
+      makeRecord({ ...common, experiment: `paper-fig3-${arch}`, artefact: 'fig3', arch, backend: 'onnxruntime/cpu', train: [17 * d], memory: { train: [rss((0.5 + 0.6 * d) * GiB)] } }),
+    );
+  }
+  out.push(
+    makeRecord({
+      ...common,
+      experiment: 'paper-argmax',
+      artefact: 'argmax',
+      backend: 'tfjs/cpu',
+      infer: samples(1.25, 0.05),
+      reference: { tensorflow: { argmax: 0.4066 }, numpy: { argmax: 0.0075 } },
+    }),
+    makeRecord({
+      ...common,
+      experiment: 'paper-argmax',
+      artefact: 'argmax',
+      backend: 'onnxruntime/cpu',
+      infer: samples(0.31, 0.01),
+      reference: { tensorflow: { argmax: 0.4066 }, numpy: { argmax: 0.0075 } },
+    }),
+  );
+  return out;
+}
