@@ -1,0 +1,274 @@
+/**
+ * An ONNX Runtime model session: the forward graph with the weights as graph inputs, an
+ * InferenceSession on one execution provider, and the weight state the trainer shares.
+ *
+ * Why weights are inputs, not initializers: training replaces them every step (`trainer.ts` feeds
+ * `state.tensors` and stores the updated ones back), and inference must then see the trained values
+ * without rebuilding the session. The cost is that ORT cannot constant-fold or pre-pack the weights;
+ * `bench/infer-throughput.ts` measures that against an initializer-based session.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { InferenceSession, Tensor } from 'onnxruntime-common';
+import { fillBatch, identityOrder } from '../../data/batch.ts';
+import { BackendError, ModelError } from '../../errors.ts';
+import type { ModelGraph, Weights } from '../../models/ir.ts';
+import type { BackendId, BackendMemory, InferRequest, LoadOptions, ModelSession, SessionInfo, TrainRequest, TrainResult } from '../types.ts';
+import { buildForwardGraph } from './forward.ts';
+import type { ForwardGraph } from './forward.ts';
+import { OnnxGraph } from './graph.ts';
+import { EXECUTION_PROVIDER, explainEpFailure, ortVersions, sessionOptions } from './runtime.ts';
+import type { OrtDevice, OrtModule } from './runtime.ts';
+import { disposeWeightState } from './state.ts';
+import type { CreateOrtTrainer, OrtTrainer, OrtWeightState } from './state.ts';
+
+const TRAINER_URL = new URL('./trainer.ts', import.meta.url);
+
+/** Index of the largest value in each row of a row-major `[rows, cols]` matrix (first on ties). */
+export function argmaxRows(logits: ArrayLike<number>, rows: number, cols: number, out: Int32Array, offset = 0): void {
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    let best = 0;
+    let bestV = logits[base]!;
+    for (let c = 1; c < cols; c++) {
+      const v = logits[base + c]!;
+      if (v > bestV) {
+        bestV = v;
+        best = c;
+      }
+    }
+    out[offset + r] = best;
+  }
+}
+
+/**
+ * Puts the weights on the device as `gpu-buffer` tensors by running an identity graph whose outputs
+ * stay on the device (`preferredOutputLocation`): onnxruntime-node exposes no WebGPU device of its
+ * own to create buffers with, but keeps a session's outputs where they are asked to be.
+ */
+async function uploadToDevice(ort: OrtModule, model: ModelGraph, weights: Weights, opts: InferenceSession.SessionOptions): Promise<Map<string, Tensor>> {
+  const g = new OnnxGraph('upload');
+  for (const p of model.params) {
+    g.input(p.name, 'float32', p.shape);
+    g.output(g.op('Identity', [p.name], {}, `${p.name}.device`), 'float32', p.shape);
+  }
+  const session = await ort.InferenceSession.create(g.toModelBytes(), { ...opts, preferredOutputLocation: 'gpu-buffer' });
+  try {
+    const feeds: Record<string, Tensor> = {};
+    for (const p of model.params) feeds[p.name] = new ort.Tensor('float32', weights[p.name]!.data, p.shape);
+    const out = await session.run(feeds);
+    const m = new Map<string, Tensor>();
+    for (const p of model.params) {
+      const t = out[`${p.name}.device`]!;
+      if (t.location !== 'gpu-buffer') throw new Error(`output ${p.name} came back in '${t.location}', not 'gpu-buffer'`);
+      m.set(p.name, t);
+    }
+    return m;
+  } finally {
+    await session.release();
+  }
+}
+
+export class OrtSession implements ModelSession {
+  readonly info: SessionInfo;
+  private trainer: OrtTrainer | undefined;
+  private trainerUnavailable: string | undefined;
+  private batchBuf: Float32Array | undefined;
+  private disposed = false;
+
+  private constructor(
+    private readonly ort: OrtModule,
+    readonly model: ModelGraph,
+    readonly forward: ForwardGraph,
+    private readonly session: InferenceSession,
+    readonly state: OrtWeightState,
+    private readonly opts: LoadOptions,
+    info: SessionInfo,
+  ) {
+    this.info = info;
+  }
+
+  /**
+   * Builds the graph, creates the session, puts the weights where the EP wants them, creates the
+   * trainer (unless `opts.training === false`) and runs one warm-up inference of `inferBatchSize`
+   * examples, so first-run costs (kernel selection, allocation, shader compilation) land here.
+   */
+  static async create(ort: OrtModule, device: OrtDevice, model: ModelGraph, weights: Weights, opts: LoadOptions): Promise<OrtSession> {
+    const ds = opts.dataset;
+    const [C, H, W] = model.input as [number, number, number];
+    if (ds.channels !== C || ds.height !== H || ds.width !== W) {
+      throw new ModelError(
+        `model ${model.name} expects ${C}×${H}×${W} inputs but dataset ${ds.kind} has ${ds.channels}×${ds.height}×${ds.width}. Hint: build the model from the dataset's geometry.`,
+      );
+    }
+    const id: BackendId = `onnxruntime/${device}`;
+    const forward = buildForwardGraph(model, { weights: 'inputs', batch: 'N', mode: 'inference' });
+    const options = sessionOptions(device);
+    const notes: string[] = ['weights are graph inputs (shared with the training graph), batch dimension symbolic'];
+    let session: InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(forward.graph.toModelBytes(), options);
+    } catch (e) {
+      throw new BackendError(`${id}: cannot create the inference session: ${explainEpFailure(device, (e as Error).message)}`, {
+        cause: e,
+        code: 'BACKEND_UNAVAILABLE',
+        hint: 'run the backend probe to see why, or pick another backend',
+      });
+    }
+
+    // Copies: the trainer replaces these tensors, and the caller's arrays must stay as given.
+    const cpuTensors = () => {
+      const m = new Map<string, Tensor>();
+      for (const p of model.params) {
+        const t = weights[p.name];
+        if (!t) throw new BackendError(`${id}: weights lack ${p.name}. Hint: pass the weights initWeights made for this model.`);
+        m.set(p.name, new ort.Tensor('float32', t.data.slice(), p.shape));
+      }
+      return m;
+    };
+    const state: OrtWeightState = { tensors: cpuTensors(), location: 'cpu', version: 0, aux: new Map() };
+    if (device !== 'cpu') {
+      try {
+        const onDevice = await uploadToDevice(ort, model, weights, options);
+        for (const t of state.tensors.values()) t.dispose();
+        state.tensors = onDevice;
+        state.location = 'gpu-buffer';
+      } catch (e) {
+        notes.push(`weights kept in CPU memory and uploaded every run: ${(e as Error).message.split('\n')[0]}`);
+      }
+    }
+
+    const info: SessionInfo = {
+      backend: id,
+      // ORT throws rather than silently switching EP when the requested one fails to initialise;
+      // nodes the EP does not implement run on the CPU EP, which ORT adds as a fallback.
+      device: device === 'cpu' ? 'cpu' : `${EXECUTION_PROVIDER[device]} (+cpu fallback for unsupported nodes)`,
+      threads: options.intraOpNumThreads,
+      versions: ortVersions(ort),
+      notes,
+    };
+    const s = new OrtSession(ort, model, forward, session, state, opts, info);
+    try {
+      if (opts.training !== false) await s.createTrainer(device, options);
+      else s.trainerUnavailable = 'this session was loaded with training: false';
+      await s.logits(new Float32Array(opts.inferBatchSize * C * H * W), opts.inferBatchSize);
+    } catch (e) {
+      await s.dispose();
+      throw e;
+    }
+    return s;
+  }
+
+  private async createTrainer(device: OrtDevice, sessionOptions: InferenceSession.SessionOptions): Promise<void> {
+    // The trainer lives in its own module; without it this backend still infers.
+    if (!existsSync(fileURLToPath(TRAINER_URL))) {
+      this.trainerUnavailable = `training on ONNX Runtime is not available yet: ${fileURLToPath(TRAINER_URL)} is missing`;
+      this.info.notes?.push('training unavailable: trainer module missing');
+      return;
+    }
+    const mod = (await import(TRAINER_URL.href)) as { createOrtTrainer?: CreateOrtTrainer };
+    if (typeof mod.createOrtTrainer !== 'function') {
+      this.trainerUnavailable = `${fileURLToPath(TRAINER_URL)} does not export createOrtTrainer`;
+      return;
+    }
+    this.trainer = await mod.createOrtTrainer({
+      ort: this.ort,
+      model: this.model,
+      state: this.state,
+      opts: this.opts,
+      executionProviders: [EXECUTION_PROVIDER[device]],
+      sessionOptions,
+    });
+  }
+
+  private feeds(x: Tensor): Record<string, Tensor> {
+    const f: Record<string, Tensor> = { [this.forward.input]: x };
+    for (const [param, value] of Object.entries(this.forward.paramInputs)) {
+      const t = this.state.tensors.get(param);
+      if (!t) throw new BackendError(`${this.info.backend}: the weight state lacks ${param}. Hint: the trainer must replace tensors, not remove them.`);
+      f[value] = t;
+    }
+    return f;
+  }
+
+  private live(): void {
+    if (this.disposed) throw new BackendError(`${this.info.backend}: session used after dispose(). Hint: load the model again.`);
+  }
+
+  async logits(x: Float32Array, n: number): Promise<Float32Array> {
+    this.live();
+    const per = this.model.input.reduce((a, b) => a * b, 1);
+    if (x.length < n * per) throw new BackendError(`${this.info.backend}: logits() got ${x.length} values for ${n} examples of ${per}. Hint: pass n·C·H·W floats in NCHW.`);
+    const input = new this.ort.Tensor('float32', x.length === n * per ? x : x.subarray(0, n * per), [n, ...this.model.input]);
+    const out = await this.session.run(this.feeds(input), [this.forward.logits]);
+    const t = out[this.forward.logits]!;
+    // The result is read back to the CPU here, so the device is idle when this returns.
+    const data = (t.location === 'cpu' ? t.data : await t.getData()) as Float32Array;
+    const copy = Float32Array.from(data);
+    t.dispose();
+    return copy;
+  }
+
+  async infer(req: InferRequest): Promise<Int32Array> {
+    this.live();
+    const { split } = req;
+    const B = req.batchSize;
+    const [C, H, W] = this.model.input as [number, number, number];
+    const per = C * H * W;
+    const K = this.model.numClasses;
+    if (!this.batchBuf || this.batchBuf.length !== B * per) this.batchBuf = new Float32Array(B * per);
+    const buf = this.batchBuf;
+    const order = identityOrder(split.n);
+    const classes = new Int32Array(split.n);
+    const geo = { channels: C, height: H, width: W };
+    const norm = this.opts.dataset.normalization;
+    // Every example, the final partial batch included (the batch dimension is symbolic).
+    for (let start = 0; start < split.n; start += B) {
+      const count = Math.min(B, split.n - start);
+      fillBatch(split, geo, norm, order, start, count, 'NCHW', buf);
+      const x = new this.ort.Tensor('float32', count === B ? buf : buf.subarray(0, count * per), [count, C, H, W]);
+      const out = await this.session.run(this.feeds(x), [this.forward.logits]);
+      const t = out[this.forward.logits]!;
+      argmaxRows(t.data as Float32Array, count, K, classes, start);
+      t.dispose();
+    }
+    return classes;
+  }
+
+  async train(req: TrainRequest): Promise<TrainResult> {
+    this.live();
+    if (!this.trainer) {
+      throw new BackendError(`${this.info.backend}: ${this.trainerUnavailable ?? 'no trainer'}.`, {
+        hint: 'use a tfjs backend for training, or an inference-only experiment on onnxruntime',
+      });
+    }
+    return this.trainer.train(req);
+  }
+
+  async getWeights(): Promise<Weights> {
+    this.live();
+    const out: Weights = {};
+    for (const p of this.model.params) {
+      const t = this.state.tensors.get(p.name)!;
+      const data = (t.location === 'cpu' ? t.data : await t.getData()) as Float32Array;
+      out[p.name] = { shape: [...p.shape], data: Float32Array.from(data) };
+    }
+    return out;
+  }
+
+  /** ONNX Runtime for Node exposes no allocator statistics; the runner's RSS sampling covers the CPU. */
+  async memory(): Promise<BackendMemory | undefined> {
+    return undefined;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    try {
+      await this.trainer?.dispose();
+    } finally {
+      await this.session.release();
+      disposeWeightState(this.state);
+    }
+  }
+}
