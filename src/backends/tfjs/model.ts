@@ -8,23 +8,25 @@
  *
  * Activations are NHWC, the layout tfjs kernels are written for (the cpu and wasm backends support
  * nothing else for conv2d/maxPool; others transpose internally). Weights arrive in the canonical
- * layout and are converted once here: conv OIHW → HWIO, and the rows of the first dense layer after a
- * spatial flatten permuted from NCHW to NHWC flatten order, so the NHWC network computes the same
- * function as the canonical NCHW one. {@link TfjsModel.readWeights} converts back.
+ * layout and are converted once here with `src/models/layout.ts`'s channels-last plan: conv OIHW →
+ * HWIO, and the parameters indexed by a spatial flatten's features (rows of the first dense layer,
+ * batch-norm vectors in between) permuted from NCHW to NHWC flatten order, so the NHWC network
+ * computes the same function as the canonical NCHW one. {@link TfjsModel.readWeights} converts back.
  *
  * Batch norm: training mode normalises with the batch's mean and (biased) variance over N, H, W and
  * yields those statistics so the caller updates the running ones after the step, outside the gradient
  * tape, as `running = running·m + batch·(1−m)` (ONNX / Keras convention, `LAYER_DEFAULTS.bnMomentum`);
  * inference mode uses the running statistics.
  */
-import * as tf from '@tensorflow/tfjs-core';
-// tfjs-core registers no gradient functions itself, and its ESM build that would (`dist/register_all_gradients`)
-// is not loadable by Node; the union package's Node bundle registers them all (and the chained ops).
-import '@tensorflow/tfjs';
+// The union package, not tfjs-core: tfjs-core registers no gradient functions itself and its ESM build
+// that would (`dist/register_all_gradients`) is not loadable by Node, while the union package's Node
+// bundle registers them all. Backend packages beside it are tfjs's documented setup.
+import * as tf from '@tensorflow/tfjs';
 import { ModelError } from '../../errors.ts';
 import type { ModelGraph, ParamSpec, ResolvedLayer, Weights } from '../../models/ir.ts';
 import { LAYER_DEFAULTS } from '../../models/resolve.ts';
-import { denseRowsChwToHwc, denseRowsHwcToChw, hwioToOihw, oihwToHwio } from './weight-layout.ts';
+import { channelsLastPlan, chwRowsToHwc, hwcRowsToChw, hwioToOihw, oihwToHwio } from '../../models/layout.ts';
+import type { ParamLayoutChange } from '../../models/layout.ts';
 
 /** Batch statistics of one batch-norm layer produced by a training-mode forward pass. */
 export interface BatchStats {
@@ -47,7 +49,7 @@ interface ParamState {
   spec: ParamSpec;
   variable: tf.Variable;
   /** How the tfjs value maps back to the canonical layout. */
-  layout: { kind: 'same' } | { kind: 'hwio' } | { kind: 'dense-hwc'; chw: number[]; units: number };
+  layout: ParamLayoutChange;
 }
 
 let modelCounter = 0;
@@ -96,11 +98,13 @@ export class TfjsModel {
   private readonly params = new Map<string, ParamState>();
   private readonly layers: { layer: ResolvedLayer; fn: LayerFn }[] = [];
   private readonly bnMomentum = new Map<string, number>();
+  private readonly plan: Map<string, ParamLayoutChange>;
   readonly prefix: string;
 
   constructor(graph: ModelGraph, weights: Weights) {
     this.graph = graph;
     this.prefix = `expbench${++modelCounter}`;
+    this.plan = channelsLastPlan(graph);
     try {
       this.build(weights);
     } catch (e) {
@@ -110,22 +114,22 @@ export class TfjsModel {
     this.trainable = graph.params.filter((p) => p.trainable).map((p) => this.params.get(p.name)!.variable);
   }
 
-  private addParam(spec: ParamSpec, weights: Weights, layout: ParamState['layout']): tf.Variable {
+  private addParam(spec: ParamSpec, weights: Weights): tf.Variable {
+    const layout = this.plan.get(spec.name) ?? { kind: 'none' };
     const w = weights[spec.name];
     if (!w) throw new ModelError(`tfjs: no weights for parameter ${spec.name}. Hint: initialise weights for every param of the graph.`);
     if (w.shape.length !== spec.shape.length || w.shape.some((d, i) => d !== spec.shape[i]) || w.data.length !== size(spec.shape)) {
       throw new ModelError(`tfjs: weights for ${spec.name} have shape [${w.shape.join(', ')}] (${w.data.length} values), expected [${spec.shape.join(', ')}]. Hint: weights must be in canonical layout.`);
     }
     let data: Float32Array;
-    let shape: number[];
-    if (layout.kind === 'hwio') ({ data, shape } = oihwToHwio(w.data, w.shape));
-    else if (layout.kind === 'dense-hwc') {
-      data = denseRowsChwToHwc(w.data, layout.units, layout.chw);
-      shape = [...w.shape];
-    } else {
-      data = w.data.slice();
-      shape = [...w.shape];
-    }
+    let shape = [...w.shape];
+    if (layout.kind === 'conv') {
+      const [O, I, KH, KW] = layout.oihw;
+      data = oihwToHwio(w.data, layout.oihw);
+      shape = [KH, KW, I, O];
+    } else if (layout.kind === 'flatten-rows') data = chwRowsToHwc(w.data, layout.chw, layout.cols);
+    // A copy: the cpu backend keeps the array it is given, and the caller's weights must stay theirs.
+    else data = w.data.slice();
     const v = tf.tidy(() => tf.variable(tf.tensor(data, shape, 'float32'), spec.trainable, `${this.prefix}/${spec.name}`));
     this.params.set(spec.name, { spec, variable: v, layout });
     return v;
@@ -133,8 +137,6 @@ export class TfjsModel {
 
   private build(weights: Weights): void {
     const { layers } = this.graph;
-    // Shape [C, H, W] of the last spatial flatten not yet consumed by a dense layer.
-    let pendingFlatten: number[] | undefined;
     let dropoutIndex = 0;
     for (let i = 0; i < layers.length; i++) {
       const layer = layers[i]!;
@@ -142,9 +144,9 @@ export class TfjsModel {
       const next = layers[i + 1];
       switch (s.kind) {
         case 'conv': {
-          const w = this.addParam(requireParam(layer, 'weight'), weights, { kind: 'hwio' });
+          const w = this.addParam(requireParam(layer, 'weight'), weights);
           const bp = findParam(layer, 'bias');
-          const b = bp ? this.addParam(bp, weights, { kind: 'same' }) : undefined;
+          const b = bp ? this.addParam(bp, weights) : undefined;
           const stride = s.stride ?? LAYER_DEFAULTS.convStride;
           const padding = s.padding ?? LAYER_DEFAULTS.convPadding;
           // tfjs 'same' puts odd padding at the end, as the resolver's SAME_UPPER does.
@@ -170,10 +172,10 @@ export class TfjsModel {
           break;
         }
         case 'batchnorm': {
-          const gamma = this.addParam(requireParam(layer, 'gamma'), weights, { kind: 'same' });
-          const beta = this.addParam(requireParam(layer, 'beta'), weights, { kind: 'same' });
-          const mean = this.addParam(requireParam(layer, 'mean'), weights, { kind: 'same' });
-          const variance = this.addParam(requireParam(layer, 'var'), weights, { kind: 'same' });
+          const gamma = this.addParam(requireParam(layer, 'gamma'), weights);
+          const beta = this.addParam(requireParam(layer, 'beta'), weights);
+          const mean = this.addParam(requireParam(layer, 'mean'), weights);
+          const variance = this.addParam(requireParam(layer, 'var'), weights);
           const eps = s.epsilon ?? LAYER_DEFAULTS.bnEpsilon;
           this.bnMomentum.set(layer.name, s.momentum ?? LAYER_DEFAULTS.bnMomentum);
           const axes = layer.inShape.length === 3 ? [0, 1, 2] : [0];
@@ -189,16 +191,12 @@ export class TfjsModel {
           break;
         }
         case 'flatten':
-          if (layer.inShape.length === 3 && layer.inShape[1]! * layer.inShape[2]! > 1) pendingFlatten = [...layer.inShape];
           this.layers.push({ layer, fn: (x) => tf.reshape(x, [x.shape[0]!, -1]) });
           break;
         case 'dense': {
-          const wp = requireParam(layer, 'weight');
-          const units = wp.shape[1]!;
-          const w = this.addParam(wp, weights, pendingFlatten ? { kind: 'dense-hwc', chw: pendingFlatten, units } : { kind: 'same' });
-          pendingFlatten = undefined;
+          const w = this.addParam(requireParam(layer, 'weight'), weights);
           const bp = findParam(layer, 'bias');
-          const b = bp ? this.addParam(bp, weights, { kind: 'same' }) : undefined;
+          const b = bp ? this.addParam(bp, weights) : undefined;
           const fuseRelu = next?.spec.kind === 'relu';
           this.layers.push({
             layer,
@@ -262,8 +260,8 @@ export class TfjsModel {
       const st = this.params.get(p.name)!;
       const raw = (await st.variable.data()) as Float32Array;
       let data: Float32Array;
-      if (st.layout.kind === 'hwio') data = hwioToOihw(raw, st.variable.shape).data;
-      else if (st.layout.kind === 'dense-hwc') data = denseRowsHwcToChw(raw, st.layout.units, st.layout.chw);
+      if (st.layout.kind === 'conv') data = hwioToOihw(raw, st.variable.shape as [number, number, number, number]);
+      else if (st.layout.kind === 'flatten-rows') data = hwcRowsToChw(raw, st.layout.chw, st.layout.cols);
       else data = Float32Array.from(raw);
       out[p.name] = { shape: [...p.shape], data };
     }

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs';
 
 /** The devices expbench runs TensorFlow.js on. `tensorflow` is tfjs-node (the TensorFlow C library). */
 export type TfjsDevice = 'cpu' | 'wasm' | 'webgpu' | 'tensorflow';
@@ -48,6 +48,14 @@ function packageVersion(name: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Versions of the tfjs packages every device uses. */
+function coreVersions(): Record<string, string> {
+  const v: Record<string, string> = { '@tensorflow/tfjs-core': tf.version_core };
+  const u = packageVersion('@tensorflow/tfjs');
+  if (u) v['@tensorflow/tfjs'] = u;
+  return v;
 }
 
 function firstLine(e: unknown): string {
@@ -123,7 +131,7 @@ async function initCpu(): Promise<RuntimeResult> {
       backendName: tf.getBackend(),
       description: 'tfjs cpu backend (plain JavaScript kernels, main thread)',
       threads: 1,
-      versions: { '@tensorflow/tfjs-core': tf.version_core, '@tensorflow/tfjs-backend-cpu': cpu.version_cpu },
+      versions: { ...coreVersions(), '@tensorflow/tfjs-backend-cpu': cpu.version_cpu },
       notes: [],
       extraKernels: [],
     },
@@ -178,7 +186,7 @@ async function initWasm(): Promise<RuntimeResult> {
       backendName: tf.getBackend(),
       description: `tfjs wasm backend (XNNPACK, ${simd ? 'SIMD' : 'no SIMD'}, ${mt ? `${threads} threads` : 'single thread'})`,
       threads,
-      versions: { '@tensorflow/tfjs-core': tf.version_core, '@tensorflow/tfjs-backend-wasm': wasm.version_wasm },
+      versions: { ...coreVersions(), '@tensorflow/tfjs-backend-wasm': wasm.version_wasm },
       notes,
       extraKernels,
     },
@@ -247,7 +255,7 @@ async function initWebgpu(): Promise<RuntimeResult> {
   const wgpu = await import('@tensorflow/tfjs-backend-webgpu');
   const sw = await switchBackend('webgpu');
   if (!sw.ok) return { ok: false, reason: `tfjs webgpu backend failed to initialise on ${describeAdapter(adapter)}: ${sw.reason}` };
-  const versions: Record<string, string> = { '@tensorflow/tfjs-core': tf.version_core };
+  const versions: Record<string, string> = coreVersions();
   const wv = packageVersion('@tensorflow/tfjs-backend-webgpu');
   if (wv) versions['@tensorflow/tfjs-backend-webgpu'] = wv;
   const dv = packageVersion('webgpu');
@@ -293,7 +301,7 @@ async function initTensorflow(): Promise<RuntimeResult> {
   }
   const sw = await switchBackend('tensorflow');
   if (!sw.ok) return { ok: false, reason: `${loadedName} loaded but its backend failed: ${sw.reason}` };
-  const versions: Record<string, string> = { '@tensorflow/tfjs-core': tf.version_core, ...(mod?.version ?? {}) };
+  const versions: Record<string, string> = { ...coreVersions(), ...(mod?.version ?? {}) };
   const v = packageVersion(loadedName);
   if (v) versions[loadedName] = v;
   return {

@@ -15,11 +15,12 @@
  * applied, so the weights, the optimizer's momentum and the running statistics are untouched; the
  * optimizer's element-wise update kernels are therefore the only ones first run in training.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs';
 import { fillBatch, identityOrder } from '../../data/batch.ts';
 import type { BatchGeometry } from '../../data/batch.ts';
 import type { Dataset } from '../../data/types.ts';
 import { BackendError, NumericError } from '../../errors.ts';
+import { nchwToNhwc } from '../../models/layout.ts';
 import type { ModelGraph, Weights } from '../../models/ir.ts';
 import type {
   BackendMemory,
@@ -35,7 +36,18 @@ import { mixSeed, TfjsModel } from './model.ts';
 import type { BatchStats } from './model.ts';
 import { activateRuntime } from './runtime.ts';
 import type { RuntimeInfo } from './runtime.ts';
-import { nchwToNhwc } from './weight-layout.ts';
+
+/**
+ * After a backward pass throws (a missing gradient kernel), tfjs leaves its gradient tape active with
+ * the tensors saved for the backward pass still held; later ops would keep recording into it. Frees
+ * those tensors and closes the tape, as a successful `engine.gradients` does.
+ */
+function discardFailedTape(): void {
+  const state = (tf.engine() as unknown as { state: { activeTape: { saved?: tf.Tensor[] }[] | null; gradientDepth: number } }).state;
+  if (state.activeTape == null || state.gradientDepth !== 0) return;
+  for (const node of state.activeTape) for (const t of node.saved ?? []) if (!t.isDisposed) t.dispose();
+  state.activeTape = null;
+}
 
 export class TfjsSession implements ModelSession {
   readonly info: SessionInfo;
@@ -45,6 +57,8 @@ export class TfjsSession implements ModelSession {
   private readonly opts: LoadOptions;
   private readonly geo: BatchGeometry;
   private readonly dataset: Dataset;
+  /** Why this backend cannot train (a missing gradient kernel), found by the warm-up. */
+  private trainingUnavailable: string | undefined;
   /** Training steps run so far over the session's life (seeds dropout masks). */
   private globalStep = 0;
   /** Reused input buffers by batch size, so steps do not allocate. */
@@ -135,14 +149,25 @@ export class TfjsSession implements ModelSession {
       const b = this.buffer(train);
       fillBatch(split, this.geo, this.dataset.normalization, order, 0, train, 'NHWC', b.x, b.y);
       const stats: BatchStats[] = [];
-      const { value, grads } = this.lossAndGrads(b.x, b.y, train, stats, 0x5eed);
-      // Reading every gradient makes the device finish the backward pass before build+init ends.
-      await Promise.all(Object.values(grads).map((g) => g.data()));
-      value.dispose();
-      tf.dispose(grads);
-      for (const s of stats) {
-        s.mean.dispose();
-        s.variance.dispose();
+      try {
+        // In a tidy so a failing backward pass (missing kernel) leaves no intermediate tensors behind.
+        const out = tf.tidy(() => {
+          const { value, grads } = this.lossAndGrads(b.x, b.y, train, stats, 0x5eed);
+          return [value, ...Object.values(grads)];
+        });
+        // Reading every gradient makes the device finish the backward pass before build+init ends.
+        await Promise.all(out.map((g) => g.data()));
+        tf.dispose(out);
+      } catch (e) {
+        discardFailedTape();
+        // A backend that lacks a gradient kernel can still infer; training then fails with this reason.
+        this.trainingUnavailable = `the backward pass fails on ${this.runtime.backendName}: ${(e as Error).message}`;
+        this.info.notes?.push(`training unavailable: ${this.trainingUnavailable}`);
+      } finally {
+        for (const s of stats) {
+          s.mean.dispose();
+          s.variance.dispose();
+        }
       }
     }
   }
@@ -166,25 +191,39 @@ export class TfjsSession implements ModelSession {
   private step(x: Float32Array, y: Int32Array, n: number): tf.Scalar {
     const model = this.requireModel();
     const stats: BatchStats[] = [];
-    const { value, grads } = this.lossAndGrads(x, y, n, stats, mixSeed(this.opts.seed, this.globalStep, 1));
     const wd = this.opts.optimizer.weightDecay;
-    tf.tidy(() => {
-      let g: tf.NamedTensorMap = grads;
-      if (wd > 0) {
-        g = {};
-        for (const v of model.trainable) g[v.name] = tf.add(grads[v.name]!, tf.mul(v, wd));
-      }
-      // The typings ask for Variables; tfjs reads only the gradient tensors keyed by variable name.
-      this.optimizer!.applyGradients(g as Parameters<tf.MomentumOptimizer['applyGradients']>[0]);
-    });
-    tf.dispose(grads);
-    model.updateRunningStats(stats);
-    this.globalStep++;
-    return value;
+    const seed = mixSeed(this.opts.seed, this.globalStep, 1);
+    try {
+      // Everything but the loss is freed by the tidy, also when a kernel throws midway.
+      return tf.tidy(() => {
+        const { value, grads } = this.lossAndGrads(x, y, n, stats, seed);
+        let g: tf.NamedTensorMap = grads;
+        if (wd > 0) {
+          g = {};
+          for (const v of model.trainable) g[v.name] = tf.add(grads[v.name]!, tf.mul(v, wd));
+        }
+        // The typings ask for Variables; tfjs reads only the gradient tensors keyed by variable name.
+        this.optimizer!.applyGradients(g as Parameters<tf.MomentumOptimizer['applyGradients']>[0]);
+        model.updateRunningStats(stats);
+        return value;
+      });
+    } catch (e) {
+      discardFailedTape();
+      throw e;
+    } finally {
+      for (const s of stats) if (!s.mean.isDisposed) s.mean.dispose();
+      for (const s of stats) if (!s.variance.isDisposed) s.variance.dispose();
+      this.globalStep++;
+    }
   }
 
   async train(req: TrainRequest): Promise<TrainResult> {
     await this.ensureBackend();
+    if (this.trainingUnavailable !== undefined) {
+      throw new BackendError(`tfjs/${this.runtime.backendName} cannot train: ${this.trainingUnavailable}`, {
+        hint: 'register the missing gradient kernels for this backend, or train on another backend',
+      });
+    }
     const { split, batchSize } = req;
     const stepsPerEpoch = Math.floor(split.n / batchSize);
     const lossEvery = Math.max(1, Math.floor(req.lossEvery));
@@ -267,7 +306,7 @@ export class TfjsSession implements ModelSession {
     const model = this.requireModel();
     const { channels: C, height: H, width: W } = this.geo;
     if (x.length < n * C * H * W) throw new BackendError(`tfjs: logits() got ${x.length} values for ${n} examples of ${C}×${H}×${W}. Hint: pass n·C·H·W floats in NCHW.`);
-    const nhwc = nchwToNhwc(x, n, C, H, W);
+    const nhwc = nchwToNhwc(x.subarray(0, n * C * H * W), [n, C, H, W]);
     const out = new Float32Array(n * model.graph.numClasses);
     const bs = Math.max(1, this.opts.inferBatchSize);
     for (let start = 0; start < n; start += bs) {
