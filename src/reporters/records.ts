@@ -93,6 +93,7 @@ export async function loadRecords(paths: string[], opts: LoadRecordsOptions = {}
   }
 
   const chosen = new Map<string, Candidate>();
+  const superseded = new Map<string, { keep: Candidate; drop: Candidate }[]>();
   for (const c of candidates) {
     const prev = chosen.get(c.record.key);
     if (prev === undefined) {
@@ -110,8 +111,24 @@ export async function loadRecords(paths: string[], opts: LoadRecordsOptions = {}
           : `"${c.record.key}" of run ${c.record.runId} appears twice with different contents (${prev.file} and ${c.file}); kept the one finished at ${keep.record.finishedAt} (${keep.file})`,
       );
     } else {
+      const pair = `${drop.record.runId}\u0000${keep.record.runId}`;
+      const list = superseded.get(pair);
+      if (list) list.push({ keep, drop });
+      else superseded.set(pair, [{ keep, drop }]);
+    }
+  }
+  // Re-running a suite over an old results folder supersedes every case of the older run: one line
+  // per pair of runs rather than one per case.
+  for (const list of superseded.values()) {
+    const { keep, drop } = list[0] as { keep: Candidate; drop: Candidate };
+    if (list.length === 1) {
       warnings.push(
-        `"${c.record.key}" has records from runs ${drop.record.runId} (finished ${drop.record.finishedAt}, ${drop.file}) and ${keep.record.runId} (finished ${keep.record.finishedAt}, ${keep.file}); kept the newest, run ${keep.record.runId}`,
+        `"${keep.record.key}" has records from runs ${drop.record.runId} (finished ${drop.record.finishedAt}, ${drop.file}) and ${keep.record.runId} (finished ${keep.record.finishedAt}, ${keep.file}); kept the newest, run ${keep.record.runId}`,
+      );
+    } else {
+      const keys = list.map((x) => `"${x.keep.record.key}"`).sort(compare);
+      warnings.push(
+        `${list.length} cases have records from runs ${drop.record.runId} and ${keep.record.runId}; kept the newest, run ${keep.record.runId}, for each: ${keys.length > 6 ? `${keys.slice(0, 6).join(', ')}, …` : keys.join(', ')}`,
       );
     }
   }

@@ -91,6 +91,16 @@ describe('loadRecords', () => {
     expect(warnings[0]).toContain('run-old (finished 2025-04-01T00:00:00.000Z');
   });
 
+  it('sums up a whole run superseded by a newer one in one warning', async () => {
+    const older = withRun(paperRecords(), 'run-1').map((r) => ({ ...r, finishedAt: '2025-04-01T00:00:00.000Z' }));
+    const newer = withRun(paperRecords(), 'run-2');
+    await writeRecords(join(root, 'reruns'), [...older, ...newer]);
+    const { records, warnings } = await loadRecords([join(root, 'reruns')]);
+    expect(records.map((r) => r.runId)).toEqual(newer.map(() => 'run-2'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^28 cases have records from runs run-1 and run-2; kept the newest, run run-2, for each: "paper-argmax › onnxruntime\/cpu", .*, …$/);
+  });
+
   it('rejects another schema version, naming the file, the version and what to do', async () => {
     const dir = join(root, 'v2');
     await writeRecords(dir, [makeRecord({ backend: 'tfjs/cpu', train: [1], runId: 'run-ok' })]);
