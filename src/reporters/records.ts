@@ -8,7 +8,7 @@
  * report can be merged again.
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { ExpbenchError } from '../errors.ts';
 import { RECORD_SCHEMA, type CaseStatus, type ResultRecord } from '../runner/record.ts';
 
@@ -248,10 +248,4 @@ function invalidRecord(r: unknown): string | undefined {
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** `file` relative to `from` when that is shorter, for messages. */
-export function displayPath(file: string, from = process.cwd()): string {
-  const rel = relative(from, file);
-  return rel !== '' && !rel.startsWith('..') && rel.length < file.length ? rel : file;
 }
