@@ -64,7 +64,8 @@ export function formatSampleList(samples: readonly number[], fmt: (v: number) =>
 /** `v` with `digits` significant digits, without exponent notation for the magnitudes used here. */
 function toSignificant(v: number, digits: number): string {
   if (v === 0) return '0';
-  const mag = Math.floor(Math.log10(Math.abs(v)));
+  // Magnitude after rounding, so 9.9996 prints as 10.0 and not 10.00.
+  const mag = Math.floor(Math.log10(Math.abs(Number(v.toPrecision(digits)))));
   const decimals = Math.max(0, digits - 1 - mag);
   return v.toFixed(decimals);
 }

@@ -19,6 +19,7 @@ describe('formatSeconds', () => {
     [0.4066, '407 ms'],
     [4.214, '4.21 s'],
     [59.9, '59.9 s'],
+    [9.9996, '10.0 s'],
     [192, '3 min 12 s'],
     [7500, '2 h 05 min'],
   ])('%d → %s', (v, s) => expect(formatSeconds(v)).toBe(s));

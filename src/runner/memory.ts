@@ -1,0 +1,274 @@
+/**
+ * Memory figures of one phase, measured INSIDE the case's own process:
+ *
+ * - `peak-rss`: on Linux the kernel's high-water mark `VmHWM` from `/proc/<pid>/status`. At the phase
+ *   start the mark is reset by writing `5` to `/proc/<pid>/clear_refs` (Linux ≥ 4.0), so at the end it
+ *   is exactly the phase's peak — reliable, whatever the main thread was doing. Where the reset is not
+ *   permitted, the mark still gives the exact phase peak if the phase raised it; otherwise only the
+ *   maximum of `VmRSS` sampled on a timer is known, which misses spikes between samples and samples
+ *   nothing while synchronous work blocks the event loop — reported as not reliable.
+ *   Elsewhere: `process.resourceUsage().maxRSS` the same way, or sampled `process.memoryUsage().rss`.
+ * - `heap-used`, `external`, `array-buffers`: peaks of `process.memoryUsage()` sampled on the timer
+ *   (the V8 heap and the buffers backends allocate outside it).
+ * - `device`: the process's own GPU memory from
+ *   `nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader,nounits` filtered by pid (it
+ *   attributes WebGPU/Dawn allocations to the Node process), sampled during the phase. Where nvidia-smi
+ *   cannot see the process, `device-total` (the whole card, all processes, via systeminformation) may
+ *   stand in, marked not reliable.
+ *
+ * A source that does not exist is listed in {@link MemorySampler.absent} with the reason — never
+ * reported as zero. Sampling runs on the main thread on purpose: a helper thread would itself add
+ * several MiB to the resident set it measures.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { MemoryFigure } from './record.ts';
+
+export interface MemorySamplerOptions {
+  /** Sampling period of the timer. @default 50 */
+  intervalMs?: number;
+  /** Process measured. @default process.pid */
+  pid?: number;
+  /** Reset the kernel's peak-RSS mark at start (`/proc/<pid>/clear_refs`). @default true */
+  resetPeak?: boolean;
+  /** Query device memory: `'auto'` tries nvidia-smi, then systeminformation. @default 'auto' */
+  device?: 'auto' | false;
+  /** Period of device queries (each spawns nvidia-smi, ~50 ms of CPU). @default 500 */
+  deviceIntervalMs?: number;
+  /** The nvidia-smi executable. @default 'nvidia-smi' */
+  nvidiaSmi?: string;
+}
+
+/** A memory source that could not be read, and why. */
+export interface AbsentSource {
+  metric: string;
+  reason: string;
+}
+
+export interface MemorySampler {
+  /** Takes one sample now (e.g. right after a step the runner knows is the heaviest). */
+  sample(): void;
+  /** Stops sampling and returns the phase's figures. Call once. */
+  stop(): Promise<MemoryFigure[]>;
+  /** Sources that gave nothing; filled by {@link MemorySampler.stop}. */
+  readonly absent: AbsentSource[];
+}
+
+/** Reads `VmHWM` and `VmRSS` (bytes) from a `/proc/<pid>/status` text. */
+export function parseProcStatus(text: string): { hwm?: number; rss?: number } {
+  const out: { hwm?: number; rss?: number } = {};
+  const hwm = /^VmHWM:\s+(\d+)\s*kB/m.exec(text);
+  const rss = /^VmRSS:\s+(\d+)\s*kB/m.exec(text);
+  if (hwm) out.hwm = Number(hwm[1]) * 1024;
+  if (rss) out.rss = Number(rss[1]) * 1024;
+  return out;
+}
+
+/**
+ * Parses `nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader,nounits` and returns the
+ * bytes used by `pid` (summed over GPUs), or undefined when the process is not listed.
+ */
+export function parseComputeApps(stdout: string, pid: number): number | undefined {
+  let total: number | undefined;
+  for (const line of stdout.split('\n')) {
+    const [p, mib] = line.split(',').map((s) => s.trim());
+    if (!p || !mib) continue;
+    if (Number(p) === pid && Number.isFinite(Number(mib))) total = (total ?? 0) + Number(mib) * 2 ** 20;
+  }
+  return total;
+}
+
+/** Starts sampling; call {@link MemorySampler.stop} at the end of the phase. */
+export function startMemorySampler(opts: MemorySamplerOptions = {}): MemorySampler {
+  const intervalMs = opts.intervalMs ?? 50;
+  const pid = opts.pid ?? process.pid;
+  const self = pid === process.pid;
+  const procDir = `/proc/${self ? 'self' : pid}`;
+  const statusPath = `${procDir}/status`;
+  const absent: AbsentSource[] = [];
+
+  // --- resident set -------------------------------------------------------------------------------
+  const readStatus = (): { hwm?: number; rss?: number } | undefined => {
+    try {
+      return parseProcStatus(readFileSync(statusPath, 'utf8'));
+    } catch {
+      return undefined;
+    }
+  };
+  const hasProc = readStatus()?.hwm !== undefined;
+  let resetOk = false;
+  let resetError: string | undefined;
+  if (hasProc && (opts.resetPeak ?? true)) {
+    try {
+      writeFileSync(`${procDir}/clear_refs`, '5');
+      resetOk = true;
+    } catch (e) {
+      resetError = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    }
+  } else if (!hasProc) {
+    resetError = `${statusPath} not readable`;
+  }
+  // Lifetime high-water mark at the start (after the reset, the current resident set).
+  const startHwm = hasProc ? readStatus()?.hwm : self ? process.resourceUsage().maxRSS * 1024 : undefined;
+
+  let rssMax = 0;
+  let rssSamples = 0;
+  let heapUsed = 0;
+  let external = 0;
+  let arrayBuffers = 0;
+  let heapSamples = 0;
+
+  const sample = (): void => {
+    if (hasProc) {
+      const st = readStatus();
+      if (st?.rss !== undefined) {
+        rssMax = Math.max(rssMax, st.rss);
+        rssSamples++;
+      }
+    }
+    if (self) {
+      const m = process.memoryUsage();
+      if (!hasProc) {
+        rssMax = Math.max(rssMax, m.rss);
+        rssSamples++;
+      }
+      heapUsed = Math.max(heapUsed, m.heapUsed);
+      external = Math.max(external, m.external);
+      arrayBuffers = Math.max(arrayBuffers, m.arrayBuffers);
+      heapSamples++;
+    }
+  };
+  sample();
+  const timer = setInterval(sample, intervalMs);
+  timer.unref();
+
+  // --- device memory -------------------------------------------------------------------------------
+  const device = opts.device ?? 'auto';
+  const smi = opts.nvidiaSmi ?? 'nvidia-smi';
+  let deviceMax: number | undefined;
+  let deviceSamples = 0;
+  let deviceError: string | undefined;
+  let deviceTimer: NodeJS.Timeout | undefined;
+  let inFlight: Promise<void> | undefined;
+  const queryDevice = (): Promise<void> =>
+    new Promise((resolve) => {
+      execFile(smi, ['--query-compute-apps=pid,used_memory', '--format=csv,noheader,nounits'], { timeout: 5000, windowsHide: true }, (err, stdout) => {
+        if (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          deviceError = code === 'ENOENT' ? `${smi} not found` : `${smi} failed: ${err.message.split('\n')[0]}`;
+        } else {
+          deviceSamples++;
+          const bytes = parseComputeApps(stdout, pid);
+          if (bytes !== undefined) deviceMax = Math.max(deviceMax ?? 0, bytes);
+        }
+        resolve();
+      });
+    });
+  const pollDevice = (): void => {
+    // One query at a time: a slow driver must not pile up nvidia-smi processes.
+    if (inFlight || deviceError?.endsWith('not found')) return;
+    inFlight = queryDevice().finally(() => (inFlight = undefined));
+  };
+  if (device === 'auto') {
+    pollDevice();
+    deviceTimer = setInterval(pollDevice, opts.deviceIntervalMs ?? 500);
+    deviceTimer.unref();
+  }
+
+  let stopped = false;
+  return {
+    sample,
+    absent,
+    async stop(): Promise<MemoryFigure[]> {
+      if (stopped) throw new Error('memory sampler already stopped');
+      stopped = true;
+      clearInterval(timer);
+      if (deviceTimer) clearInterval(deviceTimer);
+      sample();
+      const figures: MemoryFigure[] = [];
+
+      // peak RSS
+      const endHwm = hasProc ? readStatus()?.hwm : self ? process.resourceUsage().maxRSS * 1024 : undefined;
+      const hwmSource = hasProc ? `${statusPath} VmHWM` : 'process.resourceUsage().maxRSS';
+      if (resetOk && endHwm !== undefined) {
+        figures.push({ metric: 'peak-rss', bytes: endHwm, source: `${hwmSource} (reset via clear_refs at phase start)`, reliable: true });
+      } else if (endHwm !== undefined && startHwm !== undefined && endHwm > startHwm) {
+        figures.push({
+          metric: 'peak-rss',
+          bytes: endHwm,
+          source: `${hwmSource} (the phase raised the process's high-water mark)`,
+          reliable: true,
+          note: resetError ? `peak reset not possible (${resetError})` : undefined,
+        });
+      } else if (rssSamples > 0) {
+        figures.push({
+          metric: 'peak-rss',
+          bytes: rssMax,
+          source: `${hasProc ? 'VmRSS' : 'process.memoryUsage().rss'} sampled every ${intervalMs} ms (${rssSamples} samples)`,
+          reliable: false,
+          note: `max of samples: spikes between samples, or while synchronous work blocked the event loop, are missed${resetError ? `; peak reset not possible (${resetError})` : ''}`,
+        });
+      } else {
+        absent.push({ metric: 'peak-rss', reason: `no resident-set source for pid ${pid} (${resetError ?? 'not this process'})` });
+      }
+      for (const f of figures) if (f.note === undefined) delete f.note;
+
+      // V8 heap and buffers
+      if (heapSamples > 0) {
+        const src = `process.memoryUsage() sampled every ${intervalMs} ms (${heapSamples} samples)`;
+        const note = 'max of samples; garbage collection between samples can hide a higher peak';
+        figures.push({ metric: 'heap-used', bytes: heapUsed, source: src, reliable: false, note });
+        figures.push({ metric: 'external', bytes: external, source: src, reliable: false, note });
+        figures.push({ metric: 'array-buffers', bytes: arrayBuffers, source: src, reliable: false, note });
+      } else {
+        absent.push({ metric: 'heap-used', reason: `process.memoryUsage() describes only this process, not pid ${pid}` });
+      }
+
+      // device
+      if (device === 'auto') {
+        if (inFlight) await inFlight;
+        if (deviceSamples === 0 && !deviceError) {
+          // The phase was shorter than one query: ask once now.
+          await queryDevice();
+        }
+        if (deviceMax !== undefined) {
+          figures.push({
+            metric: 'device',
+            bytes: deviceMax,
+            source: `nvidia-smi --query-compute-apps (pid ${pid}) every ${opts.deviceIntervalMs ?? 500} ms (${deviceSamples} samples)`,
+            reliable: deviceSamples >= 2,
+            note: 'max of samples of the memory the driver attributes to this process',
+          });
+        } else {
+          const why = deviceError ?? `nvidia-smi lists no compute process with pid ${pid} (no GPU context, or a PID namespace hides it)`;
+          const total = await deviceTotal();
+          if (total) {
+            figures.push({
+              metric: 'device-total',
+              bytes: total.used,
+              source: `systeminformation graphics() ${total.model} memoryUsed`,
+              reliable: false,
+              note: `whole device, every process, read at phase end; per-process figure unavailable: ${why}`,
+            });
+          } else {
+            absent.push({ metric: 'device', reason: `${why}; systeminformation reports no device memory either` });
+          }
+        }
+      } else {
+        absent.push({ metric: 'device', reason: 'device memory not requested' });
+      }
+      return figures;
+    },
+  };
+}
+
+async function deviceTotal(): Promise<{ used: number; model: string } | undefined> {
+  try {
+    const si = await import('systeminformation');
+    const g = await si.graphics();
+    const c = g.controllers.find((x) => typeof x.memoryUsed === 'number' && x.memoryUsed > 0);
+    return c ? { used: c.memoryUsed! * 2 ** 20, model: c.model } : undefined;
+  } catch {
+    return undefined;
+  }
+}
