@@ -57,6 +57,9 @@ const cases: GradCheckCase[] = [
   convCase('conv 3x3 valid stride2', [1, 2, 8, 8], [3, 2, 3, 3], { strides: [2, 2] }, [1, 3, 3, 3], false),
   convCase('conv 1x1', [2, 3, 4, 4], [5, 3, 1, 1], {}, [2, 5, 4, 4], false),
   convCase('conv 3x3 asym pads s2 dil', [1, 2, 9, 7], [2, 2, 3, 3], { pads: [1, 0, 0, 1], strides: [2, 2], dilations: [1, 2] }, [1, 2, 4, 2], true),
+  convCase('conv 3x3 dil2 pad2 stride1', [1, 2, 6, 7], [3, 2, 3, 3], { pads: [2, 2, 2, 2], dilations: [2, 2] }, [1, 3, 6, 7], true),
+  convCase('conv 5x5 pad2 (conv dW path)', [2, 2, 6, 6], [3, 2, 5, 5], { pads: [2, 2, 2, 2] }, [2, 3, 6, 6], true),
+  convCase('conv 5x5 pad1 stride2 (conv dW)', [1, 2, 9, 8], [2, 2, 5, 5], { pads: [1, 1, 1, 1], strides: [2, 2] }, [1, 2, 4, 3], false),
   convCase('conv 3x3 auto_pad SAME_UPPER', [1, 2, 6, 6], [3, 2, 3, 3], { auto_pad: 'SAME_UPPER', strides: [2, 2] }, [1, 3, 3, 3], true),
   {
     name: 'relu',

@@ -351,6 +351,11 @@ export function inferNode(graph: OnnxGraph, node: OnnxNode, m: Map<string, Value
     }
     case 'Shape':
       return set(0, 'int64', [get(0).shape.length]);
+    case 'Gather': {
+      const x = get(0).shape;
+      const axis = normAxis(attrInt(node, 'axis', 0), x.length);
+      return set(0, get(0).type, [...x.slice(0, axis), ...get(1).shape, ...x.slice(axis + 1)]);
+    }
     case 'Concat': {
       const first = get(0).shape;
       const axis = normAxis(attrInt(node, 'axis', 0), first.length);

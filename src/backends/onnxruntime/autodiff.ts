@@ -5,9 +5,10 @@
  * training step is one `session.run`.
  *
  * Every rule uses operators that both ORT's CPU and WebGPU execution providers implement:
- * - Conv: input gradient by `ConvTranspose` (same pads/strides/dilations, `output_padding` restoring the
- *   input size); filter gradient by a `Conv` of the transposed input (`[C,N,H,W]`) with the transposed
- *   output gradient (`[M,N,Ho,Wo]`) as its filter, strides and dilations swapped (no im2col op needed).
+ * - Conv: input gradient by a `Conv` with the flipped, transposed filter where the forward has stride 1
+ *   (by `ConvTranspose` with the forward's geometry and an `output_padding` otherwise); filter gradient
+ *   by one `Gemm` over the stacked shifted windows of the input for kernels up to 3×3 (by a `Conv` of
+ *   the transposed input with the transposed output gradient as its filter for larger kernels).
  * - MaxPool: without the Indices output (the WebGPU EP rejects it). For non-overlapping windows
  *   (kernel = stride, no padding) the mask is rebuilt by comparing each window with its maximum, and
  *   ties go to the first maximum in row-major order within the window (as tfjs and PyTorch pick it),
@@ -325,46 +326,106 @@ function convRule(n: OnnxNode): GradRule {
     const r = spatial.length;
     const g = windowGeometry(n, spatial, kernel);
     const out: Array<string | undefined> = [undefined, undefined, undefined];
-    if (want[0]) {
-      // ConvTranspose(dY, W) with the forward's geometry; output_padding restores rows a strided
-      // forward never reached.
-      const outputPadding = spatial.map(
-        (s, i) => s - (g.strides[i]! * (ys[i + 2]! - 1) + (kernel[i]! - 1) * g.dilations[i]! + 1 - g.pads[i]! - g.pads[i + r]!),
-      );
-      out[0] = c.op('ConvTranspose', [dy, w], {
-        kernel_shape: kernel,
-        strides: g.strides,
-        dilations: g.dilations,
-        pads: g.pads,
-        ...(outputPadding.some((p) => p !== 0) ? { output_padding: outputPadding } : {}),
-      });
-    }
-    if (want[1]) {
-      // dW[m,c,i,j] = Σ_{n,y,x} dY[n,m,y,x] · X[n,c,y·s+i·d−p, x·s+j·d−p]: a Conv with batch and channel
-      // axes swapped, dY as the filter, strides and dilations exchanged.
-      const perm = [1, 0, ...Array.from({ length: r }, (_, i) => i + 2)];
-      const xt = c.op('Transpose', [x], { perm });
-      const dyt = c.op('Transpose', [dy], { perm });
-      const endPads = spatial.map((s, i) => Math.max(0, (kernel[i]! - 1) * g.dilations[i]! + (ys[i + 2]! - 1) * g.strides[i]! + 1 - s - g.pads[i]!));
-      let z = c.op('Conv', [xt, dyt], {
-        kernel_shape: ys.slice(2),
-        strides: g.dilations,
-        dilations: g.strides,
-        pads: [...g.pads.slice(0, r), ...endPads],
-      });
-      const zs = c.shape(z).slice(2);
-      if (zs.some((s, i) => s !== kernel[i])) {
-        const axes = Array.from({ length: r }, (_, i) => i + 2);
-        z = c.op('Slice', [z, c.ints(axes.map(() => 0)), c.ints(kernel), c.ints(axes)]);
-      }
-      out[1] = c.op('Transpose', [z], { perm });
-    }
+    if (want[0]) out[0] = convInputGrad(c, dy, w, g, spatial, kernel, ys);
+    if (want[1]) out[1] = kernel.length === 2 && numel(kernel) <= 9 ? convFilterGradGemm(c, x, dy, g, xs, ws, ys) : convFilterGradConv(c, x, dy, g, spatial, kernel, ys);
     if (want[2] && bias) {
       const axes = [0, ...Array.from({ length: r }, (_, i) => i + 2)];
       out[2] = c.op('ReduceSum', [dy, c.ints(axes)], { keepdims: 0 });
     }
     return out;
   };
+}
+
+type Geometry = ReturnType<typeof windowGeometry>;
+
+/**
+ * dX of a convolution. Stride 1 with pads ≤ the dilated kernel extent (every "same" and "valid" conv
+ * VGG has): a plain Conv of dY with the spatially flipped, in/out-swapped filter, which ORT's CPU EP
+ * runs in its fast blocked layout. Otherwise ConvTranspose with the forward's geometry, its
+ * output_padding restoring rows a strided forward never reached.
+ */
+function convInputGrad(c: GradContext, dy: string, w: string, g: Geometry, spatial: number[], kernel: number[], ys: number[]): string {
+  const r = spatial.length;
+  const ext = kernel.map((k, i) => (k - 1) * g.dilations[i]!);
+  const flippable = g.strides.every((s) => s === 1) && g.pads.every((p, i) => p <= ext[i % r]!);
+  if (flippable) {
+    let wf = w;
+    kernel.forEach((k, i) => {
+      if (k > 1) wf = c.op('Gather', [wf, c.ints(Array.from({ length: k }, (_, j) => k - 1 - j))], { axis: i + 2 });
+    });
+    const wt = c.op('Transpose', [wf], { perm: [1, 0, ...kernel.map((_, i) => i + 2)] });
+    return c.op('Conv', [dy, wt], {
+      kernel_shape: kernel,
+      dilations: g.dilations,
+      pads: g.pads.map((p, i) => ext[i % r]! - p),
+    });
+  }
+  const outputPadding = spatial.map((s, i) => s - (g.strides[i]! * (ys[i + 2]! - 1) + ext[i]! + 1 - g.pads[i]! - g.pads[i + r]!));
+  return c.op('ConvTranspose', [dy, w], {
+    kernel_shape: kernel,
+    strides: g.strides,
+    dilations: g.dilations,
+    pads: g.pads,
+    ...(outputPadding.some((p) => p !== 0) ? { output_padding: outputPadding } : {}),
+  });
+}
+
+/**
+ * dW of a 2-D convolution with a small kernel as one GEMM: dW[m, (i,j,c)] = Σ_{n,p} dY[m,(n,p)] ·
+ * col[(i,j,c),(n,p)], where col stacks the kh·kw shifted (and strided) windows of the padded input,
+ * taken from the input transposed to [C, N, H, W] so the contraction axis (n, p) is contiguous in both
+ * operands. One large GEMM is far faster on ORT's CPU EP than a Conv whose filter is the whole dY.
+ */
+function convFilterGradGemm(c: GradContext, x: string, dy: string, g: Geometry, xs: number[], ws: number[], ys: number[]): string {
+  const [N, C, H, W] = xs as [number, number, number, number];
+  const [M, , kh, kw] = ws as [number, number, number, number];
+  const [Ho, Wo] = [ys[2]!, ys[3]!];
+  const P = Ho * Wo;
+  const xt = c.op('Transpose', [x], { perm: [1, 0, 2, 3] });
+  const [pt, pl, pb, pr] = g.pads as [number, number, number, number];
+  const padded = pt + pl + pb + pr > 0 ? c.op('Pad', [xt, c.ints([0, 0, pt, pl, 0, 0, pb, pr])]) : xt;
+  const [sh, sw] = g.strides as [number, number];
+  const [dh, dw] = g.dilations as [number, number];
+  const windows: string[] = [];
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      const [y0, x0] = [i * dh, j * dw];
+      const whole = y0 === 0 && x0 === 0 && sh === 1 && sw === 1 && Ho === H + pt + pb && Wo === W + pl + pr;
+      windows.push(
+        whole ? padded : c.op('Slice', [padded, c.ints([y0, x0]), c.ints([y0 + (Ho - 1) * sh + 1, x0 + (Wo - 1) * sw + 1]), c.ints([2, 3]), c.ints([sh, sw])]),
+      );
+    }
+  }
+  const stacked = windows.length === 1 ? windows[0]! : c.op('Concat', windows, { axis: 0 });
+  const col = c.reshape(stacked, [kh * kw * C, N * P]);
+  const dyt = c.reshape(c.op('Transpose', [dy], { perm: [1, 0, 2, 3] }), [M, N * P]);
+  const dcol = c.op('Gemm', [dyt, col], { transB: 1 });
+  // [M, (i,j,c)] → [M, c, i, j]
+  return c.reshape(c.op('Transpose', [c.reshape(dcol, [M, kh * kw, C])], { perm: [0, 2, 1] }), [M, C, kh, kw]);
+}
+
+/**
+ * dW of a convolution of any rank or kernel size: a Conv with batch and channel axes swapped, dY as the
+ * filter, strides and dilations exchanged: dW[m,c,i,j] = Σ_{n,y,x} dY[n,m,y,x] · X[n,c,y·s+i·d−p, …].
+ */
+function convFilterGradConv(c: GradContext, x: string, dy: string, g: Geometry, spatial: number[], kernel: number[], ys: number[]): string {
+  const r = spatial.length;
+  const perm = [1, 0, ...Array.from({ length: r }, (_, i) => i + 2)];
+  const xt = c.op('Transpose', [x], { perm });
+  const dyt = c.op('Transpose', [dy], { perm });
+  const endPads = spatial.map((s, i) => Math.max(0, (kernel[i]! - 1) * g.dilations[i]! + (ys[i + 2]! - 1) * g.strides[i]! + 1 - s - g.pads[i]!));
+  let z = c.op('Conv', [xt, dyt], {
+    kernel_shape: ys.slice(2),
+    strides: g.dilations,
+    dilations: g.strides,
+    pads: [...g.pads.slice(0, r), ...endPads],
+  });
+  const zs = c.shape(z).slice(2);
+  if (zs.some((s, i) => s !== kernel[i])) {
+    const axes = Array.from({ length: r }, (_, i) => i + 2);
+    z = c.op('Slice', [z, c.ints(axes.map(() => 0)), c.ints(kernel), c.ints(axes)]);
+  }
+  return c.op('Transpose', [z], { perm });
 }
 
 function maxPoolRule(n: OnnxNode): GradRule {

@@ -1,0 +1,184 @@
+/**
+ * The whole training step as one ONNX graph: forward (training mode), softmax cross-entropy, the
+ * generated backward pass and the SGD-momentum update. ONNX Runtime then trains with one
+ * `session.run` per step, the weights, velocities and batch-norm running statistics going in as
+ * inputs and coming out updated, as a Caffe2 net holds its training step as one static graph.
+ *
+ * Value names: a parameter keeps its name as the input (`conv1.weight`); its velocity is
+ * `conv1.weight.velocity`; the step's results are `<input>.next`. Running statistics come out under
+ * the names the forward builder gave them (`bn1.mean.next`).
+ */
+import { ModelError } from '../../errors.ts';
+import type { ModelGraph } from '../../models/ir.ts';
+import type { OptimizerConfig } from '../types.ts';
+import { appendGradients } from './autodiff.ts';
+import { buildForwardGraph } from './forward.ts';
+import type { ForwardGraph } from './forward.ts';
+import type { OnnxGraph } from './graph.ts';
+import { appendSgdMomentum, sgdConstants } from './optimizer.ts';
+import { appendSoftmaxCrossEntropy } from './train-loss.ts';
+import type { LabelType } from './train-loss.ts';
+
+export type { LabelType } from './train-loss.ts';
+
+/** Options shared by {@link buildTrainStepGraph} and {@link buildGradientGraph}. */
+export interface TrainGraphOptions {
+  batch: number;
+  /** @default 'int32' */
+  labelType?: LabelType;
+  /** Seed of the Dropout nodes' mask generator. */
+  dropoutSeed?: number;
+}
+
+/** Graph-value names of the training step's inputs, keyed by parameter name where per parameter. */
+export interface TrainStepInputs {
+  /** `[batch, C, H, W]` float32, NCHW, normalised. */
+  x: string;
+  /** `[batch]` of the label type. */
+  labels: string;
+  /** Scalar float32 learning rate. */
+  lr: string;
+  /** Trainable parameters. */
+  params: Record<string, string>;
+  /** One per trainable parameter, same shape. */
+  velocities: Record<string, string>;
+  /** Batch-norm running statistics (the IR's non-trainable parameters). */
+  stats: Record<string, string>;
+}
+
+/** Graph-value names of the training step's outputs. */
+export interface TrainStepOutputs {
+  /** Scalar float32 mean cross-entropy of the batch (before the update). */
+  loss: string;
+  /** Scalar float32 number of correctly classified examples of the batch (before the update). */
+  correct: string;
+  params: Record<string, string>;
+  velocities: Record<string, string>;
+  stats: Record<string, string>;
+}
+
+export interface TrainStepGraph {
+  bytes: Uint8Array;
+  inputs: TrainStepInputs;
+  outputs: TrainStepOutputs;
+  /** The graph before serialisation (tests inspect it). */
+  graph: OnnxGraph;
+  labelType: LabelType;
+}
+
+/** Inputs and outputs of the gradient-only graph. */
+export interface GradientGraph {
+  bytes: Uint8Array;
+  graph: OnnxGraph;
+  inputs: { x: string; labels: string; params: Record<string, string> };
+  /** `grads[param]`: gradient of the mean loss with respect to each trainable parameter. */
+  outputs: { loss: string; correct: string; logits: string; grads: Record<string, string>; stats: Record<string, string> };
+  labelType: LabelType;
+}
+
+interface Core {
+  fg: ForwardGraph;
+  g: OnnxGraph;
+  labels: string;
+  loss: string;
+  correct: string;
+  grads: Record<string, string>;
+  trainable: string[];
+  statUpdates: Record<string, string>;
+  labelType: LabelType;
+}
+
+/** Forward + loss + gradients, shared by both graphs. */
+function buildCore(model: ModelGraph, opts: TrainGraphOptions): Core {
+  if (!Number.isInteger(opts.batch) || opts.batch < 1) {
+    throw new ModelError(`training graph of ${model.name}: batch ${opts.batch} must be a positive integer. Hint: the training graph is built for one batch size.`);
+  }
+  const labelType = opts.labelType ?? 'int32';
+  const fg = buildForwardGraph(model, { weights: 'inputs', batch: opts.batch, mode: 'training', dropoutSeed: opts.dropoutSeed, name: `${model.name}-train` });
+  const g = fg.graph;
+  // The step declares its own outputs; logits stay an internal value.
+  g.outputs.splice(0);
+  const labels = g.input('labels', labelType, [opts.batch]);
+  const { loss, correct } = appendSoftmaxCrossEntropy(g, fg.logits, labels, { batch: opts.batch, numClasses: model.numClasses, labelType });
+  const trainable = model.params.filter((p) => p.trainable).map((p) => p.name);
+  const { grads: byValue } = appendGradients(g, loss, trainable.map((p) => fg.paramInputs[p]!));
+  const grads: Record<string, string> = {};
+  for (const p of trainable) grads[p] = byValue[fg.paramInputs[p]!]!;
+  const statUpdates: Record<string, string> = {};
+  for (const u of fg.batchNormUpdates) {
+    statUpdates[u.meanParam] = u.newMean;
+    statUpdates[u.varParam] = u.newVar;
+  }
+  for (const p of model.params) {
+    if (!p.trainable && !statUpdates[p.name]) {
+      throw new ModelError(`training graph of ${model.name}: non-trainable parameter ${p.name} has no update. Hint: only batch-norm running statistics may be non-trainable.`);
+    }
+  }
+  return { fg, g, labels, loss, correct, grads, trainable, statUpdates, labelType };
+}
+
+/**
+ * The training step of `model` for batch size `opts.batch`: inputs x, labels, lr, every weight,
+ * velocity and running statistic; outputs their updated values, the loss and the correct count.
+ */
+export function buildTrainStepGraph(model: ModelGraph, opts: TrainGraphOptions & { optimizer: OptimizerConfig }): TrainStepGraph {
+  const { fg, g, labels, loss, correct, grads, trainable, statUpdates, labelType } = buildCore(model, opts);
+  const lr = g.input('lr', 'float32', []);
+  const consts = sgdConstants(g, opts.optimizer);
+  const inputs: TrainStepInputs = { x: fg.input, labels, lr, params: {}, velocities: {}, stats: {} };
+  const outputs: TrainStepOutputs = { loss: 'loss', correct: 'correct', params: {}, velocities: {}, stats: {} };
+  const shapeOf = new Map(model.params.map((p) => [p.name, p.shape]));
+  for (const p of trainable) {
+    const param = fg.paramInputs[p]!;
+    const velocity = g.input(`${param}.velocity`, 'float32', shapeOf.get(p)!);
+    const paramOut = `${param}.next`;
+    const velocityOut = `${velocity}.next`;
+    appendSgdMomentum(g, consts, lr, { param, grad: grads[p]!, velocity, paramOut, velocityOut });
+    inputs.params[p] = param;
+    inputs.velocities[p] = velocity;
+    outputs.params[p] = g.output(paramOut, 'float32', shapeOf.get(p)!);
+    outputs.velocities[p] = g.output(velocityOut, 'float32', shapeOf.get(p)!);
+  }
+  for (const [p, next] of Object.entries(statUpdates)) {
+    inputs.stats[p] = fg.paramInputs[p]!;
+    outputs.stats[p] = g.output(next, 'float32', shapeOf.get(p)!);
+  }
+  g.node('Identity', [loss], [outputs.loss]);
+  g.node('Identity', [correct], [outputs.correct]);
+  g.output(outputs.loss, 'float32', []);
+  g.output(outputs.correct, 'float32', []);
+  const bytes = g.toModelBytes({ docString: `expbench training step of ${model.name}: batch ${opts.batch}, SGD momentum ${opts.optimizer.momentum}, weight decay ${opts.optimizer.weightDecay}` });
+  return { bytes, inputs, outputs, graph: g, labelType };
+}
+
+/**
+ * Forward + loss + gradients only (no update): outputs the loss, the correct count, the logits, the
+ * gradient of every trainable parameter (`<param>.grad`) and the updated running statistics. For
+ * gradient checks and cross-backend gradient parity.
+ */
+export function buildGradientGraph(model: ModelGraph, opts: TrainGraphOptions): GradientGraph {
+  const { fg, g, labels, loss, correct, grads, trainable, statUpdates, labelType } = buildCore(model, opts);
+  const shapeOf = new Map(model.params.map((p) => [p.name, p.shape]));
+  const outGrads: Record<string, string> = {};
+  for (const p of trainable) {
+    const name = `${p}.grad`;
+    g.node('Identity', [grads[p]!], [name]);
+    outGrads[p] = g.output(name, 'float32', shapeOf.get(p)!);
+  }
+  const stats: Record<string, string> = {};
+  for (const [p, next] of Object.entries(statUpdates)) stats[p] = g.output(next, 'float32', shapeOf.get(p)!);
+  g.node('Identity', [loss], ['loss']);
+  g.node('Identity', [correct], ['correct']);
+  g.output('loss', 'float32', []);
+  g.output('correct', 'float32', []);
+  g.output(fg.logits, 'float32', [opts.batch, model.numClasses]);
+  const params: Record<string, string> = {};
+  for (const p of model.params) params[p.name] = fg.paramInputs[p.name]!;
+  return {
+    bytes: g.toModelBytes(),
+    graph: g,
+    inputs: { x: fg.input, labels, params },
+    outputs: { loss: 'loss', correct: 'correct', logits: fg.logits, grads: outGrads, stats },
+    labelType,
+  };
+}
