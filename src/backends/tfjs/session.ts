@@ -9,11 +9,18 @@
  * gradients and the reported loss is the cross-entropy alone. Batch-norm running statistics are
  * updated after the step, outside the tape.
  *
- * Warm-up in `load` (so kernel selection, shader compilation and the wasm/XNNPACK operator caches land
- * in build+init): one inference-mode forward pass at the inference batch size, and one training-mode
- * forward + backward pass at the training batch size whose gradients are discarded. Nothing is
- * applied, so the weights, the optimizer's momentum and the running statistics are untouched; the
- * optimizer's element-wise update kernels are therefore the only ones first run in training.
+ * Warm-up in `load`, so one-off initialisation lands in build+init and not in the first timed phase.
+ * What there is to initialise depends on the backend:
+ * - webgpu compiles a shader pipeline per program and shape: one inference-mode forward pass at the
+ *   inference batch size, and one training-mode forward + backward pass at the training batch size
+ *   whose gradients are discarded. Nothing is applied, so weights, momentum and running statistics are
+ *   untouched; only the optimizer's element-wise update shaders are first compiled in training.
+ * - cpu, wasm and tensorflow compile nothing: one inference-mode forward pass of a single example
+ *   (wasm creates its XNNPACK operators and packs the weights on first use; V8 warms the cpu kernels).
+ *   No backward pass: on tfjs/cpu it costs seconds per image for a full-width VGG (its
+ *   Conv2DBackpropFilter is a scalar loop), which would swamp build+init with work that initialises
+ *   nothing. A backend lacking a gradient kernel therefore fails at the first training step, with the
+ *   kernel named.
  */
 import * as tf from '@tensorflow/tfjs';
 import { fillBatch, identityOrder } from '../../data/batch.ts';
@@ -136,8 +143,9 @@ export class TfjsSession implements ModelSession {
     const model = this.requireModel();
     const split = this.dataset.train.n > 0 ? this.dataset.train : this.dataset.test;
     const order = identityOrder(split.n);
-    const infer = Math.min(this.opts.inferBatchSize, split.n);
-    const train = Math.min(this.opts.trainBatchSize, split.n);
+    const compiles = this.runtime.device === 'webgpu';
+    const infer = Math.min(compiles ? this.opts.inferBatchSize : 1, split.n);
+    const train = compiles ? Math.min(this.opts.trainBatchSize, split.n) : 0;
     if (infer > 0) {
       const b = this.buffer(infer);
       fillBatch(split, this.geo, this.dataset.normalization, order, 0, infer, 'NHWC', b.x, b.y);
@@ -240,17 +248,29 @@ export class TfjsSession implements ModelSession {
       let count = 0;
       for (let step = 0; step < stepsPerEpoch; step++) {
         fillBatch(split, this.geo, this.dataset.normalization, order, step * batchSize, batchSize, 'NHWC', buf.x, buf.y);
-        const loss = this.step(buf.x, buf.y, batchSize);
+        let loss: tf.Scalar;
+        try {
+          loss = this.step(buf.x, buf.y, batchSize);
+        } catch (e) {
+          throw new BackendError(`tfjs/${this.runtime.backendName}: training step ${step} of epoch ${epoch} failed: ${(e as Error).message}`, {
+            cause: e,
+            hint: /not registered for backend/.test((e as Error).message)
+              ? 'this backend lacks a kernel the backward pass needs; register it or train on another backend'
+              : 'check the model and the backend',
+          });
+        }
         steps++;
         const info: StepInfo = { epoch, step, stepsPerEpoch };
         // Read the loss back every `lossEvery` steps and at each epoch's end, so every epoch has a loss.
         if (steps % lossEvery === 0 || step === stepsPerEpoch - 1) {
           const v = (await loss.data())[0]!;
           loss.dispose();
+          info.loss = v;
           if (!Number.isFinite(v)) {
+            // The caller sees the loss first (its own divergence bookkeeping), then training stops.
+            req.onStep?.(info);
             throw new NumericError(`tfjs/${this.runtime.backendName}: loss is ${v} at epoch ${epoch} step ${step}. Hint: lower the learning rate or check the input normalisation.`, step, epoch);
           }
-          info.loss = v;
           sum += v;
           count++;
         } else {
