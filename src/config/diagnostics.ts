@@ -83,12 +83,15 @@ export class ConfigError extends ExpbenchError {
   readonly diagnostics: Diagnostic[];
   /** The file as it was named to the loader. */
   readonly file: string;
-  constructor(file: string, diagnostics: Diagnostic[]) {
+  /** Problems found but not turned into diagnostics (beyond {@link MAX_DIAGNOSTICS}). */
+  readonly omitted: number;
+  constructor(file: string, diagnostics: Diagnostic[], omitted = 0) {
     if (diagnostics.length === 0) throw new Error('ConfigError needs at least one diagnostic');
     const first = diagnostics[0]!;
     const shown = diagnostics.slice(0, MAX_DIAGNOSTICS);
     let message = shown.map(formatDiagnostic).join('\n\n');
-    if (diagnostics.length > shown.length) message += `\n\n… and ${diagnostics.length - shown.length} more problems in ${file}`;
+    const more = diagnostics.length - shown.length + omitted;
+    if (more > 0) message += `\n\n… and ${more} more problem${more === 1 ? '' : 's'} in ${file}`;
     super(first.code === 'YAML_SYNTAX' ? 'YAML_SYNTAX' : 'SCHEMA', message, {
       location: first.line > 0 ? { file: first.file, line: first.line, col: first.col } : undefined,
       hint: first.hint,
@@ -96,6 +99,7 @@ export class ConfigError extends ExpbenchError {
     this.name = 'ConfigError';
     this.file = file;
     this.diagnostics = diagnostics;
+    this.omitted = omitted;
   }
 }
 

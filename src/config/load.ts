@@ -13,7 +13,7 @@ import type { BackendId } from '../backends/types.ts';
 import { ExpbenchError } from '../errors.ts';
 import { buildModelGraph } from '../models/index.ts';
 import type { LayerSpec } from '../models/ir.ts';
-import { ConfigError, SourceText } from './diagnostics.ts';
+import { ConfigError, MAX_DIAGNOSTICS, SourceText } from './diagnostics.ts';
 import type { Diagnostic, DiagnosticCode } from './diagnostics.ts';
 import { locateFirst } from './locate.ts';
 import type { ValuePath } from './locate.ts';
@@ -61,10 +61,17 @@ export function parseExperiment(source: string | Uint8Array, file: string, opts:
   const { src, doc, value } = parsed;
   const ctx: Ctx = { src, doc, file: resolve(file), hash };
   const diagnostics: Diagnostic[] = [];
+  // A file with thousands of errors gets the first hundred located; the rest are counted.
+  let omitted = 0;
+  const capped = <T>(errors: T[]): T[] => {
+    const room = Math.max(0, MAX_DIAGNOSTICS - diagnostics.length);
+    omitted += Math.max(0, errors.length - room);
+    return errors.slice(0, room);
+  };
 
   // The base, with every profile's partial schema checked at the same time.
   const baseErrors = schemaErrors(value);
-  diagnostics.push(...schemaDiagnostics(baseErrors, src, doc, { context: '', prefixes: [{ prefix: [], base: 0 }] }));
+  diagnostics.push(...schemaDiagnostics(capped(baseErrors), src, doc, { context: '', prefixes: [{ prefix: [], base: 0 }] }));
   const errorKey = (pointer: string, keyword: string, params: unknown): string => `${pointer}|${keyword}|${JSON.stringify(params)}`;
   const seen = new Set(baseErrors.map((e) => errorKey(e.instancePath, e.keyword, e.params)));
   const baseOk = !baseErrors.some((e) => !e.instancePath.startsWith('/profiles'));
@@ -84,7 +91,7 @@ export function parseExperiment(source: string | Uint8Array, file: string, opts:
       (e) => !seen.has(errorKey(e.instancePath, e.keyword, e.params)) && !seen.has(errorKey(ownPrefix + e.instancePath, e.keyword, e.params)),
     );
     diagnostics.push(
-      ...schemaDiagnostics(errors, src, doc, {
+      ...schemaDiagnostics(capped(errors), src, doc, {
         context: ` (with profile "${name}")`,
         prefixes: [
           { prefix: ['profiles', name], base: 2 },
@@ -104,7 +111,7 @@ export function parseExperiment(source: string | Uint8Array, file: string, opts:
   }
 
   const selected = selectProfile(opts, ctx, Object.keys(profiles), diagnostics);
-  if (diagnostics.length > 0) throw new ConfigError(file, sortAndDedupe(diagnostics));
+  if (diagnostics.length > 0) throw new ConfigError(file, sortAndDedupe(diagnostics), omitted);
   const exp = built.get(selected);
   // Unreachable when there are no diagnostics: every variant then validated and normalised.
   if (!exp) throw new ExpbenchError('CONFIG', `${file}: internal error: profile ${String(selected)} was not built`);
@@ -236,9 +243,11 @@ function selectProfile(opts: LoadOptions, ctx: Ctx, available: string[], diagnos
   if (name === null || available.includes(name)) return name;
   const via = fromEnv ? `${PROFILE_ENV}=${name}` : 'the profile option';
   const guess = didYouMean(name, available);
+  // At the profiles key, or at the first key of a file that has none.
   const loc = locateFirst(ctx.doc, [{ path: ['profiles'], base: 0 }], 'key');
+  const start = loc.found ? loc.start : (ctx.doc.contents?.range[0] ?? 0);
   diagnostics.push(
-    ctx.src.at(loc.found ? loc.start : 0, loc.found ? loc.end : 1, {
+    ctx.src.at(start, loc.found ? loc.end : start + 1, {
       code: 'CONFIG',
       reason: 'profile',
       message: `profile "${name}" (selected by ${via}) is not defined in this file`,
@@ -331,7 +340,7 @@ function normalise(v: Variant, ctx: Ctx): { exp?: Experiment; problems: Diagnost
         problem(ctx, v, [path], 'value', {
           code: 'SCHEMA',
           reason: 'unit',
-          message: r.ok ? `${path.join('.')} is ${Math.round(value)} seconds, more than the limit of 30 days` : `${path.join('.')}: ${r.message}`,
+          message: r.ok ? `${path.join('.')} ${JSON.stringify(raw)} is ${Math.round(value).toLocaleString('en-US')} seconds, more than the limit of 30 days` : `${path.join('.')}: ${r.message}`,
           hint: r.ok ? 'a budget or timeout that large is a typo; write e.g. 90s, 20m or 2h' : r.hint,
         }),
       );

@@ -20,6 +20,9 @@ export type JsonSchema = { [key: string]: unknown };
 /** `$id` of the schema (also its key inside ajv). */
 export const SCHEMA_ID = 'urn:expbench:experiment:1';
 
+/** Title of the backend-id schema; the loader recognises backend errors by it. */
+export const BACKEND_ID_TITLE = 'Backend id';
+
 /** Architectures accepted by `model.arch`. */
 export const ARCH_NAMES = ['vgg-small', 'vgg7', 'vgg11', 'vgg13', 'vgg16', 'vgg19', 'custom'] as const;
 
@@ -93,7 +96,7 @@ const definitions: Record<string, JsonSchema> = {
   },
   backendId: {
     type: 'string',
-    title: 'Backend id',
+    title: BACKEND_ID_TITLE,
     description: 'A backend as `framework/device`.',
     enum: [...BACKEND_IDS, ...TEST_BACKEND_IDS],
   },
@@ -305,7 +308,8 @@ const body: Record<string, JsonSchema> = {
   backends: {
     type: 'array',
     description: 'Backends the experiment runs on; each becomes its own group of test cases.',
-    items: { $ref: '#/definitions/backendId' },
+    // Inlined rather than a $ref so ajv sees string items and checks uniqueness by hashing, not n².
+    items: definitions.backendId,
     minItems: 1,
     maxItems: 64,
     uniqueItems: true,

@@ -9,7 +9,7 @@ import { knownBackendIds } from '../backends/registry.ts';
 import type { Diagnostic, DiagnosticCode, SourceText } from './diagnostics.ts';
 import { locateFirst } from './locate.ts';
 import type { ValuePath } from './locate.ts';
-import { experimentSchema } from './schema.ts';
+import { BACKEND_ID_TITLE, experimentSchema } from './schema.ts';
 import type { JsonSchema } from './schema.ts';
 import { checkBytes, checkDuration } from './units.ts';
 import type { Document } from 'yaml';
@@ -161,7 +161,7 @@ function describeError(e: ErrorObject): Described | undefined {
     }
     case 'enum': {
       const allowed = (p.allowedValues as unknown[]).map(String);
-      if ((e.schemaPath ?? '').includes('/backendId/')) {
+      if (parent?.title === BACKEND_ID_TITLE) {
         const known = knownBackendIds();
         const guess = didYouMean(String(e.data), known);
         return {
@@ -172,6 +172,13 @@ function describeError(e: ErrorObject): Described | undefined {
         };
       }
       const guess = typeof e.data === 'string' ? didYouMean(e.data, allowed) : undefined;
+      if ((e.schemaPath ?? '') === '#/definitions/layer/then/enum') {
+        return {
+          ...base,
+          message: `unknown layer ${describeValue(e.data)} in ${label}`,
+          hint: `${guess ? `did you mean "${guess}"? ` : ''}a layer is ${allowed.join(', ')}, or one key with options: conv: 64, maxpool: 2, dense: 256, dropout: 0.5, batchnorm: {momentum: 0.9}`,
+        };
+      }
       return {
         ...base,
         message: `${label} must be one of ${allowed.join(', ')}; got ${describeValue(e.data)}`,

@@ -95,7 +95,7 @@ const YAML_HINTS: Partial<Record<string, string>> = {
   MULTIPLE_DOCS: 'an experiment file holds one YAML document; remove the `---` line or split the file',
   MISSING_CHAR: 'a closing quote or bracket is missing; close it on this line',
   BLOCK_AS_IMPLICIT_KEY: 'a key must fit on one line; check for a missing `:` or a stray indentation',
-  MULTILINE_IMPLICIT_KEY: 'a key must fit on one line; check for a missing `:` on the line above',
+  MULTILINE_IMPLICIT_KEY: 'a key is followed by `:` and a space (`epochs: 10`); check this line and the one above',
   UNEXPECTED_TOKEN: 'check the YAML syntax here: quotes, brackets, `:` after keys, `- ` before list items',
   BAD_SCALAR_START: 'quote the value (`"..."`) when it starts with a YAML indicator such as `@`, `` ` ``, `%` or `|`',
   NON_STRING_KEY: 'keys must be plain words; quote it or write the key as text',
@@ -117,9 +117,12 @@ export function parseYamlSource(text: string, file: string): YamlSource {
   const syntax = (start: number, end: number, reason: string, message: string, hint: string): Diagnostic =>
     src.at(start, end, { code: 'YAML_SYNTAX', reason, message, hint });
 
-  // The concrete syntax tree comes from an iterative parser; measure its depth before composing.
-  const tokens = Array.from(new Parser().parse(text));
-  const deep = tooDeep(tokens);
+  // The concrete syntax tree comes from an iterative parser, but its time grows with the square of
+  // the nesting depth; a lexical scan catches cheap deep nesting (`[[[[…`, `- - - …`) first. The
+  // tree's exact depth is then checked before the recursive composer could overflow the stack.
+  const early = lexicalDepth(text);
+  const tokens = early ? [] : Array.from(new Parser().parse(text));
+  const deep = early ?? tooDeep(tokens);
   if (deep) {
     return fail([
       syntax(deep.offset, deep.offset + 1, 'too-deep', `nesting deeper than ${MAX_DEPTH} levels`, `an experiment nests a few levels deep; this looks generated or corrupt. Nest at most ${MAX_DEPTH} levels`),
@@ -132,7 +135,27 @@ export function parseYamlSource(text: string, file: string): YamlSource {
   if (!doc) return fail([syntax(0, 0, 'empty', 'the file is empty', 'an experiment needs at least name, dataset, model and backends')]);
   const diagnostics: Diagnostic[] = [];
   for (const e of [...doc.errors, ...doc.warnings] as YAMLError[]) {
-    diagnostics.push(syntax(e.pos[0], e.pos[1], e.code, firstLine(e.message), YAML_HINTS[e.code] ?? 'check the YAML syntax at this point'));
+    const message = firstLine(e.message);
+    if (e.code === 'MISSING_CHAR' && /quote/.test(message)) {
+      // yaml reports an unclosed quote where the text ends; the opening quote is where to look.
+      const open = openQuoteBefore(doc, e.pos[0]);
+      if (open !== undefined) {
+        diagnostics.push(syntax(open, open + 1, e.code, 'this quoted string is never closed', 'add the closing quote at the end of the value'));
+        continue;
+      }
+    }
+    const unclosed = /^Flow (sequence|map) .*end with a [\]}]/.exec(message);
+    if (unclosed) {
+      // Reported where the next key starts; the opening bracket is where to look.
+      const isSeqError = unclosed[1] === 'sequence';
+      const open = openFlowBefore(doc, e.pos[0], isSeqError);
+      const closer = isSeqError ? ']' : '}';
+      diagnostics.push(
+        syntax(open ?? e.pos[0], (open ?? e.pos[0]) + 1, e.code, `this ${isSeqError ? 'list' : 'mapping'} is never closed with \`${closer}\``, `add \`${closer}\` after its last entry, on the same line (or indent continuation lines)`),
+      );
+      continue;
+    }
+    diagnostics.push(syntax(e.pos[0], e.pos[1], e.code, message, YAML_HINTS[e.code] ?? 'check the YAML syntax at this point'));
   }
   const second = docs[1];
   if (second) {
@@ -205,6 +228,124 @@ export function parseYamlSource(text: string, file: string): YamlSource {
     );
   }
   return { src, doc, value: value as Record<string, unknown>, diagnostics: [] };
+}
+
+/** Start of the quoted scalar that runs up to `offset` (an unclosed quote), if any. */
+function openQuoteBefore(doc: Document.Parsed, offset: number): number | undefined {
+  let found: number | undefined;
+  visit(doc, {
+    Scalar(_key, node) {
+      const r = node.range;
+      if (r && (node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE') && r[0] < offset && offset <= r[2]) {
+        found = r[0];
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return found;
+}
+
+/** Start of the innermost flow list (or mapping) that runs up to `offset` (unclosed), if any. */
+function openFlowBefore(doc: Document.Parsed, offset: number, seq: boolean): number | undefined {
+  let found: number | undefined;
+  visit(doc, {
+    Collection(_key, node) {
+      const r = node.range;
+      if (r && node.flow && isSeq(node) === seq && r[2] === offset && r[0] < offset && (found === undefined || r[0] > found)) found = r[0];
+    },
+  });
+  return found;
+}
+
+/**
+ * A lower bound of the nesting depth from the characters alone: flow brackets that open a node, and
+ * compact block sequences (`- - - x`) on one line. Quoted strings, comments and block scalars are
+ * skipped. Returns the offset of the first opener beyond {@link MAX_DEPTH}.
+ */
+export function lexicalDepth(text: string): { offset: number } | undefined {
+  let flow = 0;
+  let compact = 0;
+  let atNodeStart = true;
+  let lineIndent = 0;
+  let atLineStart = true;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text[i]!;
+    if (c === '\n' || c === '\r') {
+      atLineStart = true;
+      atNodeStart = true;
+      compact = 0;
+      lineIndent = 0;
+      continue;
+    }
+    if (atLineStart) {
+      if (c === ' ') {
+        lineIndent++;
+        continue;
+      }
+      atLineStart = false;
+    }
+    if (c === ' ' || c === '\t') continue;
+    if (c === '#' && (i === 0 || /\s/.test(text[i - 1]!))) {
+      while (i + 1 < n && text[i + 1] !== '\n' && text[i + 1] !== '\r') i++;
+      continue;
+    }
+    if (atNodeStart && (c === '"' || c === "'")) {
+      // Skip the quoted scalar ('' escapes a single quote, \" a double one).
+      for (i++; i < n; i++) {
+        const q = text[i];
+        if (c === '"' && q === '\\') i++;
+        else if (q === c) {
+          if (c === "'" && text[i + 1] === "'") i++;
+          else break;
+        }
+      }
+      atNodeStart = false;
+      continue;
+    }
+    if (atNodeStart && flow === 0 && (c === '|' || c === '>')) {
+      // A block scalar: skip the lines indented deeper than this one (and blank lines).
+      let j = text.indexOf('\n', i);
+      while (j >= 0 && j + 1 < n) {
+        let k = j + 1;
+        while (k < n && text[k] === ' ') k++;
+        const blank = k >= n || text[k] === '\n' || text[k] === '\r';
+        if (!blank && k - (j + 1) <= lineIndent) break;
+        j = text.indexOf('\n', k);
+      }
+      if (j < 0 || j + 1 >= n) return undefined;
+      i = j - 1;
+      continue;
+    }
+    if (atNodeStart && (c === '[' || c === '{')) {
+      flow++;
+      if (flow + compact > MAX_DEPTH) return { offset: i };
+      continue;
+    }
+    if (flow > 0 && (c === ']' || c === '}')) {
+      flow--;
+      atNodeStart = false;
+      continue;
+    }
+    if (flow > 0 && (c === ',' || c === ':')) {
+      atNodeStart = true;
+      continue;
+    }
+    const next = text[i + 1];
+    const spaceAfter = next === undefined || next === ' ' || next === '\t' || next === '\n' || next === '\r';
+    if (flow === 0 && atNodeStart && (c === '-' || c === '?') && spaceAfter) {
+      compact++;
+      if (flow + compact > MAX_DEPTH) return { offset: i };
+      continue;
+    }
+    if (flow === 0 && c === ':' && spaceAfter) {
+      atNodeStart = true;
+      continue;
+    }
+    atNodeStart = false;
+  }
+  return undefined;
 }
 
 /** The first token nested deeper than {@link MAX_DEPTH}, found without recursion. */
