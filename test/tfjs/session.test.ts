@@ -333,6 +333,13 @@ describe('tfjs/cpu session contract', () => {
     expect(a).not.toEqual(c);
   });
 
+  it('refuses to train a session loaded with training: false, and still infers', async () => {
+    await withSession(weights, { training: false }, async (s) => {
+      await expect(s.train(req())).rejects.toMatchObject({ code: 'BACKEND', message: expect.stringContaining('training: false') });
+      expect(await s.infer({ split: ds.test, batchSize: 4 })).toHaveLength(10);
+    });
+  });
+
   it('rejects an order that is not a permutation of the split', async () => {
     await withSession(weights, {}, async (s) => {
       await expect(s.train(req({ order: () => identityOrder(3) }))).rejects.toMatchObject({ code: 'BACKEND' });

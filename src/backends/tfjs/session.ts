@@ -102,7 +102,8 @@ export class TfjsSession implements ModelSession {
     if (opts.optimizer.kind !== 'sgd') throw new BackendError(`tfjs: optimizer ${String(opts.optimizer.kind)} is not supported. Hint: use kind: sgd.`);
     const model = new TfjsModel(graph, weights);
     const s = new TfjsSession(runtime, model, opts);
-    s.optimizer = tf.train.momentum(opts.optimizer.lr, opts.optimizer.momentum);
+    if (opts.training === false) s.trainingUnavailable = 'the session was loaded with training: false (inference only)';
+    else s.optimizer = tf.train.momentum(opts.optimizer.lr, opts.optimizer.momentum);
     try {
       await s.warmUp();
     } catch (e) {
@@ -145,7 +146,7 @@ export class TfjsSession implements ModelSession {
     const order = identityOrder(split.n);
     const compiles = this.runtime.device === 'webgpu';
     const infer = Math.min(compiles ? this.opts.inferBatchSize : 1, split.n);
-    const train = compiles ? Math.min(this.opts.trainBatchSize, split.n) : 0;
+    const train = compiles && this.opts.training !== false ? Math.min(this.opts.trainBatchSize, split.n) : 0;
     if (infer > 0) {
       const b = this.buffer(infer);
       fillBatch(split, this.geo, this.dataset.normalization, order, 0, infer, 'NHWC', b.x, b.y);
@@ -229,7 +230,7 @@ export class TfjsSession implements ModelSession {
     await this.ensureBackend();
     if (this.trainingUnavailable !== undefined) {
       throw new BackendError(`tfjs/${this.runtime.backendName} cannot train: ${this.trainingUnavailable}`, {
-        hint: 'register the missing gradient kernels for this backend, or train on another backend',
+        hint: this.opts.training === false ? 'load the model without training: false to train it' : 'register the missing gradient kernels for this backend, or train on another backend',
       });
     }
     const { split, batchSize } = req;
