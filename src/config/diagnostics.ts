@@ -76,7 +76,8 @@ export const MAX_DIAGNOSTICS = 100;
 
 /**
  * Everything wrong with one experiment file. `code` is `YAML_SYNTAX` when the first diagnostic is a
- * syntax problem and `SCHEMA` otherwise (finer classes are on each diagnostic); `message` lists every
+ * syntax problem, `CONFIG` when the file could not be read or the selected profile is missing, and
+ * `SCHEMA` otherwise (finer classes are on each diagnostic); `message` lists every
  * diagnostic, formatted by {@link formatDiagnostic}; `location` and `hint` are the first one's.
  */
 export class ConfigError extends ExpbenchError {
@@ -92,7 +93,7 @@ export class ConfigError extends ExpbenchError {
     let message = shown.map(formatDiagnostic).join('\n\n');
     const more = diagnostics.length - shown.length + omitted;
     if (more > 0) message += `\n\n… and ${more} more problem${more === 1 ? '' : 's'} in ${file}`;
-    super(first.code === 'YAML_SYNTAX' ? 'YAML_SYNTAX' : 'SCHEMA', message, {
+    super(first.code === 'YAML_SYNTAX' || first.code === 'CONFIG' ? first.code : 'SCHEMA', message, {
       location: first.line > 0 ? { file: first.file, line: first.line, col: first.col } : undefined,
       hint: first.hint,
     });

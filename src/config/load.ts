@@ -120,7 +120,7 @@ export function parseExperiment(source: string | Uint8Array, file: string, opts:
 
 /**
  * Reads and parses an experiment file (see {@link parseExperiment}). A file that cannot be read, or is
- * larger than 2 MiB, is a {@link ConfigError} too.
+ * larger than 64 KiB, is a {@link ConfigError} too.
  */
 export function loadExperiment(file: string, opts: LoadOptions = {}): Experiment {
   let fd: number;
@@ -530,9 +530,13 @@ function tooLarge(file: string, size: number, head: Uint8Array): Diagnostic {
   return src.at(0, 1, {
     code: 'SCHEMA',
     reason: 'too-large',
-    message: `the file is ${(size / 1024 / 1024).toFixed(1)} MiB; experiment files are limited to ${MAX_FILE_BYTES / 1024 / 1024} MiB`,
+    message: `the file is ${fmtSize(size)}; experiment files are limited to ${fmtSize(MAX_FILE_BYTES)}`,
     hint: 'an experiment describes data, it does not contain it; point dataset.path at the data instead',
   });
+}
+
+function fmtSize(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : `${Math.ceil(bytes / 1024)} KiB`;
 }
 
 function unreadable(file: string, e: unknown): Diagnostic {

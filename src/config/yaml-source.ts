@@ -9,8 +9,12 @@ import type { Alias, CST, Document, Node as YamlNode, YAMLError } from 'yaml';
 import { SourceText } from './diagnostics.ts';
 import type { Diagnostic } from './diagnostics.ts';
 
-/** Largest experiment file read: far above any real one, small enough to parse in milliseconds. */
-export const MAX_FILE_BYTES = 2 * 1024 * 1024;
+/**
+ * Largest experiment file read. Real ones are a few KiB; the limit leaves ten times that, and keeps
+ * even a pathological file (thousands of keys or list items) well within a second: the YAML
+ * document model costs about a kilobyte of heap per node.
+ */
+export const MAX_FILE_BYTES = 64 * 1024;
 /** Deepest nesting of mappings and lists accepted (a real experiment nests about 6 deep). */
 export const MAX_DEPTH = 64;
 /** Alias expansions allowed while building the value (the `yaml` package's resource guard). */
@@ -87,6 +91,10 @@ export function firstInvalidUtf8(b: Uint8Array): number {
   return b.length;
 }
 
+/** Characters outside YAML's printable set (tab, line breaks and NEL are allowed). */
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHAR = /[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x84\x86-\x9F\uFFFE\uFFFF]/;
+
 /** Hints for the `yaml` package's error codes, in the words of someone editing an experiment. */
 const YAML_HINTS: Partial<Record<string, string>> = {
   DUPLICATE_KEY: 'each key may appear once per mapping; delete or rename one of them',
@@ -104,6 +112,7 @@ const YAML_HINTS: Partial<Record<string, string>> = {
   ALIAS_PROPS: 'an alias (`*name`) cannot carry its own anchor or tag',
   IMPOSSIBLE: 'check the YAML syntax here',
   RESOURCE_EXHAUSTION: `nest mappings and lists at most ${MAX_DEPTH} deep`,
+  KEY_OVER_1024_CHARS: 'a key is a short word; this one runs for more than 1024 characters (a missing line break?)',
 };
 
 /**
@@ -129,7 +138,24 @@ export function parseYamlSource(text: string, file: string): YamlSource {
     ]);
   }
 
-  const composer = new Composer({ uniqueKeys: true, stringKeys: true, prettyErrors: false });
+  // YAML forbids most control characters; the parser lets them through, so look for them first.
+  const control = CONTROL_CHAR.exec(text);
+  if (control) {
+    const code = control[0].charCodeAt(0);
+    return fail([
+      syntax(
+        control.index,
+        control.index + 1,
+        'control-char',
+        `the file contains the control character U+${code.toString(16).toUpperCase().padStart(4, '0')}, which YAML does not allow`,
+        'remove it; a file with such characters is usually binary, or was saved in another encoding',
+      ),
+    ]);
+  }
+
+  // Duplicate keys are found below in linear time; the package's own check is quadratic in the
+  // number of keys of a mapping (seconds for 20,000 keys).
+  const composer = new Composer({ uniqueKeys: false, stringKeys: true, prettyErrors: false });
   const docs = Array.from(composer.compose(tokens, true, text.length));
   const doc = docs[0];
   if (!doc) return fail([syntax(0, 0, 'empty', 'the file is empty', 'an experiment needs at least name, dataset, model and backends')]);
@@ -157,6 +183,7 @@ export function parseYamlSource(text: string, file: string): YamlSource {
     }
     diagnostics.push(syntax(e.pos[0], e.pos[1], e.code, message, YAML_HINTS[e.code] ?? 'check the YAML syntax at this point'));
   }
+  diagnostics.push(...duplicateKeys(doc, src, syntax));
   const second = docs[1];
   if (second) {
     diagnostics.push(syntax(second.range[0], second.range[0] + 3, 'MULTIPLE_DOCS', 'the file contains more than one YAML document', YAML_HINTS.MULTIPLE_DOCS!));
@@ -228,6 +255,34 @@ export function parseYamlSource(text: string, file: string): YamlSource {
     );
   }
   return { src, doc, value: value as Record<string, unknown>, diagnostics: [] };
+}
+
+/** Every key that repeats an earlier key of the same mapping, with a Set per mapping. */
+function duplicateKeys(
+  doc: Document.Parsed,
+  src: SourceText,
+  syntax: (start: number, end: number, reason: string, message: string, hint: string) => Diagnostic,
+): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  visit(doc, {
+    Map(_key, map) {
+      const seen = new Map<string, number>();
+      for (const pair of map.items) {
+        const k = pair.key;
+        if (!isScalar(k) || !k.range) continue;
+        const name = String(k.value);
+        const first = seen.get(name);
+        if (first === undefined) {
+          seen.set(name, k.range[0]);
+          continue;
+        }
+        out.push(
+          syntax(k.range[0], k.range[1], 'DUPLICATE_KEY', `duplicate key "${name.length > 60 ? `${name.slice(0, 60)}…` : name}" (already set on line ${src.position(first).line})`, YAML_HINTS.DUPLICATE_KEY!),
+        );
+      }
+    },
+  });
+  return out;
 }
 
 /** Start of the quoted scalar that runs up to `offset` (an unclosed quote), if any. */
