@@ -1,6 +1,13 @@
 /**
  * The regression gate: compares one phase's samples with the stored baseline's and decides whether the
- * change is a regression. A slowdown fails the gate only when it is BOTH
+ * change is a regression. Pure and deterministic (no resampling).
+ *
+ * First a noise guard: when either group's spread (IQR/median) exceeds `maxSpread` (default: the
+ * threshold itself) the verdict is `incomparable` — too noisy to judge. A machine whose repeats scatter
+ * by more than the threshold within one run also shifts by that much between runs, which no test on a
+ * handful of repeats can tell from a regression; saying so beats a coin toss.
+ *
+ * Then a slowdown fails the gate only when it is BOTH
  *
  * 1. statistically significant — the one-sided Mann–Whitney U test of "current slower than baseline"
  *    gives p < `alpha` (rank-based, so one stray slow repeat cannot trigger it), and
@@ -11,14 +18,9 @@
  * meant to catch. A point estimate of a true +10% slowdown lies below 1.10 about half the time, so the
  * rule "estimate > 1 + threshold" would miss half of the regressions it exists for. Requiring half the
  * threshold (`minEffect` = 0.5) catches them, while significance alone would flag every tiny but
- * consistent change (a 2% drift between two runs is "significant" with tight samples). The defaults were
- * chosen with `bench/gate-noise.ts` on real timing noise of this project's workloads (tuned on one sample
- * set, validated on another); see that script for the figures.
- *
- * 3. A noise guard comes first: when either group's spread (IQR/median) exceeds `maxSpread` (default:
- *    the threshold itself) the verdict is `incomparable` — too noisy to judge. On a machine that busy,
- *    runs also shift by tens of percent between one another, which no test on a handful of repeats
- *    can tell from a regression (`bench/gate-noise.ts` shows both effects on real timings).
+ * consistent change (a 2% drift between two runs is "significant" with tight samples).
+ * `bench/gate-noise.ts` measures false alarms and detection of these rules on real timings of this
+ * machine (tuned on one sample set, validated on another).
  *
  * Improvements are reported symmetrically (significantly faster and estimate below
  * `1 / (1 + minEffect · threshold)`), never as failures.
