@@ -49,7 +49,9 @@ export interface CaseError {
   signal?: string | null;
   exitCode?: number | null;
   stderrTail?: string;
+  /** Numeric failures: the 0-based step within the epoch and the 0-based epoch. */
   step?: number;
+  epoch?: number;
 }
 
 export interface ParityResult {
@@ -96,6 +98,8 @@ export interface ResultRecord {
   loss?: number[];
   memory: Partial<Record<'train' | 'infer' | 'dataset', MemoryFigure[]>>;
   parity?: ParityResult;
+  /** Why the parity check did not run (disabled, this backend is the reference, reference unavailable). */
+  paritySkipped?: string;
   startedAt: string;
   finishedAt: string;
 }

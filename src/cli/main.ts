@@ -1,0 +1,160 @@
+/**
+ * The `expbench` command.
+ *
+ *   expbench run [files…] [--profile ci] [--backends cpu] [--out docs]   run experiments through Vitest, write the report
+ *   expbench validate [files…]                                          check experiment files, print located errors
+ *   expbench report [results…] --out docs                               regenerate docs from stored records (merges shards)
+ *   expbench baseline update [results…] [--file baselines/baseline.json] accept results as the new baseline
+ *   expbench data cifar10 [--dir d]                                     download and verify the official CIFAR-10 archive
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
+import { cac } from 'cac';
+import { ExpbenchError } from '../errors.ts';
+import { newRunId } from '../plugin/settings.ts';
+
+const require = createRequire(import.meta.url);
+
+/** Path of Vitest's command-line entry (not in its package exports, so found beside package.json). */
+export function vitestEntry(): string {
+  return join(dirname(require.resolve('vitest/package.json')), 'vitest.mjs');
+}
+
+/** Expands folders into the experiment files under them. */
+export function findExperimentFiles(inputs: string[], cwd = process.cwd()): string[] {
+  const out: string[] = [];
+  const walk = (p: string): void => {
+    const st = statSync(p);
+    if (st.isDirectory()) {
+      for (const e of readdirSync(p).sort()) walk(join(p, e));
+    } else if (/\.experiment\.ya?ml$/.test(p)) {
+      out.push(p);
+    }
+  };
+  for (const i of inputs) {
+    const p = resolve(cwd, i);
+    if (!existsSync(p)) throw new ExpbenchError('USAGE', `${i}: no such file or folder`, { hint: 'give experiment files or folders that contain *.experiment.yaml' });
+    if (statSync(p).isFile()) out.push(p);
+    else walk(p);
+  }
+  return out;
+}
+
+interface RunFlags {
+  profile?: string;
+  backends?: string;
+  out?: string;
+  results?: string;
+  progress?: boolean;
+}
+
+async function runCommand(files: string[], flags: RunFlags): Promise<number> {
+  const cwd = process.cwd();
+  const targets = findExperimentFiles(files.length ? files : ['experiments'], cwd);
+  if (targets.length === 0) {
+    process.stderr.write('expbench: no *.experiment.yaml files found\n');
+    return 2;
+  }
+  const runId = newRunId();
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    EXPBENCH_RUN_ID: runId,
+    EXPBENCH_REPORT_DIR: resolve(cwd, flags.out ?? 'docs'),
+  };
+  if (flags.profile) env.EXPBENCH_PROFILE = flags.profile;
+  if (flags.backends) env.EXPBENCH_BACKENDS = flags.backends;
+  if (flags.results) env.EXPBENCH_RESULTS_DIR = resolve(cwd, flags.results);
+  if (flags.progress !== undefined) env.EXPBENCH_PROGRESS = flags.progress ? '1' : '0';
+  const vitest = vitestEntry();
+  const args = [vitest, 'run', '--project', 'experiments', ...targets.map((t) => relative(cwd, t))];
+  process.stderr.write(`expbench: run ${runId}: ${targets.length} experiment file(s), profile ${flags.profile ?? env.EXPBENCH_PROFILE ?? '(none)'}\n`);
+  return new Promise((resolveExit) => {
+    const child = spawn(process.execPath, args, { stdio: 'inherit', env, cwd });
+    child.on('exit', (code, signal) => resolveExit(code ?? (signal ? 1 : 0)));
+  });
+}
+
+async function validateCommand(files: string[], flags: { profile?: string }): Promise<number> {
+  const { validateFiles } = await import('../config/load.ts');
+  const targets = findExperimentFiles(files.length ? files : ['experiments']);
+  const results = await validateFiles(targets, { profile: flags.profile ?? null });
+  let bad = 0;
+  for (const r of results) {
+    if (r.ok) {
+      process.stdout.write(`ok   ${relative(process.cwd(), r.file)}\n`);
+    } else {
+      bad++;
+      process.stdout.write(`FAIL ${relative(process.cwd(), r.file)}\n${r.error?.message ?? ''}\n\n`);
+    }
+  }
+  process.stdout.write(`${results.length - bad} valid, ${bad} invalid\n`);
+  return bad ? 1 : 0;
+}
+
+/** Runs the CLI; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const cli = cac('expbench');
+  let result: Promise<number> | undefined;
+  cli
+    .command('run [...files]', 'Run experiments (files or folders; default experiments/) through Vitest and write the report')
+    .option('--profile <name>', 'Profile to apply, e.g. ci or paper (default: EXPBENCH_PROFILE)')
+    .option('--backends <list>', 'Only these backends or devices, comma separated (e.g. cpu or tfjs/wasm,onnxruntime/cpu)')
+    .option('--out <dir>', 'Where the report goes', { default: 'docs' })
+    .option('--results <dir>', 'Where the result records go (default .expbench/results/<run id>)')
+    .option('--progress', 'Live progress (default: on in a terminal, off in CI)')
+    .action((files: string[], flags: RunFlags) => {
+      result = runCommand(files, flags);
+    });
+  cli
+    .command('validate [...files]', 'Validate experiment files and print every located error')
+    .option('--profile <name>', 'Also apply this profile')
+    .action((files: string[], flags: { profile?: string }) => {
+      result = validateCommand(files, flags);
+    });
+  cli
+    .command('report [...results]', 'Regenerate the comparison docs from stored result records (files or folders; shards merge)')
+    .option('--out <dir>', 'Output folder', { default: 'docs' })
+    .option('--reporters <list>', 'Comma list of reporters (markdown,svg,json)')
+    .action(async (inputs: string[], flags: { out: string; reporters?: string }) => {
+      const { runReportCommand } = await import('./report-command.ts');
+      result = runReportCommand({ inputs: inputs.length ? inputs : ['.expbench/results'], out: flags.out, reporters: flags.reporters?.split(',') });
+    });
+  cli
+    .command('baseline <action> [...results]', 'baseline update: accept result records as the new baseline')
+    .option('--file <path>', 'Baseline file', { default: 'baselines/baseline.json' })
+    .action(async (action: string, inputs: string[], flags: { file: string }) => {
+      const { runBaselineCommand } = await import('./baseline-command.ts');
+      result = runBaselineCommand({ action, inputs, file: flags.file });
+    });
+  cli
+    .command('data <dataset>', 'Download and verify a dataset (cifar10)')
+    .option('--dir <dir>', 'Target folder (default: EXPBENCH_DATA or the per-user cache)')
+    .option('--url <url>', 'Mirror of the official archive')
+    .action(async (dataset: string, flags: { dir?: string; url?: string }) => {
+      const { runDataCommand } = await import('./data-command.ts');
+      result = runDataCommand({ dataset, dir: flags.dir, url: flags.url });
+    });
+  cli.help();
+  cli.version('0.1.0');
+  try {
+    cli.parse(['node', 'expbench', ...argv], { run: false });
+    if (!cli.matchedCommand) {
+      if (!argv.includes('--help') && !argv.includes('-h') && !argv.includes('--version') && !argv.includes('-v')) {
+        cli.outputHelp();
+        return argv.length ? 2 : 0;
+      }
+      return 0;
+    }
+    await cli.runMatchedCommand();
+    return (await result) ?? 0;
+  } catch (e) {
+    if (e instanceof ExpbenchError) {
+      process.stderr.write(`expbench: ${e.message}${e.hint ? `\nhint: ${e.hint}` : ''}\n`);
+      return 2;
+    }
+    process.stderr.write(`expbench: ${(e as Error).message}\n`);
+    return 2;
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Settings of one run, read from the environment so that the Vitest config, its workers and the
+ * `expbench` command agree without passing objects across process boundaries.
+ *
+ * | variable                | meaning                                              | default                              |
+ * |-------------------------|------------------------------------------------------|--------------------------------------|
+ * | EXPBENCH_PROFILE        | profile applied to every experiment                  | none (the file's base values)        |
+ * | EXPBENCH_RUN_ID         | id shared by the records of one run                  | set once per run by the config       |
+ * | EXPBENCH_RESULTS_DIR    | where this run's records go                          | .expbench/results/<run id>           |
+ * | EXPBENCH_BACKENDS       | comma list of backend ids or devices to run          | all                                  |
+ * | EXPBENCH_BASELINE       | baseline file                                        | baselines/baseline.json              |
+ * | EXPBENCH_REPORT_DIR     | where the end-of-run report is written               | .expbench/report                     |
+ * | EXPBENCH_PROGRESS       | 1: live progress even in CI; 0: never                | on for a terminal, off in CI         |
+ */
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
+
+export interface RunSettings {
+  profile: string | null;
+  runId: string;
+  resultsDir: string;
+  baselineFile: string;
+  reportDir: string;
+  echo: boolean;
+  backendFilter(id: string): boolean;
+}
+
+/** A run id: sortable by time, unique across machines. */
+export function newRunId(now = new Date()): string {
+  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Ensures the process (and the workers it starts later) share one run id. */
+export function ensureRunId(env: NodeJS.ProcessEnv = process.env): string {
+  env.EXPBENCH_RUN_ID ||= newRunId();
+  return env.EXPBENCH_RUN_ID;
+}
+
+export function runSettings(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): RunSettings {
+  const runId = ensureRunId(env);
+  const filter = (env.EXPBENCH_BACKENDS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return {
+    profile: env.EXPBENCH_PROFILE || null,
+    runId,
+    resultsDir: resolve(cwd, env.EXPBENCH_RESULTS_DIR || join('.expbench', 'results', runId)),
+    baselineFile: resolve(cwd, env.EXPBENCH_BASELINE || join('baselines', 'baseline.json')),
+    reportDir: resolve(cwd, env.EXPBENCH_REPORT_DIR || join('.expbench', 'report')),
+    echo: env.EXPBENCH_ECHO === '1',
+    backendFilter: (id) => filter.length === 0 || filter.some((f) => f === id || id.endsWith(`/${f}`) || id.startsWith(`${f}/`)),
+  };
+}

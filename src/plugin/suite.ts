@@ -1,0 +1,145 @@
+/**
+ * What an experiment file becomes inside Vitest:
+ *
+ *     describe(<experiment>)
+ *       describe(<backend>)          one child process per backend runs the whole case
+ *         test('build+init') test('train') test('infer') test('accuracy') test('parity') test('regression')
+ *
+ * Test names are stable (no sizes in them), so `-t "vgg-small › onnxruntime/cpu"` style filters and
+ * baseline keys survive a change of profile. An unavailable backend becomes one skipped test whose name
+ * carries the reason, and a skipped record so reports show it.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { expandCases, loadExperiment } from '../config/load.ts';
+import type { Case, Experiment } from '../config/types.ts';
+import { writeJsonAtomic } from '../runner/atomic.ts';
+import { gateRecord, readBaseline } from '../runner/baseline.ts';
+import { checkBudgets } from '../runner/budgets.ts';
+import { probeInChild, recordFileName, runCase, skippedRecord } from '../runner/case.ts';
+import { collectEnvironment } from '../runner/env.ts';
+import { DEFAULT_GATE } from '../runner/gate.ts';
+import { createProgress } from '../runner/progress.ts';
+import type { ResultRecord } from '../runner/record.ts';
+import { runSettings } from './settings.ts';
+
+type PhaseTest = 'buildInit' | 'train' | 'infer';
+const PHASE_TITLES: Record<PhaseTest, string> = { buildInit: 'build+init', train: 'train', infer: 'infer' };
+
+/** Declares the Vitest suite of one experiment file. */
+export async function defineExperimentSuite(file: string): Promise<void> {
+  const settings = runSettings();
+  const exp = loadExperiment(file, { profile: settings.profile });
+  const cases = expandCases(exp).filter((c) => settings.backendFilter(c.backend));
+  const availability = await probeInChild(cases.map((c) => c.backend));
+  // Unavailable backends still leave a record, so reports show "skipped: <reason>" instead of a gap.
+  // Written now: Vitest runs no hook of a block whose only test is skipped.
+  for (const c of cases) {
+    const a = availability[c.backend];
+    if (a && !a.available) {
+      const rec = skippedRecord(c, settings.runId, a.reason ?? 'unavailable', await collectEnvironment());
+      await writeJsonAtomic(join(settings.resultsDir, recordFileName(c.key)), rec);
+    }
+  }
+
+  describe(exp.name, () => {
+    for (const c of cases) {
+      const a = availability[c.backend] ?? { available: false, reason: 'not probed' };
+      if (!a.available) {
+        describe(c.backend, () => {
+          test.skip(`skipped: ${a.reason}`, () => {});
+        });
+        continue;
+      }
+      defineCase(c, exp, settings);
+    }
+  });
+}
+
+function defineCase(c: Case, exp: Experiment, settings: ReturnType<typeof runSettings>): void {
+  describe(c.backend, () => {
+    let record: ResultRecord | undefined;
+    const progress = createProgress();
+    beforeAll(async () => {
+      record = await runCase(c, {
+        runId: settings.runId,
+        resultsDir: settings.resultsDir,
+        onProgress: (p) => progress.update({ ...p, label: `${c.key} (${p.repeat + 1}/${p.repeats})` }),
+        echo: settings.echo,
+      });
+    }, (exp.timeout + 120) * 1000);
+    afterAll(() => progress.done());
+
+    const get = (): ResultRecord => {
+      if (!record) throw new Error(`${c.key}: no result record (the case did not run)`);
+      return record;
+    };
+    /** Fails with the case's error when it ended before or in `phase`. */
+    const requireReached = (r: ResultRecord, phase: string): void => {
+      if (r.status === 'crashed' || r.status === 'failed') {
+        const e = r.error!;
+        const where = e.phase ? ` in phase ${e.phase}` : '';
+        const extra = [
+          e.signal ? `signal ${e.signal}` : '',
+          e.exitCode !== undefined && e.exitCode !== null ? `exit code ${e.exitCode}` : '',
+          e.step !== undefined ? `epoch ${(e.epoch ?? 0) + 1}, step ${e.step + 1}` : '',
+        ].filter(Boolean);
+        const tail = e.stderrTail ? `\n--- stderr (tail) ---\n${e.stderrTail.trim()}` : '';
+        throw new Error(`${c.key}: ${r.status}${where} [${e.code}]${extra.length ? ` (${extra.join(', ')})` : ''}: ${e.message}${tail}\n(${phase} not measured)`);
+      }
+    };
+    const budgetFailures = (r: ResultRecord, pick: (metric: string) => boolean): string[] =>
+      checkBudgets(r, exp.expect)
+        .filter((f) => pick(f.metric))
+        .map((f) => f.message);
+
+    for (const phase of ['buildInit', 'train', 'infer'] as const) {
+      test(PHASE_TITLES[phase], () => {
+        const r = get();
+        requireReached(r, PHASE_TITLES[phase]);
+        expect(r.phases[phase]?.samples.length, `${c.key}: no ${PHASE_TITLES[phase]} samples`).toBeGreaterThan(0);
+        const fails = budgetFailures(r, (m) => m === `time.${phase}` || (phase !== 'buildInit' && m === `memory.${phase}`));
+        if (fails.length) throw new Error(`${c.key}: ${fails.join('\n')}`);
+      });
+    }
+
+    test('accuracy', () => {
+      const r = get();
+      requireReached(r, 'accuracy');
+      const fails = budgetFailures(r, (m) => m === 'accuracy');
+      if (fails.length) throw new Error(`${c.key}: ${fails.join('\n')}`);
+      expect(r.accuracy?.samples.length ?? 0).toBeGreaterThan(0);
+    });
+
+    test('parity', (ctx) => {
+      const r = get();
+      if (!r.parity) {
+        requireReached(r, 'parity');
+        ctx.skip(r.paritySkipped ?? 'parity not run');
+        return;
+      }
+      const p = r.parity;
+      if (!p.passed) {
+        throw new Error(
+          `${c.key}: logits differ from ${p.reference} on the same weights and ${p.examples} examples: ` +
+            `max abs error ${p.maxAbs.toExponential(3)}, max rel error ${p.maxRel.toExponential(3)} > tolerance ${p.tolerance}`,
+        );
+      }
+    });
+
+    test('regression', async (ctx) => {
+      const r = get();
+      requireReached(r, 'regression');
+      const baseline = await readBaseline(settings.baselineFile);
+      if (!baseline) return ctx.skip(`no baseline file at ${settings.baselineFile} (run \`expbench baseline update\`)`);
+      const gate = { ...DEFAULT_GATE, ...exp.expect.regression };
+      const verdicts = gateRecord(r, baseline, gate);
+      const regressions = verdicts.filter((v) => v.status === 'regression');
+      if (regressions.length) {
+        throw new Error(`${c.key}: significant regression against the baseline\n${regressions.map((v) => v.message).join('\n')}`);
+      }
+      const compared = verdicts.filter((v) => v.status === 'pass' || v.status === 'improvement');
+      if (compared.length === 0) return ctx.skip(verdicts.map((v) => v.message).join('; ') || 'nothing to compare');
+    });
+  });
+}

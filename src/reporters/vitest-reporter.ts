@@ -1,0 +1,40 @@
+/**
+ * The Vitest reporter that closes a run: it reads this run's result records (never Vitest's own
+ * state) and writes the comparison report beside them, so `vitest run` and `expbench run` produce the
+ * same documents from the same records.
+ */
+import { existsSync } from 'node:fs';
+import type { Reporter } from 'vitest/reporters';
+import { runSettings } from '../plugin/settings.ts';
+
+export interface ExpbenchReporterOptions {
+  /**
+   * Folder the report is written to.
+   * @default EXPBENCH_REPORT_DIR or .expbench/report
+   */
+  outDir?: string;
+  /**
+   * Print the paths written.
+   * @default true
+   */
+  verbose?: boolean;
+}
+
+export class ExpbenchReporter implements Reporter {
+  constructor(private readonly options: ExpbenchReporterOptions = {}) {}
+
+  async onTestRunEnd(): Promise<void> {
+    const settings = runSettings();
+    if (!existsSync(settings.resultsDir)) return; // no experiment ran
+    const { loadRecords } = await import('./records.ts');
+    const { writeReport } = await import('./index.ts');
+    const { records, warnings } = await loadRecords([settings.resultsDir]);
+    if (records.length === 0) return;
+    const outDir = this.options.outDir ?? settings.reportDir;
+    const written = await writeReport(records, outDir);
+    if (this.options.verbose ?? true) {
+      for (const w of warnings) process.stderr.write(`expbench: ${w}\n`);
+      process.stderr.write(`expbench: ${records.length} result records in ${settings.resultsDir}\nexpbench: report written: ${written.join(', ')}\n`);
+    }
+  }
+}

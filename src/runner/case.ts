@@ -1,0 +1,195 @@
+/**
+ * Runs one case (an experiment on one backend) in its own child process and returns its result
+ * record, whatever happens to the child: a crash, a signal, a hang past the timeout or a memory
+ * budget blown mid-phase all become a `crashed` record with the cause, the last phase and the tail of
+ * stderr, and the record is written atomically before this returns.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BackendId } from '../backends/types.ts';
+import type { Case } from '../config/types.ts';
+import { writeJsonAtomic } from './atomic.ts';
+import { collectEnvironment } from './env.ts';
+import { spawnWorker } from './child.ts';
+import type { ChildMessage, ProgressInfo, WorkerPhase } from './protocol.ts';
+import { RECORD_SCHEMA, type CaseError, type ResultRecord } from './record.ts';
+
+/** Longest time a case's process may take to load before it takes its job. */
+const STARTUP_LIMIT_MS = 120_000;
+
+export interface RunCaseOptions {
+  runId: string;
+  /** Folder for this run's records (one JSON file per case). */
+  resultsDir: string;
+  /** Called with progress from the child (throttled there). */
+  onProgress?(info: ProgressInfo): void;
+  /** Forward the child's stderr. */
+  echo?: boolean;
+}
+
+/** File name of a case's record: the key made filesystem-safe. */
+export function recordFileName(key: string): string {
+  return `${key.replace(/\s*›\s*/g, '__').replace(/[^A-Za-z0-9._-]+/g, '-')}.json`;
+}
+
+/** Reads the resident set of a process in bytes (Linux), or undefined. */
+function rssOf(pid: number): number | undefined {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The hard memory limit for a case: the largest memory budget it declares, if any. */
+function memoryLimit(c: Case): number | undefined {
+  const m = c.experiment.expect.memory;
+  if (!m) return undefined;
+  const vals = [m.train, m.infer].filter((v): v is number => typeof v === 'number');
+  return vals.length ? Math.max(...vals) : undefined;
+}
+
+export async function runCase(c: Case, opts: RunCaseOptions): Promise<ResultRecord> {
+  const startedAt = new Date().toISOString();
+  const { child, stderr } = spawnWorker({ echo: opts.echo });
+  let phase: WorkerPhase = 'startup';
+  let record: ResultRecord | undefined;
+  let killedFor: CaseError | undefined;
+  const timeoutMs = c.experiment.timeout * 1000;
+  const limit = memoryLimit(c);
+
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('exit', (code, signal) => resolve({ code, signal }));
+    child.on('error', (e) => {
+      killedFor ??= { code: 'WORKER_CRASH', message: `could not start the case's process: ${e.message}`, phase };
+      resolve({ code: null, signal: null });
+    });
+  });
+  child.on('message', (m: ChildMessage) => {
+    if (m.type === 'phase') phase = m.phase;
+    else if (m.type === 'progress') opts.onProgress?.(m.info);
+    else if (m.type === 'record') record = m.record;
+  });
+
+  // The case's clock starts when the child has loaded its modules and taken the job (its first
+  // message); loading is bounded separately, so a busy machine's slow start is not charged to the
+  // case, while a child that hangs before it starts is still stopped.
+  let timer = setTimeout(() => {
+    killedFor = {
+      code: 'WORKER_TIMEOUT',
+      message: `the case's process did not start within ${STARTUP_LIMIT_MS / 1000} s`,
+      phase,
+    };
+    child.kill('SIGKILL');
+  }, STARTUP_LIMIT_MS);
+  child.once('message', () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      killedFor = {
+        code: 'WORKER_TIMEOUT',
+        message: `case timed out after ${c.experiment.timeout} s in phase ${phase}; raise \`timeout\` in the experiment if this is expected`,
+        phase,
+      };
+      child.kill('SIGKILL');
+    }, timeoutMs);
+  });
+  const watchdog =
+    limit === undefined || !child.pid
+      ? undefined
+      : setInterval(() => {
+          const rss = rssOf(child.pid!);
+          if (rss !== undefined && rss > limit) {
+            killedFor = {
+              code: 'BUDGET',
+              message: `memory budget exceeded in phase ${phase}: resident set ${(rss / 1e6).toFixed(0)} MB > limit ${(limit / 1e6).toFixed(0)} MB; the case was stopped`,
+              phase,
+            };
+            child.kill('SIGKILL');
+          }
+        }, 50);
+
+  child.send({ type: 'run', job: { experiment: c.experiment, backend: c.backend, key: c.key, runId: opts.runId } });
+  const { code, signal } = await done;
+  clearTimeout(timer);
+  if (watchdog) clearInterval(watchdog);
+
+  if (!record || killedFor) {
+    const error: CaseError = killedFor ?? {
+      code: 'WORKER_CRASH',
+      message: `the case's process ${signal ? `was killed by ${signal}` : `exited with code ${code}`} in phase ${phase} before reporting a result`,
+      phase,
+    };
+    error.signal = signal;
+    error.exitCode = code;
+    error.stderrTail = stderr.toString();
+    record = crashedRecord(c, opts.runId, startedAt, error, await collectEnvironment());
+  }
+  await writeJsonAtomic(join(opts.resultsDir, recordFileName(c.key)), record);
+  return record;
+}
+
+/** A record for a case whose process died or was stopped before it could report. */
+export function crashedRecord(c: Case, runId: string, startedAt: string, error: CaseError, env: ResultRecord['env']): ResultRecord {
+  const exp = c.experiment;
+  return {
+    schema: RECORD_SCHEMA,
+    runId,
+    key: c.key,
+    experiment: {
+      name: exp.name,
+      file: exp.file,
+      hash: exp.hash,
+      profile: exp.profile,
+      artefact: exp.artefact,
+      arch: exp.model.arch,
+      reference: exp.reference,
+      trainExamples: exp.dataset.train,
+      testExamples: exp.dataset.test,
+      epochs: exp.training.epochs,
+      batchSize: exp.training.batchSize,
+      repeats: exp.repeats,
+    },
+    backend: { requested: c.backend },
+    status: 'crashed',
+    error,
+    env,
+    phases: {},
+    memory: {},
+    startedAt,
+    finishedAt: new Date().toISOString(),
+  };
+}
+
+/** A record for a backend that is not available here, so reports show it as skipped with the reason. */
+export function skippedRecord(c: Case, runId: string, reason: string, env: ResultRecord['env']): ResultRecord {
+  const now = new Date().toISOString();
+  const r = crashedRecord(c, runId, now, { code: 'BACKEND_UNAVAILABLE', message: reason }, env);
+  delete r.error;
+  r.status = 'skipped';
+  r.skipReason = reason;
+  return r;
+}
+
+/** Probes backends in a child process (so a runtime that crashes on load cannot take the caller down). */
+export async function probeInChild(backends: BackendId[], timeoutMs = 60_000): Promise<Record<string, { available: boolean; reason?: string }>> {
+  const { child, stderr } = spawnWorker();
+  return new Promise((resolve) => {
+    const fallback = (why: string) => Object.fromEntries(backends.map((b) => [b, { available: false, reason: why }]));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve(fallback(`probing backends timed out after ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    child.on('message', (m: ChildMessage) => {
+      if (m.type === 'probed') {
+        clearTimeout(timer);
+        resolve(m.results);
+      }
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve(fallback(`probing crashed (${signal ?? `exit ${code}`}): ${stderr.toString().trim().split('\n').pop() ?? ''}`));
+    });
+    child.send({ type: 'probe', backends });
+  });
+}

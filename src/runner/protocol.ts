@@ -1,0 +1,37 @@
+/**
+ * Messages between the runner (parent, inside the Vitest worker or the CLI) and a case's child
+ * process, over Node's IPC channel. Plain JSON: records must survive a process boundary anyway.
+ */
+import type { BackendId } from '../backends/types.ts';
+import type { Experiment } from '../config/types.ts';
+import type { CaseError, ResultRecord } from './record.ts';
+
+export type WorkerPhase = NonNullable<CaseError['phase']>;
+
+export interface RunJob {
+  experiment: Experiment;
+  backend: BackendId;
+  key: string;
+  runId: string;
+}
+
+export type ParentMessage = { type: 'run'; job: RunJob } | { type: 'probe'; backends: BackendId[] };
+
+export interface ProgressInfo {
+  repeat: number;
+  repeats: number;
+  epoch: number;
+  epochs: number;
+  step: number;
+  stepsPerEpoch: number;
+  loss?: number;
+  imagesPerSecond: number;
+  /** Seconds since the training phase of this round started. */
+  elapsedSeconds: number;
+}
+
+export type ChildMessage =
+  | { type: 'phase'; phase: WorkerPhase }
+  | { type: 'progress'; info: ProgressInfo }
+  | { type: 'record'; record: ResultRecord }
+  | { type: 'probed'; results: Record<string, { available: boolean; reason?: string; detail?: string }> };

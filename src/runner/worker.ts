@@ -1,0 +1,289 @@
+/**
+ * The case's child process. Runs one experiment on one backend end to end — data, parity, then
+ * `warmup + repeats` rounds of build+init → train → infer → evaluate — and sends back one result
+ * record. Isolation is the point: a native crash, a hang or a runaway allocation here takes down only
+ * this process, and peak memory is this case's alone.
+ */
+import { getBackend } from '../backends/registry.ts';
+import type { Backend, LoadOptions, ModelSession } from '../backends/types.ts';
+import { fillBatch } from '../data/batch.ts';
+import { epochOrder, loadDataset } from '../data/index.ts';
+import type { Dataset } from '../data/types.ts';
+import { ExpbenchError, NumericError } from '../errors.ts';
+import { buildModelGraph } from '../models/index.ts';
+import { initWeights } from '../models/init.ts';
+import type { ModelGraph, Weights } from '../models/ir.ts';
+import { compareLogits } from '../models/parity.ts';
+import { collectEnvironment } from './env.ts';
+import { startMemorySampler } from './memory.ts';
+import type { ChildMessage, ParentMessage, RunJob, WorkerPhase } from './protocol.ts';
+import { RECORD_SCHEMA, type CaseError, type MemoryFigure, type ParityResult, type ResultRecord } from './record.ts';
+import { dirname } from 'node:path';
+import { performance } from 'node:perf_hooks';
+
+function send(msg: ChildMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send) return resolve();
+    process.send(msg, undefined, undefined, () => resolve());
+  });
+}
+
+let currentPhase: WorkerPhase = 'startup';
+function enter(phase: WorkerPhase): void {
+  currentPhase = phase;
+  void send({ type: 'phase', phase });
+}
+
+/** Examples compared in the parity check: a few, so it costs nothing next to training. */
+const PARITY_EXAMPLES = 4;
+
+async function runParity(job: RunJob, backend: Backend, model: ModelGraph, weights: Weights, data: Dataset, loadOpts: LoadOptions): Promise<ParityResult | { skipped: string }> {
+  const { parity } = job.experiment;
+  if (!parity.enabled) return { skipped: 'parity disabled in the experiment' };
+  if (parity.reference === job.backend) return { skipped: `${job.backend} is the parity reference` };
+  let refBackend: Backend;
+  try {
+    refBackend = await getBackend(parity.reference);
+  } catch (e) {
+    return { skipped: `reference ${parity.reference} cannot be loaded: ${(e as Error).message}` };
+  }
+  const avail = await refBackend.probe();
+  if (!avail.available) return { skipped: `reference ${parity.reference} unavailable: ${avail.reason}` };
+  const n = Math.min(PARITY_EXAMPLES, data.test.n);
+  const x = new Float32Array(n * data.channels * data.height * data.width);
+  const order = Uint32Array.from({ length: n }, (_, i) => i);
+  fillBatch(data.test, data, data.normalization, order, 0, n, 'NCHW', x);
+  const opts = { ...loadOpts, trainBatchSize: n, inferBatchSize: n };
+  const logitsOf = async (b: Backend): Promise<Float32Array> => {
+    const s = await b.load(model, weights, opts);
+    try {
+      return await s.logits(x, n);
+    } finally {
+      await s.dispose();
+    }
+  };
+  const ref = await logitsOf(refBackend);
+  const mine = await logitsOf(backend);
+  const cmp = compareLogits(mine, ref, parity.tolerance);
+  return { reference: parity.reference, maxAbs: cmp.maxAbs, maxRel: cmp.maxRel, tolerance: parity.tolerance, passed: cmp.passed, examples: n };
+}
+
+async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
+  const exp = job.experiment;
+  const startedAt = new Date().toISOString();
+  const env = await collectEnvironment();
+  const record: ResultRecord = {
+    schema: RECORD_SCHEMA,
+    runId: job.runId,
+    key: job.key,
+    experiment: {
+      name: exp.name,
+      file: exp.file,
+      hash: exp.hash,
+      profile: exp.profile,
+      artefact: exp.artefact,
+      arch: exp.model.arch,
+      reference: exp.reference,
+      trainExamples: exp.dataset.train,
+      testExamples: exp.dataset.test,
+      epochs: exp.training.epochs,
+      batchSize: exp.training.batchSize,
+      repeats: exp.repeats,
+    },
+    backend: { requested: job.backend },
+    status: 'passed',
+    env,
+    phases: {},
+    memory: {},
+    startedAt,
+    finishedAt: startedAt,
+  };
+  const finish = (status: ResultRecord['status'], error?: CaseError): ResultRecord => {
+    record.status = status;
+    if (error) record.error = error;
+    record.finishedAt = new Date().toISOString();
+    return record;
+  };
+
+  try {
+    enter('startup');
+    const backend = await getBackend(job.backend);
+    const avail = await backend.probe();
+    if (!avail.available) {
+      record.skipReason = avail.reason;
+      return finish('skipped');
+    }
+
+    enter('load-data');
+    const data = await loadDataset(exp.dataset, { baseDir: dirname(exp.file) });
+    record.memory.dataset = [{ metric: 'dataset', bytes: data.bytes, source: 'bytes of the loaded images and labels', reliable: true }];
+    record.experiment.trainExamples = data.train.n;
+    record.experiment.testExamples = data.test.n;
+
+    const model = buildModelGraph(exp.model, { channels: data.channels, height: data.height, width: data.width }, data.numClasses);
+    record.experiment.paramCount = model.paramCount;
+    const weights = initWeights(model, exp.training.seed);
+    const loadOpts: LoadOptions = {
+      optimizer: exp.training.optimizer,
+      trainBatchSize: exp.training.batchSize,
+      inferBatchSize: exp.inference.batchSize,
+      seed: exp.training.seed,
+      dataset: data,
+    };
+
+    enter('parity');
+    const parity = await runParity(job, backend, model, weights, data, loadOpts);
+    if ('skipped' in parity) {
+      record.paritySkipped = parity.skipped;
+    } else {
+      record.parity = parity;
+    }
+
+    const rounds = exp.warmup + exp.repeats;
+    const samples = { warmup: [] as number[], buildInit: [] as number[], train: [] as number[], infer: [] as number[], ips: [] as number[], acc: [] as number[] };
+    const trainMem: MemoryFigure[][] = [];
+    const inferMem: MemoryFigure[][] = [];
+    for (let round = 0; round < rounds; round++) {
+      const warm = round < exp.warmup;
+      const roundStart = performance.now();
+      enter('buildInit');
+      let t0 = performance.now();
+      const session: ModelSession = await backend.load(model, weights, loadOpts);
+      const buildInit = (performance.now() - t0) / 1000;
+      record.backend.session = session.info;
+      try {
+        enter('train');
+        const { split } = { split: data.train };
+        const stepsPerEpoch = Math.floor(split.n / exp.training.batchSize);
+        let numeric: NumericError | undefined;
+        let firstLoss: number | undefined;
+        let lastReport = 0;
+        const mem = startMemorySampler({ intervalMs: 50 });
+        t0 = performance.now();
+        const result = await session.train({
+          split,
+          epochs: exp.training.epochs,
+          batchSize: exp.training.batchSize,
+          lossEvery: exp.training.lossEvery,
+          order: (epoch) => epochOrder(exp.training.seed, epoch, split.n),
+          onStep: (info) => {
+            if (info.loss !== undefined) {
+              firstLoss ??= info.loss;
+              const diverged = Number.isFinite(info.loss) && firstLoss > 0 && info.loss > 1e3 * firstLoss;
+              if (!Number.isFinite(info.loss) || diverged) {
+                numeric = new NumericError(
+                  `${diverged ? 'training diverged' : `loss is ${info.loss}`} at epoch ${info.epoch + 1}, step ${info.step + 1} (first loss ${firstLoss})`,
+                  info.step,
+                  info.epoch,
+                );
+                return 'stop';
+              }
+            }
+            const now = performance.now();
+            if (now - lastReport > 500) {
+              lastReport = now;
+              const done = info.epoch * info.stepsPerEpoch + info.step + 1;
+              void send({
+                type: 'progress',
+                info: {
+                  repeat: round,
+                  repeats: rounds,
+                  epoch: info.epoch,
+                  epochs: exp.training.epochs,
+                  step: info.step,
+                  stepsPerEpoch: info.stepsPerEpoch,
+                  loss: info.loss,
+                  imagesPerSecond: (done * exp.training.batchSize) / ((now - t0) / 1000),
+                  elapsedSeconds: (now - t0) / 1000,
+                },
+              });
+            }
+            return undefined;
+          },
+        });
+        const train = (performance.now() - t0) / 1000;
+        trainMem.push(await mem.stop());
+        if (numeric) throw numeric;
+        record.loss = result.epochLoss;
+
+        enter('infer');
+        const imem = startMemorySampler({ intervalMs: 50 });
+        t0 = performance.now();
+        const preds = await session.infer({ split: data.test, batchSize: exp.inference.batchSize });
+        const infer = (performance.now() - t0) / 1000;
+        inferMem.push(await imem.stop());
+
+        enter('evaluate');
+        let correct = 0;
+        for (let i = 0; i < data.test.n; i++) if (preds[i] === data.test.labels[i]) correct++;
+        const memFig = await session.memory?.();
+        if (memFig) trainMem[trainMem.length - 1]!.push({ metric: 'backend', ...memFig });
+        if (warm) {
+          samples.warmup.push((performance.now() - roundStart) / 1000);
+        } else {
+          samples.buildInit.push(buildInit);
+          samples.train.push(train);
+          samples.ips.push((stepsPerEpoch * exp.training.batchSize * exp.training.epochs) / train);
+          samples.infer.push(infer);
+          samples.acc.push(correct / Math.max(1, data.test.n));
+        }
+      } finally {
+        await session.dispose();
+      }
+    }
+    if (samples.warmup.length) record.phases.warmup = { samples: samples.warmup };
+    record.phases.buildInit = { samples: samples.buildInit };
+    record.phases.train = { samples: samples.train, imagesPerSecond: samples.ips };
+    record.phases.infer = { samples: samples.infer };
+    record.accuracy = { samples: samples.acc };
+    record.memory.train = peakOf(trainMem);
+    record.memory.infer = peakOf(inferMem);
+    return finish('passed');
+  } catch (e) {
+    const err = e as Error;
+    const error: CaseError = {
+      code: e instanceof ExpbenchError ? e.code : 'BACKEND',
+      message: err?.message ?? String(e),
+      phase: currentPhase,
+    };
+    if (e instanceof NumericError) {
+      error.step = e.step;
+      error.epoch = e.epoch;
+    }
+    return finish('failed', error);
+  }
+}
+
+/** Across repeats, keep for each metric the figure of the round with the highest bytes. */
+function peakOf(rounds: MemoryFigure[][]): MemoryFigure[] {
+  const best = new Map<string, MemoryFigure>();
+  for (const figs of rounds) for (const f of figs) {
+    const k = `${f.metric}\u0000${f.source}`;
+    const cur = best.get(k);
+    if (!cur || f.bytes > cur.bytes) best.set(k, f);
+  }
+  return [...best.values()];
+}
+
+async function probeAll(ids: string[]): Promise<Record<string, { available: boolean; reason?: string; detail?: string }>> {
+  const { probeBackend } = await import('../backends/registry.ts');
+  const out: Record<string, { available: boolean; reason?: string; detail?: string }> = {};
+  for (const id of ids) {
+    const a = await probeBackend(id as `${string}/${string}`);
+    out[id] = a.available ? { available: true, detail: a.detail } : { available: false, reason: a.reason };
+  }
+  return out;
+}
+
+process.on('message', (msg: ParentMessage) => {
+  void (async () => {
+    if (msg.type === 'probe') {
+      await send({ type: 'probed', results: await probeAll(msg.backends) });
+    } else if (msg.type === 'run') {
+      const record = await runCaseInProcess(msg.job);
+      await send({ type: 'record', record });
+    }
+    // Native runtimes may keep handles (thread pools, GPU devices) alive: leave explicitly.
+    process.exit(0);
+  })();
+});

@@ -1,0 +1,48 @@
+/**
+ * The plugin through real Vitest, as a user runs it: experiment files become test files, a broken
+ * file fails alone with its located error, an unavailable backend is skipped with its reason, and an
+ * expectation that cannot hold makes the run exit non-zero naming the case and the measured value.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { vitestEntry } from '../../src/cli/main.ts';
+
+const ROOT = join(import.meta.dirname, '../fixtures/plugin');
+let out = '';
+let status: number | null = null;
+let results: string;
+
+beforeAll(() => {
+  results = mkdtempSync(join(tmpdir(), 'expbench-e2e-'));
+  const r = spawnSync(process.execPath, [vitestEntry(), 'run', '--root', ROOT, '--reporter=verbose'], {
+    encoding: 'utf8',
+    env: { ...process.env, EXPBENCH_RESULTS_DIR: results, EXPBENCH_RUN_ID: 'e2e', EXPBENCH_REPORT_DIR: join(results, 'report'), CI: 'true', NO_COLOR: '1', FORCE_COLOR: '0' },
+    timeout: 180_000,
+  });
+  out = `${r.stdout}\n${r.stderr}`;
+  status = r.status;
+}, 200_000);
+afterAll(() => rmSync(results, { recursive: true, force: true }));
+
+test('the run fails because of the impossible expectation and the broken file', () => {
+  expect(status, out).toBe(1);
+});
+
+test('the impossible expectation names the case, the measured value and the limit', () => {
+  expect(out).toMatch(/impossible › onnxruntime\/cpu/);
+  expect(out).toMatch(/impossible › onnxruntime\/cpu: accuracy: median [\d.]+% over 1 repeat is below the floor 99\.9%/);
+});
+
+test('the broken file fails with file:line:col', () => {
+  expect(out).toMatch(/broken\.experiment\.yaml:\d+:\d+/);
+});
+
+test('the healthy experiment still runs and passes; the missing backend is skipped with its reason', () => {
+  expect(out).toMatch(/✓ good\.experiment\.yaml > good > fake\/ok > accuracy/);
+  expect(out).toMatch(/skipped: [^\n]*(WebGPU|adapter|Vulkan)/i);
+  const recs = readdirSync(results).filter((f) => f.endsWith('.json'));
+  expect(recs.sort()).toEqual(['good__fake-ok.json', 'good__tfjs-webgpu.json', 'impossible__onnxruntime-cpu.json']);
+});
