@@ -191,7 +191,7 @@ export async function validateFiles(files: string[], opts: LoadOptions = {}): Pr
       out.push({ file, ok: false, error });
     }
     // Yield between files so a long list does not starve the event loop (progress output, signals).
-    await Promise.resolve();
+    await new Promise<void>((r) => setImmediate(r));
   }
   return out;
 }

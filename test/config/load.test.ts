@@ -152,6 +152,22 @@ describe('a valid experiment', () => {
     expect(parseExperiment(bytes, 'bom.yaml', { profile: null }).name).toBe('mini');
   });
 
+  test('brackets and dashes inside strings, comments and block scalars are not nesting', () => {
+    const many = '['.repeat(100);
+    const src = `${MINIMAL}description: |
+  ${many}
+  - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - x
+reference:
+  quoted: "${many}"
+  single: '${many} it''s'
+  plain: see ${many}
+  # ${many}
+`;
+    const exp = parseExperiment(src, 'brackets.yaml', { profile: null });
+    expect(exp.description.startsWith(`${many}\n- - -`)).toBe(true);
+    expect(exp.reference).toEqual({ quoted: many, single: `${many} it's`, plain: `see ${many}` });
+  });
+
   test('expandCases gives one case per backend keyed "<name> › <backend>"', () => {
     const exp = loadExperiment(EXAMPLE, { profile: null });
     const cases = expandCases(exp);
