@@ -194,7 +194,7 @@ const datasetKinds: Record<string, JsonSchema> = {
   },
   cifar10: {
     kind: { const: 'cifar10', description: 'CIFAR-10 (binary version), 32×32×3, 10 classes.' },
-    path: { type: 'string', minLength: 1, description: 'Folder with data_batch_*.bin / test_batch.bin or cifar-10-binary.tar.gz; found or downloaded when absent.' },
+    path: { type: 'string', minLength: 1, description: 'Folder with data_batch_*.bin / test_batch.bin or cifar-10-binary.tar.gz, relative to the experiment file; found or downloaded when absent.' },
     train: int(1, 50_000, 'Training images used, from the start of the training set (the study: 49,984).'),
     test: int(1, 10_000, 'Test images used, from the start of the test set (the study: 9,984).'),
   },
