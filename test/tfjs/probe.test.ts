@@ -27,16 +27,18 @@ describe('tfjs probe', () => {
     expect(tf.getBackend()).toBe('cpu');
   });
 
-  it('tfjs/wasm is available (the .wasm binaries ship in the package)', async () => {
+  it('tfjs/wasm is available (the .wasm binaries ship in the package); probing it leaves cpu active', async () => {
     const a = await createTfjsBackend('wasm').probe();
     expect(a.available, JSON.stringify(a)).toBe(true);
-    expect(tf.getBackend()).toBe('wasm');
+    expect(tf.getBackend()).toBe('cpu');
+    expect(tf.findBackend('wasm')).toBeTruthy();
   });
 
   it('tfjs/webgpu is available only with an adapter, otherwise says why', async () => {
     const a = await createTfjsBackend('webgpu').probe();
+    expect(tf.getBackend()).toBe('cpu');
     if (a.available) {
-      expect(tf.getBackend()).toBe('webgpu');
+      expect(tf.findBackend('webgpu')).toBeTruthy();
     } else {
       // Here: Dawn finds no adapter (no GPU, no Vulkan loader); the reason names both.
       expect(a.reason).toMatch(/no WebGPU adapter|webgpu package/);

@@ -10,7 +10,7 @@
 import { BackendError } from '../../errors.ts';
 import type { ModelGraph, Weights } from '../../models/ir.ts';
 import type { Availability, Backend, BackendId, LoadOptions, ModelSession } from '../types.ts';
-import { activateRuntime, TFJS_BACKEND_NAME } from './runtime.ts';
+import { activateRuntime, activeBackendName, restoreBackend, TFJS_BACKEND_NAME } from './runtime.ts';
 import type { TfjsDevice } from './runtime.ts';
 import { TfjsSession } from './session.ts';
 
@@ -29,7 +29,12 @@ class TfjsBackend implements Backend {
     this.id = `tfjs/${device}`;
   }
 
+  /**
+   * Initialises the device's backend (once per process) and runs a tiny op on it. A query, not a
+   * switch: the backend that was active before is active again afterwards (`load` activates).
+   */
   async probe(): Promise<Availability> {
+    const previous = activeBackendName();
     try {
       const r = await activateRuntime(this.device);
       if (!r.ok) return { available: false, reason: r.reason };
@@ -38,6 +43,8 @@ class TfjsBackend implements Backend {
       return { available: true, detail: r.info.description };
     } catch (e) {
       return { available: false, reason: (e as Error).message };
+    } finally {
+      await restoreBackend(previous);
     }
   }
 

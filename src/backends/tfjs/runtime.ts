@@ -317,6 +317,22 @@ async function initTensorflow(): Promise<RuntimeResult> {
   };
 }
 
+/** The tfjs backend active now, or undefined when the engine has none initialised. */
+export function activeBackendName(): string | undefined {
+  const engine = tf.engine() as unknown as { backendName: string | null; backendInstance: unknown };
+  return engine.backendName != null && engine.backendInstance != null ? engine.backendName : undefined;
+}
+
+/** Makes `name` the active backend again if it is still initialised; never throws. */
+export async function restoreBackend(name: string | undefined): Promise<void> {
+  if (name === undefined || activeBackendName() === name || tf.findBackend(name) == null) return;
+  try {
+    await tf.setBackend(name);
+  } catch {
+    // It was healthy before the probe; if it is not now, the next load re-activates what it needs.
+  }
+}
+
 const inits: Partial<Record<TfjsDevice, Promise<RuntimeResult>>> = {};
 
 /**
