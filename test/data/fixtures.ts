@@ -73,7 +73,9 @@ export async function makeTar(files: { name: string; data: Buffer | Uint8Array }
   const p = pack();
   const chunks: Buffer[] = [];
   const done = new Promise<void>((ok, fail) => {
-    p.on('data', (c: Buffer) => chunks.push(c));
+    p.on('data', (c: unknown) => {
+      chunks.push(c as Buffer);
+    });
     p.on('end', ok);
     p.on('error', fail);
   });
