@@ -124,6 +124,11 @@ async function initCpu(): Promise<RuntimeResult> {
   const cpu = await import('@tensorflow/tfjs-backend-cpu');
   const sw = await switchBackend('cpu');
   if (!sw.ok) return { ok: false, reason: sw.reason };
+  // The cpu backend prints advice to install tfjs-node on its first tensor in Node. expbench runs
+  // tfjs/cpu on purpose (tfjs-node is its own backend, tfjs/tensorflow), and the banner would land in
+  // every case's stderr, so mark the first use as done.
+  const instance = tf.findBackend('cpu') as unknown as { firstUse?: boolean } | null;
+  if (instance && 'firstUse' in instance) instance.firstUse = false;
   return {
     ok: true,
     info: {
