@@ -196,9 +196,17 @@ export async function validateFiles(files: string[], opts: LoadOptions = {}): Pr
   return out;
 }
 
-/** One case per backend, keyed `<name> › <backend>` (the key `-t` filters and baselines use). */
+/**
+ * One case per backend, keyed `<name> › <backend>` (the key `-t` filters and baselines use); with an
+ * architecture sweep, one per architecture × backend, keyed `<name> › <arch> › <backend>`, each with
+ * `model.arch` set to its architecture.
+ */
 export function expandCases(exp: Experiment): Case[] {
-  return exp.backends.map((backend) => ({ experiment: exp, backend, key: `${exp.name} › ${backend}` }));
+  if (!exp.sweep) return exp.backends.map((backend) => ({ experiment: exp, backend, key: `${exp.name} › ${backend}` }));
+  return exp.sweep.arch.flatMap((arch) => {
+    const experiment: Experiment = { ...exp, model: { ...exp.model, arch } };
+    return exp.backends.map((backend) => ({ experiment, backend, arch, key: `${exp.name} › ${arch} › ${backend}` }));
+  });
 }
 
 /**
@@ -471,15 +479,16 @@ function normalise(v: Variant, ctx: Ctx): { exp?: Experiment; problems: Diagnost
     timeout,
   };
   if (isObj(x.reference)) exp.reference = structuredClone(x.reference);
+  if (isObj(x.sweep) && Array.isArray(x.sweep.arch)) exp.sweep = { arch: [...(x.sweep.arch as string[])] };
   if (typeof x.artefact === 'string') exp.artefact = x.artefact;
 
   // Can the network be built on these images? Only worth asking once per distinct model and data.
-  const touchesModel = v.profile === null || (v.override !== undefined && ('model' in v.override || 'dataset' in v.override));
+  const touchesModel = v.profile === null || (v.override !== undefined && ('model' in v.override || 'dataset' in v.override || 'sweep' in v.override));
   if (problems.length === 0 && touchesModel) {
     const geometry = inputGeometry(dataset);
     if (geometry) {
       try {
-        buildModelGraph(model, geometry.input, geometry.classes);
+        for (const arch of exp.sweep?.arch ?? [model.arch]) buildModelGraph({ ...model, arch }, geometry.input, geometry.classes);
       } catch (err) {
         if (!(err instanceof ExpbenchError) || err.code !== 'MODEL_SHAPE') throw err;
         const hint = err.hint ?? 'choose a shallower architecture, fewer pooling layers or larger images';

@@ -299,6 +299,19 @@ const body: Record<string, JsonSchema> = {
   },
   dataset,
   model,
+  sweep: obj(
+    'Run the experiment once per listed value, each as its own group of cases (the study\'s depth figures: VGG11, 13, 16, 19).',
+    {
+      arch: {
+        type: 'array',
+        description: 'Architectures to run in turn; each replaces `model.arch` for its cases.',
+        items: { enum: ARCH_NAMES.filter((a) => a !== 'custom') },
+        minItems: 1,
+        maxItems: 16,
+        uniqueItems: true,
+      },
+    },
+  ),
   training,
   inference: obj(
     'How inference is run.',

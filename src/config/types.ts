@@ -104,12 +104,19 @@ export interface Experiment {
   reference?: Record<string, unknown>;
   /** Which paper artefact the experiment mirrors (`table2`, `table3`, `fig2`, `fig3`, `argmax`). */
   artefact?: string;
+  /** Architectures to run in turn (each replaces `model.arch` for its cases). */
+  sweep?: { arch: string[] };
 }
 
 /** One test-case group: an experiment on one backend. */
 export interface Case {
   experiment: Experiment;
   backend: BackendId;
-  /** Stable key: `<experiment name> › <backend id>`; used with `-t` and as the baseline key. */
+  /**
+   * Stable key: `<experiment name> › <backend id>`, or `<experiment name> › <arch> › <backend id>` in
+   * an architecture sweep; used with `-t` and as the baseline key.
+   */
   key: string;
+  /** The swept architecture of this case, when the experiment sweeps. */
+  arch?: string;
 }

@@ -31,7 +31,7 @@ export async function defineExperimentSuite(file: string): Promise<void> {
   const settings = runSettings();
   const exp = loadExperiment(file, { profile: settings.profile });
   const cases = expandCases(exp).filter((c) => settings.backendFilter(c.backend));
-  const availability = await probeInChild(cases.map((c) => c.backend));
+  const availability = await probeInChild([...new Set(cases.map((c) => c.backend))]);
   // Unavailable backends still leave a record, so reports show "skipped: <reason>" instead of a gap.
   // Written now: Vitest runs no hook of a block whose only test is skipped.
   for (const c of cases) {
@@ -42,8 +42,8 @@ export async function defineExperimentSuite(file: string): Promise<void> {
     }
   }
 
-  describe(exp.name, () => {
-    for (const c of cases) {
+  const defineBackends = (group: Case[]): void => {
+    for (const c of group) {
       const a = availability[c.backend] ?? { available: false, reason: 'not probed' };
       if (!a.available) {
         describe(c.backend, () => {
@@ -51,8 +51,12 @@ export async function defineExperimentSuite(file: string): Promise<void> {
         });
         continue;
       }
-      defineCase(c, exp, settings);
+      defineCase(c, c.experiment, settings);
     }
+  };
+  describe(exp.name, () => {
+    if (!exp.sweep) return defineBackends(cases);
+    for (const arch of exp.sweep.arch) describe(arch, () => defineBackends(cases.filter((c) => c.arch === arch)));
   });
 }
 
