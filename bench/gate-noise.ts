@@ -21,7 +21,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { compareToBaseline, DEFAULT_GATE } from '../src/runner/gate.ts';
+import { compareToBaseline, DEFAULT_GATE, relativeSpread } from '../src/runner/gate.ts';
 import { mannWhitneyU } from '../src/stats/mann-whitney.ts';
 import { iqr, mean, median, sortSamples } from '../src/stats/summary.ts';
 
@@ -223,7 +223,7 @@ function medianEstimatorRule(threshold: number, g: GateSetting): Rule {
   return (c, b) => {
     const sc = sortSamples(c);
     const sb = sortSamples(b);
-    if (iqr(sc) / median(sc) > g.spreadFactor * threshold || iqr(sb) / median(sb) > g.spreadFactor * threshold) return 'declined';
+    if (relativeSpread(sc) > g.spreadFactor * threshold || relativeSpread(sb) > g.spreadFactor * threshold) return 'declined';
     return mannWhitneyU(c, b).pGreater < g.alpha && median(sc) / median(sb) > 1 + g.minEffect * threshold ? 'regression' : 'pass';
   };
 }
@@ -293,7 +293,7 @@ async function main(): Promise<void> {
   const grid: GateSetting[] = [];
   for (const alpha of [0.01, 0.025, 0.05, 0.1])
     for (const minEffect of [0, 0.25, 0.5, 0.75, 1])
-      for (const spreadFactor of [Infinity, 2, 1, 0.5]) grid.push({ alpha, minEffect, spreadFactor });
+      for (const spreadFactor of [Infinity, 1.5, 1, 0.75, 0.5]) grid.push({ alpha, minEffect, spreadFactor });
   const name = (g: GateSetting) => `alpha ${g.alpha}, minEffect ${g.minEffect}, maxSpread ${Number.isFinite(g.spreadFactor) ? `${g.spreadFactor}×thr` : 'off'}`;
 
   for (const repeats of repeatsList) {

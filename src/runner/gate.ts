@@ -2,8 +2,9 @@
  * The regression gate: compares one phase's samples with the stored baseline's and decides whether the
  * change is a regression. Pure and deterministic (no resampling).
  *
- * First a noise guard: when either group's spread (IQR/median) exceeds `maxSpread` (default: the
- * threshold itself) the verdict is `incomparable` — too noisy to judge. A machine whose repeats scatter
+ * First a noise guard: when either group's relative spread (a robust standard deviation over the
+ * median, see {@link relativeSpread}) exceeds `maxSpread` (default: ¾ of the threshold) the verdict is
+ * `incomparable` — too noisy to judge. A machine whose repeats scatter
  * by more than the threshold within one run also shifts by that much between runs, which no test on a
  * handful of repeats can tell from a regression; saying so beats a coin toss.
  *
@@ -26,7 +27,7 @@
  * `1 / (1 + minEffect · threshold)`), never as failures.
  */
 import { hodgesLehmann, mannWhitneyU } from '../stats/mann-whitney.ts';
-import { iqr, median, sortSamples } from '../stats/summary.ts';
+import { iqr, median, sortSamples, type SortedSamples } from '../stats/summary.ts';
 import { formatBytes, formatChange, formatP, formatSeconds } from '../stats/format.ts';
 
 export type GateStatus = 'pass' | 'regression' | 'improvement' | 'no-baseline' | 'incomparable';
@@ -42,11 +43,11 @@ export interface GateOptions {
    */
   minEffect?: number;
   /**
-   * Largest relative spread (IQR / median of either group) at which a verdict is still given; above it
+   * Largest relative spread ({@link relativeSpread} of either group) at which a verdict is still given; above it
    * the comparison is `incomparable` ("too noisy"), because a machine whose repeats scatter by more than
    * the threshold within one run also shifts by that much between runs, and any verdict would be a coin
    * toss. Set to Infinity to always decide.
-   * @default 1 × threshold (see {@link DEFAULT_GATE})
+   * @default 0.75 × threshold (see {@link DEFAULT_GATE})
    */
   maxSpread?: number;
   /** What is compared, for the message, e.g. `train time`. @default 'time' */
@@ -56,7 +57,23 @@ export interface GateOptions {
 }
 
 /** Defaults chosen by `bench/gate-noise.ts` (tuned on one set of real timings, validated on another). */
-export const DEFAULT_GATE = { threshold: 0.1, alpha: 0.05, minEffect: 0.5, maxSpreadFactor: 1 } as const;
+export const DEFAULT_GATE = { threshold: 0.1, alpha: 0.05, minEffect: 0.5, maxSpreadFactor: 0.75 } as const;
+
+/** d2(n): expected range of n standard normal samples, to turn a small sample's range into a sd. */
+const D2 = [Number.NaN, Number.NaN, 1.128, 1.693, 2.059, 2.326, 2.534, 2.704] as const;
+
+/**
+ * Relative spread of sorted samples: a robust, normal-consistent standard deviation divided by the
+ * median. From 8 samples on, IQR / 1.349 (insensitive to a stray repeat); below that the IQR of so few
+ * values is itself too noisy — it looked tight for 5 samples of a visibly unsettled machine — so the
+ * range / d2(n) estimate (Shewhart's) is used. 0 for a single sample.
+ */
+export function relativeSpread(s: SortedSamples): number {
+  const n = s.length;
+  if (n < 2) return 0;
+  const sd = n >= 8 ? iqr(s) / 1.349 : (s[n - 1]! - s[0]!) / D2[n]!;
+  return sd / median(s);
+}
 
 export interface GateVerdict {
   status: GateStatus;
@@ -113,12 +130,12 @@ export function compareToBaseline(current: readonly number[], baseline: readonly
       `${metric}: samples must be positive to compare as ratios (current min ${fmt(cur[0]!)}, baseline min ${fmt(base[0]!)}): not compared`);
   }
   const maxSpread = opts.maxSpread ?? DEFAULT_GATE.maxSpreadFactor * opts.threshold;
-  const spreadCur = iqr(cur) / curMedian;
-  const spreadBase = iqr(base) / baseMedian;
+  const spreadCur = relativeSpread(cur);
+  const spreadBase = relativeSpread(base);
   if (spreadCur > maxSpread || spreadBase > maxSpread) {
     return notCompared('incomparable', current, baseline, curMedian, baseMedian, confidence,
       `${metric}: median ${fmt(curMedian)} vs baseline ${fmt(baseMedian)} (n = ${cur.length} vs ${base.length}): too noisy to judge a ` +
-      `${Math.round(opts.threshold * 100)}% change — spread (IQR/median) ${pct(spreadCur)} now, ${pct(spreadBase)} in the baseline, ` +
+      `${Math.round(opts.threshold * 100)}% change — relative spread (robust sd/median) ${pct(spreadCur)} now, ${pct(spreadBase)} in the baseline, ` +
       `above ${pct(maxSpread)}; not compared. Rerun on an idle machine (other load inflates and scatters timings), or record a calmer baseline`);
   }
 

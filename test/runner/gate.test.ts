@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compareToBaseline, DEFAULT_GATE } from '../../src/runner/gate.ts';
+import { compareToBaseline, DEFAULT_GATE, relativeSpread } from '../../src/runner/gate.ts';
+import { sortSamples } from '../../src/stats/summary.ts';
 
 const opts = { threshold: DEFAULT_GATE.threshold, alpha: DEFAULT_GATE.alpha, metric: 'train time' };
 // A baseline of ten repeats around 10 s with ~1.5% spread (fixed numbers, no randomness).
@@ -55,7 +56,7 @@ describe('compareToBaseline', () => {
     const noisy = [7.1, 13.2, 9.0, 11.8, 8.2, 14.5, 10.3, 6.9, 12.4, 9.6];
     const v = compareToBaseline(scale(noisy, 1.3), base, opts);
     expect(v.status).toBe('incomparable');
-    expect(v.message).toMatch(/too noisy to judge a 10% change — spread \(IQR\/median\) \d+\.\d% now, \d\.\d% in the baseline/);
+    expect(v.message).toMatch(/too noisy to judge a 10% change — relative spread \(robust sd\/median\) \d+\.\d% now, \d\.\d% in the baseline, above 7\.5%; not compared\. Rerun on an idle machine/);
     // With the guard off the same data is judged.
     expect(compareToBaseline(scale(noisy, 1.3), base, { ...opts, maxSpread: Infinity }).status).not.toBe('incomparable');
   });
@@ -80,6 +81,14 @@ describe('compareToBaseline', () => {
     const strict = compareToBaseline([12, 12.1, 12.2], [10, 10.1, 10.05], { ...opts, alpha: 0.01 });
     expect(strict.ci).toEqual([0, Infinity]);
     expect(strict.message).toMatch(/98% CI 0–∞/);
+  });
+
+  it('relative spread: IQR-based from 8 samples, range-based below', () => {
+    // 10 samples: IQR (type 7) of 1..10 is 4.5 → sd 4.5 / 1.349, median 5.5.
+    expect(relativeSpread(sortSamples([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]))).toBeCloseTo(4.5 / 1.349 / 5.5, 12);
+    // 5 samples: range 4 / d2(5) = 2.326, median 3.
+    expect(relativeSpread(sortSamples([1, 2, 3, 4, 5]))).toBeCloseTo(4 / 2.326 / 3, 12);
+    expect(relativeSpread(sortSamples([7]))).toBe(0);
   });
 
   it('bytes are formatted as bytes', () => {
