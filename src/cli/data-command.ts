@@ -29,9 +29,14 @@ export interface DataCommandIo {
 
 const DATASETS = ['cifar10'];
 
-function mb(bytes: number): string {
-  return `${(bytes / 1e6).toFixed(1)} MB`;
+/** Bytes in the largest decimal unit that keeps the figure ≥ 1: `850 B`, `12.3 kB`, `170.5 MB`. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1e3) return `${Math.round(bytes)} B`;
+  if (bytes < 1e6) return `${(bytes / 1e3).toFixed(1)} kB`;
+  if (bytes < 1e9) return `${(bytes / 1e6).toFixed(1)} MB`;
+  return `${(bytes / 1e9).toFixed(2)} GB`;
 }
+const mb = formatBytes;
 
 /** Formats one progress line: `12.3 MB / 170.5 MB (7.2%) 4.1 MB/s`. */
 export function formatProgress(p: DownloadProgress): string {

@@ -223,7 +223,7 @@ async function attemptDownload(ctx: AttemptContext): Promise<number | 'range-not
   report(true);
   if (failure) {
     if (ctx.signal?.aborted) throw failure;
-    throw new RetryableError(`connection lost after ${start + got} bytes${total ? ` of ${total}` : ''}: ${describe(failure)}`);
+    throw new RetryableError(`connection lost after ${start + got}${total ? ` of ${total}` : ''} bytes: ${describe(failure)}`);
   }
   if (total !== null && start + got !== total) {
     throw new RetryableError(`connection closed after ${start + got} of ${total} bytes`);

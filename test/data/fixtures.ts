@@ -12,6 +12,9 @@ import { pack } from 'tar-stream';
 
 export const RECORD = 3073;
 
+/** Archive entries get a fixed time so the same files always give the same archive bytes. */
+const FIXED_MTIME = new Date(Date.UTC(2020, 0, 1));
+
 /** A fresh temporary folder and its cleanup. */
 export async function tempDir(prefix = 'expbench-data-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
@@ -86,10 +89,10 @@ export async function makeTar(files: { name: string; data: Buffer | Uint8Array }
       const d = segs.slice(0, i).join('/') + '/';
       if (!dirs.has(d)) {
         dirs.add(d);
-        p.entry({ name: d, type: 'directory' });
+        p.entry({ name: d, type: 'directory', mtime: FIXED_MTIME });
       }
     }
-    p.entry({ name: f.name, size: f.data.length }, Buffer.from(f.data));
+    p.entry({ name: f.name, size: f.data.length, mtime: FIXED_MTIME }, Buffer.from(f.data));
   }
   p.finalize();
   await done;
