@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrtBackend } from '../../src/backends/onnxruntime/index.ts';
-import { argmaxRows } from '../../src/backends/onnxruntime/session.ts';
+import { argmaxRows, OrtSession } from '../../src/backends/onnxruntime/session.ts';
 import type { LoadOptions, ModelSession } from '../../src/backends/types.ts';
 import { fillBatch, identityOrder } from '../../src/data/batch.ts';
 import type { Dataset, Split } from '../../src/data/types.ts';
@@ -111,6 +111,28 @@ describe('onnxruntime/cpu session', () => {
       expect(w[p.name]!.data).toEqual(weights[p.name]!.data);
       expect(w[p.name]!.data.buffer).not.toBe(weights[p.name]!.data.buffer);
     }
+  });
+
+  it('picks up weights a trainer put into the shared state once it bumps the version', async () => {
+    const state = (s as OrtSession).state;
+    expect(state.location).toBe('cpu');
+    const n = 2;
+    const x = new Float32Array(n * C * H * W);
+    fillBatch(dataset.train, { channels: C, height: H, width: W }, dataset.normalization, identityOrder(8), 0, n, 'NCHW', x);
+    const changed = { ...weights, 'fc2.weight': { shape: weights['fc2.weight']!.shape, data: weights['fc2.weight']!.data.map((v) => -2 * v) } };
+    const ort = await import('onnxruntime-node');
+    const old = state.tensors.get('fc2.weight')!;
+    state.tensors.set('fc2.weight', new ort.Tensor('float32', changed['fc2.weight'].data.slice(), changed['fc2.weight'].shape));
+    old.dispose();
+    // Not yet announced: the session still answers with the weights it holds.
+    expect(compareLogits(await s.logits(x, n), referenceForward(model, weights, x, n), 1e-4).passed).toBe(true);
+    state.version++;
+    const c = compareLogits(await s.logits(x, n), referenceForward(model, changed, x, n), 1e-4, { numClasses: 10 });
+    if (!c.passed) throw new Error(formatParity(c));
+    expect((await s.getWeights())['fc2.weight']!.data).toEqual(changed['fc2.weight'].data);
+    // Restore for the tests that follow.
+    state.tensors.set('fc2.weight', new ort.Tensor('float32', weights['fc2.weight']!.data.slice(), weights['fc2.weight']!.shape));
+    state.version++;
   });
 
   it('refuses to train when loaded for inference only', async () => {

@@ -1,11 +1,17 @@
 /**
- * An ONNX Runtime model session: the forward graph with the weights as graph inputs, an
- * InferenceSession on one execution provider, and the weight state the trainer shares.
+ * An ONNX Runtime model session: an InferenceSession on one execution provider, and the weight state
+ * the trainer shares.
  *
- * Why weights are inputs, not initializers: training replaces them every step (`trainer.ts` feeds
- * `state.tensors` and stores the updated ones back), and inference must then see the trained values
- * without rebuilding the session. The cost is that ORT cannot constant-fold or pre-pack the weights;
- * `bench/infer-throughput.ts` measures that against an initializer-based session.
+ * Two forms of the same weights, on purpose:
+ * - `state.tensors` (graph-input form): what the trainer feeds its training graph and replaces after
+ *   every step (`trainer.ts`); `getWeights()` reads them;
+ * - the inference session holds the weights as initializers (constants). ONNX Runtime only
+ *   pre-packs weights and rewrites convolutions into its blocked NCHWc kernels when the weights are
+ *   constant; with the weights fed as inputs, vgg-small inference ran 1.5–1.8× slower on the CPU EP
+ *   (`bench/infer-throughput.ts`, `onnxruntime/cpu+init` vs graph inputs). So the inference session
+ *   is rebuilt from the state when the weights change: at the end of `train()` (timed as training,
+ *   the phase that changed them, as a trained model is made ready to serve), or, if some other writer
+ *   bumped `state.version`, at the next `infer()`/`logits()`.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -14,8 +20,7 @@ import { fillBatch, identityOrder } from '../../data/batch.ts';
 import { BackendError, ModelError } from '../../errors.ts';
 import type { ModelGraph, Weights } from '../../models/ir.ts';
 import type { BackendId, BackendMemory, InferRequest, LoadOptions, ModelSession, SessionInfo, TrainRequest, TrainResult } from '../types.ts';
-import { buildForwardGraph } from './forward.ts';
-import type { ForwardGraph } from './forward.ts';
+import { forwardModelBytes, INPUT_NAME, LOGITS_NAME } from './forward.ts';
 import { OnnxGraph } from './graph.ts';
 import { EXECUTION_PROVIDER, explainEpFailure, ortVersions, sessionOptions } from './runtime.ts';
 import type { OrtDevice, OrtModule } from './runtime.ts';
@@ -75,17 +80,20 @@ export class OrtSession implements ModelSession {
   private trainerUnavailable: string | undefined;
   private batchBuf: Float32Array | undefined;
   private disposed = false;
+  /** `state.version` the inference session's constant weights were taken from. */
+  private sessionVersion: number;
 
   private constructor(
     private readonly ort: OrtModule,
     readonly model: ModelGraph,
-    readonly forward: ForwardGraph,
-    private readonly session: InferenceSession,
+    private session: InferenceSession,
     readonly state: OrtWeightState,
     private readonly opts: LoadOptions,
+    private readonly options: InferenceSession.SessionOptions,
     info: SessionInfo,
   ) {
     this.info = info;
+    this.sessionVersion = state.version;
   }
 
   /**
@@ -102,12 +110,13 @@ export class OrtSession implements ModelSession {
       );
     }
     const id: BackendId = `onnxruntime/${device}`;
-    const forward = buildForwardGraph(model, { weights: 'inputs', batch: 'N', mode: 'inference' });
     const options = sessionOptions(device);
-    const notes: string[] = ['weights are graph inputs (shared with the training graph), batch dimension symbolic'];
+    const notes: string[] = [
+      'inference session holds the weights as constants (rebuilt from the training state after train()); batch dimension symbolic',
+    ];
     let session: InferenceSession;
     try {
-      session = await ort.InferenceSession.create(forward.graph.toModelBytes(), options);
+      session = await ort.InferenceSession.create(forwardModelBytes(model, weights), options);
     } catch (e) {
       throw new BackendError(`${id}: cannot create the inference session: ${explainEpFailure(device, (e as Error).message)}`, {
         cause: e,
@@ -147,7 +156,7 @@ export class OrtSession implements ModelSession {
       versions: ortVersions(ort),
       notes,
     };
-    const s = new OrtSession(ort, model, forward, session, state, opts, info);
+    const s = new OrtSession(ort, model, session, state, opts, options, info);
     try {
       if (opts.training !== false) await s.createTrainer(device, options);
       else s.trainerUnavailable = 'this session was loaded with training: false';
@@ -181,14 +190,15 @@ export class OrtSession implements ModelSession {
     });
   }
 
-  private feeds(x: Tensor): Record<string, Tensor> {
-    const f: Record<string, Tensor> = { [this.forward.input]: x };
-    for (const [param, value] of Object.entries(this.forward.paramInputs)) {
-      const t = this.state.tensors.get(param);
-      if (!t) throw new BackendError(`${this.info.backend}: the weight state lacks ${param}. Hint: the trainer must replace tensors, not remove them.`);
-      f[value] = t;
-    }
-    return f;
+  /** Rebuilds the inference session from the current weight state, if the weights changed since. */
+  private async refresh(): Promise<void> {
+    if (this.sessionVersion === this.state.version) return;
+    const version = this.state.version;
+    const next = await this.ort.InferenceSession.create(forwardModelBytes(this.model, await this.getWeights()), this.options);
+    const old = this.session;
+    this.session = next;
+    this.sessionVersion = version;
+    await old.release();
   }
 
   private live(): void {
@@ -199,9 +209,10 @@ export class OrtSession implements ModelSession {
     this.live();
     const per = this.model.input.reduce((a, b) => a * b, 1);
     if (x.length < n * per) throw new BackendError(`${this.info.backend}: logits() got ${x.length} values for ${n} examples of ${per}. Hint: pass n·C·H·W floats in NCHW.`);
+    await this.refresh();
     const input = new this.ort.Tensor('float32', x.length === n * per ? x : x.subarray(0, n * per), [n, ...this.model.input]);
-    const out = await this.session.run(this.feeds(input), [this.forward.logits]);
-    const t = out[this.forward.logits]!;
+    const out = await this.session.run({ [INPUT_NAME]: input }, [LOGITS_NAME]);
+    const t = out[LOGITS_NAME]!;
     // The result is read back to the CPU here, so the device is idle when this returns.
     const data = (t.location === 'cpu' ? t.data : await t.getData()) as Float32Array;
     const copy = Float32Array.from(data);
@@ -211,6 +222,7 @@ export class OrtSession implements ModelSession {
 
   async infer(req: InferRequest): Promise<Int32Array> {
     this.live();
+    await this.refresh();
     const { split } = req;
     const B = req.batchSize;
     const [C, H, W] = this.model.input as [number, number, number];
@@ -227,8 +239,8 @@ export class OrtSession implements ModelSession {
       const count = Math.min(B, split.n - start);
       fillBatch(split, geo, norm, order, start, count, 'NCHW', buf);
       const x = new this.ort.Tensor('float32', count === B ? buf : buf.subarray(0, count * per), [count, C, H, W]);
-      const out = await this.session.run(this.feeds(x), [this.forward.logits]);
-      const t = out[this.forward.logits]!;
+      const out = await this.session.run({ [INPUT_NAME]: x }, [LOGITS_NAME]);
+      const t = out[LOGITS_NAME]!;
       argmaxRows(t.data as Float32Array, count, K, classes, start);
       t.dispose();
     }
@@ -242,14 +254,23 @@ export class OrtSession implements ModelSession {
         hint: 'use a tfjs backend for training, or an inference-only experiment on onnxruntime',
       });
     }
-    return this.trainer.train(req);
+    const before = this.state.version;
+    try {
+      return await this.trainer.train(req);
+    } finally {
+      // Steps ran (or may have) and replaced weights: make sure readers see a new version, then
+      // rebuild the inference session here, so its cost is part of training, not of inference.
+      if (this.state.version === before) this.state.version++;
+      await this.refresh();
+    }
   }
 
   async getWeights(): Promise<Weights> {
     this.live();
     const out: Weights = {};
     for (const p of this.model.params) {
-      const t = this.state.tensors.get(p.name)!;
+      const t = this.state.tensors.get(p.name);
+      if (!t) throw new BackendError(`${this.info.backend}: the weight state lacks ${p.name}. Hint: the trainer must replace tensors, not remove them.`);
       const data = (t.location === 'cpu' ? t.data : await t.getData()) as Float32Array;
       out[p.name] = { shape: [...p.shape], data: Float32Array.from(data) };
     }
