@@ -227,3 +227,23 @@ describe('bilinear resize', () => {
     expect([out[0], out[3], out[6], out[9]]).toEqual([0, 25, 75, 100]);
   });
 });
+
+describe('JPEG decoder (libjpeg-turbo/WASM)', () => {
+  it('keeps decoding correctly after many corrupt inputs (the instance is renewed after a failure)', async () => {
+    const { decodeJpegTurbo } = await import('../../src/data/jpeg-turbo.ts');
+    const good = encodeJpeg(fixtureRgb(3, 2, 16, 16).map((v, i) => (v + i * 13) & 255), 16, 16, 90);
+    const first = decodeJpegTurbo(good, 1e6)!;
+    let failures = 0;
+    for (let k = 0; k < 500; k++) {
+      try {
+        decodeJpegTurbo(good.subarray(0, 20 + (k % (good.length - 21))), 1e6);
+      } catch {
+        failures++;
+      }
+    }
+    // Every truncation is reported (libjpeg's "premature end of data" counts as a failure).
+    expect(failures).toBe(500);
+    expect(Buffer.from(decodeJpegTurbo(good, 1e6)!.data).equals(Buffer.from(first.data))).toBe(true);
+    expect(() => decodeJpegTurbo(good, 100)).toThrow(/larger than/);
+  });
+});
