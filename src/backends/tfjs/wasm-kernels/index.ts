@@ -1,0 +1,156 @@
+/**
+ * Kernels that let the tfjs wasm backend (tfjs-backend-wasm 4.22, XNNPACK) train the model IR's
+ * layers, registered from expbench without changing the tfjs packages.
+ *
+ * What training needs, found by running every layer's forward pass and gradient (`tf.variableGrads`,
+ * `optimizer.minimize` with SGD and momentum) under `tf.profile` and by catching "Kernel 'X' not
+ * registered for backend 'wasm'" (test/tfjs/wasm-kernels.test.ts repeats both checks):
+ *
+ * - `Conv2DBackpropFilter` is missing: every conv layer's weight gradient fails without it. Added
+ *   here ({@link ./conv2d-backprop-filter.ts}), on native Conv2D / BatchMatMul.
+ * - `MaxPoolGrad` exists but is wrong for windows whose values are all ≤ 0 and breaks ties the other
+ *   way from tfjs cpu. Replaced here ({@link ./max-pool-grad.ts}) by a scan with cpu's semantics.
+ * - `Conv2DBackpropInput` exists but is a scalar C++ loop nest, 9–10× the forward conv's time. Replaced
+ *   here ({@link ./conv2d-backprop-input.ts}) by one native Conv2D; this replacement can be declined.
+ * - Everything else the layers use is native: ReLU's gradient is Step × dy, batch norm in training
+ *   mode is composed of Mean/Sub/Square/Rsqrt/Mul/Sum, dense is
+ *   BatchMatMul/_FusedMatMul + Add, dropout is Floor/RealDiv/Mul on a JS-side random tensor, softmax
+ *   cross-entropy is Max/Sub/Exp/Sum/Log, and SGD/momentum are Mul/Add/Sub on variables.
+ *
+ * Gradient *functions* are a separate registry: `@tensorflow/tfjs-core` alone registers none in Node
+ * (its ESM build that would is not loadable there); importing `@tensorflow/tfjs` registers them.
+ */
+import { getKernel, getKernelsForBackend, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
+import type { KernelConfig } from '@tensorflow/tfjs-core';
+import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.ts';
+import { conv2DBackpropInputConfig } from './conv2d-backprop-input.ts';
+import { maxPoolGradConfig } from './max-pool-grad.ts';
+import { BackendError } from '../../../errors.ts';
+
+export { chooseFilterGradStrategy, conv2dBackpropFilterNHWC } from './conv2d-backprop-filter.ts';
+export type { FilterGradStrategy } from './conv2d-backprop-filter.ts';
+export { conv2dBackpropInputNHWC } from './conv2d-backprop-input.ts';
+export { maxPoolGradNHWC } from './max-pool-grad.ts';
+export { KernelScope, withKernelScope } from './kernel-scope.ts';
+
+/**
+ * Every kernel that training and evaluating the IR's layers runs on a tfjs backend (conv with and
+ * without fused bias+ReLU, ReLU, max pooling, batch norm in training and inference mode, flatten,
+ * dense, dropout, softmax cross-entropy, argmax, SGD and momentum), as recorded by `tf.profile`.
+ */
+export const WASM_TRAINING_KERNELS: readonly string[] = [
+  'Add', 'ArgMax', 'BatchMatMul', 'Cast', 'Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Exp',
+  'Floor', 'FusedBatchNorm', 'FusedConv2D', 'Identity', 'Log', 'Max', 'MaxPool', 'MaxPoolGrad', 'Mean',
+  'Multiply', 'Neg', 'PadV2', 'RealDiv', 'Relu', 'Reshape', 'Rsqrt', 'Slice', 'Softmax', 'Square', 'Step',
+  'Sub', 'Sum', 'Tile', 'Transpose', 'ZerosLike', '_FusedMatMul',
+];
+
+/** Native wasm kernels that expbench's own kernels are built from. */
+export const WASM_KERNEL_DEPENDENCIES: readonly string[] = [
+  'BatchMatMul', 'Concat', 'Conv2D', 'PadV2', 'Reshape', 'Reverse', 'Slice', 'StridedSlice', 'Transpose',
+];
+
+/** Why expbench provides a wasm kernel. */
+export type ProvidedReason = 'missing' | 'wrong' | 'slower';
+
+interface Provided {
+  config: KernelConfig;
+  /**
+   * Why expbench provides it: `missing` from tfjs-backend-wasm, the native one gives `wrong` results,
+   * or the native one is correct but much `slower`.
+   */
+  reason: ProvidedReason;
+}
+
+const PROVIDED: readonly Provided[] = [
+  { config: conv2DBackpropFilterConfig, reason: 'missing' },
+  { config: maxPoolGradConfig, reason: 'wrong' },
+  { config: conv2DBackpropInputConfig, reason: 'slower' },
+];
+
+/** Native kernels set aside by a replacement, so {@link unregisterWasmTrainingKernels} can restore them. */
+const setAside = new Map<string, KernelConfig>();
+
+/** Options of {@link registerWasmTrainingKernels}. */
+export interface RegisterWasmTrainingKernelsOptions {
+  /**
+   * Replace native wasm kernels that are correct but far slower than a formulation on XNNPACK
+   * (`Conv2DBackpropInput`). Missing kernels are always added and wrong ones (`MaxPoolGrad`) always
+   * replaced.
+   * @default true
+   */
+  replaceNative?: boolean;
+}
+
+/** What {@link registerWasmTrainingKernels} left in place. */
+export interface WasmTrainingKernelsResult {
+  /** Kernels whose wasm implementation is now expbench's (added and replaced), sorted. */
+  registered: string[];
+  /** The subset of `registered` that replaced a native tfjs-backend-wasm kernel (wrong or slower). */
+  replaced: string[];
+  /** For each kernel in `registered`, why expbench provides it. */
+  reasons: Record<string, ProvidedReason>;
+}
+
+function isOurs(p: Provided): boolean {
+  return getKernel(p.config.kernelName, 'wasm')?.kernelFunc === p.config.kernelFunc;
+}
+
+/**
+ * Registers expbench's wasm training kernels in tfjs's global kernel registry. Idempotent: a second
+ * call changes nothing and reports the same. Works before or after `tf.setBackend('wasm')` (the
+ * engine looks kernels up on every call; these kernels need no per-backend setup). Import
+ * `@tensorflow/tfjs-backend-wasm` first: which native kernels exist is read from the registry.
+ */
+export function registerWasmTrainingKernels(opts: RegisterWasmTrainingKernelsOptions = {}): WasmTrainingKernelsResult {
+  const replaceNative = opts.replaceNative ?? true;
+  if (getKernelsForBackend('wasm').length === 0) {
+    // Registered first, these kernels would be overwritten by the package's own on its import.
+    throw new BackendError('no tfjs wasm kernels are registered yet', {
+      hint: "import '@tensorflow/tfjs-backend-wasm' before calling registerWasmTrainingKernels()",
+    });
+  }
+  for (const p of PROVIDED) {
+    if (isOurs(p)) continue;
+    const existing = getKernel(p.config.kernelName, 'wasm');
+    if (existing != null) {
+      // A kernel that only fills a gap stays native once tfjs ships one.
+      if (p.reason === 'missing' || (p.reason === 'slower' && !replaceNative)) continue;
+      setAside.set(p.config.kernelName, existing);
+      unregisterKernel(p.config.kernelName, 'wasm');
+    }
+    registerKernel(p.config);
+  }
+  const ours = PROVIDED.filter(isOurs).sort((a, b) => a.config.kernelName.localeCompare(b.config.kernelName));
+  return {
+    registered: ours.map((p) => p.config.kernelName),
+    replaced: ours.filter((p) => setAside.has(p.config.kernelName)).map((p) => p.config.kernelName),
+    reasons: Object.fromEntries(ours.map((p) => [p.config.kernelName, p.reason])),
+  };
+}
+
+/**
+ * Removes expbench's wasm kernels and puts back the native ones they replaced (tests compare the
+ * two; a process can also opt out after registering).
+ */
+export function unregisterWasmTrainingKernels(): void {
+  for (const p of PROVIDED) {
+    if (!isOurs(p)) continue;
+    unregisterKernel(p.config.kernelName, 'wasm');
+    const native = setAside.get(p.config.kernelName);
+    if (native != null) {
+      registerKernel(native);
+      setAside.delete(p.config.kernelName);
+    }
+  }
+}
+
+/**
+ * Kernels that training the IR's layers needs on wasm (and that expbench's kernels are built from)
+ * which are not registered for backend 'wasm' right now, sorted. Empty after
+ * {@link registerWasmTrainingKernels} with tfjs-backend-wasm 4.22; before it, `['Conv2DBackpropFilter']`.
+ */
+export function missingWasmTrainingKernels(): string[] {
+  const wanted = new Set([...WASM_TRAINING_KERNELS, ...WASM_KERNEL_DEPENDENCIES]);
+  return [...wanted].filter((k) => getKernel(k, 'wasm') == null).sort();
+}
