@@ -124,6 +124,15 @@ describe('image folder (PNG)', () => {
   });
 });
 
+describe('cancellation', () => {
+  it('an aborted signal stops the load with the abort reason, not a DataError', async () => {
+    await writeFiles(join(dir, 'tree'), imageTree({ format: 'png', classes: CLASSES, train: 1, test: 1, size: 8 }));
+    const ac = new AbortController();
+    ac.abort(new Error('stop'));
+    await expect(loadDataset({ kind: 'image-folder', path: 'tree', train: 3, test: 3, sizeMismatch: 'reject' }, { baseDir: dir, signal: ac.signal })).rejects.toThrow('stop');
+  });
+});
+
 describe('image folder (JPEG), folder and .tar.gz', () => {
   it('decodes JPEGs within JPEG error of the source colours', async () => {
     const files = imageTree({ format: 'jpg', classes: CLASSES, train: 2, test: 1, size: 16, prefix: 'cifar10-jpg/' });

@@ -69,6 +69,15 @@ describe.skipIf(!datasets)(`real CIFAR-10 JPEG folder${why}`, () => {
     ds.normalization.std.forEach((s, c) => expect(Math.abs(s - README.std[c]!)).toBeLessThan(0.003));
   });
 
+  it('a load can be cancelled while the archive is being streamed', async () => {
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 150);
+    const err = await loadDataset({ kind: 'image-folder', path: small, train: 10_000, test: 2_000, sizeMismatch: 'reject' }, { baseDir: repo, signal: ac.signal }).catch(
+      (e: unknown) => e,
+    );
+    expect((err as Error).name).toBe('AbortError');
+  });
+
   it.skipIf(!existsSync(full))('cifar10-jpg.tar.gz: the full 50,000 train images give the published statistics to 3 decimals', async () => {
     const ds = await loadDataset({ kind: 'image-folder', path: full, train: 50_000, test: 0, sizeMismatch: 'reject' }, { baseDir: repo });
     expect(ds.train.n).toBe(50_000);
