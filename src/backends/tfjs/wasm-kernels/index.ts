@@ -36,12 +36,13 @@ export { KernelScope, withKernelScope } from './kernel-scope.ts';
 /**
  * Every kernel that training and evaluating the IR's layers runs on a tfjs backend (conv with and
  * without fused bias+ReLU, ReLU, max pooling, batch norm in training and inference mode, flatten,
- * dense, dropout, softmax cross-entropy, argmax, SGD and momentum), as recorded by `tf.profile`.
+ * dense, dropout, softmax cross-entropy on one-hot labels, argmax, SGD and momentum), as recorded by
+ * `tf.profile` (test/tfjs/wasm-kernels-model.test.ts checks the list against a fresh profile).
  */
 export const WASM_TRAINING_KERNELS: readonly string[] = [
   'Add', 'ArgMax', 'BatchMatMul', 'Cast', 'Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Exp',
   'Floor', 'FusedBatchNorm', 'FusedConv2D', 'Identity', 'Log', 'Max', 'MaxPool', 'MaxPoolGrad', 'Mean',
-  'Multiply', 'Neg', 'PadV2', 'RealDiv', 'Relu', 'Reshape', 'Rsqrt', 'Slice', 'Softmax', 'Square', 'Step',
+  'Multiply', 'Neg', 'OneHot', 'PadV2', 'RealDiv', 'Relu', 'Reshape', 'Rsqrt', 'Slice', 'Softmax', 'Square', 'Step',
   'Sub', 'Sum', 'Tile', 'Transpose', 'ZerosLike', '_FusedMatMul',
 ];
 
