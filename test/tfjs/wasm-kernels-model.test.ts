@@ -72,21 +72,21 @@ function makeParams(): Params {
 function forward(p: Params, x: tf.Tensor4D, fused: boolean, training = true): tf.Tensor2D {
   let h: tf.Tensor4D = fused
     ? tf.fused.conv2d({ x, filter: p.w1 as tf.Tensor4D, strides: 1, pad: 'same', bias: p.b1, activation: 'relu' })
-    : tf.relu(tf.add(tf.conv2d(x, p.w1 as tf.Tensor4D, 1, 'same'), p.b1!));
+    : (tf.relu(tf.add(tf.conv2d(x, p.w1 as tf.Tensor4D, 1, 'same'), p.b1!)) as tf.Tensor4D);
   h = tf.maxPool(h, 2, 2, 'valid');
   h = tf.conv2d(h, p.w2 as tf.Tensor4D, 2, 'same');
   if (training) {
     const m = tf.moments(h, [0, 1, 2]);
-    h = tf.batchNorm(h, m.mean, m.variance, p.beta, p.gamma, 1e-3);
+    h = tf.batchNorm(h, m.mean, m.variance, p.beta, p.gamma, 1e-3) as tf.Tensor4D;
   } else {
-    h = tf.batchNorm(h, tf.zeros([8]), tf.ones([8]), p.beta, p.gamma, 1e-3);
+    h = tf.batchNorm(h, tf.zeros([8]), tf.ones([8]), p.beta, p.gamma, 1e-3) as tf.Tensor4D;
   }
   h = tf.relu(h);
   h = tf.conv2d(h, p.w3 as tf.Tensor4D, 1, 'valid');
   h = tf.maxPool(h, 2, 2, 'valid');
   let f = tf.reshape(h, [N, -1]) as tf.Tensor2D;
   if (training) f = tf.dropout(f, 0.25, undefined, 5) as tf.Tensor2D;
-  return fused ? tf.fused.matMul({ a: f, b: p.fw as tf.Tensor2D, bias: p.fb }) : (tf.add(tf.matMul(f, p.fw as tf.Tensor2D), p.fb!) as tf.Tensor2D);
+  return fused ? (tf.fused.matMul({ a: f, b: p.fw as tf.Tensor2D, bias: p.fb }) as tf.Tensor2D) : (tf.add(tf.matMul(f, p.fw as tf.Tensor2D), p.fb!) as tf.Tensor2D);
 }
 
 function loss(p: Params, fused: boolean): tf.Scalar {
@@ -165,7 +165,9 @@ describe('tfjs/wasm with expbench kernels', () => {
     for (const fused of [false, true]) {
       for (const opt of [tf.train.sgd(0.05), tf.train.momentum(0.05, 0.9)]) {
         for (let i = 0; i < 2; i++) {
-          const prof = await tf.profile(() => opt.minimize(() => loss(p, fused), false, Object.values(p)));
+          const prof = await tf.profile(() => {
+            opt.minimize(() => loss(p, fused), false, Object.values(p));
+          });
           for (const k of prof.kernels) seen.add(k.name);
         }
         opt.dispose();

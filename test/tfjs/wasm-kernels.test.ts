@@ -211,7 +211,7 @@ function poolGrad(c: PoolCase, xv: Float32Array, dyv: Float32Array): () => tf.Te
   return () =>
     tf.tidy(() => {
       const dy = tf.tensor(dyv, tf.backend_util.computePool2DInfo(c.x, c.k, c.s, 1, c.pad).outShape);
-      return tf.grad((x: tf.Tensor4D) => tf.sum(tf.mul(tf.maxPool(x, c.k, c.s, c.pad), dy)))(tf.tensor4d(xv, c.x));
+      return tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(x as tf.Tensor4D, c.k, c.s, c.pad), dy)))(tf.tensor4d(xv, c.x));
     });
 }
 
