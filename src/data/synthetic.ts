@@ -10,7 +10,7 @@
  * `floor(n/K)` or `floor(n/K)+1` times, in a seeded random order.
  */
 import { DataError } from '../errors.ts';
-import { gaussian, mixSeed, mulberry32, SeedStream, type Rng } from './prng.ts';
+import { mixSeed, mulberry32, normalTable16, SeedStream, type Rng } from './prng.ts';
 import type { Split } from './types.ts';
 
 export interface SyntheticSpec {
@@ -87,39 +87,72 @@ function balancedLabels(n: number, K: number, rng: Rng): Uint8Array {
   return labels;
 }
 
+/**
+ * Each class's pattern on a grid padded by the maximum shift on every side, so that an example
+ * shifted by integer `(dx, dy)` is a window of it: no transcendental functions per example.
+ */
+function paddedPatterns(spec: SyntheticSpec, protos: Prototype[], M: number): Float64Array[] {
+  const S = spec.imageSize;
+  const C = spec.channels;
+  const P = S + 2 * M;
+  return protos.map((p) => {
+    const out = new Float64Array(P * P * C);
+    const cos = Math.cos(p.theta);
+    const sin = Math.sin(p.theta);
+    const r2 = 2 * (p.radius * S) ** 2;
+    for (let py = 0; py < P; py++) {
+      const yy = py - M;
+      for (let px = 0; px < P; px++) {
+        const xx = px - M;
+        const g = Math.cos((2 * Math.PI * p.freq * (xx * cos + yy * sin)) / S + p.phase);
+        const b = Math.exp(-((xx - p.bx * S) ** 2 + (yy - p.by * S) ** 2) / r2);
+        const o = (py * P + px) * C;
+        for (let c = 0; c < C; c++) out[o + c] = g * p.gratingColour[c]! + b * p.blobColour[c]!;
+      }
+    }
+    return out;
+  });
+}
+
 function generateSplit(spec: SyntheticSpec, protos: Prototype[], n: number, stream: number): Split {
   const S = spec.imageSize;
   const C = spec.channels;
   const per = S * S * C;
   const rng = mulberry32(mixSeed(spec.seed, stream));
-  const normal = gaussian(rng);
+  const table = normalTable16();
+  const noise = spec.noise;
   const labels = balancedLabels(n, spec.classes, rng);
   const images = new Uint8Array(n * per);
-  const maxShift = Math.max(1, Math.floor(S / 8));
-  const pattern = new Float64Array(per);
+  const M = Math.max(1, Math.floor(S / 8));
+  const P = S + 2 * M;
+  const patterns = paddedPatterns(spec, protos, M);
+  const row = S * C;
   for (let i = 0; i < n; i++) {
-    const p = protos[labels[i]!]!;
-    const dx = Math.floor(rng() * (2 * maxShift + 1)) - maxShift;
-    const dy = Math.floor(rng() * (2 * maxShift + 1)) - maxShift;
+    const pattern = patterns[labels[i]!]!;
+    const dx = Math.floor(rng() * (2 * M + 1)) - M;
+    const dy = Math.floor(rng() * (2 * M + 1)) - M;
     const contrast = 0.6 + 0.8 * rng();
-    const brightness = 50 * rng() - 25;
-    const cos = Math.cos(p.theta);
-    const sin = Math.sin(p.theta);
-    const r2 = 2 * (p.radius * S) ** 2;
+    const level = 128 + 50 * rng() - 25;
+    // Noise: two deviates per 32-bit draw, from the quantile table (see normalTable16).
+    let r = 0;
+    let half = false;
+    let o = i * per;
     for (let y = 0; y < S; y++) {
-      const yy = y - dy;
-      for (let x = 0; x < S; x++) {
-        const xx = x - dx;
-        const g = Math.cos((2 * Math.PI * p.freq * (xx * cos + yy * sin)) / S + p.phase);
-        const b = Math.exp(-((xx - p.bx * S) ** 2 + (yy - p.by * S) ** 2) / r2);
-        const o = (y * S + x) * C;
-        for (let c = 0; c < C; c++) pattern[o + c] = g * p.gratingColour[c]! + b * p.blobColour[c]!;
+      // Pixel (x, y) shows the class pattern at (x - dx, y - dy).
+      let q = ((y - dy + M) * P + (M - dx)) * C;
+      for (let j = 0; j < row; j++, q++, o++) {
+        let z: number;
+        if (half) {
+          z = table[r >>> 16]!;
+          half = false;
+        } else {
+          r = (rng() * 4294967296) >>> 0;
+          z = table[r & 0xffff]!;
+          half = true;
+        }
+        const v = level + contrast * pattern[q]! + noise * z;
+        images[o] = v <= 0 ? 0 : v >= 255 ? 255 : (v + 0.5) | 0;
       }
-    }
-    const base = i * per;
-    for (let j = 0; j < per; j++) {
-      const v = 128 + brightness + contrast * pattern[j]! + spec.noise * normal();
-      images[base + j] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
     }
   }
   return { n, images, labels };

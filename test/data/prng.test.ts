@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { epochOrder, mixSeed, mulberry32 } from '../../src/data/index.ts';
-import { gaussian } from '../../src/data/prng.ts';
+import { gaussian, normalQuantile, normalTable16 } from '../../src/data/prng.ts';
 
 function isPermutation(order: Uint32Array, n: number): boolean {
   if (order.length !== n) return false;
@@ -47,6 +47,29 @@ describe('mulberry32', () => {
     }
     expect(Math.abs(s / n)).toBeLessThan(0.03);
     expect(Math.abs(Math.sqrt(s2 / n) - 1)).toBeLessThan(0.03);
+  });
+});
+
+describe('normal quantiles', () => {
+  it('normalQuantile matches known values', () => {
+    expect(normalQuantile(0.5)).toBeCloseTo(0, 12);
+    expect(normalQuantile(0.975)).toBeCloseTo(1.959963985, 7);
+    expect(normalQuantile(0.025)).toBeCloseTo(-1.959963985, 7);
+    expect(normalQuantile(0.001)).toBeCloseTo(-3.090232306, 7);
+    expect(normalQuantile(0.8413447461)).toBeCloseTo(1, 7);
+  });
+
+  it('the 16-bit table is a symmetric standard normal (mean 0, sd ≈ 1)', () => {
+    const t = normalTable16();
+    let s = 0;
+    let s2 = 0;
+    for (const v of t) {
+      s += v;
+      s2 += v * v;
+    }
+    expect(Math.abs(s / t.length)).toBeLessThan(1e-6);
+    expect(Math.abs(Math.sqrt(s2 / t.length) - 1)).toBeLessThan(0.001);
+    expect(t[0]).toBeCloseTo(-t[65535]!, 5);
   });
 });
 
