@@ -32,6 +32,12 @@ const { values: args } = parseArgs({
   options: {
     worker: { type: 'boolean', default: false },
     'per-block': { type: 'string', default: '10' },
+    /** ONNX Runtime intra-op threads; 0 = its default (all cores), as the backends run it. */
+    threads: { type: 'string', default: '0' },
+    /** Batch of the convolution workload (sets the length of one sample). */
+    batch: { type: 'string', default: '12' },
+    /** Which clock the gate is tuned and validated on: wall time, or the process's CPU time. */
+    metric: { type: 'string', default: 'wall' },
     blocks: { type: 'string', default: '30' },
     from: { type: 'string' },
     save: { type: 'string' },
@@ -46,7 +52,7 @@ const { values: args } = parseArgs({
 async function worker(perBlock: number): Promise<void> {
   const ort = await import('onnxruntime-node');
   const { OnnxGraph } = await import('../src/backends/onnxruntime/graph.ts');
-  const N = 12;
+  const N = Number(args.batch);
   const C = 32;
   const H = 96;
   const g = new OnnxGraph('gate-noise');
@@ -57,7 +63,8 @@ async function worker(perBlock: number): Promise<void> {
   }
   const y = g.op('ReduceMean', [x], { keepdims: 0 });
   g.output(y, 'float32', []);
-  const session = await ort.InferenceSession.create(g.toModelBytes());
+  const threads = Number(args.threads);
+  const session = await ort.InferenceSession.create(g.toModelBytes(), threads > 0 ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {});
   const input = new ort.Tensor('float32', Float32Array.from({ length: N * C * H * H }, (_, k) => (k % 97) / 97), [N, C, H, H]);
   const wall: number[] = [];
   const cpu: number[] = [];
@@ -80,7 +87,7 @@ async function worker(perBlock: number): Promise<void> {
 
 function runBlock(perBlock: number): Promise<{ wall: number[]; cpu: number[] }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, here, '--worker', '--per-block', String(perBlock)], {
+    const child = spawn(process.execPath, [...process.execArgv, here, '--worker', '--per-block', String(perBlock), '--threads', args.threads, '--batch', args.batch], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -113,7 +120,7 @@ async function collect(blocks: number, perBlock: number): Promise<SampleSets> {
   const sets: SampleSets = {
     collectedAt: new Date().toISOString(),
     host: (await import('node:os')).cpus()[0]?.model ?? 'unknown',
-    workload: 'onnxruntime-node CPU, 3× Conv3x3(32→32)+ReLU on [12,32,96,96]',
+    workload: `onnxruntime-node CPU EP (${Number(args.threads) > 0 ? `${args.threads} intra-op thread(s)` : 'default threads'}), 3× Conv3x3(32→32)+ReLU on [${args.batch},32,96,96]`,
     perBlock,
     A: [],
     B: [],
@@ -162,10 +169,23 @@ interface Comparison {
   baseline: number[];
 }
 
-function comparisons(blocks: number[][], repeats: number, count: number, seed: number): Comparison[] {
+/**
+ * Comparisons of two groups of `repeats` samples. `grouping`:
+ * - `process`: each group's samples come from ONE process (one block) — repeats run inside the case's
+ *   single child process, so a run's samples share that process's level;
+ * - `spread`: each sample comes from a DIFFERENT process (one per block; the two groups use disjoint
+ *   blocks) — repeats run in fresh processes, so the groups carry the run-to-run variation themselves.
+ */
+function comparisons(blocks: number[][], repeats: number, count: number, seed: number, grouping: 'process' | 'spread' = 'process'): Comparison[] {
   const rand = rng(seed);
   const out: Comparison[] = [];
   for (let c = 0; c < count; c++) {
+    if (grouping === 'spread') {
+      const order = drawWithoutReplacement(blocks.map((_, i) => i), Math.min(blocks.length, 2 * repeats), rand);
+      const pick = (ids: number[]) => ids.map((b) => blocks[b]![Math.floor(rand() * blocks[b]!.length)]!);
+      out.push({ current: pick(order.slice(0, repeats)), baseline: pick(order.slice(repeats, 2 * repeats)) });
+      continue;
+    }
     const i = Math.floor(rand() * blocks.length);
     let j = Math.floor(rand() * (blocks.length - 1));
     if (j >= i) j++;
@@ -287,18 +307,23 @@ async function main(): Promise<void> {
     console.log(describeNoise('B, CPU time', sets.cpuB, undefined));
   }
 
+  const metric = args.metric === 'cpu' ? 'cpu' : 'wall';
+  const tuneA = metric === 'cpu' ? sets.cpuA : sets.A;
+  const tuneB = metric === 'cpu' ? sets.cpuB : sets.B;
+  if (!tuneA || !tuneB) throw new Error(`${args.from}: no ${metric} samples in this file`);
+  console.log(`\ntuning and validating on ${metric === 'cpu' ? 'process CPU time' : 'wall time'}`);
   const count = Number(args.comparisons);
   const seed = Number(args.seed);
   const repeatsList = args.repeats.split(',').map(Number);
   const grid: GateSetting[] = [];
   for (const alpha of [0.01, 0.025, 0.05, 0.1])
-    for (const minEffect of [0, 0.25, 0.5, 0.75, 1])
-      for (const spreadFactor of [Infinity, 1.5, 1, 0.75, 0.5]) grid.push({ alpha, minEffect, spreadFactor });
+    for (const minEffect of [0, 0.25, 0.5, 0.6, 0.75, 1])
+      for (const spreadFactor of [Infinity, 1, 0.75, 0.5, 0.4, 0.3]) grid.push({ alpha, minEffect, spreadFactor });
   const name = (g: GateSetting) => `alpha ${g.alpha}, minEffect ${g.minEffect}, maxSpread ${Number.isFinite(g.spreadFactor) ? `${g.spreadFactor}×thr` : 'off'}`;
 
   for (const repeats of repeatsList) {
-    const compA = comparisons(sets.A, repeats, count, seed + repeats);
-    const compB = comparisons(sets.B, repeats, count, seed + 1000 + repeats);
+    const compA = comparisons(tuneA, repeats, count, seed + repeats);
+    const compB = comparisons(tuneB, repeats, count, seed + 1000 + repeats);
     let best: { g: GateSetting; r: Rates } | undefined;
     const tuned: string[] = [];
     for (const g of grid) {
@@ -327,7 +352,16 @@ async function main(): Promise<void> {
       console.log(row(`${label} — set A`, rates(rule, compA)));
       console.log(row(`${label} — set B`, rates(rule, compB)));
     }
-    if (sets.cpuA && sets.cpuB) {
+    // The same rules when every repeat runs in its own process (needs 2 × repeats blocks).
+    if (tuneB.length >= 2 * repeats) {
+      const spreadA = comparisons(tuneA, repeats, count, seed + 2000 + repeats, 'spread');
+      const spreadB = comparisons(tuneB, repeats, count, seed + 3000 + repeats, 'spread');
+      for (const [label, rule] of rows.slice(0, 3)) {
+        console.log(row(`${label}, one process per repeat — set A`, rates(rule, spreadA)));
+        console.log(row(`${label}, one process per repeat — set B`, rates(rule, spreadB)));
+      }
+    }
+    if (metric === 'wall' && sets.cpuA && sets.cpuB) {
       const cA = comparisons(sets.cpuA, repeats, count, seed + repeats);
       const cB = comparisons(sets.cpuB, repeats, count, seed + 1000 + repeats);
       console.log(row(`expbench gate, defaults, on CPU time — set A`, rates(gateRule(threshold, defaults), cA)));

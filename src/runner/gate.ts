@@ -17,11 +17,17 @@
  *
  * Why `minEffect · threshold` and not `threshold` itself: `threshold` is the size of slowdown the gate is
  * meant to catch. A point estimate of a true +10% slowdown lies below 1.10 about half the time, so the
- * rule "estimate > 1 + threshold" would miss half of the regressions it exists for. Requiring half the
- * threshold (`minEffect` = 0.5) catches them, while significance alone would flag every tiny but
- * consistent change (a 2% drift between two runs is "significant" with tight samples).
- * `bench/gate-noise.ts` measures false alarms and detection of these rules on real timings of this
- * machine (tuned on one sample set, validated on another).
+ * rule "estimate > 1 + threshold" misses half of the regressions it exists for (measured: 48–54%).
+ * Significance alone is no answer either: it flags every small but consistent shift, and two runs of
+ * the same build differ by a few percent in level (process start, memory layout, placement).
+ * `minEffect` = 0.6 (a 6% tolerance for a 10% threshold) is what `bench/gate-noise.ts` chose on one set
+ * of real timings, and checked on others:
+ *
+ * - with the repeats of a run spread over separate processes, false alarms 0.0–0.7% and detection
+ *   ≥ 97% at +10%, 100% at +20%, for 5 and 10 repeats;
+ * - with all repeats of a run inside one process, run-to-run level shifts (±5% on the machine
+ *   measured) are not visible in the samples, and false alarms rose to ~3% on the validation set.
+ *   Spreading repeats over processes is what makes the samples represent a run.
  *
  * Improvements are reported symmetrically (significantly faster and estimate below
  * `1 / (1 + minEffect · threshold)`), never as failures.
@@ -39,7 +45,7 @@ export interface GateOptions {
   alpha: number;
   /**
    * Fraction of `threshold` the estimated slowdown must exceed to count as material.
-   * @default 0.5 (see {@link DEFAULT_GATE})
+   * @default 0.6 (see {@link DEFAULT_GATE})
    */
   minEffect?: number;
   /**
@@ -57,7 +63,7 @@ export interface GateOptions {
 }
 
 /** Defaults chosen by `bench/gate-noise.ts` (tuned on one set of real timings, validated on another). */
-export const DEFAULT_GATE = { threshold: 0.1, alpha: 0.05, minEffect: 0.5, maxSpreadFactor: 0.75 } as const;
+export const DEFAULT_GATE = { threshold: 0.1, alpha: 0.05, minEffect: 0.6, maxSpreadFactor: 0.75 } as const;
 
 /** d2(n): expected range of n standard normal samples, to turn a small sample's range into a sd. */
 const D2 = [Number.NaN, Number.NaN, 1.128, 1.693, 2.059, 2.326, 2.534, 2.704] as const;
@@ -161,7 +167,7 @@ export function compareToBaseline(current: readonly number[], baseline: readonly
   let verdict: string;
   if (status === 'regression') verdict = `regression: significantly slower and beyond the tolerance for a ${thr} threshold`;
   else if (status === 'improvement') verdict = 'improvement: significantly faster than the baseline';
-  else if (mw.pGreater < opts.alpha) verdict = `pass: slower, but by less than half the ${thr} threshold`;
+  else if (mw.pGreater < opts.alpha) verdict = `pass: slower, but within the ${formatChange(bar).slice(1)} tolerance of the ${thr} threshold`;
   else if (ratio > bar) verdict = `pass: the slowdown is within the noise (not significant at alpha ${opts.alpha})`;
   else verdict = 'pass: no significant change';
   return {
