@@ -8,7 +8,7 @@
  * `train`), test examples from `test_batch.bin` (the first `test`).
  */
 import { open, readFile, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { DataError } from '../errors.ts';
 import { CIFAR10_ARCHIVE, CIFAR10_FOLDER, defaultDataDirs, isDir, isFile, resolveDataPath } from './locate.ts';
 import { readTar } from './tar.ts';
@@ -30,6 +30,8 @@ const DOWNLOAD_HINT = 'run `npx expbench data cifar10` to download it again';
 
 /** Looks for CIFAR-10 binary data at `p` (a batches folder, a folder holding one, or the archive). */
 export function probeCifar10(p: string): Cifar10Location | null {
+  // A batch file itself stands for the folder holding it.
+  if (isFile(p) && /^(data_batch_\d|test_batch)\.bin$/.test(basename(p))) return { kind: 'folder', dir: dirname(p) };
   if (isFile(p)) return { kind: 'archive', file: p };
   if (!isDir(p)) return null;
   if (isFile(join(p, CIFAR10_TRAIN_FILES[0]!)) || isFile(join(p, CIFAR10_TEST_FILE))) return { kind: 'folder', dir: p };

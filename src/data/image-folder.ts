@@ -149,7 +149,9 @@ async function walkImages(dir: string, rel: string, out: ImageRef[]): Promise<vo
 }
 
 async function listFolderSplit(splitDir: string): Promise<SplitListing> {
-  const entries = await readdir(splitDir, { withFileTypes: true });
+  const entries = await readdir(splitDir, { withFileTypes: true }).catch((e: unknown) => {
+    throw new DataError(`${splitDir}: cannot list the folder: ${(e as Error).message}`, { cause: e, hint: 'check that it is readable' });
+  });
   const classes = new Map<string, ImageRef[]>();
   const names: string[] = [];
   for (const e of entries) {

@@ -69,6 +69,11 @@ describe('cifar10 from the extracted folder', () => {
     expect(ds.classNames[0]).toBe('airplane');
   });
 
+  it('accepts a batch file as path, standing for its folder', async () => {
+    await writeFiles(join(dir, 'b'), cifarFiles([2, 2, 2, 2, 2], 2));
+    expectExample(await load({ path: 'b/data_batch_1.bin', train: 10, test: 2 }), 'train', 9, 9);
+  });
+
   it('reads only the files it needs', async () => {
     const files = cifarFiles([10, 10, 10, 10, 10], 3).filter((f) => f.name === 'data_batch_1.bin' || f.name === 'test_batch.bin');
     await writeFiles(join(dir, 'cifar-10-batches-bin'), files);
