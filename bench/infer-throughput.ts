@@ -4,7 +4,7 @@
  * forward pass and argmax included, as in the study's inference phase), median and spread, and ratios
  * against onnxruntime/cpu.
  *
- *   npx tsx bench/infer-throughput.ts [--rounds 5] [--batch 64] [--round-seconds 2] [--max-seconds 120]
+ *   npx tsx bench/infer-throughput.ts [--rounds 5] [--batch 64] [--round-seconds 2]
  *                                      [--backends onnxruntime/cpu,onnxruntime/cpu+inputs,tfjs/cpu,tfjs/wasm]
  *
  * `onnxruntime/cpu+inputs` is ONNX Runtime with the weights fed as graph inputs on every run (the form
@@ -32,16 +32,12 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '5' },
     batch: { type: 'string', default: '64' },
     'round-seconds': { type: 'string', default: '2' },
-    'max-seconds': { type: 'string', default: '120' },
     backends: { type: 'string', default: 'onnxruntime/cpu,onnxruntime/cpu+inputs,tfjs/cpu,tfjs/wasm' },
   },
 });
 const ROUNDS = Number(args.rounds);
 const BATCH = Number(args.batch);
 const ROUND_SECONDS = Number(args['round-seconds']);
-/** A backend whose rounds take longer than this stops after its third round (tfjs/cpu: ~30 s a batch). */
-const MAX_SECONDS = Number(args['max-seconds']);
-const MIN_ROUNDS = 3;
 const MAX_IMAGES = 2048;
 
 const H = 32;
@@ -120,15 +116,18 @@ interface Row {
   device?: string;
   loadS?: number;
   perRound?: number;
-  rates?: number[];
+  rates: number[];
   classes?: Int32Array;
+  session?: Pick<ModelSession, 'infer' | 'dispose' | 'info'>;
+  split?: Split;
 }
 
 function firstLine(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
 }
 
-async function measure(id: string): Promise<Row> {
+/** Loads one backend and calibrates its round size; a row with `skipped` when it cannot run. */
+async function prepare(id: string): Promise<Row> {
   let session: Pick<ModelSession, 'infer' | 'dispose' | 'info'>;
   const t0 = performance.now();
   try {
@@ -137,34 +136,19 @@ async function measure(id: string): Promise<Row> {
     } else {
       const b = await backendFor(id);
       const a = await b.probe();
-      if (!a.available) return { id, skipped: a.reason };
+      if (!a.available) return { id, skipped: a.reason, rates: [] };
       session = await b.load(model, weights, loadOpts);
     }
   } catch (e) {
-    return { id, skipped: `cannot load: ${firstLine(e)}` };
+    return { id, skipped: `cannot load: ${firstLine(e)}`, rates: [] };
   }
   const loadS = (performance.now() - t0) / 1000;
-  try {
-    // Calibrate: one batch, then as many batches as fill about ROUND_SECONDS.
-    const c0 = performance.now();
-    await session.infer({ split: sub(BATCH), batchSize: BATCH });
-    const perBatch = (performance.now() - c0) / 1000;
-    const batches = Math.max(1, Math.min(Math.floor(MAX_IMAGES / BATCH), Math.round(ROUND_SECONDS / perBatch)));
-    const n = batches * BATCH;
-    const split = sub(n);
-    const rates: number[] = [];
-    let classes: Int32Array | undefined;
-    const started = performance.now();
-    for (let r = 0; r < ROUNDS; r++) {
-      if (r >= MIN_ROUNDS && (performance.now() - started) / 1000 > MAX_SECONDS) break;
-      const s = performance.now();
-      classes = await session.infer({ split, batchSize: BATCH });
-      rates.push(n / ((performance.now() - s) / 1000));
-    }
-    return { id, device: session.info.device, loadS, perRound: n, rates, classes: classes! };
-  } finally {
-    await session.dispose();
-  }
+  // Calibrate: one batch, then as many whole batches as fill about ROUND_SECONDS.
+  const c0 = performance.now();
+  await session.infer({ split: sub(BATCH), batchSize: BATCH });
+  const perBatch = (performance.now() - c0) / 1000;
+  const batches = Math.max(1, Math.min(Math.floor(MAX_IMAGES / BATCH), Math.round(ROUND_SECONDS / perBatch)));
+  return { id, device: session.info.device, loadS, perRound: batches * BATCH, rates: [], session, split: sub(batches * BATCH) };
 }
 
 const ids = args.backends.split(',').map((s) => s.trim()).filter(Boolean) as Array<BackendId | 'onnxruntime/cpu+inputs'>;
@@ -173,22 +157,33 @@ console.log(`machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParalleli
 console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other processes share these cores)`);
 console.log(`runtime: onnxruntime-node ${ortVersions(ort)['onnxruntime-node']}`);
 console.log(
-  `model: vgg-small (${model.paramCount.toLocaleString('en-US')} parameters), batch ${BATCH}, ${ROUNDS} timed rounds per backend after a calibration batch (at least ${MIN_ROUNDS} when a backend exceeds ${MAX_SECONDS} s)\n`,
+  `model: vgg-small (${model.paramCount.toLocaleString('en-US')} parameters), batch ${BATCH}; ${ROUNDS} timed rounds, backends interleaved within each round (rotating order) so load drift hits all alike\n`,
 );
 
 const rows: Row[] = [];
 for (const id of ids) {
-  process.stdout.write(`${id} ... `);
-  const row = await measure(id);
+  process.stdout.write(`load ${id} ... `);
+  const row = await prepare(id);
   rows.push(row);
-  console.log(row.skipped ? `skipped: ${row.skipped}` : `done (${row.rates!.map((r) => r.toFixed(1)).join(', ')} img/s)`);
+  console.log(row.skipped ? `skipped: ${row.skipped}` : `${row.loadS!.toFixed(2)} s, ${row.perRound} images per round`);
 }
+const live = rows.filter((r) => r.session);
+for (let round = 0; round < ROUNDS; round++) {
+  const order = live.map((_, i) => live[(i + round) % live.length]!);
+  for (const r of order) {
+    const t = performance.now();
+    r.classes = await r.session!.infer({ split: r.split!, batchSize: BATCH });
+    r.rates.push(r.perRound! / ((performance.now() - t) / 1000));
+  }
+  console.log(`round ${round + 1}: ${live.map((r) => `${r.id} ${r.rates.at(-1)!.toFixed(1)}`).join(', ')} img/s`);
+}
+for (const r of live) await r.session!.dispose();
 
-const base = rows.find((r) => r.id === 'onnxruntime/cpu' && r.rates);
+const base = rows.find((r) => r.id === 'onnxruntime/cpu' && r.rates.length > 0);
 const baseMed = base ? median(sortSamples(base.rates!)) : undefined;
 console.log('\nbackend                 rounds × images  median img/s   min–max img/s      IQR    vs onnxruntime/cpu   load s  agrees');
 for (const r of rows) {
-  if (!r.rates) {
+  if (r.skipped !== undefined) {
     console.log(`${r.id.padEnd(24)}skipped: ${r.skipped}`);
     continue;
   }
