@@ -6,6 +6,11 @@ import { ExpbenchReporter } from './src/reporters/vitest-reporter.ts';
 // One run id for the whole run: set here, in the main process, before any worker starts.
 ensureRunId();
 
+// Experiments run under plain `vitest run` use the small `ci` profile unless told otherwise, so the
+// test suite stays fast; `expbench run` passes its own choice (empty = the files' base values).
+const profile = process.env.EXPBENCH_PROFILE ?? 'ci';
+const experimentFiles = ['experiments/**/*.experiment.yaml'];
+
 export default defineConfig({
   plugins: [expbench()],
   test: {
@@ -26,8 +31,22 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'experiments',
-          include: ['experiments/**/*.experiment.yaml'],
+          include: experimentFiles,
+          env: { EXPBENCH_PROFILE: profile },
           sequence: { groupOrder: 1 },
+          fileParallelism: false,
+          testTimeout: 600_000,
+          hookTimeout: 3_600_000,
+        },
+      },
+      {
+        // The same experiments, GPU cases only: `vitest run --project gpu` on a machine with a GPU.
+        extends: true,
+        test: {
+          name: 'gpu',
+          include: experimentFiles,
+          env: { EXPBENCH_PROFILE: profile, EXPBENCH_BACKENDS: process.env.EXPBENCH_BACKENDS || 'webgpu,cuda,tensorflow' },
+          sequence: { groupOrder: 2 },
           fileParallelism: false,
           testTimeout: 600_000,
           hookTimeout: 3_600_000,

@@ -63,13 +63,15 @@ async function runCommand(files: string[], flags: RunFlags): Promise<number> {
     EXPBENCH_RUN_ID: runId,
     EXPBENCH_REPORT_DIR: resolve(cwd, flags.out ?? 'docs'),
   };
-  if (flags.profile) env.EXPBENCH_PROFILE = flags.profile;
+  // Always set, so the Vitest config's default for plain `vitest run` (the ci profile) does not apply:
+  // an empty value means the experiment files' base values.
+  env.EXPBENCH_PROFILE = flags.profile ?? process.env.EXPBENCH_PROFILE ?? '';
   if (flags.backends) env.EXPBENCH_BACKENDS = flags.backends;
   if (flags.results) env.EXPBENCH_RESULTS_DIR = resolve(cwd, flags.results);
   if (flags.progress !== undefined) env.EXPBENCH_PROGRESS = flags.progress ? '1' : '0';
   const vitest = vitestEntry();
   const args = [vitest, 'run', '--project', 'experiments', ...targets.map((t) => relative(cwd, t))];
-  process.stderr.write(`expbench: run ${runId}: ${targets.length} experiment file(s), profile ${flags.profile ?? env.EXPBENCH_PROFILE ?? '(none)'}\n`);
+  process.stderr.write(`expbench: run ${runId}: ${targets.length} experiment file(s), profile ${env.EXPBENCH_PROFILE || '(base values)'}\n`);
   return new Promise((resolveExit) => {
     const child = spawn(process.execPath, args, { stdio: 'inherit', env, cwd });
     child.on('exit', (code, signal) => resolveExit(code ?? (signal ? 1 : 0)));

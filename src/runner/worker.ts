@@ -14,6 +14,7 @@ import { buildModelGraph } from '../models/index.ts';
 import { initWeights } from '../models/init.ts';
 import type { ModelGraph, Weights } from '../models/ir.ts';
 import { compareLogits } from '../models/parity.ts';
+import { referenceForward } from '../models/reference.ts';
 import { collectEnvironment } from './env.ts';
 import { startMemorySampler } from './memory.ts';
 import type { ChildMessage, ParentMessage, RunJob, WorkerPhase } from './protocol.ts';
@@ -37,23 +38,22 @@ function enter(phase: WorkerPhase): void {
 /** Examples compared in the parity check: a few, so it costs nothing next to training. */
 const PARITY_EXAMPLES = 4;
 
+/** Stands for the float64 forward pass of `src/models/reference.ts` as a parity reference. */
+const FLOAT64_REFERENCE = 'reference/float64' as const;
+
+/**
+ * Logits of this backend against the configured reference backend on the same weights and batch. The
+ * reference backend itself is checked against the float64 forward pass, so every backend's numbers are
+ * vouched for by something independent of it.
+ */
 async function runParity(job: RunJob, backend: Backend, model: ModelGraph, weights: Weights, data: Dataset, loadOpts: LoadOptions): Promise<ParityResult | { skipped: string }> {
   const { parity } = job.experiment;
   if (!parity.enabled) return { skipped: 'parity disabled in the experiment' };
-  if (parity.reference === job.backend) return { skipped: `${job.backend} is the parity reference` };
-  let refBackend: Backend;
-  try {
-    refBackend = await getBackend(parity.reference);
-  } catch (e) {
-    return { skipped: `reference ${parity.reference} cannot be loaded: ${(e as Error).message}` };
-  }
-  const avail = await refBackend.probe();
-  if (!avail.available) return { skipped: `reference ${parity.reference} unavailable: ${avail.reason}` };
   const n = Math.min(PARITY_EXAMPLES, data.test.n);
   const x = new Float32Array(n * data.channels * data.height * data.width);
   const order = Uint32Array.from({ length: n }, (_, i) => i);
   fillBatch(data.test, data, data.normalization, order, 0, n, 'NCHW', x);
-  const opts = { ...loadOpts, trainBatchSize: n, inferBatchSize: n };
+  const opts = { ...loadOpts, trainBatchSize: n, inferBatchSize: n, training: false };
   const logitsOf = async (b: Backend): Promise<Float32Array> => {
     const s = await b.load(model, weights, opts);
     try {
@@ -62,10 +62,25 @@ async function runParity(job: RunJob, backend: Backend, model: ModelGraph, weigh
       await s.dispose();
     }
   };
-  const ref = await logitsOf(refBackend);
+  let reference: ParityResult['reference'] = parity.reference;
+  let ref: Float32Array;
+  if (parity.reference === job.backend) {
+    reference = FLOAT64_REFERENCE;
+    ref = Float32Array.from(referenceForward(model, weights, x, n));
+  } else {
+    let refBackend: Backend;
+    try {
+      refBackend = await getBackend(parity.reference);
+    } catch (e) {
+      return { skipped: `reference ${parity.reference} cannot be loaded: ${(e as Error).message}` };
+    }
+    const avail = await refBackend.probe();
+    if (!avail.available) return { skipped: `reference ${parity.reference} unavailable: ${avail.reason}` };
+    ref = await logitsOf(refBackend);
+  }
   const mine = await logitsOf(backend);
   const cmp = compareLogits(mine, ref, parity.tolerance);
-  return { reference: parity.reference, maxAbs: cmp.maxAbs, maxRel: cmp.maxRel, tolerance: parity.tolerance, passed: cmp.passed, examples: n };
+  return { reference, maxAbs: cmp.maxAbs, maxRel: cmp.maxRel, tolerance: parity.tolerance, passed: cmp.passed, examples: n };
 }
 
 async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
