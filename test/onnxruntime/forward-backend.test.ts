@@ -153,3 +153,20 @@ it('rejects a dataset whose geometry does not match the model, and use after dis
   await s.dispose();
   await expect(s.infer({ split: dataset.test, batchSize: 3 })).rejects.toThrow(/after dispose/);
 });
+
+it('train() runs the trainer on the shared state, and inference afterwards uses the trained weights', async () => {
+  const s = await createOrtBackend('cpu').load(model, weights, { ...opts, training: true });
+  try {
+    const res = await s.train({ split: dataset.train, epochs: 1, batchSize: 4, order: () => identityOrder(8), lossEvery: 1 });
+    expect(res.steps).toBe(2);
+    const trained = await s.getWeights();
+    expect(trained['conv1.weight']!.data).not.toEqual(weights['conv1.weight']!.data);
+    const n = 4;
+    const x = new Float32Array(n * C * H * W);
+    fillBatch(dataset.test, { channels: C, height: H, width: W }, dataset.normalization, identityOrder(7), 0, n, 'NCHW', x);
+    const c = compareLogits(await s.logits(x, n), referenceForward(model, trained, x, n), 1e-4, { numClasses: 10 });
+    if (!c.passed) throw new Error(formatParity(c));
+  } finally {
+    await s.dispose();
+  }
+});
