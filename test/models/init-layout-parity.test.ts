@@ -19,6 +19,11 @@ import { referenceForward } from '../../src/models/reference.ts';
 const cfg = (arch: string, over: Partial<ModelConfig> = {}): ModelConfig => ({ arch, width: 1, batchNorm: false, classifier: [256], dropout: 0, ...over });
 const CIFAR = { channels: 3, height: 32, width: 32 };
 
+/** Bitwise equality of two float arrays (vitest's deep equality is slow on millions of elements). */
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  return a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+}
+
 function randomArray(n: number, seed: number): Float32Array {
   const u = uniformStream(seed);
   return Float32Array.from({ length: n }, () => 2 * u() - 1);
@@ -33,9 +38,9 @@ describe('initWeights', () => {
     const c = initWeights(model, 43);
     for (const p of model.params) {
       expect(a[p.name]!.shape).toEqual(p.shape);
-      expect(a[p.name]!.data).toEqual(b[p.name]!.data);
+      expect(sameBits(a[p.name]!.data, b[p.name]!.data)).toBe(true);
     }
-    expect(a['conv1.weight']!.data).not.toEqual(c['conv1.weight']!.data);
+    expect(sameBits(a['conv1.weight']!.data, c['conv1.weight']!.data)).toBe(false);
   });
 
   it('draws He-uniform before ReLU, Glorot-uniform for the logits, constants elsewhere', () => {
@@ -116,10 +121,10 @@ describe('layout conversions', () => {
     const w = initWeights(model, 5);
     const cl = toChannelsLast(model, w);
     expect(cl['conv2.weight']!.shape).toEqual([3, 3, 8, 8]);
-    expect(cl['fc1.weight']!.data).not.toEqual(w['fc1.weight']!.data);
+    expect(sameBits(cl['fc1.weight']!.data, w['fc1.weight']!.data)).toBe(false);
     expect(cl['fc2.weight']!.data).toBe(w['fc2.weight']!.data);
     const back = fromChannelsLast(model, cl);
-    for (const p of model.params) expect(back[p.name]!.data).toEqual(w[p.name]!.data);
+    for (const p of model.params) expect(sameBits(back[p.name]!.data, w[p.name]!.data)).toBe(true);
   });
 });
 
