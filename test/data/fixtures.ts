@@ -148,6 +148,8 @@ export interface TreeSpec {
   prefix?: string;
 }
 
+const encoded = new Map<string, Buffer>();
+
 /** The files of an ImageFolder tree: `<prefix><split>/<class>/NNNN.<ext>`. */
 export function imageTree(spec: TreeSpec): { name: string; data: Buffer }[] {
   const files: { name: string; data: Buffer }[] = [];
@@ -155,9 +157,15 @@ export function imageTree(spec: TreeSpec): { name: string; data: Buffer }[] {
   for (const [split, count] of [['train', spec.train], ['test', spec.test]] as const) {
     spec.classes.forEach((cls, k) => {
       for (let i = 0; i < count; i++) {
-        const rgb = fixtureRgb(k, i, spec.size, spec.size);
-        const data = spec.format === 'png' ? encodePng(rgb, spec.size, spec.size) : encodeJpeg(rgb, spec.size, spec.size);
-        files.push({ name: `${prefix}${split}/${cls}/${String(i).padStart(4, '0')}.${spec.format}`, data });
+        // Encoding (jpeg-js especially) costs tens of ms per image; the same image is encoded once.
+        const key = `${spec.format}:${k}:${i}:${spec.size}`;
+        let data = encoded.get(key);
+        if (!data) {
+          const rgb = fixtureRgb(k, i, spec.size, spec.size);
+          data = spec.format === 'png' ? encodePng(rgb, spec.size, spec.size) : encodeJpeg(rgb, spec.size, spec.size);
+          encoded.set(key, data);
+        }
+        files.push({ name: `${prefix}${split}/${cls}/${String(i).padStart(4, '0')}.${spec.format}`, data: Buffer.from(data) });
       }
     });
   }
