@@ -143,7 +143,7 @@ export class OrtSession implements ModelSession {
         state.tensors = onDevice;
         state.location = 'gpu-buffer';
       } catch (e) {
-        notes.push(`weights kept in CPU memory and uploaded every run: ${(e as Error).message.split('\n')[0]}`);
+        notes.push(`training-state weights kept in CPU memory (each training step uploads them): ${(e as Error).message.split('\n')[0]}`);
       }
     }
 
