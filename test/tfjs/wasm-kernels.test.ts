@@ -10,11 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   chooseFilterGradStrategy,
   conv2dBackpropFilterNHWC,
+  FILTER_GRAD_STRATEGIES,
   KernelScope,
   registerWasmTrainingKernels,
   unregisterWasmTrainingKernels,
 } from '../../src/backends/tfjs/wasm-kernels/index.ts';
-import type { FilterGradStrategy } from '../../src/backends/tfjs/wasm-kernels/index.ts';
 
 const REL_BOUND = 1e-4;
 
@@ -124,7 +124,7 @@ describe('Conv2DBackpropFilter on wasm', () => {
       expect(e.rel).toBeLessThanOrEqual(REL_BOUND);
 
       // Both formulations, whichever the heuristic picks, and neither leaves a buffer behind.
-      for (const strategy of ['im2col', 'dilated-conv'] as FilterGradStrategy[]) {
+      for (const strategy of FILTER_GRAD_STRATEGIES) {
         const x = tf.tensor(xv, c.x);
         const dy = tf.tensor(dyv, info.outShape);
         const before = wasmBackend.numDataIds();
@@ -187,6 +187,37 @@ describe('Conv2DBackpropInput on wasm', () => {
     record('Conv2DBackpropInput', 'NCHW 3x3 same s2', e);
     expect(e.rel).toBeLessThanOrEqual(REL_BOUND);
   });
+});
+
+describe('BatchMatMul on wasm', () => {
+  // [a shape, b shape, transposeA, transposeB]: every transpose combination, with the packed operand
+  // chosen each way (B smaller and A smaller), plus a batched product the wrapper leaves native.
+  const cases: [number[], number[], boolean, boolean][] = [
+    [[5, 7], [7, 3], false, false],
+    [[7, 5], [7, 3], true, false],
+    [[32, 96], [32, 40], true, false],
+    [[5, 7], [3, 7], false, true],
+    [[2, 7], [9, 7], false, true],
+    [[32, 40], [96, 40], false, true],
+    [[7, 5], [3, 7], true, true],
+    [[7, 2], [9, 7], true, true],
+    [[2, 5, 7], [2, 3, 7], false, true],
+  ];
+  for (const [as, bs, tA, tB] of cases) {
+    it(`matches tfjs/cpu: [${as.join('×')}]${tA ? 'ᵀ' : ''} · [${bs.join('×')}]${tB ? 'ᵀ' : ''}`, async () => {
+      const av = normals(size(as), 41);
+      const bv = normals(size(bs), 42);
+      const f = (): tf.Tensor => tf.engine().runKernel('BatchMatMul', { a: tf.tensor(av, as), b: tf.tensor(bv, bs) }, { transposeA: tA, transposeB: tB }) as tf.Tensor;
+      const ref = await on('cpu', () => tf.tidy(f));
+      await tf.setBackend('wasm');
+      const before = wasmBackend.numDataIds();
+      const got = await on('wasm', () => tf.tidy(f));
+      expect(wasmBackend.numDataIds()).toBe(before);
+      const e = error(got, ref);
+      record('BatchMatMul', `[${as.join('×')}]${tA ? 'T' : ''} · [${bs.join('×')}]${tB ? 'T' : ''}`, e);
+      expect(e.rel).toBeLessThanOrEqual(REL_BOUND);
+    });
+  }
 });
 
 interface PoolCase {

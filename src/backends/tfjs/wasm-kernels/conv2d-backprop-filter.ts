@@ -20,10 +20,18 @@
  *   channel-first `x` (`[Ci, N, H, W]`), concatenated on axis 0, times `dy` as `[N·Ho·Wo, Co]`:
  *   `dW = P · dy`, one plain BatchMatMul, already in `[kh, kw, Ci, Co]` order.
  *
- * Measured on this project's machine (x 32×32×32×64 → 64, 3×3; 32×32×32×3 → 64; 32×16×16×128 → 128):
- * the dilated conv is fastest when Ci is large (its GEMM has Ci·kh·kw rows), im2col when Ci is small
- * (the first layer: 7× faster) or the filter is 1×1 (P is just xᵀ). Strided slices are slow on wasm,
- * so strided convolutions always take the dilated conv. See bench/wasm-train.ts for the whole step.
+ * Measured on this project's machine in CPU time of the process (wall time is unreliable on its shared
+ * cores), 3×3 same, fresh dy each call, vgg-small's layers at batch 32:
+ *
+ *     x 32×32×32×3 → 64     im2col  30 ms   dilated  35 ms   (forward conv   3 ms)
+ *     x 32×32×32×64 → 64    im2col 170 ms   dilated 124 ms   (forward conv  55 ms)
+ *     x 32×16×16×64 → 128   im2col  49 ms   dilated  61 ms   (forward conv  28 ms)
+ *     x 32×16×16×128 → 128  im2col  94 ms   dilated  99 ms   (forward conv  55 ms)
+ *     x 64×32×32×64 → 64    im2col 408 ms   dilated 276 ms   (forward conv 110 ms)
+ *
+ * so im2col for few input channels, 1×1 filters (P is just xᵀ) and small maps, the dilated conv for
+ * large maps with many channels (im2col's nine sliced copies of x grow with the map). Strided slices are
+ * slow on wasm, so strided convolutions always take the dilated conv. bench/wasm-train.ts times a step.
  */
 import { backend_util, Conv2DBackpropFilter } from '@tensorflow/tfjs-core';
 import type { Conv2DBackpropFilterAttrs, KernelBackend, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
@@ -32,13 +40,19 @@ import { KernelScope, withKernelScope } from './kernel-scope.ts';
 /** How dW is computed; see the module comment. */
 export type FilterGradStrategy = 'im2col' | 'dilated-conv';
 
+/** Every strategy, for tests that check each one. */
+export const FILTER_GRAD_STRATEGIES: readonly FilterGradStrategy[] = ['im2col', 'dilated-conv'];
+
 /** Input channels below which im2col beats the dilated convolution (measured, see module comment). */
 const IM2COL_MAX_IN_CHANNELS = 32;
+/** Input pixels (H·W) up to which im2col beats the dilated convolution at any channel count (measured). */
+const IM2COL_MAX_PIXELS = 16 * 16;
 
 /** The faster of the two formulations for this convolution's shapes. */
 export function chooseFilterGradStrategy(info: backend_util.Conv2DInfo): FilterGradStrategy {
   if (info.strideHeight !== 1 || info.strideWidth !== 1) return 'dilated-conv';
   if (info.filterHeight * info.filterWidth === 1 || info.inChannels < IM2COL_MAX_IN_CHANNELS) return 'im2col';
+  if (info.inHeight * info.inWidth <= IM2COL_MAX_PIXELS) return 'im2col';
   return 'dilated-conv';
 }
 
@@ -48,6 +62,21 @@ export function chooseFilterGradStrategy(info: backend_util.Conv2DInfo): FilterG
  */
 function trailingPad(filter: number, out: number, stride: number, lead: number, size: number): number {
   return filter - 1 + (out - 1) * stride - lead - (size - 1);
+}
+
+/** `size` elements of `x` from `begin` on, `strides` apart (a plain Slice when they are all 1). */
+function sliceTap(scope: KernelScope, x: TensorInfo, begin: number[], size: number[], strides: number[]): TensorInfo {
+  if (strides.every((s) => s === 1)) return scope.run('Slice', { x }, { begin, size });
+  return scope.run('StridedSlice', { x }, {
+    begin,
+    end: begin.map((b, i) => b + (size[i]! - 1) * strides[i]! + 1),
+    strides,
+    beginMask: 0,
+    endMask: 0,
+    ellipsisMask: 0,
+    newAxisMask: 0,
+    shrinkAxisMask: 0,
+  });
 }
 
 /**
@@ -77,24 +106,7 @@ export function conv2dBackpropFilterNHWC(
     if (padded !== xc) scope.free(xc);
     const taps: TensorInfo[] = [];
     for (let a = 0; a < kh; a++) {
-      for (let b = 0; b < kw; b++) {
-        if (sh === 1 && sw === 1) {
-          taps.push(scope.run('Slice', { x: padded }, { begin: [0, 0, a, b], size: [ci, n, ho, wo] }));
-        } else {
-          taps.push(
-            scope.run('StridedSlice', { x: padded }, {
-              begin: [0, 0, a, b],
-              end: [ci, n, a + (ho - 1) * sh + 1, b + (wo - 1) * sw + 1],
-              strides: [1, 1, sh, sw],
-              beginMask: 0,
-              endMask: 0,
-              ellipsisMask: 0,
-              newAxisMask: 0,
-              shrinkAxisMask: 0,
-            }),
-          );
-        }
-      }
+      for (let b = 0; b < kw; b++) taps.push(sliceTap(scope, padded, [0, 0, a, b], [ci, n, ho, wo], [1, 1, sh, sw]));
     }
     scope.free(padded);
     const patches = taps.length === 1 ? taps[0]! : scope.run('Concat', taps, { axis: 0 }); // [(a,b,ci), N, Ho, Wo]

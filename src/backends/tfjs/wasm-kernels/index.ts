@@ -12,6 +12,9 @@
  *   way from tfjs cpu. Replaced here ({@link ./max-pool-grad.ts}) by a scan with cpu's semantics.
  * - `Conv2DBackpropInput` exists but is a scalar C++ loop nest, 9–10× the forward conv's time. Replaced
  *   here ({@link ./conv2d-backprop-input.ts}) by one native Conv2D; this replacement can be declined.
+ * - `BatchMatMul` reaches XNNPACK only without transposes; a dense layer's gradients are transposed
+ *   products and ran 25–80× slower. Wrapped here ({@link ./batch-mat-mul.ts}) to transpose explicitly
+ *   and multiply on XNNPACK; can be declined with the same option.
  * - Everything else the layers use is native: ReLU's gradient is Step × dy, batch norm in training
  *   mode is composed of Mean/Sub/Square/Rsqrt/Mul/Sum, dense is
  *   BatchMatMul/_FusedMatMul + Add, dropout is Floor/RealDiv/Mul on a JS-side random tensor, softmax
@@ -25,12 +28,14 @@ import type { KernelConfig } from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.ts';
 import { conv2DBackpropInputConfig } from './conv2d-backprop-input.ts';
 import { maxPoolGradConfig } from './max-pool-grad.ts';
+import { makeBatchMatMulConfig } from './batch-mat-mul.ts';
 import { BackendError } from '../../../errors.ts';
 
-export { chooseFilterGradStrategy, conv2dBackpropFilterNHWC } from './conv2d-backprop-filter.ts';
+export { chooseFilterGradStrategy, conv2dBackpropFilterNHWC, FILTER_GRAD_STRATEGIES } from './conv2d-backprop-filter.ts';
 export type { FilterGradStrategy } from './conv2d-backprop-filter.ts';
 export { conv2dBackpropInputNHWC } from './conv2d-backprop-input.ts';
 export { maxPoolGradNHWC } from './max-pool-grad.ts';
+export { makeBatchMatMulConfig } from './batch-mat-mul.ts';
 export { KernelScope, withKernelScope } from './kernel-scope.ts';
 
 /**
@@ -55,29 +60,36 @@ export const WASM_KERNEL_DEPENDENCIES: readonly string[] = [
 export type ProvidedReason = 'missing' | 'wrong' | 'slower';
 
 interface Provided {
-  config: KernelConfig;
-  /**
-   * Why expbench provides it: `missing` from tfjs-backend-wasm, the native one gives `wrong` results,
-   * or the native one is correct but much `slower`.
-   */
+  kernelName: string;
   reason: ProvidedReason;
+  /** The config to register, given the native kernel it replaces (if any); undefined: cannot. */
+  make(native: KernelConfig | undefined): KernelConfig | undefined;
 }
 
 const PROVIDED: readonly Provided[] = [
-  { config: conv2DBackpropFilterConfig, reason: 'missing' },
-  { config: maxPoolGradConfig, reason: 'wrong' },
-  { config: conv2DBackpropInputConfig, reason: 'slower' },
+  { kernelName: 'Conv2DBackpropFilter', reason: 'missing', make: () => conv2DBackpropFilterConfig },
+  { kernelName: 'MaxPoolGrad', reason: 'wrong', make: () => maxPoolGradConfig },
+  { kernelName: 'Conv2DBackpropInput', reason: 'slower', make: () => conv2DBackpropInputConfig },
+  // Wraps the native kernel (plain products stay native), so it needs one.
+  { kernelName: 'BatchMatMul', reason: 'slower', make: (native) => (native ? makeBatchMatMulConfig(native) : undefined) },
 ];
 
+/** The configs expbench registered, by kernel name. */
+const installed = new Map<string, KernelConfig>();
 /** Native kernels set aside by a replacement, so {@link unregisterWasmTrainingKernels} can restore them. */
 const setAside = new Map<string, KernelConfig>();
+
+function isOurs(kernelName: string): boolean {
+  const ours = installed.get(kernelName);
+  return ours != null && getKernel(kernelName, 'wasm')?.kernelFunc === ours.kernelFunc;
+}
 
 /** Options of {@link registerWasmTrainingKernels}. */
 export interface RegisterWasmTrainingKernelsOptions {
   /**
    * Replace native wasm kernels that are correct but far slower than a formulation on XNNPACK
-   * (`Conv2DBackpropInput`). Missing kernels are always added and wrong ones (`MaxPoolGrad`) always
-   * replaced.
+   * (`Conv2DBackpropInput`, transposed `BatchMatMul`). Missing kernels are always added and wrong
+   * ones (`MaxPoolGrad`) always replaced.
    * @default true
    */
   replaceNative?: boolean;
@@ -91,10 +103,6 @@ export interface WasmTrainingKernelsResult {
   replaced: string[];
   /** For each kernel in `registered`, why expbench provides it. */
   reasons: Record<string, ProvidedReason>;
-}
-
-function isOurs(p: Provided): boolean {
-  return getKernel(p.config.kernelName, 'wasm')?.kernelFunc === p.config.kernelFunc;
 }
 
 /**
@@ -112,21 +120,24 @@ export function registerWasmTrainingKernels(opts: RegisterWasmTrainingKernelsOpt
     });
   }
   for (const p of PROVIDED) {
-    if (isOurs(p)) continue;
-    const existing = getKernel(p.config.kernelName, 'wasm');
+    if (isOurs(p.kernelName)) continue;
+    const existing = getKernel(p.kernelName, 'wasm');
+    // A kernel that only fills a gap stays native once tfjs ships one.
+    if (existing != null && (p.reason === 'missing' || (p.reason === 'slower' && !replaceNative))) continue;
+    const config = p.make(existing);
+    if (config == null) continue;
     if (existing != null) {
-      // A kernel that only fills a gap stays native once tfjs ships one.
-      if (p.reason === 'missing' || (p.reason === 'slower' && !replaceNative)) continue;
-      setAside.set(p.config.kernelName, existing);
-      unregisterKernel(p.config.kernelName, 'wasm');
+      setAside.set(p.kernelName, existing);
+      unregisterKernel(p.kernelName, 'wasm');
     }
-    registerKernel(p.config);
+    registerKernel(config);
+    installed.set(p.kernelName, config);
   }
-  const ours = PROVIDED.filter(isOurs).sort((a, b) => a.config.kernelName.localeCompare(b.config.kernelName));
+  const ours = PROVIDED.filter((p) => isOurs(p.kernelName)).sort((a, b) => a.kernelName.localeCompare(b.kernelName));
   return {
-    registered: ours.map((p) => p.config.kernelName),
-    replaced: ours.filter((p) => setAside.has(p.config.kernelName)).map((p) => p.config.kernelName),
-    reasons: Object.fromEntries(ours.map((p) => [p.config.kernelName, p.reason])),
+    registered: ours.map((p) => p.kernelName),
+    replaced: ours.filter((p) => setAside.has(p.kernelName)).map((p) => p.kernelName),
+    reasons: Object.fromEntries(ours.map((p) => [p.kernelName, p.reason])),
   };
 }
 
@@ -136,12 +147,13 @@ export function registerWasmTrainingKernels(opts: RegisterWasmTrainingKernelsOpt
  */
 export function unregisterWasmTrainingKernels(): void {
   for (const p of PROVIDED) {
-    if (!isOurs(p)) continue;
-    unregisterKernel(p.config.kernelName, 'wasm');
-    const native = setAside.get(p.config.kernelName);
+    if (!isOurs(p.kernelName)) continue;
+    unregisterKernel(p.kernelName, 'wasm');
+    installed.delete(p.kernelName);
+    const native = setAside.get(p.kernelName);
     if (native != null) {
       registerKernel(native);
-      setAside.delete(p.config.kernelName);
+      setAside.delete(p.kernelName);
     }
   }
 }

@@ -11,7 +11,7 @@
  * kernels (XNNPACK for Conv2D and BatchMatMul on wasm) and nothing the engine sees is created.
  */
 import { getKernel } from '@tensorflow/tfjs-core';
-import type { KernelBackend, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
+import type { KernelBackend, KernelConfig, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import { BackendError } from '../../../errors.ts';
 
 /** Intermediate results of one kernel invocation, freed together when the invocation ends. */
@@ -39,6 +39,15 @@ export class KernelScope {
         hint: `expbench's ${this.backendName} training kernels are built from it; check the installed @tensorflow/tfjs-backend-${this.backendName} version`,
       });
     }
+    return this.runConfig(config, inputs, attrs);
+  }
+
+  /**
+   * Like {@link run}, but with a given kernel config instead of the registry's current one (a
+   * replacement kernel calling the native kernel it wraps).
+   */
+  runConfig(config: KernelConfig, inputs: Record<string, TensorInfo> | TensorInfo[], attrs: Record<string, unknown> = {}): TensorInfo {
+    const kernelName = config.kernelName;
     const out = config.kernelFunc({ inputs: inputs as NamedTensorInfoMap, backend: this.backend, attrs: attrs as NamedAttrMap });
     if (Array.isArray(out)) {
       for (const o of out) this.temps.add(o);
