@@ -130,6 +130,12 @@ function rel(got: Float32Array, ref: Float32Array): number {
   return maxRef === 0 ? maxAbs : maxAbs / maxRef;
 }
 
+beforeAll(async () => {
+  // The cpu backend prints advice to install tfjs-node on first use; the reference runs here on purpose.
+  expect(await tf.setBackend('cpu')).toBe(true);
+  (tf.findBackend('cpu') as unknown as { firstUse?: boolean }).firstUse = false;
+});
+
 describe('tfjs/wasm before expbench registers its kernels', () => {
   it("lacks only Conv2DBackpropFilter, and a conv layer's weight gradient fails naming it", async () => {
     expect(await tf.setBackend('wasm')).toBe(true);
