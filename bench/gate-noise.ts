@@ -1,20 +1,27 @@
 /**
  * How good is the regression gate on this machine's real timing noise?
  *
- *   npx tsx bench/gate-noise.ts                     collect two sample sets, tune, validate, print tables
- *   npx tsx bench/gate-noise.ts --from FILE.json    re-analyse samples saved by an earlier run
+ *   npx tsx bench/gate-noise.ts                          wall time, ORT default threads (as the backends run)
+ *   npx tsx bench/gate-noise.ts --threads 1 --batch 24 --metric cpu
+ *                                                        process CPU time of a single-threaded session: real
+ *                                                        noise of an otherwise idle core, when the machine
+ *                                                        is too busy for wall time to mean anything
+ *   npx tsx bench/gate-noise.ts --from FILE.json [--metric cpu]   re-analyse saved samples
  *
  * 1. Collects real timings: an ONNX Runtime session (graph built with OnnxGraph: three 3×3
- *    convolutions with ReLU on a 12×32×96×96 batch, ~70 ms) run repeatedly. Each block of samples comes
- *    from its own fresh process (session created, two warm-up runs, then `--per-block` timed runs), so
- *    the noise includes what differs between two `vitest run`s: process start, memory layout, other
- *    load on the machine. Two sets are collected one after the other: set A tunes, set B validates.
- * 2. Forms comparisons by resampling: a "current" group of `repeats` samples from one block and a
- *    "baseline" group from another block of the same set. A/A comparisons use the samples as they are;
- *    A/B comparisons multiply the current group by 1.10 or 1.20 (an injected slowdown).
- * 3. Tunes the gate's `alpha` and `minEffect` on set A (targets: false alarms ≤ 1%, detection ≥ 90% at
- *    +10% and ≥ 99% at +20%), then reports set B with the chosen values next to two plain rules:
- *    "median ratio > 1.1" and "mean ratio > 1.1".
+ *    convolutions with ReLU on a [batch, 32, 96, 96] input, ~50–150 ms) run repeatedly. Each block of
+ *    samples comes from its own fresh process (session created, two warm-up runs, then `--per-block`
+ *    timed runs), so the noise includes what differs between two `vitest run`s: process start, memory
+ *    layout, other load on the machine. Two sets are collected one after the other: set A tunes, set B
+ *    validates. The 1-minute load average is recorded with each block.
+ * 2. Forms comparisons by resampling: a "current" group of `repeats` samples and a "baseline" group,
+ *    either each from one process (all repeats of a run in one child process) or one sample per process
+ *    ("one process per repeat"). A/A comparisons use the samples as they are; A/B comparisons multiply
+ *    the current group by 1.10 or 1.20 (an injected slowdown).
+ * 3. Tunes the gate's `alpha`, `minEffect` and `maxSpread` on set A (targets: false alarms ≤ 1%,
+ *    detection ≥ 90% at +10% and ≥ 99% at +20%), then reports the tuned and the default settings on
+ *    sets A and B next to two plain rules: "median ratio > 1.1" and "mean ratio > 1.1". "declined" is
+ *    the share of A/A comparisons the gate called too noisy to judge (`incomparable`).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
