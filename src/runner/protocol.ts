@@ -13,6 +13,13 @@ export interface RunJob {
   backend: BackendId;
   key: string;
   runId: string;
+  /** Timed rounds this process runs (after `experiment.warmup` warm-up rounds). */
+  timedRounds: number;
+  /** Run the parity check (the first process of a case does). */
+  parity: boolean;
+  /** 0-based index of this process among the case's processes, for progress. */
+  part: number;
+  parts: number;
 }
 
 export type ParentMessage = { type: 'run'; job: RunJob } | { type: 'probe'; backends: BackendId[] };

@@ -1,7 +1,7 @@
 /**
  * The case's child process. Runs one experiment on one backend end to end — data, parity, then
- * `warmup + repeats` rounds of build+init → train → infer → evaluate — and sends back one result
- * record. Isolation is the point: a native crash, a hang or a runaway allocation here takes down only
+ * `warmup + timedRounds` rounds of build+init → train → infer → evaluate — and sends back one result
+ * record (the parent merges the records of a case's processes). Isolation is the point: a native crash, a hang or a runaway allocation here takes down only
  * this process, and peak memory is this case's alone.
  */
 import { getBackend } from '../backends/registry.ts';
@@ -146,15 +146,17 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
       dataset: data,
     };
 
-    enter('parity');
-    const parity = await runParity(job, backend, model, weights, data, loadOpts);
-    if ('skipped' in parity) {
-      record.paritySkipped = parity.skipped;
-    } else {
-      record.parity = parity;
+    if (job.parity) {
+      enter('parity');
+      const parity = await runParity(job, backend, model, weights, data, loadOpts);
+      if ('skipped' in parity) {
+        record.paritySkipped = parity.skipped;
+      } else {
+        record.parity = parity;
+      }
     }
 
-    const rounds = exp.warmup + exp.repeats;
+    const rounds = exp.warmup + job.timedRounds;
     const samples = { warmup: [] as number[], buildInit: [] as number[], train: [] as number[], infer: [] as number[], ips: [] as number[], acc: [] as number[] };
     const trainMem: MemoryFigure[][] = [];
     const inferMem: MemoryFigure[][] = [];
@@ -201,8 +203,8 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
               void send({
                 type: 'progress',
                 info: {
-                  repeat: round,
-                  repeats: rounds,
+                  repeat: job.part,
+                  repeats: job.parts,
                   epoch: info.epoch,
                   epochs: exp.training.epochs,
                   step: info.step,

@@ -89,7 +89,7 @@ describe('a valid experiment', () => {
       repeats: 1,
       warmup: 0,
       parity: { enabled: true, reference: 'onnxruntime/cpu', tolerance: 1e-4 },
-      expect: { regression: { threshold: 0.1, alpha: 0.01 } },
+      expect: { regression: { threshold: 0.1, alpha: 0.05 } },
       timeout: 1800,
     };
     expect(exp).toEqual({ ...expected, file: resolve('mini.experiment.yaml'), hash: createHash('sha256').update(MINIMAL).digest('hex') });
