@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'RECORD'
   | 'WORKER_CRASH'
   | 'WORKER_TIMEOUT'
+  | 'INTERRUPTED'
   | 'USAGE';
 
 /** A position in a source file, 1-based line and column. */

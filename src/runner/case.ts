@@ -4,7 +4,8 @@
  * budget blown mid-phase all become a `crashed` record with the cause, the last phase and the tail of
  * stderr, and the record is written atomically before this returns.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import writeFileAtomic from 'write-file-atomic';
 import { join } from 'node:path';
 import type { BackendId } from '../backends/types.ts';
 import type { Case } from '../config/types.ts';
@@ -60,14 +61,78 @@ function memoryLimit(c: Case): number | undefined {
 export async function runCase(c: Case, opts: RunCaseOptions): Promise<ResultRecord> {
   const parts = c.experiment.repeats;
   const records: ResultRecord[] = [];
-  for (let part = 0; part < parts; part++) {
-    const r = await runCaseProcess(c, opts, { timedRounds: 1, parity: part === 0, part, parts });
-    records.push(r);
-    if (r.status !== 'passed') break;
+  const file = join(opts.resultsDir, recordFileName(c.key));
+  const startedAt = new Date().toISOString();
+  const inFlight: InFlight = { c, opts, records, file, startedAt };
+  mkdirSync(opts.resultsDir, { recursive: true });
+  running.add(inFlight);
+  installInterruptHandlers();
+  try {
+    for (let part = 0; part < parts; part++) {
+      const r = await runCaseProcess(c, opts, { timedRounds: 1, parity: part === 0, part, parts }, inFlight);
+      records.push(r);
+      if (r.status !== 'passed') break;
+    }
+    const record = mergeRecords(records);
+    await writeJsonAtomic(file, record);
+    return record;
+  } finally {
+    running.delete(inFlight);
   }
-  const record = mergeRecords(records);
-  await writeJsonAtomic(join(opts.resultsDir, recordFileName(c.key)), record);
-  return record;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Interruption. On SIGINT/SIGTERM the runner stops its cases' processes and writes, for each case in
+// flight, a record marked `partial` holding the repeats that finished, synchronously and atomically,
+// then lets the signal take its normal course. A record on disk is thus always whole: either a
+// finished case, or a partial one that says so.
+
+interface InFlight {
+  c: Case;
+  opts: RunCaseOptions;
+  records: ResultRecord[];
+  file: string;
+  startedAt: string;
+  child?: import('node:child_process').ChildProcess;
+  phase?: WorkerPhase;
+}
+
+const running = new Set<InFlight>();
+let handlersInstalled = false;
+
+function installInterruptHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      for (const f of running) {
+        f.child?.kill('SIGKILL');
+        writeFileAtomic.sync(f.file, `${JSON.stringify(partialRecord(f, signal), null, 2)}\n`);
+      }
+      running.clear();
+      process.kill(process.pid, signal);
+    });
+  }
+}
+
+/** The record of a case interrupted by `signal`: finished repeats kept, marked partial. */
+export function partialRecord(f: InFlight, signal: NodeJS.Signals): ResultRecord {
+  const error: CaseError = {
+    code: 'INTERRUPTED',
+    message: `interrupted by ${signal} during repeat ${f.records.length + 1} of ${f.c.experiment.repeats}${f.phase ? ` (phase ${f.phase})` : ''}; ${f.records.length} repeat(s) finished`,
+    signal,
+  };
+  if (f.phase) error.phase = f.phase;
+  const base = f.records.length > 0 ? mergeRecords(f.records) : crashedRecord(f.c, f.opts.runId, f.startedAt, error, fallbackEnv());
+  base.status = 'partial';
+  base.error = error;
+  base.finishedAt = new Date().toISOString();
+  return base;
+}
+
+/** Environment of a record written from a signal handler, where nothing may be awaited. */
+function fallbackEnv(): ResultRecord['env'] {
+  return { os: process.platform, cpu: 'unknown', cores: 0, memoryBytes: 0, node: process.version, packages: {}, fingerprint: 'unknown' };
 }
 
 /** Concatenates the samples of a case's processes; the first process's parity, the worst memory. */
@@ -104,9 +169,15 @@ export function mergeRecords(parts: ResultRecord[]): ResultRecord {
   return out;
 }
 
-async function runCaseProcess(c: Case, opts: RunCaseOptions, part: { timedRounds: number; parity: boolean; part: number; parts: number }): Promise<ResultRecord> {
+async function runCaseProcess(
+  c: Case,
+  opts: RunCaseOptions,
+  part: { timedRounds: number; parity: boolean; part: number; parts: number },
+  inFlight?: InFlight,
+): Promise<ResultRecord> {
   const startedAt = new Date().toISOString();
   const { child, stderr } = spawnWorker({ echo: opts.echo });
+  if (inFlight) inFlight.child = child;
   let phase: WorkerPhase = 'startup';
   let record: ResultRecord | undefined;
   let killedFor: CaseError | undefined;
@@ -121,7 +192,10 @@ async function runCaseProcess(c: Case, opts: RunCaseOptions, part: { timedRounds
     });
   });
   child.on('message', (m: ChildMessage) => {
-    if (m.type === 'phase') phase = m.phase;
+    if (m.type === 'phase') {
+      phase = m.phase;
+      if (inFlight) inFlight.phase = m.phase;
+    }
     else if (m.type === 'progress') opts.onProgress?.(m.info);
     else if (m.type === 'record') record = m.record;
   });

@@ -292,6 +292,9 @@ async function probeAll(ids: string[]): Promise<Record<string, { available: bool
   return out;
 }
 
+// If the runner goes away (Ctrl-C, a killed test worker), so does the case: never train on as an orphan.
+process.on('disconnect', () => process.exit(130));
+
 process.on('message', (msg: ParentMessage) => {
   void (async () => {
     if (msg.type === 'probe') {
