@@ -9,15 +9,16 @@ import type { PhaseName } from '../config/types.ts';
 import type { EnvironmentInfo, MemoryFigure, ResultRecord } from '../runner/record.ts';
 import { fig2Records, fig3Records, fig2Points, fig3Points, FIGURE_FILES } from './figures-data.ts';
 import { bytes, count, percent, seconds, sig, times } from './format.ts';
-import { firstLine, table } from './markdown-table.ts';
+import { table } from './markdown-table.ts';
 import type { SampleSummary } from '../stats/summary.ts';
 import type { ReportFile, Reporter } from './types.ts';
+import { ReasonLetters, REASONS_HEADING, TableReasons } from './reasons.ts';
 import {
   ARTEFACTS,
   byArchAndBackend,
-  byExperiment,
+  byExperimentAndArch,
   fallbackOf,
-  groupReference,
+  MAIN_MEMORY_METRICS,
   MEMORY_PHASE_LABELS,
   MEMORY_PHASES,
   memoryFigure,
@@ -29,12 +30,14 @@ import {
   phaseSummary,
   ratioPairs,
   recordsOf,
+  referenceFor,
   sortMetrics,
   summaryOf,
   TIMED_PHASES,
   unplacedLeaves,
   type MemoryPhase,
   type RatioPair,
+  type RowValues,
   type StudyReference,
 } from './view.ts';
 
@@ -107,15 +110,28 @@ export class MarkdownReporter implements Reporter {
       parts.push('No result records were given, so there is nothing to compare yet.');
       return `${parts.join('\n\n')}\n`;
     }
+    // One set of letters for the whole document, assigned in document order: a letter means the same
+    // reason in every table.
+    const ctx: Ctx = { letters: new ReasonLetters() };
     parts.push(environmentSection(records));
-    parts.push(...table2Section(records));
-    parts.push(...table3Section(records));
-    parts.push(...fig2Section(records, this.options));
-    parts.push(...fig3Section(records, this.options));
-    parts.push(...accuracySection(records));
-    parts.push(...argmaxSection(records));
-    parts.push(...otherSection(records));
-    parts.push(statusSection(records));
+    const body: string[] = [];
+    body.push(...table2Section(records, ctx));
+    body.push(...table3Section(records, ctx));
+    body.push(...fig2Section(records, this.options, ctx));
+    body.push(...fig3Section(records, this.options, ctx));
+    body.push(...accuracySection(records, ctx));
+    body.push(...argmaxSection(records, ctx));
+    body.push(...otherSection(records, ctx));
+    body.push(statusSection(records, ctx));
+    // Rendered after the tables (they assign the letters) but placed before them: what could not run
+    // on these machines is the first thing to know when reading the figures.
+    const reasons = ctx.letters.render();
+    if (reasons !== undefined) {
+      parts.push(
+        `## ${REASONS_HEADING}\n\nCases that were skipped or failed, with the full reason; the tables show each as \`skipped: …\` or \`failed: CODE\` with its letter.\n\n${reasons}`,
+      );
+    }
+    parts.push(...body);
     return `${parts.join('\n\n')}\n`;
   }
 }
@@ -155,6 +171,9 @@ function intro(records: readonly ResultRecord[]): string {
     'The study compared TensorFlow with Caffe2 on one NVIDIA K80 GPU. Here TensorFlow.js (`tfjs/*` backends) stands in for',
     'TensorFlow and ONNX Runtime (`onnxruntime/*` backends) for Caffe2. Columns labelled "study (K80)" repeat the',
     "study's published figures as the experiment files quote them, for reference; they were not measured here.",
+    '',
+    'Each `framework/device` column is one backend. A cell without a figure says why in short (`skipped: …`,',
+    '`failed: CODE`) with a letter; "What did not run" lists the full reason for each letter once.',
   ].join('\n');
 }
 
@@ -203,12 +222,17 @@ function environmentSection(records: readonly ResultRecord[]): string {
 // ---------------------------------------------------------------------------------------------
 // Cells.
 
+/** What the sections share while one document renders: the letters of the skip / failure notes. */
+interface Ctx {
+  letters: ReasonLetters;
+}
+
 function backendHeader(b: string): string {
   return `\`${b}\``;
 }
 
 function ratioHeader(p: RatioPair): string {
-  return p.label === 'fastest' ? 'ONNX Runtime : TF.js (fastest of each)' : `ONNX Runtime : TF.js (${p.label})`;
+  return `ONNX Runtime : TF.js (${p.cls}: ${p.onnxruntime} vs ${p.tfjs})`;
 }
 
 function summaryText(s: SampleSummary, fmt: (x: number) => string, spread: (x: number) => string): string {
@@ -219,37 +243,44 @@ function timeText(s: SampleSummary): string {
   return summaryText(s, seconds, (x) => sig(x, 2));
 }
 
-function skippedText(r: ResultRecord): string {
-  return `skipped: ${r.skipReason ?? 'no reason recorded'}`;
-}
-
-function failedText(r: ResultRecord): string {
-  return `${r.status}: ${r.error?.code ?? 'no error recorded'}`;
-}
-
 function fallbackSuffix(r: ResultRecord): string {
   const f = fallbackOf(r);
   return f === undefined ? '' : ` (ran on ${f})`;
 }
 
-/** What a record shows where a value is missing: why, or a dash. */
-function missingText(r: ResultRecord | undefined, phase?: string): string {
+/**
+ * What a record shows where a value is missing: why (briefly, with a letter for the full reason
+ * under the table) when it was skipped or failed in this phase, else a dash.
+ */
+function missingText(r: ResultRecord | undefined, reasons: TableReasons, phase?: string): string {
   if (!r) return '—';
-  if (r.status === 'skipped') return skippedText(r);
+  if (r.status === 'skipped') return reasons.cell(r);
   if ((r.status === 'failed' || r.status === 'crashed') && (r.error?.phase === undefined || r.error.phase === phase)) {
-    return failedText(r);
+    return reasons.cell(r);
   }
   return '—';
 }
 
-function timeCell(r: ResultRecord | undefined, phase: PhaseName): string {
+/** A record's median time of a phase, where it measured one. */
+function measuredTime(r: ResultRecord | undefined, phase: PhaseName): { value: number; record: ResultRecord } | undefined {
   const s = r && r.status !== 'skipped' ? phaseSummary(r, phase) : undefined;
-  return r && s ? timeText(s) + fallbackSuffix(r) : missingText(r, phase);
+  return r && s ? { value: s.median, record: r } : undefined;
 }
 
-function throughputCell(r: ResultRecord | undefined): string {
+/** A record's memory figure of a phase and metric, where it has one. */
+function measuredMemory(r: ResultRecord | undefined, phase: MemoryPhase, metric: string): { value: number; record: ResultRecord } | undefined {
+  const f = r && r.status !== 'skipped' ? memoryFigure(r, phase, metric) : undefined;
+  return r && f ? { value: f.bytes, record: r } : undefined;
+}
+
+function timeCell(r: ResultRecord | undefined, phase: PhaseName, reasons: TableReasons): string {
+  const s = r && r.status !== 'skipped' ? phaseSummary(r, phase) : undefined;
+  return r && s ? timeText(s) + fallbackSuffix(r) : missingText(r, reasons, phase);
+}
+
+function throughputCell(r: ResultRecord | undefined, reasons: TableReasons): string {
   const s = r && r.status !== 'skipped' ? summaryOf(r.phases.train?.imagesPerSecond) : undefined;
-  return r && s ? summaryText(s, (x) => `${sig(x)} img/s`, (x) => sig(x, 2)) : missingText(r, 'train');
+  return r && s ? summaryText(s, (x) => `${sig(x)} img/s`, (x) => sig(x, 2)) : missingText(r, reasons, 'train');
 }
 
 function memoryText(f: MemoryFigure, notes: Footnotes): string {
@@ -257,54 +288,77 @@ function memoryText(f: MemoryFigure, notes: Footnotes): string {
   return `${bytes(f.bytes)} ${notes.mark(text)}`;
 }
 
-function memoryCell(r: ResultRecord | undefined, phase: MemoryPhase, metric: string, notes: Footnotes): string {
+function memoryCell(r: ResultRecord | undefined, phase: MemoryPhase, metric: string, notes: Footnotes, reasons: TableReasons): string {
   const f = r && r.status !== 'skipped' ? memoryFigure(r, phase, metric) : undefined;
-  return r && f ? memoryText(f, notes) + fallbackSuffix(r) : missingText(r, phase === 'dataset' ? 'load-data' : phase);
+  return r && f ? memoryText(f, notes) + fallbackSuffix(r) : missingText(r, reasons, phase === 'dataset' ? 'load-data' : phase);
 }
 
 /** A study figure as the experiment file wrote it, with its unit. */
 function studyText(x: number | undefined, unit: string): string {
-  if (x === undefined) return '';
-  return unit === 's' ? `${x} s` : `${x} ${unit}`;
+  return x === undefined ? '' : `${x} ${unit}`;
 }
 
 function studyHeaders(ref: StudyReference): string[] {
   return [`${ref.label} TF`, `${ref.label} Caffe2`, `${ref.label} Caffe2 : TF`];
 }
 
-function studyCells(ref: StudyReference, key: string, unit: string): string[] {
+function studyCells(ref: StudyReference, key: string): string[] {
   const tf = ref.tensorflow[key];
   const c2 = ref.caffe2[key];
   const r = tf !== undefined && c2 !== undefined && tf !== 0 ? c2 / tf : undefined;
-  return [studyText(tf, unit), studyText(c2, unit), tf === undefined && c2 === undefined ? '' : times(r)];
+  return [studyText(tf, ref.unit), studyText(c2, ref.unit), tf === undefined && c2 === undefined ? '' : times(r)];
 }
 
-function unplacedText(ref: StudyReference, used: Set<string>, unit: string): string | undefined {
+function unplacedText(ref: StudyReference, used: Set<string>): string | undefined {
   const rest = unplacedLeaves(ref, used);
   if (rest.length === 0) return undefined;
   return `Other figures in the experiment file's \`reference\` (${ref.label}, as published): ${rest
-    .map(([path, v]) => `\`${path}\` = ${studyText(v, unit)}`)
+    .map(([path, v]) => `\`${path}\` = ${studyText(v, ref.unit)}`)
     .join(', ')}.`;
 }
 
-const TIME_NOTE =
-  'Cells: median ± MAD (median absolute deviation) of the repeats, n = number of samples, warm-up excluded. ' +
-  'ONNX Runtime : TF.js is the ratio of medians (below 1: ONNX Runtime is faster).';
+/** Says why an experiment file's reference is not beside the figures: its unit measures something else. */
+function mismatchText(ref: StudyReference | undefined, what: 'times' | 'memory'): string | undefined {
+  if (ref === undefined) return undefined;
+  return `The experiment file's \`reference\` (${ref.label}) is in ${ref.unit}, which is not a unit of ${what}, so its figures are not shown beside these.`;
+}
+
+const CELLS_NOTE =
+  'Cells: median ± MAD (median absolute deviation) of the repeats, n = number of samples, warm-up excluded.';
+
+/** How to read the ratio columns, when the table has any. */
+function ratioNote(pairs: readonly RatioPair[], lower: string): string {
+  return pairs.length === 0
+    ? ''
+    : ` ONNX Runtime : TF.js divides ONNX Runtime's figure by TF.js's, measured on the same class of device (the column names both backends); below 1: ONNX Runtime ${lower}.`;
+}
 
 function studyNote(ref: StudyReference | undefined, what: string): string {
   return ref ? ` ${ref.label}: ${what} as published (TensorFlow and Caffe2 on one K80), quoted from the experiment file.` : '';
 }
 
+/** The sizes of the study's runs (CIFAR-10: 10 epochs of batch 64 on 49,984 images, inference on 9,984). */
+const STUDY_SIZES = { epochs: 10, batchSize: 64, trainExamples: 49_984, testExamples: 9_984 } as const;
+
+/** A warning when records ran at other sizes than the study, so seconds are not compared with its. */
+function sizeNote(records: readonly ResultRecord[], ref: StudyReference | undefined): string {
+  if (!ref) return '';
+  const differ = records.some((r) => {
+    const e = r.experiment;
+    return e.epochs !== STUDY_SIZES.epochs || e.batchSize !== STUDY_SIZES.batchSize || e.trainExamples !== STUDY_SIZES.trainExamples || e.testExamples !== STUDY_SIZES.testExamples;
+  });
+  return differ
+    ? ` The study ran ${STUDY_SIZES.epochs} epochs of batch ${STUDY_SIZES.batchSize} on ${count(STUDY_SIZES.trainExamples)} images and inferred on ${count(STUDY_SIZES.testExamples)}; these runs are sized differently (see above the table), so compare the study's Caffe2 : TF with the ONNX Runtime : TF.js ratios, not the absolute figures.`
+    : '';
+}
+
+function sizesOf(e: ResultRecord['experiment']): string {
+  return `${plural(e.epochs, 'epoch')} · batch ${e.batchSize} · ${count(e.trainExamples)} training / ${count(e.testExamples)} test images · ${plural(e.repeats, 'repeat')} · profile ${profileName(e.profile)}`;
+}
+
 /** The sizes the records ran with, in one line (several when cases differ, e.g. mixed profiles). */
 function describeSizes(records: readonly ResultRecord[], withArch = true): string {
-  const lines = [
-    ...new Set(
-      records.map((r) => {
-        const e = r.experiment;
-        return `${withArch ? `\`${e.arch}\` · ` : ''}${e.epochs} epochs · batch ${e.batchSize} · ${count(e.trainExamples)} training / ${count(e.testExamples)} test images · ${plural(e.repeats, 'repeat')} · profile ${profileName(e.profile)}`;
-      }),
-    ),
-  ].sort();
+  const lines = [...new Set(records.map((r) => `${withArch ? `\`${r.experiment.arch}\` · ` : ''}${sizesOf(r.experiment)}`))].sort();
   return lines.length === 1 ? (lines[0] as string) : `Sizes differ between cases: ${lines.join('; ')}.`;
 }
 
@@ -322,117 +376,187 @@ function byBackend(records: readonly ResultRecord[]): Map<string, ResultRecord> 
   return m;
 }
 
+function join(parts: readonly (string | undefined)[]): string {
+  return parts.filter((p): p is string => p !== undefined && p !== '').join('\n\n');
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sections.
 
 /** Phases × backends for one experiment, with ratios and the study's figures. */
-function phaseTable(records: readonly ResultRecord[], artefactUnit = 's'): string {
+function phaseTable(records: readonly ResultRecord[], ctx: Ctx): string {
   const cases = byBackend(records);
   const backends = orderBackends(cases.keys());
-  const pairs = ratioPairs(backends);
-  const fullRef = groupReference(records);
-  const ref = places(fullRef, TIMED_PHASES) ? fullRef : undefined;
-  const unit = fullRef?.unit ?? artefactUnit;
-  const header = ['Phase', ...backends.map(backendHeader), ...pairs.map(ratioHeader), ...(ref ? studyHeaders(ref) : [])];
+  // Only a reference in a unit of time sits beside times (a GB figure beside seconds would mislead).
+  const { ref: timeRef, mismatch } = referenceFor(records, 'time');
+  const ref = places(timeRef, TIMED_PHASES) ? timeRef : undefined;
   const has = (phase: PhaseName) => records.some((r) => (r.phases[phase]?.samples.length ?? 0) > 0);
   // A phase no case measured (an experiment timing inference only) gets no row, unless no case
   // measured anything: then every row shows why (skipped, failed).
   const phases: PhaseName[] = TIMED_PHASES.some(has) ? TIMED_PHASES.filter(has) : [...TIMED_PHASES];
   if (has('warmup')) phases.push('warmup');
-  const median = (phase: PhaseName) => (b: string) => {
-    const r = cases.get(b);
-    return r && r.status !== 'skipped' ? phaseSummary(r, phase)?.median : undefined;
-  };
+  const values = (phase: PhaseName): RowValues => (b) => measuredTime(cases.get(b), phase);
+  const pairs = ratioPairs(phases.map(values));
+  const reasons = new TableReasons(ctx.letters);
+  const header = ['Phase', ...backends.map(backendHeader), ...pairs.map(ratioHeader), ...(ref ? studyHeaders(ref) : [])];
   const rows = phases.map((phase) => [
     PHASE_LABELS[phase],
-    ...backends.map((b) => timeCell(cases.get(b), phase)),
-    ...pairs.map((p) => times(pairRatio(p, median(phase)))),
-    ...(ref && phase !== 'warmup' ? studyCells(ref, phase, unit) : ref ? ['', '', ''] : []),
+    ...backends.map((b) => timeCell(cases.get(b), phase, reasons)),
+    ...pairs.map((p) => times(pairRatio(p, values(phase)))),
+    ...(ref && phase !== 'warmup' ? studyCells(ref, phase) : ref ? ['', '', ''] : []),
   ]);
   if (records.some((r) => (r.phases.train?.imagesPerSecond?.length ?? 0) > 0)) {
     rows.push([
       'training throughput (higher is better)',
-      ...backends.map((b) => throughputCell(cases.get(b))),
+      ...backends.map((b) => throughputCell(cases.get(b), reasons)),
       ...pairs.map(() => ''),
       ...(ref ? ['', '', ''] : []),
     ]);
   }
-  const notes = [TIME_NOTE + studyNote(ref, 'averages of 10 runs')];
-  const other = fullRef ? unplacedText(fullRef, new Set(TIMED_PHASES), unit) : undefined;
-  if (other) notes.push(other);
-  return [describeSizes(records), table(header, rows), notes.join('\n\n')].join('\n\n');
+  return join([
+    describeSizes(records, false),
+    table(header, rows),
+    reasons.render(),
+    CELLS_NOTE + ratioNote(pairs, 'is faster') + studyNote(ref, 'averages of 10 runs') + sizeNote(records, ref),
+    timeRef ? unplacedText(timeRef, new Set(TIMED_PHASES)) : undefined,
+    mismatchText(mismatch, 'times'),
+  ]);
 }
 
-function groupHeading(name: string, records: readonly ResultRecord[]): string {
-  const archs = orderArchs(records.map((r) => r.experiment.arch));
-  return `### ${name} · ${archs.join(', ')}`;
+function groupHeading(name: string, arch: string): string {
+  return `### Experiment \`${name}\` · model \`${arch}\``;
 }
 
-function table2Section(records: readonly ResultRecord[]): string[] {
-  const groups = byExperiment(recordsOf(records, 'table2'));
+function table2Section(records: readonly ResultRecord[], ctx: Ctx): string[] {
+  const groups = byExperimentAndArch(recordsOf(records, 'table2'));
   if (groups.length === 0) return [];
   return [
     '## Table 2: graph construction, training and inference time',
-    ...groups.map(([name, rs]) => `${groupHeading(name, rs)}\n\n${phaseTable(rs)}`),
+    ...groups.map((g) => `${groupHeading(g.name, g.arch)}\n\n${phaseTable(g.records, ctx)}`),
   ];
 }
 
-function memoryTable(records: readonly ResultRecord[]): string {
+/** Metrics of `phase` in `records`, those of the main tables or the others. */
+function metricsOf(records: readonly ResultRecord[], phase: MemoryPhase, main: boolean): string[] {
+  return sortMetrics(records.flatMap((r) => (r.memory[phase] ?? []).map((f) => f.metric))).filter((m) => MAIN_MEMORY_METRICS.includes(m) === main);
+}
+
+/** Whether a figure of `phase` is left to "more memory figures": main tables show training and inference only. */
+function isDetail(phase: MemoryPhase, metric: string): boolean {
+  return phase === 'dataset' || !MAIN_MEMORY_METRICS.includes(metric);
+}
+
+/** Metrics of `phase` that "more memory figures" lists. */
+function detailMetrics(records: readonly ResultRecord[], phase: MemoryPhase): string[] {
+  return sortMetrics(records.flatMap((r) => (r.memory[phase] ?? []).map((f) => f.metric))).filter((m) => isDetail(phase, m));
+}
+
+/**
+ * The memory figures a main table leaves out (JS heap, array buffers, external, backend-reported,
+ * the dataset's bytes), one row per grid row and metric, in a collapsed block: they explain a peak
+ * but are not what the study compared.
+ */
+function moreMemory(
+  rows: readonly { label: string; cases: Map<string, ResultRecord> }[],
+  phasesOf: (label: string) => readonly MemoryPhase[],
+): string | undefined {
+  const notes = new Footnotes();
+  const all = rows.flatMap((row) => [...row.cases.values()]);
+  const backends = orderBackends(
+    all.filter((r) => r.status !== 'skipped' && MEMORY_PHASES.some((ph) => (r.memory[ph] ?? []).some((f) => isDetail(ph, f.metric)))).map((r) => r.backend.requested),
+  );
+  const out: string[][] = [];
+  const metricNames = new Set<string>();
+  for (const row of rows) {
+    const rs = [...row.cases.values()];
+    const phases = phasesOf(row.label);
+    for (const phase of phases) {
+      for (const metric of detailMetrics(rs, phase)) {
+        metricNames.add(phase === 'dataset' ? `${MEMORY_PHASE_LABELS.dataset} · ${metricLabel(metric)}` : metricLabel(metric));
+        out.push([
+          // One phase only (Fig. 3: training): the caption says which, the rows need not.
+          `${row.label}${phases.length > 1 ? `${MEMORY_PHASE_LABELS[phase]} · ` : ''}${metricLabel(metric)}`,
+          ...backends.map((b) => {
+            const r = row.cases.get(b);
+            const f = r && r.status !== 'skipped' ? memoryFigure(r, phase, metric) : undefined;
+            return r && f ? memoryText(f, notes) + fallbackSuffix(r) : '—';
+          }),
+        ]);
+      }
+    }
+  }
+  if (out.length === 0) return undefined;
+  const names = [...metricNames];
+  return join([
+    `<details>\n<summary>More memory figures${phasesOf('').length === 1 ? ` while ${MEMORY_PHASE_LABELS[phasesOf('')[0] as MemoryPhase]}` : ''} (${names.join(', ')})</summary>`,
+    table(['Measure', ...backends.map(backendHeader)], out),
+    notes.size > 0 ? `Sources:  \n${notes.render()}` : undefined,
+    '</details>',
+  ]);
+}
+
+const BYTES_NOTE = 'Bytes in binary units (1 GiB = 2³⁰ bytes).';
+
+function memoryTable(records: readonly ResultRecord[], ctx: Ctx, fallback: boolean): string {
   const cases = byBackend(records);
   const backends = orderBackends(cases.keys());
-  const pairs = ratioPairs(backends);
-  const fullRef = groupReference(records);
-  const ref = places(fullRef, ['train', 'infer']) ? fullRef : undefined;
-  const unit = fullRef?.unit ?? 'GB';
+  // Only a reference in a unit of memory sits beside memory; Table 2's seconds never do.
+  const { ref: memRef, mismatch } = referenceFor(records, 'memory');
+  const ref = places(memRef, ['train', 'infer']) ? memRef : undefined;
   const notes = new Footnotes();
-  const header = ['Measure', ...backends.map(backendHeader), ...pairs.map(ratioHeader), ...(ref ? studyHeaders(ref) : [])];
-  const rows: string[][] = [];
-  for (const phase of MEMORY_PHASES) {
-    const metrics = sortMetrics(records.flatMap((r) => (r.memory[phase] ?? []).map((f) => f.metric)));
-    metrics.forEach((metric, i) => {
-      rows.push([
-        `${MEMORY_PHASE_LABELS[phase]} · ${metricLabel(metric)}`,
-        ...backends.map((b) => memoryCell(cases.get(b), phase, metric, notes)),
-        ...pairs.map((p) =>
-          times(
-            pairRatio(p, (b) => {
-              const r = cases.get(b);
-              return r && r.status !== 'skipped' ? memoryFigure(r, phase, metric)?.bytes : undefined;
-            }),
-          ),
-        ),
-        // The study's figure sits beside the phase's first (primary) measure.
-        ...(ref ? (i === 0 && phase !== 'dataset' ? studyCells(ref, phase, unit) : ['', '', '']) : []),
-      ]);
+  const reasons = new TableReasons(ctx.letters);
+  const grid: { phase: 'train' | 'infer'; metric: string }[] = [];
+  for (const phase of ['train', 'infer'] as const) {
+    const any = records.some((r) => (r.memory[phase]?.length ?? 0) > 0);
+    if (!any) continue;
+    const main = metricsOf(records, phase, true);
+    for (const metric of main.length > 0 ? main : ['peak-rss']) grid.push({ phase, metric });
+  }
+  const more = moreMemory([{ label: '', cases }], () => MEMORY_PHASES);
+  if (grid.length === 0 && more === undefined) {
+    const why = backends.map((b) => {
+      const m = missingText(cases.get(b), reasons);
+      return `\`${b}\`: ${m === '—' ? 'no memory figures recorded' : m}`;
     });
+    return join([`No memory figures in these records (${why.join('; ')}).`, reasons.render()]);
   }
-  if (rows.length === 0) {
-    const why = backends.map((b) => `\`${b}\`: ${missingText(cases.get(b)) === '—' ? 'no memory figures recorded' : missingText(cases.get(b))}`);
-    return `No memory figures in these records (${why.join('; ')}).`;
-  }
-  const parts = [
-    table(header, rows),
-    `Sources:  \n${notes.render()}`,
-    'Bytes in binary units (1 GiB = 2³⁰ bytes). Peak RSS is the resident set of the case’s own process; device memory ' +
-      'comes from a backend counter or driver query where one exists.' +
-      studyNote(ref, 'GPU memory'),
-  ];
-  const other = fullRef ? unplacedText(fullRef, new Set(['train', 'infer']), unit) : undefined;
-  if (other) parts.push(other);
-  return parts.join('\n\n');
+  const values = (g: (typeof grid)[number]): RowValues => (b) => measuredMemory(cases.get(b), g.phase, g.metric);
+  const pairs = ratioPairs(grid.map(values));
+  const header = ['Measure', ...backends.map(backendHeader), ...pairs.map(ratioHeader), ...(ref ? studyHeaders(ref) : [])];
+  const rows = grid.map((g, i) => [
+    `${MEMORY_PHASE_LABELS[g.phase]} · ${metricLabel(g.metric)}`,
+    ...backends.map((b) => memoryCell(cases.get(b), g.phase, g.metric, notes, reasons)),
+    ...pairs.map((p) => times(pairRatio(p, values(g)))),
+    // The study's figure sits beside the phase's first (primary) measure.
+    ...(ref ? (grid.findIndex((x) => x.phase === g.phase) === i ? studyCells(ref, g.phase) : ['', '', '']) : []),
+  ]);
+  return join([
+    grid.length > 0 ? table(header, rows) : undefined,
+    reasons.render(),
+    notes.size > 0 ? `Sources:  \n${notes.render()}` : undefined,
+    `${BYTES_NOTE} Peak RSS is the resident set of the case’s own process; device memory comes from a backend counter or driver query where one exists.` +
+      ratioNote(pairs, 'needs less') +
+      studyNote(ref, 'GPU memory') +
+      sizeNote(records, ref),
+    memRef ? unplacedText(memRef, new Set(['train', 'infer'])) : undefined,
+    // Table 2's reference under Table 3 is expected (it is in seconds and shown in Table 2).
+    fallback ? undefined : mismatchText(mismatch, 'memory'),
+    more,
+  ]);
 }
 
-function table3Section(records: readonly ResultRecord[]): string[] {
+function table3Section(records: readonly ResultRecord[], ctx: Ctx): string[] {
   let own = recordsOf(records, 'table3');
   let lede = '';
-  if (own.length === 0) {
+  const fallback = own.length === 0;
+  if (fallback) {
     own = recordsOf(records, 'table2');
     if (own.length === 0) return [];
     lede = 'Measured in the Table 2 runs (no `table3` experiment among the records).\n\n';
   }
   return [
     '## Table 3: memory',
-    ...byExperiment(own).map(([name, rs]) => `${groupHeading(name, rs)}\n\n${lede}${memoryTable(rs)}`),
+    ...byExperimentAndArch(own).map((g) => `${groupHeading(g.name, g.arch)}\n\n${lede}${describeSizes(g.records, false)}\n\n${memoryTable(g.records, ctx, fallback)}`),
   ];
 }
 
@@ -442,136 +566,166 @@ function figureLink(opts: Required<MarkdownOptions>, file: string, alt: string, 
   return [`![${alt}](${dir === '' ? '' : `${dir}/`}${file})`];
 }
 
-function fig2Section(records: readonly ResultRecord[], opts: Required<MarkdownOptions>): string[] {
+/** Per architecture, the reference in `kind` that places a figure under `train` or the architecture. */
+function archReferences(
+  grid: Map<string, Map<string, ResultRecord>>,
+  archs: readonly string[],
+  kind: 'time' | 'memory',
+): Map<string, StudyReference | undefined> {
+  return new Map(
+    archs.map((a) => {
+      const { ref } = referenceFor([...(grid.get(a)?.values() ?? [])], kind);
+      return [a, places(ref, ['train', a]) ? ref : undefined] as const;
+    }),
+  );
+}
+
+function archKey(ref: StudyReference, arch: string): string {
+  return ref.tensorflow.train !== undefined || ref.caffe2.train !== undefined ? 'train' : arch;
+}
+
+function fig2Section(records: readonly ResultRecord[], opts: Required<MarkdownOptions>, ctx: Ctx): string[] {
   const rs = fig2Records(records);
   if (rs.length === 0) return [];
   const grid = byArchAndBackend(rs);
   const archs = orderArchs(grid.keys());
   const backends = orderBackends(rs.map((r) => r.backend.requested));
-  const pairs = ratioPairs(backends);
-  const refs = new Map(
-    archs.map((a) => {
-      const ref = groupReference([...(grid.get(a)?.values() ?? [])]);
-      return [a, places(ref, ['train', a]) ? ref : undefined] as const;
-    }),
-  );
+  const values = (arch: string): RowValues => (b) => measuredTime(grid.get(arch)?.get(b), 'train');
+  const pairs = ratioPairs(archs.map(values));
+  const refs = archReferences(grid, archs, 'time');
   const anyRef = [...refs.values()].find((r) => r !== undefined);
+  const reasons = new TableReasons(ctx.letters);
   const header = ['Architecture', ...backends.map(backendHeader), ...pairs.map(ratioHeader), ...(anyRef ? studyHeaders(anyRef) : [])];
   const rows = archs.map((arch) => {
     const row = grid.get(arch) as Map<string, ResultRecord>;
     const ref = refs.get(arch);
-    const key = ref && (ref.tensorflow.train !== undefined || ref.caffe2.train !== undefined) ? 'train' : arch;
     return [
       `\`${arch}\``,
-      ...backends.map((b) => timeCell(row.get(b), 'train')),
-      ...pairs.map((p) =>
-        times(
-          pairRatio(p, (b) => {
-            const r = row.get(b);
-            return r && r.status !== 'skipped' ? phaseSummary(r, 'train')?.median : undefined;
-          }),
-        ),
-      ),
-      ...(anyRef ? (ref ? studyCells(ref, key, ref.unit ?? 's') : ['', '', '']) : []),
+      ...backends.map((b) => timeCell(row.get(b), 'train', reasons)),
+      ...pairs.map((p) => times(pairRatio(p, values(arch)))),
+      ...(anyRef ? (ref ? studyCells(ref, archKey(ref, arch)) : ['', '', '']) : []),
     ];
   });
   return [
     '## Fig. 2: training time against depth',
     ...figureLink(opts, FIGURE_FILES.fig2, 'Fig. 2: training time against depth', fig2Points(records).length > 0),
-    describeSizes(rs, false),
-    table(header, rows),
-    TIME_NOTE + studyNote(anyRef, 'training times'),
+    join([
+      `Training time per architecture (the phase of Table 2's training row). ${describeSizes(rs, false)}`,
+      table(header, rows),
+      reasons.render(),
+      CELLS_NOTE + ratioNote(pairs, 'is faster') + studyNote(anyRef, 'training times') + sizeNote(rs, anyRef),
+    ]),
   ];
 }
 
-function fig3Section(records: readonly ResultRecord[], opts: Required<MarkdownOptions>): string[] {
+function fig3Section(records: readonly ResultRecord[], opts: Required<MarkdownOptions>, ctx: Ctx): string[] {
   const { records: rs, fromFig2 } = fig3Records(records);
   if (rs.length === 0) return [];
   const grid = byArchAndBackend(rs);
   const archs = orderArchs(grid.keys());
   const backends = orderBackends(rs.map((r) => r.backend.requested));
-  const pairs = ratioPairs(backends);
-  const metrics = sortMetrics(rs.flatMap((r) => (r.memory.train ?? []).map((f) => f.metric)));
+  const main = metricsOf(rs, 'train', true);
+  const metrics = main.length > 0 ? main : ['peak-rss'];
+  const cells = archs.flatMap((arch) => metrics.map((metric) => ({ arch, metric })));
+  const values = (c: (typeof cells)[number]): RowValues => (b) => measuredMemory(grid.get(c.arch)?.get(b), 'train', c.metric);
+  const pairs = ratioPairs(cells.map(values));
+  // Fig. 2's runs carry no memory reference of their own; a fallback never borrows their seconds.
+  const refs = archReferences(grid, archs, 'memory');
+  const anyRef = [...refs.values()].find((r) => r !== undefined);
   const notes = new Footnotes();
-  const header = ['Architecture · measure (training)', ...backends.map(backendHeader), ...pairs.map(ratioHeader)];
-  const rows: string[][] = [];
-  for (const arch of archs) {
-    const row = grid.get(arch) as Map<string, ResultRecord>;
-    for (const metric of metrics.length > 0 ? metrics : ['peak-rss']) {
-      rows.push([
-        `\`${arch}\` · ${metricLabel(metric)}`,
-        ...backends.map((b) => memoryCell(row.get(b), 'train', metric, notes)),
-        ...pairs.map((p) =>
-          times(
-            pairRatio(p, (b) => {
-              const r = row.get(b);
-              return r && r.status !== 'skipped' ? memoryFigure(r, 'train', metric)?.bytes : undefined;
-            }),
-          ),
-        ),
-      ]);
-    }
-  }
+  const reasons = new TableReasons(ctx.letters);
+  const header = ['Architecture · measure (training)', ...backends.map(backendHeader), ...pairs.map(ratioHeader), ...(anyRef ? studyHeaders(anyRef) : [])];
+  const rows = cells.map((c) => {
+    const row = grid.get(c.arch) as Map<string, ResultRecord>;
+    const ref = refs.get(c.arch);
+    const first = metrics[0] === c.metric;
+    return [
+      `\`${c.arch}\` · ${metricLabel(c.metric)}`,
+      ...backends.map((b) => memoryCell(row.get(b), 'train', c.metric, notes, reasons)),
+      ...pairs.map((p) => times(pairRatio(p, values(c)))),
+      ...(anyRef ? (ref && first ? studyCells(ref, archKey(ref, c.arch)) : ['', '', '']) : []),
+    ];
+  });
+  const more = moreMemory(
+    archs.map((arch) => ({ label: `\`${arch}\` · `, cases: grid.get(arch) as Map<string, ResultRecord> })),
+    () => ['train'],
+  );
   const parts = [
     '## Fig. 3: memory against architecture',
     ...figureLink(opts, FIGURE_FILES.fig3, 'Fig. 3: peak memory against architecture', fig3Points(records).length > 0),
   ];
-  if (fromFig2) parts.push('Measured in the Fig. 2 runs (no `fig3` experiment among the records).');
-  parts.push(describeSizes(rs, false), table(header, rows));
-  if (notes.size > 0) parts.push(`Sources:  \n${notes.render()}`);
-  parts.push('Bytes in binary units (1 GiB = 2³⁰ bytes). The figure plots peak RSS during training.');
+  parts.push(
+    join([
+      fromFig2 ? 'Measured in the Fig. 2 runs (no `fig3` experiment among the records).' : undefined,
+      `Memory while training, per architecture. ${describeSizes(rs, false)}`,
+      table(header, rows),
+      reasons.render(),
+      notes.size > 0 ? `Sources:  \n${notes.render()}` : undefined,
+      `${BYTES_NOTE} The figure plots peak RSS during training.` + ratioNote(pairs, 'needs less') + studyNote(anyRef, 'GPU memory') + sizeNote(rs, anyRef),
+      more,
+    ]),
+  );
   return parts;
 }
 
-function accuracySection(records: readonly ResultRecord[]): string[] {
-  const groups = byExperiment(records).filter(([, rs]) => rs.some((r) => (r.accuracy?.samples.length ?? 0) > 0));
+function accuracySection(records: readonly ResultRecord[], ctx: Ctx): string[] {
+  const groups = byExperimentAndArch(records).filter((g) => g.records.some((r) => (r.accuracy?.samples.length ?? 0) > 0));
   if (groups.length === 0) return [];
-  const backends = orderBackends(groups.flatMap(([, rs]) => rs.map((r) => r.backend.requested)));
-  const header = ['Experiment', ...backends.map(backendHeader)];
-  const rows = groups.map(([name, rs]) => {
-    const cases = byBackend(rs);
+  const backends = orderBackends(groups.flatMap((g) => g.records.map((r) => r.backend.requested)));
+  const reasons = new TableReasons(ctx.letters);
+  const header = ['Experiment · model', 'Trained on → tested on', ...backends.map(backendHeader)];
+  const rows = groups.map((g) => {
+    const cases = byBackend(g.records);
+    const sizes = [
+      ...new Set(
+        g.records.map((r) => {
+          const e = r.experiment;
+          return `${plural(e.epochs, 'epoch')} × ${count(e.trainExamples)} images → ${count(e.testExamples)} test images`;
+        }),
+      ),
+    ].sort();
     return [
-      `${name} (\`${orderArchs(rs.map((r) => r.experiment.arch)).join(', ')}\`)`,
+      `${g.name} · \`${g.arch}\``,
+      sizes.join('; '),
       ...backends.map((b) => {
         const r = cases.get(b);
         const s = r && r.status !== 'skipped' ? summaryOf(r.accuracy?.samples) : undefined;
-        return r && s ? summaryText(s, percent, (x) => `${(x * 100).toFixed(1)} pp`) : missingText(r, 'evaluate');
+        return r && s ? summaryText(s, percent, (x) => `${(x * 100).toFixed(1)} pp`) : missingText(r, reasons, 'evaluate');
       }),
     ];
   });
   return [
-    '## Accuracy',
-    table(header, rows),
-    'Test accuracy after training: median ± MAD over the repeats (pp = percentage points).',
+    '## Accuracy on the test split',
+    join([
+      table(header, rows, header.map((_, i) => (i < 2 ? 'left' : 'right'))),
+      reasons.render(),
+      'Share of the test split (images never trained on) classified correctly after training: median ± MAD over the repeats ' +
+        '(pp = percentage points); every repeat trains from the same initial weights. Runs with few images or epochs check that ' +
+        'training works and that both frameworks learn alike; they are not expected to reach the accuracy of a full run.',
+    ]),
   ];
 }
 
-function argmaxSection(records: readonly ResultRecord[]): string[] {
-  const groups = byExperiment(recordsOf(records, 'argmax'));
+function argmaxSection(records: readonly ResultRecord[], ctx: Ctx): string[] {
+  const groups = byExperimentAndArch(recordsOf(records, 'argmax'));
   if (groups.length === 0) return [];
   return [
     '## Argmax overhead',
     'The inference phase includes the argmax from logits to class ids, as in the study, which timed `tf.argmax` against `numpy.argmax`.',
-    ...groups.map(([name, rs]) => `${groupHeading(name, rs)}\n\n${phaseTable(rs)}`),
+    ...groups.map((g) => `${groupHeading(g.name, g.arch)}\n\n${phaseTable(g.records, ctx)}`),
   ];
 }
 
-function otherSection(records: readonly ResultRecord[]): string[] {
+function otherSection(records: readonly ResultRecord[], ctx: Ctx): string[] {
   const known: readonly string[] = ARTEFACTS;
   const rest = records.filter((r) => r.experiment.artefact === undefined || !known.includes(r.experiment.artefact));
-  const groups = byExperiment(rest);
+  const groups = byExperimentAndArch(rest);
   if (groups.length === 0) return [];
-  return ['## Other experiments', ...groups.map(([name, rs]) => `${groupHeading(name, rs)}\n\n${phaseTable(rs)}`)];
-}
-
-function statusDetail(r: ResultRecord): string {
-  if (r.status === 'skipped') return skippedText(r);
-  const e = r.error;
-  if (!e) return r.status === 'passed' ? '' : r.status;
-  const where = [e.phase ? `in ${e.phase}` : '', e.signal ? `signal ${e.signal}` : '', e.exitCode != null ? `exit ${e.exitCode}` : '']
-    .filter((x) => x !== '')
-    .join(', ');
-  return `${e.code}: ${firstLine(e.message)}${where ? ` (${where})` : ''}`;
+  return [
+    '## Other experiments',
+    'Experiments that mirror none of the study’s tables or figures (for example a smoke run), each with its own phase table.',
+    ...groups.map((g) => `${groupHeading(g.name, g.arch)}\n\n${phaseTable(g.records, ctx)}`),
+  ];
 }
 
 function parityText(r: ResultRecord): string {
@@ -581,7 +735,7 @@ function parityText(r: ResultRecord): string {
   return `${p.passed ? 'ok' : 'FAILED'}: ${rel} ${p.passed ? '≤' : '>'} ${p.tolerance.toExponential(0)} vs \`${p.reference}\``;
 }
 
-function statusSection(records: readonly ResultRecord[]): string {
+function statusSection(records: readonly ResultRecord[], ctx: Ctx): string {
   const sorted = [...records].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const counts = new Map<string, number>();
   for (const r of sorted) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
@@ -589,14 +743,20 @@ function statusSection(records: readonly ResultRecord[]): string {
     .filter((s) => counts.has(s))
     .map((s) => `${counts.get(s)} ${s}`)
     .join(', ');
+  const reasons = new TableReasons(ctx.letters);
   const header = ['Case', 'Artefact', 'Ran on', 'Status', 'Detail', 'Parity'];
   const rows = sorted.map((r) => [
     r.key,
     r.experiment.artefact ?? '—',
     r.backend.session ? `\`${r.backend.session.backend}\` (${r.backend.session.device})` : '—',
     r.status,
-    statusDetail(r),
+    r.status === 'passed' ? '' : r.status === 'skipped' || r.error ? reasons.cell(r) : r.status,
     parityText(r),
   ]);
-  return ['## Cases', `${summary}.`, table(header, rows, header.map(() => 'left'))].join('\n\n');
+  return join([
+    '## Cases',
+    `${summary}. Parity: the largest relative difference of this backend's logits from the reference's (another backend, or \`reference/float64\`, a float64 forward pass) on the same weights and test images before training, against the tolerance.`,
+    table(header, rows, header.map(() => 'left')),
+    reasons.render(),
+  ]);
 }

@@ -32,14 +32,24 @@ export const MEMORY_PHASE_LABELS: Record<MemoryPhase, string> = {
 };
 
 /** Known memory metrics, in the order tables list them. */
-const METRIC_ORDER = ['peak-rss', 'device', 'backend', 'heap-used', 'array-buffers'];
+const METRIC_ORDER = ['peak-rss', 'device', 'device-total', 'backend', 'heap-used', 'array-buffers', 'external', 'dataset'];
 export const METRIC_LABELS: Record<string, string> = {
   'peak-rss': 'peak RSS',
   device: 'device memory',
+  'device-total': 'device memory (whole GPU)',
   backend: 'backend-reported',
   'heap-used': 'JS heap used',
   'array-buffers': 'array buffers',
+  external: 'external (native objects held by JS)',
+  dataset: 'images and labels',
 };
+
+/**
+ * The memory measures the study's comparison rests on, shown in the main tables: the process's peak
+ * resident set and, where a GPU reports it, device memory. The others go to a "more memory figures"
+ * table.
+ */
+export const MAIN_MEMORY_METRICS: readonly string[] = ['peak-rss', 'device', 'device-total'];
 
 export function metricLabel(metric: string): string {
   return METRIC_LABELS[metric] ?? metric;
@@ -57,12 +67,6 @@ export function sortMetrics(metrics: Iterable<string>): string[] {
 export function frameworkOf(backend: string): string {
   const i = backend.indexOf('/');
   return i === -1 ? backend : backend.slice(0, i);
-}
-
-/** `webgpu` of `tfjs/webgpu`. */
-export function deviceOf(backend: string): string {
-  const i = backend.indexOf('/');
-  return i === -1 ? '' : backend.slice(i + 1);
 }
 
 const FRAMEWORK_ORDER = ['tfjs', 'onnxruntime'];
@@ -137,6 +141,20 @@ export function byExperiment(records: readonly ResultRecord[]): [string, ResultR
 }
 
 /**
+ * Records grouped by experiment and architecture (a sweep's architectures are separate groups, so a
+ * table never shows one architecture's figure under another's name), sorted by name, then depth.
+ */
+export function byExperimentAndArch(records: readonly ResultRecord[]): { name: string; arch: string; records: ResultRecord[] }[] {
+  const out: { name: string; arch: string; records: ResultRecord[] }[] = [];
+  for (const [name, rs] of byExperiment(records)) {
+    for (const arch of orderArchs(rs.map((r) => r.experiment.arch))) {
+      out.push({ name, arch, records: rs.filter((r) => r.experiment.arch === arch) });
+    }
+  }
+  return out;
+}
+
+/**
  * For each architecture and backend, the record to show (the newest when several experiments
  * cover the same pair, e.g. two profiles of a figure).
  */
@@ -151,40 +169,89 @@ export function byArchAndBackend(records: readonly ResultRecord[]): Map<string, 
   return out;
 }
 
-/** An ONNX Runtime backend set against a TensorFlow.js one for a ratio column. */
-export interface RatioPair {
-  /** `cpu` for a same-device pair, `fastest` for the best of each framework. */
-  label: string;
-  onnxruntime: string[];
-  tfjs: string[];
+/**
+ * The class of device a comparison pairs: the study compared both frameworks on one device, so a
+ * ratio only ever divides figures measured on the same class.
+ */
+export type DeviceClass = 'cpu' | 'gpu';
+
+const DEVICE_CLASS: Record<string, DeviceClass> = {
+  'tfjs/cpu': 'cpu',
+  'tfjs/wasm': 'cpu',
+  'onnxruntime/cpu': 'cpu',
+  'tfjs/webgpu': 'gpu',
+  'onnxruntime/webgpu': 'gpu',
+  'onnxruntime/cuda': 'gpu',
+};
+
+/**
+ * The device class of a backend. `tfjs/tensorflow` (tfjs-node) runs on either, so its class comes from
+ * the session's device description (the GPU build names itself `tfjs-node-gpu`); without a session it
+ * has none.
+ */
+export function deviceClass(backend: string, sessionDevice?: string): DeviceClass | undefined {
+  const known = DEVICE_CLASS[backend];
+  if (known !== undefined) return known;
+  if (backend === 'tfjs/tensorflow' && sessionDevice !== undefined) return /gpu|cuda/i.test(sessionDevice) ? 'gpu' : 'cpu';
+  return undefined;
 }
 
 /**
- * Which ratios a table shows: ONNX Runtime over TensorFlow.js on each device both ran on (as the
- * study compared both frameworks on one GPU); where they share no device, fastest over fastest.
+ * The device class a record measured on, or undefined when it is unknown or the case fell back to
+ * another backend than requested (its figures then belong to neither column's device).
  */
-export function ratioPairs(backends: readonly string[]): RatioPair[] {
-  const tf = backends.filter((b) => frameworkOf(b) === 'tfjs');
-  const ort = backends.filter((b) => frameworkOf(b) === 'onnxruntime');
+export function recordClass(r: ResultRecord): DeviceClass | undefined {
+  if (fallbackOf(r) !== undefined) return undefined;
+  return deviceClass(r.backend.requested, r.backend.session?.device);
+}
+
+/** One ratio column: an ONNX Runtime backend over a TensorFlow.js backend of the same device class. */
+export interface RatioPair {
+  cls: DeviceClass;
+  onnxruntime: string;
+  tfjs: string;
+}
+
+/** A measured value of one table row for a backend, with the record it came from. */
+export type RowValues = (backend: string) => { value: number; record: ResultRecord } | undefined;
+
+/**
+ * TF.js CPU backends in the order a CPU comparison prefers them: the ones that train natively first
+ * (TensorFlow's C library, then XNNPACK in WebAssembly), the plain-JavaScript kernels last.
+ */
+export const CPU_TFJS_PREFERENCE = ['tfjs/tensorflow', 'tfjs/wasm', 'tfjs/cpu'] as const;
+
+/** The GPU pairs: WebGPU against WebGPU, TensorFlow's CUDA build against ONNX Runtime's CUDA EP. */
+export const GPU_PAIRS = [
+  { onnxruntime: 'onnxruntime/webgpu', tfjs: 'tfjs/webgpu' },
+  { onnxruntime: 'onnxruntime/cuda', tfjs: 'tfjs/tensorflow' },
+] as const;
+
+/**
+ * The ratio columns of a table with these rows. CPU: `onnxruntime/cpu` over the first TF.js CPU
+ * backend of {@link CPU_TFJS_PREFERENCE} that some row measured alongside it; GPU: each of
+ * {@link GPU_PAIRS}. A pair is a column only when at least one row has both sides measured on the
+ * pair's device class, so a table never carries a column of dashes.
+ */
+export function ratioPairs(rows: readonly RowValues[]): RatioPair[] {
+  const measured = (p: RatioPair) => rows.some((row) => pairRatio(p, row) !== undefined);
   const pairs: RatioPair[] = [];
-  for (const o of ort) {
-    const t = tf.find((b) => deviceOf(b) === deviceOf(o));
-    if (t) pairs.push({ label: deviceOf(o), onnxruntime: [o], tfjs: [t] });
+  const cpu = CPU_TFJS_PREFERENCE.map((tfjs): RatioPair => ({ cls: 'cpu', onnxruntime: 'onnxruntime/cpu', tfjs })).find(measured);
+  if (cpu) pairs.push(cpu);
+  for (const p of GPU_PAIRS) {
+    const pair: RatioPair = { cls: 'gpu', ...p };
+    if (measured(pair)) pairs.push(pair);
   }
-  if (pairs.length === 0 && tf.length > 0 && ort.length > 0) pairs.push({ label: 'fastest', onnxruntime: ort, tfjs: tf });
   return pairs;
 }
 
-/**
- * The ratio of a pair given each backend's value (lower is better, e.g. seconds or bytes): the
- * smallest ONNX Runtime value over the smallest TensorFlow.js value.
- */
-export function pairRatio(pair: RatioPair, value: (backend: string) => number | undefined): number | undefined {
-  const best = (ids: string[]) => {
-    const vs = ids.map(value).filter((v): v is number => v !== undefined && Number.isFinite(v));
-    return vs.length === 0 ? undefined : Math.min(...vs);
+/** ONNX Runtime's value over TF.js's in one row, each only where measured on the pair's device class. */
+export function pairRatio(pair: RatioPair, row: RowValues): number | undefined {
+  const side = (b: string) => {
+    const m = row(b);
+    return m !== undefined && Number.isFinite(m.value) && recordClass(m.record) === pair.cls ? m.value : undefined;
   };
-  return ratio(best(pair.onnxruntime), best(pair.tfjs));
+  return ratio(side(pair.onnxruntime), side(pair.tfjs));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -208,7 +275,8 @@ export function pairRatio(pair: RatioPair, value: (backend: string) => number | 
  */
 export interface StudyReference {
   label: string;
-  unit?: string;
+  /** The unit of the numbers: as written, else `s`, or `GB` for a memory artefact (`table3`, `fig3`). */
+  unit: string;
   tensorflow: Record<string, number>;
   caffe2: Record<string, number>;
   /** Every numeric leaf, dotted path → value, for listing what a table did not place. */
@@ -255,8 +323,22 @@ function leavesOf(v: unknown, prefix: string, out: [string, number][]): void {
   }
 }
 
-/** Reads a `reference` block; undefined when there is none or it holds no number at all. */
-export function studyReference(ref: unknown): StudyReference | undefined {
+/** Artefacts whose reference figures are memory, so an unlabelled number there is in GB. */
+export const MEMORY_ARTEFACTS: readonly string[] = ['table3', 'fig3'];
+
+/** What a unit measures: `time` (s, ms, min, h), `memory` (B, KB, MB, GB, KiB, …), or undefined. */
+export function unitKind(unit: string): 'time' | 'memory' | undefined {
+  const u = unit.trim().toLowerCase();
+  if (['s', 'sec', 'secs', 'second', 'seconds', 'ms', 'min', 'h'].includes(u)) return 'time';
+  if (/^(b|bytes?|[kmgt]i?b)$/.test(u)) return 'memory';
+  return undefined;
+}
+
+/**
+ * Reads a `reference` block; undefined when there is none or it holds no number at all.
+ * `defaultUnit` applies when the block names none.
+ */
+export function studyReference(ref: unknown, defaultUnit = 's'): StudyReference | undefined {
   if (typeof ref !== 'object' || ref === null || Array.isArray(ref)) return undefined;
   const o = ref as Record<string, unknown>;
   const pick = (...names: string[]) => {
@@ -268,23 +350,41 @@ export function studyReference(ref: unknown): StudyReference | undefined {
   if (leaves.length === 0) return undefined;
   return {
     label: typeof o.label === 'string' ? o.label : DEFAULT_STUDY_LABEL,
-    unit: typeof o.unit === 'string' ? o.unit : undefined,
+    unit: typeof o.unit === 'string' && o.unit.trim() !== '' ? o.unit.trim() : defaultUnit,
     tensorflow: numericSide(pick('tensorflow', 'tf')),
     caffe2: numericSide(pick('caffe2')),
     leaves,
   };
 }
 
-/** The reference of a group of records: the newest record's that has one. */
+/**
+ * The reference of a group of records: the newest record's that has one. Its unit defaults by the
+ * artefact of the record that carries it (GB for `table3` / `fig3`, seconds otherwise), not by the
+ * table that shows it, so Table 3 drawn from Table 2 runs does not read their seconds as GB.
+ */
 export function groupReference(records: readonly ResultRecord[]): StudyReference | undefined {
   const withRef = records
     .filter((r) => r.experiment.reference !== undefined)
-    .sort((a, b) => Date.parse(b.finishedAt) - Date.parse(a.finishedAt));
+    .sort((a, b) => Date.parse(b.finishedAt) - Date.parse(a.finishedAt) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   for (const r of withRef) {
-    const ref = studyReference(r.experiment.reference);
+    const memory = MEMORY_ARTEFACTS.includes(r.experiment.artefact ?? '');
+    const ref = studyReference(r.experiment.reference, memory ? 'GB' : 's');
     if (ref) return ref;
   }
   return undefined;
+}
+
+/**
+ * The reference a table may show: the group's, only when its unit measures what the table does
+ * (`time` or `memory`). `mismatch` is the group's reference when its unit does not (or is unknown).
+ */
+export function referenceFor(
+  records: readonly ResultRecord[],
+  kind: 'time' | 'memory',
+): { ref: StudyReference | undefined; mismatch: StudyReference | undefined } {
+  const ref = groupReference(records);
+  if (ref === undefined) return { ref: undefined, mismatch: undefined };
+  return unitKind(ref.unit) === kind ? { ref, mismatch: undefined } : { ref: undefined, mismatch: ref };
 }
 
 /** Numeric leaves of a reference under `tensorflow.` / `caffe2.` whose key is not in `used`. */

@@ -41,6 +41,8 @@ export interface MakeRecordOptions {
   parity?: ResultRecord['parity'];
   /** Ran on another backend than requested (a fallback). */
   ranOn?: BackendId;
+  /** The session's device description (default: the backend's device name). */
+  device?: string;
 }
 
 /** A result record with sensible defaults (the study's Table 2 sizes) and the given parts. */
@@ -77,7 +79,7 @@ export function makeRecord(o: MakeRecordOptions): ResultRecord {
         : {
             session: {
               backend: o.ranOn ?? o.backend,
-              device: (o.ranOn ?? o.backend).endsWith('/cpu') ? 'cpu' : (o.ranOn ?? o.backend).split('/')[1] ?? '',
+              device: o.device ?? ((o.ranOn ?? o.backend).endsWith('/cpu') ? 'cpu' : (o.ranOn ?? o.backend).split('/')[1] ?? ''),
               versions: {},
             },
           }),
@@ -125,7 +127,16 @@ export const TABLE3_REFERENCE = {
   caffe2: { train: 2.424, infer: 1.854 },
 };
 
-export const NO_WEBGPU = 'no WebGPU adapter';
+/** A skip reason as the tfjs WebGPU backend writes it: a short clause, then the detail a person needs. */
+export const NO_WEBGPU =
+  "no WebGPU adapter: Dawn's requestAdapter() returned null (libvulkan.so.1 (the Vulkan loader Dawn uses on Linux) is not installed)";
+
+/** The ONNX Runtime CUDA probe's reason: ~300 characters, the one that made tables unreadable. */
+export const NO_CUDA =
+  'the CUDA execution provider binaries are not installed (onnxruntime-node does not bundle them; looked in ' +
+  '/work/main/node_modules/onnxruntime-node/bin/napi-v6/linux/x64); install them with ' +
+  '`npm install onnxruntime-node --onnxruntime-node-install=cuda12` (or `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild ' +
+  'onnxruntime-node`); CUDA 12 and cuDNN 9 libraries must be on the library path';
 
 /** The study's artefacts as a CPU-only machine produces them: WebGPU backends skipped, one failure. */
 export function paperRecords(runId = 'run-2025-05-01T10-00-00Z'): ResultRecord[] {
@@ -164,6 +175,7 @@ export function paperRecords(runId = 'run-2025-05-01T10-00-00Z'): ResultRecord[]
       memory: { train: [rss(0.75 * GiB)], infer: [rss(600 * MiB)] },
     }),
     makeRecord({ ...t2, backend: 'onnxruntime/webgpu', status: 'skipped', skipReason: NO_WEBGPU }),
+    makeRecord({ ...t2, backend: 'onnxruntime/cuda', status: 'skipped', skipReason: NO_CUDA }),
     makeRecord({
       ...t3,
       backend: 'tfjs/cpu',

@@ -1,10 +1,18 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MarkdownReporter } from '../../src/reporters/markdown.ts';
-import { GiB, makeRecord, NO_WEBGPU, paperRecords, rss, samples, TABLE2_REFERENCE } from './fixtures.ts';
+import { GiB, makeRecord, MiB, NO_CUDA, NO_WEBGPU, paperRecords, rss, samples, TABLE2_REFERENCE, TABLE3_REFERENCE } from './fixtures.ts';
+import type { MemoryFigure } from '../../src/runner/record.ts';
 import { cellAt, tableAfter } from './md-tables.ts';
 
 const render = (records = paperRecords()) => new MarkdownReporter().document(records);
 const TABLE2 = '## Table 2';
+const CPU_WASM = 'ONNX Runtime : TF.js (cpu: onnxruntime/cpu vs tfjs/wasm)';
+const CPU_CPU = 'ONNX Runtime : TF.js (cpu: onnxruntime/cpu vs tfjs/cpu)';
+
+/** How often `needle` occurs in `hay`. */
+function occurrences(hay: string, needle: string): number {
+  return hay.split(needle).length - 1;
+}
 
 afterEach(() => {
   vi.useRealTimers();
@@ -17,36 +25,47 @@ describe('MarkdownReporter', () => {
     await expect(files[0]?.content).toMatchFileSnapshot('./__snapshots__/comparison.md');
   });
 
-  it('shows a skipped backend as "skipped: <reason>" in every row instead of dropping it', () => {
+  it('shows a skipped backend in every row, as a short reason with a letter; the full reason once', () => {
     const doc = render();
     const t2 = tableAfter(doc, TABLE2);
-    for (const column of ['`tfjs/webgpu`', '`onnxruntime/webgpu`']) {
-      for (const row of ['graph construction and initialisation', 'training', 'inference']) {
-        expect(cellAt(t2, row, column)).toBe(`skipped: ${NO_WEBGPU}`);
-      }
+    for (const row of ['graph construction and initialisation', 'training', 'inference']) {
+      expect(cellAt(t2, row, '`tfjs/webgpu`')).toBe('skipped: no WebGPU adapter ᵃ');
+      expect(cellAt(t2, row, '`onnxruntime/webgpu`')).toBe('skipped: no WebGPU adapter ᵃ');
+      expect(cellAt(t2, row, '`onnxruntime/cuda`')).toBe('skipped: CUDA EP binaries are not installed ᵇ');
     }
     const t3 = tableAfter(doc, '## Table 3');
-    expect(cellAt(t3, 'training · peak RSS', '`onnxruntime/webgpu`')).toBe(`skipped: ${NO_WEBGPU}`);
+    expect(cellAt(t3, 'training · peak RSS', '`onnxruntime/webgpu`')).toBe('skipped: no WebGPU adapter ᵃ');
     const acc = tableAfter(doc, '## Accuracy');
-    expect(cellAt(acc, 'paper-table2 (`vgg-small`)', '`tfjs/webgpu`')).toBe(`skipped: ${NO_WEBGPU}`);
+    expect(cellAt(acc, 'paper-table2 · `vgg-small`', '`tfjs/webgpu`')).toBe('skipped: no WebGPU adapter ᵃ');
+    expect(cellAt(acc, 'paper-table2 · `vgg-small`', '`onnxruntime/cuda`')).toBe('skipped: CUDA EP binaries are not installed ᵇ');
     const cases = tableAfter(doc, '## Cases');
-    expect(cellAt(cases, 'paper-table2 › tfjs/webgpu', 'Detail')).toBe(`skipped: ${NO_WEBGPU}`);
+    expect(cellAt(cases, 'paper-table2 › tfjs/webgpu', 'Detail')).toBe('skipped: no WebGPU adapter ᵃ');
+    // Every cell is short; the long reasons are written out once, in "What did not run".
+    for (const t of [t2, t3, acc, cases]) for (const row of t.rows) for (const c of row) expect(c.length).toBeLessThan(80);
+    expect(occurrences(doc, NO_CUDA)).toBe(1);
+    expect(occurrences(doc, NO_WEBGPU)).toBe(1);
+    const list = doc.slice(doc.indexOf('## What did not run'), doc.indexOf('## Table 2'));
+    expect(list).toContain(`ᵃ \`tfjs/webgpu\`, \`onnxruntime/webgpu\` (3 cases) skipped: ${NO_WEBGPU}`);
+    expect(list).toContain(`ᵇ \`onnxruntime/cuda\` (case paper-table2 › onnxruntime/cuda) skipped: ${NO_CUDA}`);
+    // Each table points at the list for the letters it uses.
+    expect(doc).toContain('ᵃ ᵇ: the full reason for each letter is under [What did not run](#what-did-not-run).');
   });
 
   it('puts medians ± MAD, n, the ONNX Runtime : TF.js ratio and the study figures in Table 2', () => {
     const t2 = tableAfter(render(), TABLE2);
     // tfjs/cpu training samples are [13, 10, 11, 12, 9]: median 11, deviations [2, 1, 0, 1, 2] → MAD 1.
     expect(cellAt(t2, 'training', '`tfjs/cpu`')).toBe('11.0 s ± 1.0 (n=5)');
-    // onnxruntime/cpu: median 5.5 → 5.5 / 11.
-    expect(cellAt(t2, 'training', 'ONNX Runtime : TF.js (cpu)')).toBe('0.500×');
-    expect(cellAt(t2, 'graph construction and initialisation', 'ONNX Runtime : TF.js (cpu)')).toBe('0.250×');
-    // Both WebGPU backends were skipped, so their ratio has nothing to divide.
-    expect(cellAt(t2, 'training', 'ONNX Runtime : TF.js (webgpu)')).toBe('—');
+    // onnxruntime/cpu against tfjs/wasm (native kernels, preferred over tfjs/cpu): 5.5 / 8, 0.2 / 0.5.
+    expect(cellAt(t2, 'training', CPU_WASM)).toBe('0.688×');
+    expect(cellAt(t2, 'graph construction and initialisation', CPU_WASM)).toBe('0.400×');
+    // Both WebGPU backends were skipped: no column of dashes for them.
+    expect(t2.header.some((h) => h.includes('webgpu vs'))).toBe(false);
+    expect(t2.header.filter((h) => h.startsWith('ONNX Runtime : TF.js'))).toEqual([CPU_WASM]);
     expect(cellAt(t2, 'graph construction and initialisation', 'study (K80) TF')).toBe('4.71 s');
     expect(cellAt(t2, 'graph construction and initialisation', 'study (K80) Caffe2')).toBe('1.89 s');
     expect(cellAt(t2, 'graph construction and initialisation', 'study (K80) Caffe2 : TF')).toBe('0.401×'); // 1.89 / 4.71
     expect(cellAt(t2, 'inference', 'study (K80) Caffe2 : TF')).toBe('0.101×'); // 0.40 / 3.96
-    expect(t2.header.slice(1, 6)).toEqual(['`tfjs/cpu`', '`tfjs/wasm`', '`tfjs/webgpu`', '`onnxruntime/cpu`', '`onnxruntime/webgpu`']);
+    expect(t2.header.slice(1, 7)).toEqual(['`tfjs/cpu`', '`tfjs/wasm`', '`tfjs/webgpu`', '`onnxruntime/cpu`', '`onnxruntime/webgpu`', '`onnxruntime/cuda`']);
   });
 
   it('computes the median and MAD of an even number of samples', () => {
@@ -58,28 +77,82 @@ describe('MarkdownReporter', () => {
     // median (2 + 3) / 2 = 2.5; deviations [1.5, 0.5, 0.5, 7.5] → median of [0.5, 0.5, 1.5, 7.5] = 1.
     expect(cellAt(t2, 'training', '`tfjs/cpu`')).toBe('2.50 s ± 1.0 (n=4)');
     // median 0.75 → 0.75 / 2.5.
-    expect(cellAt(t2, 'training', 'ONNX Runtime : TF.js (cpu)')).toBe('0.300×');
+    expect(cellAt(t2, 'training', CPU_CPU)).toBe('0.300×');
   });
 
-  it('compares the fastest of each framework when they share no device', () => {
-    const records = [
-      makeRecord({ artefact: 'table2', backend: 'tfjs/wasm', train: samples(8, 0.5) }),
+  it('pairs backends by device class: CPU with CPU, WebGPU with WebGPU, CUDA with TensorFlow on a GPU', () => {
+    const doc = render([
       makeRecord({ artefact: 'table2', backend: 'tfjs/cpu', train: samples(10, 0.5) }),
+      makeRecord({ artefact: 'table2', backend: 'tfjs/wasm', train: samples(8, 0.5) }),
+      makeRecord({ artefact: 'table2', backend: 'tfjs/webgpu', train: samples(4, 0.1) }),
+      makeRecord({ artefact: 'table2', backend: 'tfjs/tensorflow', train: samples(5, 0.1), device: 'tfjs-node backend (@tensorflow/tfjs-node-gpu, TensorFlow C library)' }),
+      makeRecord({ artefact: 'table2', backend: 'onnxruntime/cpu', train: samples(6, 0.5) }),
       makeRecord({ artefact: 'table2', backend: 'onnxruntime/webgpu', train: samples(2, 0.1) }),
-    ];
-    const t2 = tableAfter(render(records), TABLE2);
-    expect(cellAt(t2, 'training', 'ONNX Runtime : TF.js (fastest of each)')).toBe('0.250×');
+      makeRecord({ artefact: 'table2', backend: 'onnxruntime/cuda', train: samples(1, 0.1) }),
+    ]);
+    const t2 = tableAfter(doc, TABLE2);
+    expect(t2.header.filter((h) => h.startsWith('ONNX Runtime : TF.js'))).toEqual([
+      CPU_WASM,
+      'ONNX Runtime : TF.js (gpu: onnxruntime/webgpu vs tfjs/webgpu)',
+      'ONNX Runtime : TF.js (gpu: onnxruntime/cuda vs tfjs/tensorflow)',
+    ]);
+    expect(cellAt(t2, 'training', CPU_WASM)).toBe('0.750×'); // 6 / 8
+    expect(cellAt(t2, 'training', 'ONNX Runtime : TF.js (gpu: onnxruntime/webgpu vs tfjs/webgpu)')).toBe('0.500×'); // 2 / 4
+    expect(cellAt(t2, 'training', 'ONNX Runtime : TF.js (gpu: onnxruntime/cuda vs tfjs/tensorflow)')).toBe('0.200×'); // 1 / 5
   });
 
-  it('shows failures with their code and first line, and the failed phase in the tables', () => {
+  it('compares onnxruntime/cpu with tfjs/tensorflow when tfjs-node ran on the CPU, and with tfjs/cpu when it is the only one', () => {
+    const node = render([
+      makeRecord({ artefact: 'table2', backend: 'tfjs/wasm', train: samples(8, 0.5) }),
+      makeRecord({ artefact: 'table2', backend: 'tfjs/tensorflow', train: samples(3, 0.1), device: 'tfjs-node backend (@tensorflow/tfjs-node, TensorFlow C library)' }),
+      makeRecord({ artefact: 'table2', backend: 'onnxruntime/cpu', train: samples(6, 0.5) }),
+      makeRecord({ artefact: 'table2', backend: 'onnxruntime/cuda', status: 'skipped', skipReason: NO_CUDA }),
+    ]);
+    const t = tableAfter(node, TABLE2);
+    expect(t.header.filter((h) => h.startsWith('ONNX Runtime : TF.js'))).toEqual(['ONNX Runtime : TF.js (cpu: onnxruntime/cpu vs tfjs/tensorflow)']);
+    expect(cellAt(t, 'training', 'ONNX Runtime : TF.js (cpu: onnxruntime/cpu vs tfjs/tensorflow)')).toBe('2.00×');
+    const cpuOnly = tableAfter(
+      render([
+        makeRecord({ artefact: 'table2', backend: 'tfjs/cpu', train: samples(12, 0.5) }),
+        makeRecord({ artefact: 'table2', backend: 'tfjs/wasm', status: 'failed', error: { code: 'BACKEND', phase: 'buildInit', message: 'no wasm' } }),
+        makeRecord({ artefact: 'table2', backend: 'onnxruntime/cpu', train: samples(6, 0.5) }),
+      ]),
+      TABLE2,
+    );
+    expect(cellAt(cpuOnly, 'training', CPU_CPU)).toBe('0.500×');
+  });
+
+  it('never divides across device classes nor by a case that fell back to another backend', () => {
+    const cross = tableAfter(
+      render([
+        makeRecord({ artefact: 'table2', backend: 'tfjs/wasm', train: samples(8, 0.5) }),
+        makeRecord({ artefact: 'table2', backend: 'onnxruntime/webgpu', train: samples(2, 0.1) }),
+      ]),
+      TABLE2,
+    );
+    expect(cross.header.some((h) => h.startsWith('ONNX Runtime : TF.js'))).toBe(false);
+    const fellBack = tableAfter(
+      render([
+        makeRecord({ artefact: 'table2', backend: 'tfjs/webgpu', ranOn: 'tfjs/cpu', train: samples(10, 1) }),
+        makeRecord({ artefact: 'table2', backend: 'onnxruntime/webgpu', train: samples(2, 0.1) }),
+      ]),
+      TABLE2,
+    );
+    expect(fellBack.header.some((h) => h.startsWith('ONNX Runtime : TF.js'))).toBe(false);
+  });
+
+  it('shows failures as "failed: CODE" with a letter, and the first line of the message once', () => {
     const doc = render();
     const cases = tableAfter(doc, '## Cases');
     expect(cellAt(cases, 'paper-fig2-vgg19 › onnxruntime/cpu', 'Status')).toBe('failed');
-    expect(cellAt(cases, 'paper-fig2-vgg19 › onnxruntime/cpu', 'Detail')).toBe(
-      'BACKEND: onnxruntime: failed to allocate 2147483648 bytes (in train)',
+    expect(cellAt(cases, 'paper-fig2-vgg19 › onnxruntime/cpu', 'Detail')).toBe('failed: BACKEND ᶜ');
+    expect(cellAt(tableAfter(doc, '## Fig. 2'), '`vgg19`', '`onnxruntime/cpu`')).toBe('failed: BACKEND ᶜ');
+    expect(doc).toContain(
+      'ᶜ `onnxruntime/cpu` (case paper-fig2-vgg19 › onnxruntime/cpu) failed: BACKEND: onnxruntime: failed to allocate 2147483648 bytes (in train)',
     );
-    expect(cellAt(tableAfter(doc, '## Fig. 2'), '`vgg19`', '`onnxruntime/cpu`')).toBe('failed: BACKEND');
-    expect(doc).toContain('24 passed, 1 failed, 3 skipped.');
+    expect(occurrences(doc, 'failed to allocate')).toBe(1);
+    expect(doc).not.toContain('at OrtSession.run');
+    expect(doc).toContain('24 passed, 1 failed, 4 skipped.');
   });
 
   it('escapes table separators in messages', () => {
@@ -90,7 +163,8 @@ describe('MarkdownReporter', () => {
         error: { code: 'WORKER_CRASH', message: 'exit | signal\nsecond line', signal: 'SIGSEGV' },
       }),
     ]);
-    expect(doc).toContain('WORKER_CRASH: exit \\| signal (signal SIGSEGV)');
+    expect(cellAt(tableAfter(doc, '## Cases'), 'paper-table2 › tfjs/cpu', 'Detail')).toBe('crashed: WORKER_CRASH ᵃ');
+    expect(doc).toContain('crashed: WORKER_CRASH: exit \\| signal (signal SIGSEGV)');
     expect(doc).not.toContain('second line');
   });
 
@@ -98,11 +172,43 @@ describe('MarkdownReporter', () => {
     const doc = render();
     const t3 = tableAfter(doc, '## Table 3');
     expect(cellAt(t3, 'training · peak RSS', '`tfjs/cpu`')).toBe('1.50 GiB ¹');
-    expect(cellAt(t3, 'training · backend-reported', '`tfjs/cpu`')).toBe('300 MiB ²');
-    expect(cellAt(t3, 'training · peak RSS', 'ONNX Runtime : TF.js (cpu)')).toBe('0.500×');
+    expect(cellAt(t3, 'training · peak RSS', CPU_CPU)).toBe('0.500×');
     expect(cellAt(t3, 'training · peak RSS', 'study (K80) TF')).toBe('3.96 GB');
     expect(doc).toContain('¹ peak RSS: /proc/self/status VmHWM; reliable.');
-    expect(doc).toContain('² backend-reported: tf.memory(); not reliable (tensors only).');
+    const more = tableAfter(doc, '<summary>More memory figures');
+    expect(cellAt(more, 'training · backend-reported', '`tfjs/cpu`')).toBe('300 MiB ¹');
+    // The main table shows training and inference; a figure of another phase is never dropped.
+    expect(cellAt(more, 'dataset loaded · peak RSS', '`onnxruntime/cpu`')).toBe('700 MiB ²');
+    expect(doc).toContain('¹ backend-reported: tf.memory(); not reliable (tensors only).');
+  });
+
+  it('keeps peak RSS and device memory in the memory tables and moves the other measures to "more memory figures"', () => {
+    const fig = (metric: string, bytes: number, source = 'process.memoryUsage()'): MemoryFigure => ({ metric, bytes, source, reliable: false });
+    const memory = {
+      train: [rss(GiB), fig('device', 2 * GiB, 'nvidia-smi'), fig('heap-used', 50 * MiB), fig('array-buffers', 10 * MiB), fig('external', 30 * MiB)],
+      infer: [rss(GiB), fig('heap-used', 40 * MiB)],
+      dataset: [{ metric: 'dataset', bytes: 3 * MiB, source: 'bytes of the loaded images and labels', reliable: true }],
+    };
+    const doc = render([
+      makeRecord({ artefact: 'table3', experiment: 'paper-table3', backend: 'tfjs/webgpu', train: [1], memory }),
+      makeRecord({ artefact: 'table3', experiment: 'paper-table3', backend: 'onnxruntime/webgpu', train: [1], memory }),
+      makeRecord({ artefact: 'fig3', experiment: 'paper-fig3-vgg7', arch: 'vgg7', backend: 'tfjs/webgpu', train: [1], memory }),
+    ]);
+    const t3 = tableAfter(doc, '## Table 3');
+    expect(t3.rows.map((r) => r[0])).toEqual(['training · peak RSS', 'training · device memory', 'inference · peak RSS']);
+    expect(cellAt(t3, 'training · device memory', 'ONNX Runtime : TF.js (gpu: onnxruntime/webgpu vs tfjs/webgpu)')).toBe('1.00×');
+    const more = tableAfter(doc, '<summary>More memory figures (JS heap used');
+    expect(more.rows.map((r) => r[0])).toEqual([
+      'training · JS heap used',
+      'training · array buffers',
+      'training · external (native objects held by JS)',
+      'inference · JS heap used',
+      'dataset loaded · images and labels',
+    ]);
+    const f3 = tableAfter(doc, '## Fig. 3');
+    expect(f3.rows.map((r) => r[0])).toEqual(['`vgg7` · peak RSS', '`vgg7` · device memory']);
+    const more3 = tableAfter(doc.slice(doc.indexOf('## Fig. 3')), '<summary>More memory figures while training');
+    expect(more3.rows.map((r) => r[0])).toEqual(['`vgg7` · JS heap used', '`vgg7` · array buffers', '`vgg7` · external (native objects held by JS)']);
   });
 
   it('links the figures that have data and tables their numbers', () => {
@@ -176,13 +282,73 @@ describe('MarkdownReporter', () => {
       makeRecord({ artefact: 'table3', experiment: 'paper-table3', backend: 'tfjs/webgpu', status: 'skipped', skipReason: NO_WEBGPU }),
     ]);
     const t2 = tableAfter(doc, TABLE2);
-    expect(t2.rows.map((r) => r[1])).toEqual([`skipped: ${NO_WEBGPU}`, `skipped: ${NO_WEBGPU}`, `skipped: ${NO_WEBGPU}`]);
-    expect(doc).toContain(`No memory figures in these records (\`tfjs/webgpu\`: skipped: ${NO_WEBGPU}).`);
+    expect(t2.rows.map((r) => r[1])).toEqual(['skipped: no WebGPU adapter ᵃ', 'skipped: no WebGPU adapter ᵃ', 'skipped: no WebGPU adapter ᵃ']);
+    expect(doc).toContain('No memory figures in these records (`tfjs/webgpu`: skipped: no WebGPU adapter ᵃ).');
   });
 
-  it('takes Table 3 from the Table 2 runs when there is no table3 experiment', () => {
-    const doc = render([makeRecord({ artefact: 'table2', backend: 'tfjs/cpu', train: [1], memory: { train: [rss(2 * GiB)] } })]);
+  it('takes Table 3 from the Table 2 runs when there is no table3 experiment, without their seconds', () => {
+    const doc = render([
+      makeRecord({ artefact: 'table2', backend: 'tfjs/cpu', train: [1], memory: { train: [rss(2 * GiB)], infer: [rss(GiB)] }, reference: TABLE2_REFERENCE }),
+    ]);
     expect(doc).toContain('Measured in the Table 2 runs');
-    expect(cellAt(tableAfter(doc, '## Table 3'), 'training · peak RSS', '`tfjs/cpu`')).toBe('2.00 GiB ¹');
+    const t3 = tableAfter(doc, '## Table 3');
+    expect(cellAt(t3, 'training · peak RSS', '`tfjs/cpu`')).toBe('2.00 GiB ¹');
+    // Table 2's reference (no unit: seconds) is shown in Table 2, never beside memory.
+    expect(t3.header.some((h) => h.startsWith('study'))).toBe(false);
+    const table3Part = doc.slice(doc.indexOf('## Table 3'), doc.indexOf('## Accuracy'));
+    expect(table3Part).not.toMatch(/89\.43|3\.96|4\.71/);
+    expect(cellAt(tableAfter(doc, TABLE2), 'training', 'study (K80) TF')).toBe('89.43 s');
+  });
+
+  it('shows a reference only beside figures of its unit, in every table', () => {
+    const ms = { unit: 's', tensorflow: { train: 3.96, infer: 3.405 }, caffe2: { train: 2.424, infer: 1.854 } };
+    // A Table 3 experiment whose reference is in seconds: not shown, and the document says why.
+    const t3doc = render([makeRecord({ artefact: 'table3', experiment: 'paper-table3', backend: 'tfjs/cpu', train: [1], memory: { train: [rss(GiB)] }, reference: ms })]);
+    expect(tableAfter(t3doc, '## Table 3').header.some((h) => h.startsWith('study'))).toBe(false);
+    expect(t3doc).toContain("The experiment file's `reference` (study (K80)) is in s, which is not a unit of memory");
+    // A Table 2 experiment quoting GB: not beside times.
+    const t2doc = render([makeRecord({ artefact: 'table2', backend: 'tfjs/cpu', train: [1], reference: TABLE3_REFERENCE })]);
+    expect(tableAfter(t2doc, TABLE2).header.some((h) => h.startsWith('study'))).toBe(false);
+    expect(t2doc).toContain("is in GB, which is not a unit of times");
+    // Fig. 3 drawn from Fig. 2 runs that quote training seconds: no study column; a fig3 reference in GB: shown.
+    const fig2ref = { tensorflow: { vgg11: 120 }, caffe2: { vgg11: 80 } };
+    const fromFig2 = render([
+      makeRecord({ artefact: 'fig2', experiment: 'paper-fig2', arch: 'vgg11', backend: 'tfjs/cpu', train: [1], memory: { train: [rss(GiB)] }, reference: fig2ref }),
+    ]);
+    expect(cellAt(tableAfter(fromFig2, '## Fig. 2'), '`vgg11`', 'study (K80) TF')).toBe('120 s');
+    expect(tableAfter(fromFig2, '## Fig. 3').header.some((h) => h.startsWith('study'))).toBe(false);
+    const fig3ref = { tensorflow: { vgg11: 5.2 }, caffe2: { vgg11: 3.1 } };
+    const own = render([
+      makeRecord({ artefact: 'fig3', experiment: 'paper-fig3', arch: 'vgg11', backend: 'tfjs/cpu', train: [1], memory: { train: [rss(GiB)] }, reference: fig3ref }),
+    ]);
+    expect(cellAt(tableAfter(own, '## Fig. 3'), '`vgg11` · peak RSS', 'study (K80) TF')).toBe('5.2 GB');
+  });
+
+  it('says "1 epoch", not "1 epochs", and warns that runs smaller than the study compare by ratio only', () => {
+    const small = (b: 'tfjs/cpu' | 'onnxruntime/cpu') => {
+      const r = makeRecord({ artefact: 'table2', backend: b, train: [1], reference: TABLE2_REFERENCE });
+      r.experiment.epochs = 1;
+      r.experiment.trainExamples = 512;
+      r.experiment.repeats = 1;
+      return r;
+    };
+    const doc = render([small('tfjs/cpu'), small('onnxruntime/cpu')]);
+    expect(doc).toContain('1 epoch · batch 64 · 512 training / 9,984 test images · 1 repeat · profile full');
+    expect(doc).not.toMatch(/\b1 epochs\b|\b1 repeats\b/);
+    expect(doc).toContain('these runs are sized differently');
+    expect(render()).not.toContain('these runs are sized differently'); // the paper fixture runs at the study's sizes
+  });
+
+  it('tables accuracy per architecture, says it is on the test split and with which sizes', () => {
+    const doc = render([
+      makeRecord({ artefact: 'fig2', experiment: 'fig2', arch: 'vgg11', backend: 'tfjs/wasm', train: [1], accuracy: [0.5] }),
+      makeRecord({ artefact: 'fig2', experiment: 'fig2', arch: 'vgg19', backend: 'tfjs/wasm', train: [1], accuracy: [0.25], finishedAt: '2025-05-01T11:00:00.000Z' }),
+    ]);
+    expect(doc).toContain('## Accuracy on the test split');
+    const acc = tableAfter(doc, '## Accuracy');
+    expect(cellAt(acc, 'fig2 · `vgg11`', '`tfjs/wasm`')).toBe('50.0 % (n=1)');
+    expect(cellAt(acc, 'fig2 · `vgg19`', '`tfjs/wasm`')).toBe('25.0 % (n=1)');
+    expect(cellAt(acc, 'fig2 · `vgg11`', 'Trained on → tested on')).toBe('10 epochs × 49,984 images → 9,984 test images');
+    expect(doc).toContain('Share of the test split (images never trained on) classified correctly');
   });
 });

@@ -98,7 +98,7 @@ describe('loadRecords', () => {
     const { records, warnings } = await loadRecords([join(root, 'reruns')]);
     expect(records.map((r) => r.runId)).toEqual(newer.map(() => 'run-2'));
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/^28 cases have records from runs run-1 and run-2; kept the newest, run run-2, for each: "paper-argmax › onnxruntime\/cpu", .*, …$/);
+    expect(warnings[0]).toMatch(/^29 cases have records from runs run-1 and run-2; kept the newest, run run-2, for each: "paper-argmax › onnxruntime\/cpu", .*, …$/);
   });
 
   it('rejects another schema version, naming the file, the version and what to do', async () => {
@@ -158,8 +158,8 @@ describe('loadRecords', () => {
     const bundle = JSON.parse(file?.content ?? '{}') as { summary: Record<string, unknown> };
     expect(bundle.summary).toMatchObject({
       records: records.length,
-      byStatus: { passed: 24, failed: 1, skipped: 3 },
-      backends: ['tfjs/cpu', 'tfjs/wasm', 'tfjs/webgpu', 'onnxruntime/cpu', 'onnxruntime/webgpu'],
+      byStatus: { passed: 24, failed: 1, skipped: 4 },
+      backends: ['tfjs/cpu', 'tfjs/wasm', 'tfjs/webgpu', 'onnxruntime/cpu', 'onnxruntime/webgpu', 'onnxruntime/cuda'],
     });
   });
 

@@ -38,7 +38,7 @@ describe('expbench report', () => {
     const io = captured();
     expect(await runReportCommand({ inputs: [results], out }, io)).toBe(0);
     expect(io.stderr).toEqual([]);
-    expect(io.stdout[0]).toBe(`merged 28 result records from 1 run (24 passed, 1 failed, 3 skipped) from ${results}`);
+    expect(io.stdout[0]).toBe(`merged 29 result records from 1 run (24 passed, 1 failed, 4 skipped) from ${results}`);
     expect(io.stdout.slice(1).map((l) => l.replace(/^wrote /, '').replace(/.*docs\//, ''))).toEqual([
       'comparison.md',
       'figures/fig2-train-time.svg',
