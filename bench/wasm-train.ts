@@ -104,6 +104,8 @@ interface Result {
   cpuMs: number[];
   warmupMs?: number;
   loss?: number;
+  /** Loss of every timed step. */
+  losses?: number[];
   note?: string;
   skipped?: string;
 }
@@ -130,10 +132,12 @@ async function tfjsRun(variant: string, batch: number, steps: number, warmup: nu
   const tensorsBefore = tf.memory().numTensors;
   const stepMs: number[] = [];
   const cpuMs: number[] = [];
+  const losses: number[] = [];
   for (let i = 0; i < steps; i++) {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     loss = await step();
+    losses.push(loss);
     stepMs.push(performance.now() - t0);
     const c = process.cpuUsage(c0);
     cpuMs.push((c.user + c.system) / 1000);
@@ -143,7 +147,7 @@ async function tfjsRun(variant: string, batch: number, steps: number, warmup: nu
   opt.dispose();
   tf.dispose([x, y, ...p.values()]);
   const note = warmup > 0 && leaked !== 0 ? `${leaked} tensors leaked over ${steps} steps` : undefined;
-  return { variant, backend: tf.getBackend(), batch, stepMs, cpuMs, warmupMs, loss, note };
+  return { variant, backend: tf.getBackend(), batch, stepMs, cpuMs, warmupMs, loss, losses, note };
 }
 
 async function ortRun(): Promise<Result> {
@@ -276,5 +280,14 @@ for (const r of results) {
     `${r.variant.padEnd(19)} ${String(r.batch).padStart(5)}  ${String(r.stepMs.length).padStart(5)}  ${wall.padStart(30)}  ${rate.toFixed(2).padStart(13)}  ${ratio.padStart(11)}  ${mc.toFixed(0).padStart(11)}  ${cpuRateHere.toFixed(2).padStart(12)}  ${ratioCpu.padStart(11)}  ${(r.warmupMs?.toFixed(0) ?? '—').padStart(10)}  ${r.loss?.toFixed(3) ?? '—'}`,
   );
   console.log(`${''.padEnd(20)}${r.backend}${r.note ? `; ${r.note}` : ''}`);
+}
+if (cpu && variants.includes('wasm')) {
+  // The same network, weights, batch and steps as tfjs/cpu ran, on wasm: the losses must agree.
+  await tf.setBackend('wasm');
+  registerWasmTrainingKernels();
+  const w = await tfjsRun('wasm', CPU_BATCH, CPU_STEPS, 0);
+  const pairs = cpu.losses!.map((l, i) => `${w.losses![i]!.toFixed(5)} / ${l.toFixed(5)}`);
+  const worst = Math.max(...cpu.losses!.map((l, i) => Math.abs(w.losses![i]! - l)));
+  console.log(`\nparity: loss per step, tfjs/wasm / tfjs/cpu, batch ${CPU_BATCH} from the same weights: ${pairs.join(', ')} (largest |difference| ${worst.toExponential(1)})`);
 }
 console.log(`load average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
