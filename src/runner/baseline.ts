@@ -151,7 +151,7 @@ export async function updateBaseline(path: string, records: readonly ResultRecor
   try {
     release = await lockfile.lock(path, {
       realpath: false, // the file may not exist yet
-      stale: 15_000,
+      stale: 5_000, // a writer killed while holding the lock blocks others for at most this long
       retries: { retries: 200, factor: 1.3, minTimeout: 10, maxTimeout: 250, randomize: true },
     });
   } catch (e) {
