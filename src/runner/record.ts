@@ -78,6 +78,8 @@ export interface ResultRecord {
     arch: string;
     /** The YAML's reference data (the study's figures), passed through. */
     reference?: Record<string, unknown>;
+    /** The data: kind (`synthetic`, `cifar10`, `image-folder`) and where it came from. */
+    dataset?: { kind: string; source: string };
     /** Sizes actually used. */
     trainExamples: number;
     testExamples: number;

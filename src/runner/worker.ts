@@ -132,6 +132,7 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
     enter('load-data');
     const data = await loadDataset(exp.dataset, { baseDir: dirname(exp.file) });
     record.memory.dataset = [{ metric: 'dataset', bytes: data.bytes, source: 'bytes of the loaded images and labels', reliable: true }];
+    record.experiment.dataset = { kind: data.kind, source: data.source };
     record.experiment.trainExamples = data.train.n;
     record.experiment.testExamples = data.test.n;
 
