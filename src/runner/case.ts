@@ -13,7 +13,7 @@ import { writeJsonAtomic } from './atomic.ts';
 import { collectEnvironment } from './env.ts';
 import { spawnWorker } from './child.ts';
 import type { ChildMessage, ProgressInfo, WorkerPhase } from './protocol.ts';
-import { RECORD_SCHEMA, type CaseError, type ResultRecord } from './record.ts';
+import { newRecord, type CaseError, type ResultRecord } from './record.ts';
 
 /** Longest time a case's process may take to load before it takes its job. */
 const STARTUP_LIMIT_MS = 120_000;
@@ -258,34 +258,11 @@ async function runCaseProcess(
 
 /** A record for a case whose process died or was stopped before it could report. */
 export function crashedRecord(c: Case, runId: string, startedAt: string, error: CaseError, env: ResultRecord['env']): ResultRecord {
-  const exp = c.experiment;
-  return {
-    schema: RECORD_SCHEMA,
-    runId,
-    key: c.key,
-    experiment: {
-      name: exp.name,
-      file: exp.file,
-      hash: exp.hash,
-      profile: exp.profile,
-      artefact: exp.artefact,
-      arch: exp.model.arch,
-      reference: exp.reference,
-      trainExamples: exp.dataset.train,
-      testExamples: exp.dataset.test,
-      epochs: exp.training.epochs,
-      batchSize: exp.training.batchSize,
-      repeats: exp.repeats,
-    },
-    backend: { requested: c.backend },
-    status: 'crashed',
-    error,
-    env,
-    phases: {},
-    memory: {},
-    startedAt,
-    finishedAt: new Date().toISOString(),
-  };
+  const r = newRecord(c.experiment, c.backend, c.key, runId, env, startedAt);
+  r.status = 'crashed';
+  r.error = error;
+  r.finishedAt = new Date().toISOString();
+  return r;
 }
 
 /** A record for a backend that is not available here, so reports show it as skipped with the reason. */

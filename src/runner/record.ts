@@ -3,7 +3,7 @@
  * Versioned by `schema`; a reader rejects other versions with a clear message.
  */
 import type { BackendId, SessionInfo } from '../backends/types.ts';
-import type { PhaseName } from '../config/types.ts';
+import type { Experiment, PhaseName } from '../config/types.ts';
 
 export const RECORD_SCHEMA = 'expbench/result@1' as const;
 
@@ -104,4 +104,38 @@ export interface ResultRecord {
   paritySkipped?: string;
   startedAt: string;
   finishedAt: string;
+}
+
+/**
+ * A record for a case before anything ran: the experiment's identity and sizes as configured (the
+ * worker replaces the sizes with those of the data actually loaded). Everything that writes a record,
+ * finished or not, starts from this.
+ */
+export function newRecord(exp: Experiment, backend: BackendId, key: string, runId: string, env: EnvironmentInfo, startedAt = new Date().toISOString()): ResultRecord {
+  return {
+    schema: RECORD_SCHEMA,
+    runId,
+    key,
+    experiment: {
+      name: exp.name,
+      file: exp.file,
+      hash: exp.hash,
+      profile: exp.profile,
+      artefact: exp.artefact,
+      arch: exp.model.arch,
+      reference: exp.reference,
+      trainExamples: exp.dataset.train,
+      testExamples: exp.dataset.test,
+      epochs: exp.training.epochs,
+      batchSize: exp.training.batchSize,
+      repeats: exp.repeats,
+    },
+    backend: { requested: backend },
+    status: 'passed',
+    env,
+    phases: {},
+    memory: {},
+    startedAt,
+    finishedAt: startedAt,
+  };
 }

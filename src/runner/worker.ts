@@ -18,7 +18,7 @@ import { referenceForward } from '../models/reference.ts';
 import { collectEnvironment } from './env.ts';
 import { startMemorySampler } from './memory.ts';
 import type { ChildMessage, ParentMessage, RunJob, WorkerPhase } from './protocol.ts';
-import { RECORD_SCHEMA, type CaseError, type MemoryFigure, type ParityResult, type ResultRecord } from './record.ts';
+import { newRecord, type CaseError, type MemoryFigure, type ParityResult, type ResultRecord } from './record.ts';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
@@ -87,32 +87,7 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
   const exp = job.experiment;
   const startedAt = new Date().toISOString();
   const env = await collectEnvironment();
-  const record: ResultRecord = {
-    schema: RECORD_SCHEMA,
-    runId: job.runId,
-    key: job.key,
-    experiment: {
-      name: exp.name,
-      file: exp.file,
-      hash: exp.hash,
-      profile: exp.profile,
-      artefact: exp.artefact,
-      arch: exp.model.arch,
-      reference: exp.reference,
-      trainExamples: exp.dataset.train,
-      testExamples: exp.dataset.test,
-      epochs: exp.training.epochs,
-      batchSize: exp.training.batchSize,
-      repeats: exp.repeats,
-    },
-    backend: { requested: job.backend },
-    status: 'passed',
-    env,
-    phases: {},
-    memory: {},
-    startedAt,
-    finishedAt: startedAt,
-  };
+  const record = newRecord(exp, job.backend, job.key, job.runId, env, startedAt);
   const finish = (status: ResultRecord['status'], error?: CaseError): ResultRecord => {
     record.status = status;
     if (error) record.error = error;
@@ -175,7 +150,7 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
         const stepsPerEpoch = Math.floor(split.n / exp.training.batchSize);
         let numeric: NumericError | undefined;
         let firstLoss: number | undefined;
-        let lastReport = 0;
+        let lastReport = Number.NEGATIVE_INFINITY; // the first step always reports
         const mem = startMemorySampler({ intervalMs: 50 });
         t0 = performance.now();
         const result = await session.train({
