@@ -11,25 +11,20 @@
  * One generator is drawn from in parameter order and, within a tensor, in canonical layout order
  * (OIHW for conv, `[in, out]` for dense), so a given model and seed always give the same weights.
  */
+import { mulberry32 as dataMulberry32 } from '../data/prng.ts';
 import type { ModelGraph, ParamSpec, Tensor32, Weights } from './ir.ts';
 
-/** Mulberry32: a small, fast, well-known 32-bit PRNG. Returns integers in `[0, 2^32)`. */
+/**
+ * The project's one seeded generator (mulberry32, `src/data/prng.ts`) as 32-bit integers in
+ * `[0, 2^32)`: the same stream, scaled, that {@link uniformStream} and the data loaders draw from.
+ */
 export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
+  const next = uniformStream(seed);
+  return () => next() * 4294967296;
 }
 
-/** A uniform `[0, 1)` stream from a seed (exact: an integer divided by 2^32). */
-export function uniformStream(seed: number): () => number {
-  const next = mulberry32(seed);
-  return () => next() / 4294967296;
-}
+/** A uniform `[0, 1)` stream from a seed (exact: a 32-bit integer divided by 2^32). */
+export const uniformStream: (seed: number) => () => number = dataMulberry32;
 
 /** The bound `a` of the uniform distribution `U(-a, a)` a parameter is drawn from, or null for constants. */
 export function initBound(p: ParamSpec): number | null {
