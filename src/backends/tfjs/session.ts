@@ -235,7 +235,10 @@ export class TfjsSession implements ModelSession {
     }
     const { split, batchSize } = req;
     const stepsPerEpoch = Math.floor(split.n / batchSize);
-    const lossEvery = Math.max(1, Math.floor(req.lossEvery));
+    // On the synchronous backends (cpu, wasm, tfjs-node) the loss is already computed when the step
+    // returns, so reading it every step costs microseconds and a NaN is caught at the step it appears;
+    // on WebGPU a read-back waits for the device, so it happens only every `lossEvery` steps.
+    const lossEvery = this.runtime.backendName === 'webgpu' ? Math.max(1, Math.floor(req.lossEvery)) : 1;
     const buf = this.buffer(batchSize);
     const epochLoss: number[] = [];
     let steps = 0;
