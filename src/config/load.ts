@@ -454,8 +454,8 @@ function normalise(v: Variant, ctx: Ctx): { exp?: Experiment; problems: Diagnost
     expect.time = time;
   }
   if (isObj(e.memory)) {
-    const memory: Partial<Record<'train' | 'infer', number>> = {};
-    for (const [phase, raw] of Object.entries(e.memory)) memory[phase as 'train' | 'infer'] = byteCount(raw, ['expect', 'memory', phase]);
+    const memory: NonNullable<Expectations['memory']> = {};
+    for (const [phase, raw] of Object.entries(e.memory)) memory[phase as keyof typeof memory] = byteCount(raw, ['expect', 'memory', phase]);
     expect.memory = memory;
   }
   const timeout = seconds(x.timeout, ['timeout']);

@@ -343,9 +343,10 @@ const body: Record<string, JsonSchema> = {
     {
       accuracy: num(0, 1, 'Minimum test accuracy (0–1).'),
       time: obj('Time budgets per phase (median of the repeats).', phaseTimes),
-      memory: obj('Memory budgets (peak resident set of the case process).', {
+      memory: obj('Memory budgets: peak resident set of the case process per phase, and its device (GPU) memory. A case that exceeds one while running is stopped.', {
         train: bytes('Budget for peak memory while training.'),
         infer: bytes('Budget for peak memory while inferring.'),
+        device: bytes('Budget for the device (GPU) memory the driver attributes to the case process (nvidia-smi), over the whole case.'),
       }),
       regression: obj(
         'Gate against the stored baseline.',

@@ -63,8 +63,11 @@ export interface Expectations {
   accuracy?: number;
   /** Per-phase time budgets in seconds (median of repeats must stay below). */
   time?: Partial<Record<PhaseName, number>>;
-  /** Per-phase memory budgets in bytes (peak RSS of the case's process). */
-  memory?: Partial<Record<'train' | 'infer', number>>;
+  /**
+   * Memory budgets in bytes: `train` / `infer` for the peak RSS of the case's process in that phase,
+   * `device` for the GPU memory the driver attributes to it.
+   */
+  memory?: Partial<Record<'train' | 'infer' | 'device', number>>;
   /** Regression gate against the stored baseline. */
   regression?: { threshold: number; alpha: number };
 }

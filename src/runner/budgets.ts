@@ -81,7 +81,19 @@ export function checkBudgets(record: ResultRecord, expect: Expectations): Budget
     }
   }
 
-  for (const [phase, limit] of Object.entries(expect.memory ?? {}) as ['train' | 'infer', number | undefined][]) {
+  const { device: deviceLimit, ...phaseLimits } = expect.memory ?? {};
+  if (deviceLimit !== undefined) {
+    const figures = [...(record.memory.train ?? []), ...(record.memory.infer ?? [])].filter((f) => f.metric === 'device');
+    const worst = figures.reduce<MemoryFigure | undefined>((a, b) => (!a || b.bytes > a.bytes ? b : a), undefined);
+    if (worst && worst.bytes > deviceLimit) {
+      failures.push({
+        kind: 'memory', metric: 'device memory', measured: worst.bytes, limit: deviceLimit, unit: 'bytes', samples: figures.map((f) => f.bytes),
+        message: `device memory: ${formatBytes(worst.bytes)} exceeds the budget ${formatBytes(deviceLimit)} (from ${worst.source})${reliability(worst)}`,
+      });
+    }
+    // No device figure (a CPU backend, or no driver query here) is not a failure: there is nothing on a device.
+  }
+  for (const [phase, limit] of Object.entries(phaseLimits) as ['train' | 'infer', number | undefined][]) {
     if (limit === undefined) continue;
     const metric = `${PHASE_LABEL[phase]} peak RSS`;
     const figures = (record.memory[phase] ?? []).filter((f) => f.metric === 'peak-rss');

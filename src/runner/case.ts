@@ -4,6 +4,7 @@
  * budget blown mid-phase all become a `crashed` record with the cause, the last phase and the tail of
  * stderr, and the record is written atomically before this returns.
  */
+import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import writeFileAtomic from 'write-file-atomic';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import type { BackendId } from '../backends/types.ts';
 import type { Case } from '../config/types.ts';
 import { writeJsonAtomic } from './atomic.ts';
 import { collectEnvironment } from './env.ts';
+import { parseComputeApps } from './memory.ts';
 import { spawnWorker } from './child.ts';
 import type { ChildMessage, ProgressInfo, WorkerPhase } from './protocol.ts';
 import { newRecord, type CaseError, type ResultRecord } from './record.ts';
@@ -43,12 +45,23 @@ function rssOf(pid: number): number | undefined {
   }
 }
 
-/** The hard memory limit for a case: the largest memory budget it declares, if any. */
-function memoryLimit(c: Case): number | undefined {
+/**
+ * The resident-set limit in force during `phase`: a phase's memory budget holds while that phase runs
+ * (the budget of `train` during training, of `infer` during inference); other phases are unbudgeted.
+ */
+export function rssLimit(c: Case, phase: WorkerPhase): number | undefined {
   const m = c.experiment.expect.memory;
-  if (!m) return undefined;
-  const vals = [m.train, m.infer].filter((v): v is number => typeof v === 'number');
-  return vals.length ? Math.max(...vals) : undefined;
+  return phase === 'train' ? m?.train : phase === 'infer' ? m?.infer : undefined;
+}
+
+/** Device memory the driver attributes to `pid` (nvidia-smi), or undefined where there is no such query. */
+function deviceMemoryOf(pid: number): Promise<number | undefined> {
+  const smi = process.env.EXPBENCH_NVIDIA_SMI || 'nvidia-smi';
+  return new Promise((resolve) => {
+    execFile(smi, ['--query-compute-apps=pid,used_memory', '--format=csv,noheader,nounits'], { timeout: 5000 }, (err, stdout) =>
+      resolve(err ? undefined : parseComputeApps(stdout, pid)),
+    );
+  });
 }
 
 /**
@@ -182,7 +195,8 @@ async function runCaseProcess(
   let record: ResultRecord | undefined;
   let killedFor: CaseError | undefined;
   const timeoutMs = c.experiment.timeout * 1000;
-  const limit = memoryLimit(c);
+  const budgets = c.experiment.expect.memory;
+  const deviceLimit = budgets?.device;
 
   const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.on('exit', (code, signal) => resolve({ code, signal }));
@@ -222,25 +236,40 @@ async function runCaseProcess(
       child.kill('SIGKILL');
     }, timeoutMs);
   });
+  const stop = (why: string): void => {
+    killedFor = { code: 'BUDGET', message: `${why} in phase ${phase}; the case was stopped`, phase };
+    child.kill('SIGKILL');
+  };
   const watchdog =
-    limit === undefined || !child.pid
+    (budgets?.train === undefined && budgets?.infer === undefined) || !child.pid
       ? undefined
       : setInterval(() => {
+          const limit = rssLimit(c, phase);
+          if (limit === undefined) return;
           const rss = rssOf(child.pid!);
-          if (rss !== undefined && rss > limit) {
-            killedFor = {
-              code: 'BUDGET',
-              message: `memory budget exceeded in phase ${phase}: resident set ${(rss / 1e6).toFixed(0)} MB > limit ${(limit / 1e6).toFixed(0)} MB; the case was stopped`,
-              phase,
-            };
-            child.kill('SIGKILL');
-          }
+          if (rss !== undefined && rss > limit) stop(`memory budget exceeded: resident set ${(rss / 1e6).toFixed(0)} MB > limit ${(limit / 1e6).toFixed(0)} MB`);
         }, 50);
+  // Device memory is polled less often: each query starts the driver tool.
+  let deviceBusy = false;
+  const deviceWatch =
+    deviceLimit === undefined || !child.pid
+      ? undefined
+      : setInterval(() => {
+          if (deviceBusy) return;
+          deviceBusy = true;
+          void deviceMemoryOf(child.pid!).then((bytes) => {
+            deviceBusy = false;
+            if (bytes !== undefined && bytes > deviceLimit && !killedFor) {
+              stop(`device memory budget exceeded: ${(bytes / 1e6).toFixed(0)} MB on the GPU (nvidia-smi) > limit ${(deviceLimit / 1e6).toFixed(0)} MB`);
+            }
+          });
+        }, 500);
 
   child.send({ type: 'run', job: { experiment: c.experiment, backend: c.backend, key: c.key, runId: opts.runId, ...part } });
   const { code, signal } = await done;
   clearTimeout(timer);
   if (watchdog) clearInterval(watchdog);
+  if (deviceWatch) clearInterval(deviceWatch);
 
   if (!record || killedFor) {
     const error: CaseError = killedFor ?? {

@@ -36,6 +36,13 @@ test('the impossible expectation names the case, the measured value and the limi
   expect(out).toMatch(/impossible › onnxruntime\/cpu: accuracy: median [\d.]+% over 1 repeat is below the floor 99\.9%/);
 });
 
+test('a time budget fails the test of its phase, with measured value and limit', () => {
+  expect(out).toMatch(/impossible › onnxruntime\/cpu: train time: median [\d.]+ ?m?s over 1 sample exceeds the budget 1(\.0+)? ?ms/);
+  expect(out).toMatch(/× impossible\.experiment\.yaml > impossible > onnxruntime\/cpu > train/);
+  expect(out).toMatch(/✓ impossible\.experiment\.yaml > impossible > onnxruntime\/cpu > infer/);
+  expect(out).toMatch(/✓ impossible\.experiment\.yaml > impossible > onnxruntime\/cpu > build\+init/);
+});
+
 test('the broken file fails with file:line:col', () => {
   expect(out).toMatch(/broken\.experiment\.yaml:\d+:\d+/);
 });

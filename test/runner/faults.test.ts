@@ -54,7 +54,7 @@ describe('crash isolation', () => {
     const r = records.get('fake/oom')!;
     expect(r.status).toBe('crashed');
     expect(r.error).toMatchObject({ code: 'BUDGET', phase: 'train', signal: 'SIGKILL' });
-    expect(r.error!.message).toMatch(/memory budget exceeded .* > limit 600 MB/);
+    expect(r.error!.message).toMatch(/memory budget exceeded: resident set \d+ MB > limit 600 MB in phase train/);
   });
 
   test('NaN loss stops training at the step it appears', () => {
