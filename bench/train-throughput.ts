@@ -6,7 +6,7 @@
  *
  *   npx tsx bench/train-throughput.ts [--rounds 5] [--batch 64] [--round-seconds 8] [--budget-seconds 150] [--width 1]
  *                                     [--bn] [--dropout 0]
- *                                     [--backends onnxruntime/cpu,tfjs/cpu,tfjs/wasm]
+ *                                     [--backends onnxruntime/cpu,tfjs/wasm,tfjs/cpu]
  *
  * Every backend gets the same weights, images and example order. Before the timed rounds, one
  * warm-up step (first-run allocation, kernel selection) is timed and reported on its own. The steps per
@@ -34,7 +34,7 @@ const { values: args } = parseArgs({
     width: { type: 'string', default: '1' },
     bn: { type: 'boolean', default: false },
     dropout: { type: 'string', default: '0' },
-    backends: { type: 'string', default: 'onnxruntime/cpu,tfjs/cpu,tfjs/wasm' },
+    backends: { type: 'string', default: 'onnxruntime/cpu,tfjs/wasm,tfjs/cpu' },
   },
 });
 const ROUNDS = Number(args.rounds);

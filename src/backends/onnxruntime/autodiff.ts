@@ -185,7 +185,9 @@ const RULES: Record<string, (node: OnnxNode) => GradRule> = {
   },
   Sum: (n) => (c, d) => n.inputs.map((v) => c.unbroadcast(d[0]!, c.shape(v))),
   Neg: () => (c, d) => [c.op('Neg', [d[0]!])],
-  Relu: (n) => (c, d) => [c.op('Where', [c.op('Greater', [n.inputs[0]!, c.scalar(0)]), d[0]!, c.scalar(0)])],
+  // The mask reads the Relu's output (y > 0 ⟺ x > 0), so the forward input has no other consumer and
+  // ORT can still fuse Conv + Relu.
+  Relu: (n) => (c, d) => [c.op('Where', [c.op('Greater', [n.outputs[0]!, c.scalar(0)]), d[0]!, c.scalar(0)])],
   Exp: (n) => (c, d) => [c.mul(d[0]!, n.outputs[0]!)],
   Log: (n) => (c, d) => [c.op('Div', [d[0]!, n.inputs[0]!])],
   Sqrt: (n) => (c, d) => [c.op('Div', [d[0]!, c.mul(n.outputs[0]!, c.scalar(2))])],
