@@ -14,14 +14,13 @@ import { fillBatch } from '../../src/data/batch.ts';
 import type { Dataset, Split } from '../../src/data/types.ts';
 import { NumericError } from '../../src/errors.ts';
 import { buildModelGraph } from '../../src/models/index.ts';
-import { initWeights } from '../../src/models/init.ts';
+import { initWeights, uniformStream } from '../../src/models/init.ts';
 import { referenceForward } from '../../src/models/reference.ts';
 import type { ModelGraph, Weights } from '../../src/models/ir.ts';
 import type { LoadOptions, OptimizerConfig, StepInfo } from '../../src/backends/types.ts';
 import type { OrtWeightState } from '../../src/backends/onnxruntime/state.ts';
 import { buildGradientGraph, buildTrainStepGraph } from '../../src/backends/onnxruntime/train-graph.ts';
 import { createOrtTrainer, velocityKey } from '../../src/backends/onnxruntime/trainer.ts';
-import { uniformStream } from '../../src/models/init.ts';
 
 const rand = uniformStream(7);
 const INPUT = { channels: 2, height: 6, width: 6 };
