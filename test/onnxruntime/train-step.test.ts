@@ -179,6 +179,22 @@ describe('training graph of a tiny model', () => {
   });
 });
 
+describe('operators of the generated training step', () => {
+  it('stay within what the WebGPU EP implements (Dropout excepted), MaxPool without Indices', () => {
+    // Kernels ORT's WebGPU EP registers, of those an expbench training graph could use. Dropout has
+    // none: that node (after a dense layer, small) runs on the CPU EP.
+    const webgpu = new Set(['Add', 'Sub', 'Mul', 'Div', 'Neg', 'Sqrt', 'Reciprocal', 'Exp', 'Log', 'Relu', 'Equal', 'Greater', 'Less', 'Where', 'Cast',
+      'Conv', 'ConvTranspose', 'MaxPool', 'Gemm', 'MatMul', 'ReduceMean', 'ReduceSum', 'ReduceMax', 'ArgMax', 'Reshape', 'Flatten', 'Transpose',
+      'Unsqueeze', 'Squeeze', 'Expand', 'Slice', 'Pad', 'Concat', 'Gather']);
+    const vgg = buildModelGraph({ arch: 'vgg-small', width: 0.25, batchNorm: true, classifier: [32], dropout: 0.5 }, { channels: 3, height: 16, width: 16 }, 10);
+    const tg = buildTrainStepGraph(vgg, { batch: 8, optimizer: { kind: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 1e-4 } });
+    const ops = new Set(tg.graph.nodes.map((n) => n.op));
+    expect([...ops].filter((op) => !webgpu.has(op))).toEqual(['Dropout']);
+    for (const n of tg.graph.nodes.filter((m) => m.op === 'MaxPool')) expect(n.outputs).toHaveLength(1);
+    expect(tg.graph.opset).toBe(17);
+  });
+});
+
 // ───────────────────────────── trainer ─────────────────────────────
 
 function tinySplit(n: number): Split {

@@ -17,7 +17,10 @@
  *   Reciprocal, Add) that also produce the updated running mean and variance (ONNX convention:
  *   `running = running * momentum + batch * (1 - momentum)`, biased batch variance), and differentiated
  *   with the closed form `dX = γ/σ · (dY − mean(dY) − x̂ · mean(dY · x̂))` instead of op by op.
- * - Dropout uses the mask output of the forward node (added when the builder left it out).
+ * - LogSoftmax is lowered to ReduceMax/Sub/Exp/ReduceSum/Log (no WebGPU kernel) with the closed-form
+ *   gradient `dY − softmax · Σ dY`.
+ * - Dropout uses the mask output of the forward node (added when the builder left it out). ORT's
+ *   WebGPU EP has no Dropout kernel, so that node (small: after a dense layer) runs on the CPU EP.
  *
  * Shapes are static (see `autodiff-shapes.ts`): the graph is built for one batch size.
  */
@@ -547,6 +550,50 @@ export function lowerTrainingBatchNorm(graph: OnnxGraph, shapes: Map<string, Val
   return composites;
 }
 
+/**
+ * Replaces every `LogSoftmax` by ReduceMax, Sub, Exp, ReduceSum, Log (keeping its output name) and
+ * returns the composites, differentiated with the closed form `dX = dY − softmax · Σ dY`.
+ *
+ * Why: ORT's WebGPU EP has no LogSoftmax kernel, and a CPU fallback in the middle of the training
+ * step would cost a device round trip every step. The max shift keeps the result finite for any
+ * logits, as LogSoftmax itself does.
+ */
+export function lowerLogSoftmax(graph: OnnxGraph, shapes: Map<string, ValueType>): Composite[] {
+  const composites: Composite[] = [];
+  for (let idx = 0; idx < graph.nodes.length; idx++) {
+    const node = graph.nodes[idx]!;
+    if (node.op !== 'LogSoftmax') continue;
+    const ctx = new GradContext(graph, shapes);
+    const start = graph.nodes.length;
+    const x = node.inputs[0]!;
+    const y = node.outputs[0]!;
+    const axis = normAxis(attrInt(node, 'axis', -1), ctx.shape(x).length);
+    const shifted = ctx.op('Sub', [x, ctx.op('ReduceMax', [x], { axes: [axis], keepdims: 1 })]);
+    const lse = ctx.op('Log', [ctx.op('ReduceSum', [ctx.op('Exp', [shifted]), ctx.ints([axis])], { keepdims: 1 })]);
+    graph.node('Sub', [shifted, lse], [y]);
+    inferNode(graph, graph.nodes[graph.nodes.length - 1]!, shapes);
+    const added = graph.nodes.splice(start);
+    graph.nodes.splice(idx, 1, ...added);
+    idx += added.length - 1;
+    composites.push({
+      members: new Set(added),
+      unit: {
+        op: 'LogSoftmax',
+        where: `LogSoftmax node ${node.name}`,
+        inputs: [x],
+        outputs: [y],
+        nonDiffOutputs: new Set(),
+        rule: (c, dOut) => {
+          const dy = dOut[0]!;
+          const total = c.op('ReduceSum', [dy, c.ints([axis])], { keepdims: 1 });
+          return [c.op('Sub', [dy, c.mul(c.op('Exp', [y]), total)])];
+        },
+      },
+    });
+  }
+  return composites;
+}
+
 /** Gives every training-mode Dropout node a mask output, which its gradient needs. */
 function ensureDropoutMasks(graph: OnnxGraph, shapes: Map<string, ValueType>): void {
   for (const n of graph.nodes) {
@@ -561,12 +608,12 @@ function ensureDropoutMasks(graph: OnnxGraph, shapes: Map<string, ValueType>): v
 /**
  * Appends the gradient of scalar `loss` with respect to each of `wrt` (graph inputs or any float
  * values) to `graph`, and returns the gradient value names. Training-mode batch norm is lowered to
- * primitives first (see {@link lowerTrainingBatchNorm}); contributions of values used more than once
- * are summed.
+ * primitives first (see {@link lowerTrainingBatchNorm}), and so is LogSoftmax ({@link lowerLogSoftmax});
+ * contributions of values used more than once are summed.
  */
 export function appendGradients(graph: OnnxGraph, loss: string, wrt: string[], opts: GradientOptions = {}): GradientResult {
   const shapes = inferShapes(graph, opts.shapeOverrides);
-  const composites = lowerTrainingBatchNorm(graph, shapes);
+  const composites = [...lowerTrainingBatchNorm(graph, shapes), ...lowerLogSoftmax(graph, shapes)];
   ensureDropoutMasks(graph, shapes);
   const lossShape = shapes.get(loss)?.shape;
   if (!lossShape) throw new ModelError(`autodiff: loss ${loss} is not a value of graph ${graph.name}. Hint: pass the name of the scalar loss output.`);

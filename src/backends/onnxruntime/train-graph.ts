@@ -99,7 +99,7 @@ function buildCore(model: ModelGraph, opts: TrainGraphOptions): Core {
   // The step declares its own outputs; logits stay an internal value.
   g.outputs.splice(0);
   const labels = g.input('labels', labelType, [opts.batch]);
-  const { loss, correct } = appendSoftmaxCrossEntropy(g, fg.logits, labels, { batch: opts.batch, numClasses: model.numClasses, labelType });
+  const { loss, correct } = appendSoftmaxCrossEntropy(g, fg.logits, labels, { batch: opts.batch, numClasses: model.numClasses, labelType, names: { loss: 'loss', correct: 'correct' } });
   const trainable = model.params.filter((p) => p.trainable).map((p) => p.name);
   const { grads: byValue } = appendGradients(g, loss, trainable.map((p) => fg.paramInputs[p]!));
   const grads: Record<string, string> = {};
@@ -126,7 +126,7 @@ export function buildTrainStepGraph(model: ModelGraph, opts: TrainGraphOptions &
   const lr = g.input('lr', 'float32', []);
   const consts = sgdConstants(g, opts.optimizer);
   const inputs: TrainStepInputs = { x: fg.input, labels, lr, params: {}, velocities: {}, stats: {} };
-  const outputs: TrainStepOutputs = { loss: 'loss', correct: 'correct', params: {}, velocities: {}, stats: {} };
+  const outputs: TrainStepOutputs = { loss, correct, params: {}, velocities: {}, stats: {} };
   const shapeOf = new Map(model.params.map((p) => [p.name, p.shape]));
   for (const p of trainable) {
     const param = fg.paramInputs[p]!;
@@ -143,8 +143,6 @@ export function buildTrainStepGraph(model: ModelGraph, opts: TrainGraphOptions &
     inputs.stats[p] = fg.paramInputs[p]!;
     outputs.stats[p] = g.output(next, 'float32', shapeOf.get(p)!);
   }
-  g.node('Identity', [loss], [outputs.loss]);
-  g.node('Identity', [correct], [outputs.correct]);
   g.output(outputs.loss, 'float32', []);
   g.output(outputs.correct, 'float32', []);
   const bytes = g.toModelBytes({ docString: `expbench training step of ${model.name}: batch ${opts.batch}, SGD momentum ${opts.optimizer.momentum}, weight decay ${opts.optimizer.weightDecay}` });
@@ -167,10 +165,8 @@ export function buildGradientGraph(model: ModelGraph, opts: TrainGraphOptions): 
   }
   const stats: Record<string, string> = {};
   for (const [p, next] of Object.entries(statUpdates)) stats[p] = g.output(next, 'float32', shapeOf.get(p)!);
-  g.node('Identity', [loss], ['loss']);
-  g.node('Identity', [correct], ['correct']);
-  g.output('loss', 'float32', []);
-  g.output('correct', 'float32', []);
+  g.output(loss, 'float32', []);
+  g.output(correct, 'float32', []);
   g.output(fg.logits, 'float32', [opts.batch, model.numClasses]);
   const params: Record<string, string> = {};
   for (const p of model.params) params[p.name] = fg.paramInputs[p.name]!;
@@ -178,7 +174,7 @@ export function buildGradientGraph(model: ModelGraph, opts: TrainGraphOptions): 
     bytes: g.toModelBytes(),
     graph: g,
     inputs: { x: fg.input, labels, params },
-    outputs: { loss: 'loss', correct: 'correct', logits: fg.logits, grads: outGrads, stats },
+    outputs: { loss, correct, logits: fg.logits, grads: outGrads, stats },
     labelType,
   };
 }

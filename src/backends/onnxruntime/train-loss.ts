@@ -18,13 +18,14 @@ export interface LossValues {
 
 /**
  * Appends `loss = −(1/N) Σ_n log softmax(logits)_{n, labels_n}` and the correct count. `logits` is
- * `[batch, numClasses]`; `labels` is a `[batch]` value of `labelType`.
+ * `[batch, numClasses]`; `labels` is a `[batch]` value of `labelType`. `names` gives the two results
+ * fixed value names (graph outputs), so no Identity node is needed to expose them.
  */
 export function appendSoftmaxCrossEntropy(
   graph: OnnxGraph,
   logits: string,
   labels: string,
-  opts: { batch: number; numClasses: number; labelType?: LabelType },
+  opts: { batch: number; numClasses: number; labelType?: LabelType; names?: { loss?: string; correct?: string } },
 ): LossValues {
   const labelType = opts.labelType ?? 'int32';
   const K = opts.numClasses;
@@ -36,10 +37,10 @@ export function appendSoftmaxCrossEntropy(
   const onehot = graph.op('Cast', [graph.op('Equal', [column, classes])], { to: 1 });
   const logp = graph.op('LogSoftmax', [logits], { axis: 1 });
   const picked = graph.op('ReduceSum', [graph.op('Mul', [onehot, logp]), graph.ints([0, 1])], { keepdims: 0 });
-  const loss = graph.op('Mul', [picked, graph.floats([-1 / opts.batch], [])]);
+  const loss = graph.op('Mul', [picked, graph.floats([-1 / opts.batch], [])], {}, opts.names?.loss);
   const predicted = graph.op('ArgMax', [logits], { axis: 1, keepdims: 0 });
   const predictedAsLabel = graph.op('Cast', [predicted], { to: labelType === 'int32' ? 6 : 7 });
   const hits = graph.op('Cast', [graph.op('Equal', [predictedAsLabel, labels])], { to: 1 });
-  const correct = graph.op('ReduceSum', [hits, graph.ints([0])], { keepdims: 0 });
+  const correct = graph.op('ReduceSum', [hits, graph.ints([0])], { keepdims: 0 }, opts.names?.correct);
   return { loss, correct };
 }
