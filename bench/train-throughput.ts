@@ -160,9 +160,11 @@ for (const id of ids) {
   process.stdout.write(`${id} ... `);
   const row = await measure(id);
   rows.push(row);
-  console.log(row.skipped ? `skipped: ${row.skipped}` : `done (${row.rates!.map((r) => r.toFixed(1)).join(', ')} img/s)`);
+  console.log(row.skipped ? `skipped: ${row.skipped}` : `done (${row.rates!.map((r) => (r >= 10 ? r.toFixed(1) : r.toPrecision(3))).join(', ')} img/s)`);
 }
 
+/** Rates below 10 img/s (plain-JS tfjs/cpu) keep three significant digits. */
+const fmt = (v: number) => (v >= 10 ? v.toFixed(1) : v.toPrecision(3));
 const base = rows.find((r) => r.id === 'onnxruntime/cpu' && r.rates);
 const baseMed = base ? median(sortSamples(base.rates!)) : undefined;
 console.log('\nbackend            rounds×steps  median img/s  min–max img/s     IQR  vs onnxruntime/cpu  load s  warm-up s  loss');
@@ -175,7 +177,7 @@ for (const r of rows) {
   const m = median(s);
   const ratio = baseMed ? `${(m / baseMed).toFixed(2)}×` : '—';
   console.log(
-    `${r.id.padEnd(19)}${`${r.rates.length}×${r.steps}`.padStart(12)}  ${m.toFixed(1).padStart(12)}  ${`${min(s).toFixed(1)}–${max(s).toFixed(1)}`.padStart(13)}  ${iqr(s).toFixed(1).padStart(6)}  ${ratio.padStart(18)}  ${r.loadS!.toFixed(2).padStart(6)}  ${r.warmupS!.toFixed(2).padStart(9)}  ${r.lastLoss?.toFixed(3) ?? '—'}`,
+    `${r.id.padEnd(19)}${`${r.rates.length}×${r.steps}`.padStart(12)}  ${fmt(m).padStart(12)}  ${`${fmt(min(s))}–${fmt(max(s))}`.padStart(13)}  ${fmt(iqr(s)).padStart(6)}  ${ratio.padStart(18)}  ${r.loadS!.toFixed(2).padStart(6)}  ${r.warmupS!.toFixed(2).padStart(9)}  ${r.lastLoss?.toFixed(3) ?? '—'}`,
   );
   console.log(`${''.padEnd(19)}device: ${r.device}${r.threads ? `, ${r.threads} threads` : ''}`);
 }
