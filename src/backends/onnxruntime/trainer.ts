@@ -192,7 +192,10 @@ class OrtTrainerImpl implements OrtTrainer {
     const [C, H, W] = this.model.input as [number, number, number];
     const geo = { channels: C, height: H, width: W };
     const norm = this.opts.dataset.normalization;
-    const lossEvery = Math.max(1, Math.floor(req.lossEvery));
+    // With the state in host memory the loss is a host tensor once the step returns: reading it costs
+    // nothing, so every step is checked and a NaN is caught where it appears. On the device a read
+    // waits for the GPU, so it happens only every `lossEvery` steps.
+    const lossEvery = this.onDevice ? Math.max(1, Math.floor(req.lossEvery)) : 1;
     const epochLoss: number[] = [];
     let steps = 0;
     /** Device mode: the newest loss not read back yet, and where it came from. */
