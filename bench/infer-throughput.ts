@@ -14,13 +14,15 @@
  * Each backend gets the same weights and images. The number of images per round is calibrated per
  * backend (a whole number of batches taking about `--round-seconds`), so slow backends still finish.
  */
+import { randomImages } from './common.ts';
+import { getBackend } from '../src/backends/registry.ts';
 import { availableParallelism, cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Backend, BackendId, LoadOptions, ModelSession } from '../src/backends/types.ts';
 import { fillBatch, identityOrder } from '../src/data/batch.ts';
 import type { Dataset, Split } from '../src/data/types.ts';
 import { buildModelGraph } from '../src/models/index.ts';
-import { initWeights, mulberry32 } from '../src/models/init.ts';
+import { initWeights } from '../src/models/init.ts';
 import type { ModelGraph, Weights } from '../src/models/ir.ts';
 import { buildForwardGraph } from '../src/backends/onnxruntime/forward.ts';
 import { argmaxRows } from '../src/backends/onnxruntime/session.ts';
@@ -43,24 +45,8 @@ const MAX_IMAGES = 2048;
 const H = 32;
 const W = 32;
 const C = 3;
-const rnd = mulberry32(2024);
-const images = Uint8Array.from({ length: MAX_IMAGES * H * W * C }, () => rnd() & 255);
-const labels = Uint8Array.from({ length: MAX_IMAGES }, () => rnd() % 10);
-const fullSplit: Split = { n: MAX_IMAGES, images, labels };
-const sub = (n: number): Split => ({ n, images: images.subarray(0, n * H * W * C), labels: labels.subarray(0, n) });
-const dataset: Dataset = {
-  kind: 'synthetic',
-  source: 'uniform random bytes (bench)',
-  channels: C,
-  height: H,
-  width: W,
-  numClasses: 10,
-  classNames: Array.from({ length: 10 }, (_, i) => String(i)),
-  train: fullSplit,
-  test: fullSplit,
-  normalization: { mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.2435, 0.2616], source: 'given' },
-  bytes: images.byteLength,
-};
+const { dataset, sub } = randomImages(MAX_IMAGES, H, W, C);
+const fullSplit: Split = dataset.train;
 const model = buildModelGraph({ arch: 'vgg-small', width: 1, batchNorm: false, classifier: [256], dropout: 0 }, { channels: C, height: H, width: W }, 10);
 const weights = initWeights(model, 1);
 const loadOpts: LoadOptions = {
@@ -100,14 +86,9 @@ async function ortInputsSession(model: ModelGraph, weights: Weights): Promise<Pi
   };
 }
 
-async function backendFor(id: string): Promise<Backend> {
-  if (id.startsWith('onnxruntime/')) return (await import('../src/backends/onnxruntime/index.ts')).createOrtBackend(id.slice(12) as 'cpu');
-  if (id.startsWith('tfjs/')) {
-    // The tfjs backend module may be absent or fail to import; the row then says why.
-    const mod = (await import('../src/backends/tfjs/index.ts')) as { createTfjsBackend: (d: string) => Backend };
-    return mod.createTfjsBackend(id.slice(5));
-  }
-  throw new Error(`unknown backend ${id}`);
+/** The backend through the registry, as the runner gets it (a failed import becomes the row's reason). */
+function backendFor(id: string): Promise<Backend> {
+  return getBackend(id as BackendId);
 }
 
 interface Row {

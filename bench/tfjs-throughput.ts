@@ -12,13 +12,14 @@
  * `--infer-batches` batches each, after one untimed round. Prints median and spread (min–max, IQR) of
  * images per second, with the machine it ran on.
  */
+import { randomImages } from './common.ts';
 import { availableParallelism, cpus, loadavg, platform, release } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createTfjsBackend } from '../src/backends/tfjs/index.ts';
 import type { TfjsDevice } from '../src/backends/tfjs/index.ts';
 import type { Dataset, Split } from '../src/data/types.ts';
 import { buildModelGraph } from '../src/models/index.ts';
-import { initWeights, mulberry32 } from '../src/models/init.ts';
+import { initWeights } from '../src/models/init.ts';
 import { iqr, max, median, min, sortSamples } from '../src/stats/summary.ts';
 
 const { values: args } = parseArgs({
@@ -44,24 +45,10 @@ const H = 32;
 const W = 32;
 const C = 3;
 const N = Math.max(B * (trainSteps + 1), B * inferBatches);
-const rnd = mulberry32(2024);
-const images = Uint8Array.from({ length: N * H * W * C }, () => rnd() & 255);
-const labels = Uint8Array.from({ length: N }, () => rnd() % 10);
-const split: Split = { n: N, images, labels };
-const inferSplit: Split = { n: B * inferBatches, images: images.subarray(0, B * inferBatches * H * W * C), labels: labels.subarray(0, B * inferBatches) };
-const dataset: Dataset = {
-  kind: 'synthetic',
-  source: 'uniform random bytes (bench)',
-  channels: C,
-  height: H,
-  width: W,
-  numClasses: 10,
-  classNames: Array.from({ length: 10 }, (_, i) => String(i)),
-  train: split,
-  test: inferSplit,
-  normalization: { mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.2435, 0.2616], source: 'given' },
-  bytes: images.byteLength,
-};
+const bench = randomImages(N, H, W, C);
+const split: Split = bench.dataset.train;
+const inferSplit: Split = bench.sub(B * inferBatches);
+const dataset: Dataset = { ...bench.dataset, test: inferSplit };
 
 const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toPrecision(3));
 function summary(ips: number[]): string {

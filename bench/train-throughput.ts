@@ -15,13 +15,15 @@
  * `--budget-seconds` (two rounds at least), so a slow backend still finishes; the table shows the
  * rounds each backend ran.
  */
+import { randomImages } from './common.ts';
+import { getBackend } from '../src/backends/registry.ts';
 import { availableParallelism, cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Backend, BackendId, LoadOptions, ModelSession } from '../src/backends/types.ts';
 import type { Dataset, Split } from '../src/data/types.ts';
 import { epochOrder } from '../src/data/prng.ts';
 import { buildModelGraph } from '../src/models/index.ts';
-import { initWeights, mulberry32 } from '../src/models/init.ts';
+import { initWeights } from '../src/models/init.ts';
 import { loadOrt, ortVersions } from '../src/backends/onnxruntime/runtime.ts';
 import { iqr, max, median, min, sortSamples } from '../src/stats/index.ts';
 
@@ -45,23 +47,7 @@ const MAX_STEPS = 32;
 
 const [H, W, C] = [32, 32, 3];
 const N = MAX_STEPS * BATCH;
-const rnd = mulberry32(2024);
-const images = Uint8Array.from({ length: N * H * W * C }, () => rnd() & 255);
-const labels = Uint8Array.from({ length: N }, () => rnd() % 10);
-const sub = (n: number): Split => ({ n, images: images.subarray(0, n * H * W * C), labels: labels.subarray(0, n) });
-const dataset: Dataset = {
-  kind: 'synthetic',
-  source: 'uniform random bytes (bench)',
-  channels: C,
-  height: H,
-  width: W,
-  numClasses: 10,
-  classNames: Array.from({ length: 10 }, (_, i) => String(i)),
-  train: sub(N),
-  test: sub(N),
-  normalization: { mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.2435, 0.2616], source: 'given' },
-  bytes: images.byteLength,
-};
+const { dataset, sub } = randomImages(N, H, W, C);
 const model = buildModelGraph(
   { arch: 'vgg-small', width: Number(args.width), batchNorm: args.bn, classifier: [256], dropout: Number(args.dropout) },
   { channels: C, height: H, width: W },
@@ -76,14 +62,9 @@ const loadOpts: LoadOptions = {
   dataset,
 };
 
-async function backendFor(id: string): Promise<Backend> {
-  if (id.startsWith('onnxruntime/')) return (await import('../src/backends/onnxruntime/index.ts')).createOrtBackend(id.slice(12) as 'cpu');
-  if (id.startsWith('tfjs/')) {
-    // The tfjs backend module may be absent or fail to import; the row then says why.
-    const mod = (await import('../src/backends/tfjs/index.ts')) as { createTfjsBackend: (d: string) => Backend };
-    return mod.createTfjsBackend(id.slice(5));
-  }
-  throw new Error(`unknown backend ${id}`);
+/** The backend through the registry, as the runner gets it (a failed import becomes the row's reason). */
+function backendFor(id: string): Promise<Backend> {
+  return getBackend(id as BackendId);
 }
 
 interface Row {

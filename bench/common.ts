@@ -1,0 +1,38 @@
+/**
+ * What the throughput benchmarks share: a fixed dataset of random bytes (timing does not depend on the
+ * pixel values, and every backend gets the same ones) and its sub-splits without copying.
+ */
+import type { Dataset, Split } from '../src/data/types.ts';
+import { mulberry32 } from '../src/models/init.ts';
+
+export interface BenchData {
+  dataset: Dataset;
+  /** The first `n` examples, as a view. */
+  sub(n: number): Split;
+}
+
+/** `n` random 32-bit-seeded images of `height × width × channels` with labels in `[0, 10)`. */
+export function randomImages(n: number, height = 32, width = 32, channels = 3): BenchData {
+  const rnd = mulberry32(2024);
+  const per = height * width * channels;
+  const images = Uint8Array.from({ length: n * per }, () => rnd() & 255);
+  const labels = Uint8Array.from({ length: n }, () => rnd() % 10);
+  const sub = (k: number): Split => ({ n: k, images: images.subarray(0, k * per), labels: labels.subarray(0, k) });
+  const all = sub(n);
+  return {
+    sub,
+    dataset: {
+      kind: 'synthetic',
+      source: 'uniform random bytes (bench)',
+      channels,
+      height,
+      width,
+      numClasses: 10,
+      classNames: Array.from({ length: 10 }, (_, i) => String(i)),
+      train: all,
+      test: all,
+      normalization: { mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.2435, 0.2616], source: 'given' },
+      bytes: images.byteLength + labels.byteLength,
+    },
+  };
+}
