@@ -23,7 +23,7 @@ function arg(name: string): string | undefined {
 
 function defaultPath(): string | null {
   const repo = fileURLToPath(new URL('..', import.meta.url));
-  const candidates = [process.env.EXPBENCH_DATA, join(repo, '..', 'shared', 'datasets'), '/work/shared/datasets']
+  const candidates = [process.env.EXPBENCH_DATA, join(repo, '..', 'shared', 'datasets')]
     .filter((d): d is string => !!d)
     .map((d) => join(d, 'cifar10-jpg.tar.gz'));
   return candidates.find((p) => existsSync(p)) ?? null;

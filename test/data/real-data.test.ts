@@ -13,7 +13,7 @@ import { loadDataset } from '../../src/data/index.ts';
 import { CIFAR10_CLASSES } from '../../src/data/cifar10.ts';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
-const datasets = [join(repo, '..', 'shared', 'datasets'), '/work/shared/datasets'].find((d) => existsSync(join(d, 'cifar10-jpg-small.tar.gz')));
+const datasets = [join(repo, '..', 'shared', 'datasets')].find((d) => existsSync(join(d, 'cifar10-jpg-small.tar.gz')));
 const small = datasets ? join(datasets, 'cifar10-jpg-small.tar.gz') : '';
 const full = datasets ? join(datasets, 'cifar10-jpg.tar.gz') : '';
 const why = datasets ? '' : ' (skipped: no ../shared/datasets/cifar10-jpg-small.tar.gz beside the checkout)';
