@@ -236,7 +236,8 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
     const err = e as Error;
     const error: CaseError = {
       code: e instanceof ExpbenchError ? e.code : 'BACKEND',
-      message: err?.message ?? String(e),
+      // The hint says what to do (e.g. which command fetches missing data): keep it with the message.
+      message: e instanceof ExpbenchError && e.hint && !err.message.includes(e.hint) ? `${err.message}. Hint: ${e.hint}` : (err?.message ?? String(e)),
       phase: currentPhase,
     };
     if (e instanceof NumericError) {
