@@ -31,6 +31,7 @@ import { parseArgs } from 'node:util';
 import { compareToBaseline, DEFAULT_GATE, relativeSpread } from '../src/runner/gate.ts';
 import { mannWhitneyU } from '../src/stats/mann-whitney.ts';
 import { iqr, mean, median, sortSamples } from '../src/stats/summary.ts';
+import { mulberry32 } from '../src/data/prng.ts';
 
 const here = fileURLToPath(import.meta.url);
 const root = join(dirname(here), '..');
@@ -150,17 +151,8 @@ async function collect(blocks: number, perBlock: number): Promise<SampleSets> {
   return sets;
 }
 
-/** mulberry32: a small seeded generator, so every analysis of the same samples gives the same table. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded generator, so every analysis of the same samples gives the same table. */
+const rng = mulberry32;
 
 function drawWithoutReplacement(block: number[], k: number, rand: () => number): number[] {
   const pool = [...block];

@@ -30,6 +30,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
 import { registerWasmTrainingKernels, unregisterWasmTrainingKernels } from '../src/backends/tfjs/wasm-kernels/index.ts';
+import { mulberry32 } from '../src/data/prng.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -66,14 +67,7 @@ const PARAMS: [string, number[], number][] = [
 /** The same seeded initial values for every variant (He normal, Glorot for the logits layer, whose
  * fan-in is given negated as fan-in + fan-out; zero biases). */
 function initialValues(): Map<string, Float32Array> {
-  let s = 12345 >>> 0;
-  const u = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const u = mulberry32(12345);
   const out = new Map<string, Float32Array>();
   for (const [name, shape, fanIn] of PARAMS) {
     const v = new Float32Array(shape.reduce((a, b) => a * b, 1));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compareToBaseline, DEFAULT_GATE, relativeSpread } from '../../src/runner/gate.ts';
 import { sortSamples } from '../../src/stats/summary.ts';
+import { mulberry32 } from '../../src/data/prng.ts';
 
 const opts = { threshold: DEFAULT_GATE.threshold, alpha: DEFAULT_GATE.alpha, metric: 'train time' };
 // A baseline of ten repeats around 10 s with ~1.5% spread (fixed numbers, no randomness).
@@ -107,17 +108,7 @@ describe('compareToBaseline', () => {
 describe('operating characteristics under a stated noise model (seeded, deterministic)', () => {
   // mulberry32 + Box–Muller: log-normal timings, every repeat with its own process-level shift
   // (1% sd) and run noise (2% sd) — the regime of an idle machine with repeats spread over processes.
-  function rng(seed: number) {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
-  const rand = rng(20261125);
+  const rand = mulberry32(20261125);
   const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
   const group = (n: number) => Array.from({ length: n }, () => 10 * Math.exp(0.01 * gauss() + 0.02 * gauss()));
 

@@ -4,18 +4,10 @@
  */
 import type { Dataset } from '../../src/data/types.ts';
 import type { ModelGraph, Weights } from '../../src/models/ir.ts';
+import { mulberry32 } from '../../src/data/prng.ts';
 
-/** mulberry32: a small, fast, seedable PRNG (uniform in [0, 1)). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded generator (mulberry32, uniform in [0, 1)). */
+export const rng: (seed: number) => () => number = mulberry32;
 
 /** Standard normal samples (Box–Muller) from a uniform source. */
 export function normal(u: () => number): () => number {

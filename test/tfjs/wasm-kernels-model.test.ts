@@ -17,17 +17,11 @@ import {
   registerWasmTrainingKernels,
   WASM_TRAINING_KERNELS,
 } from '../../src/backends/tfjs/wasm-kernels/index.ts';
+import { mulberry32 } from '../../src/data/prng.ts';
 
 /** Seeded normal floats (mulberry32 + Box–Muller), scaled. */
 function normals(n: number, seed: number, scale = 1): Float32Array {
-  let a = seed >>> 0;
-  const u = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const u = mulberry32(seed);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = scale * Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
   return out;

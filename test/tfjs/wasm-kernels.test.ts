@@ -15,19 +15,13 @@ import {
   registerWasmTrainingKernels,
   unregisterWasmTrainingKernels,
 } from '../../src/backends/tfjs/wasm-kernels/index.ts';
+import { mulberry32 } from '../../src/data/prng.ts';
 
 const REL_BOUND = 1e-4;
 
 /** Seeded standard normal floats (mulberry32 + Box–Muller): cases are reproducible. */
 function normals(n: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const u = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const u = mulberry32(seed);
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
   return out;

@@ -10,6 +10,7 @@ import { runReference } from './autodiff-reference.ts';
 import type { RefTensor } from './autodiff-reference.ts';
 import { OnnxGraph } from './graph.ts';
 import type { ElemType } from './graph.ts';
+import { mulberry32 } from '../../data/prng.ts';
 
 /** One case: a graph builder returning its scalar loss and the values to differentiate, and its inputs. */
 export interface GradCheckCase {
@@ -112,14 +113,7 @@ export async function checkGradients(ort: typeof OrtNode, c: GradCheckCase, seed
   const rows: GradCheckRow[] = [];
   const eps = c.eps ?? 1e-6;
   const maxElems = c.maxElems ?? 400;
-  let state = seed >>> 0;
-  const rand = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = mulberry32(seed);
   wrt.forEach((w, wi) => {
     const analytic = out[outNames[1 + wi]!]!.data as Float32Array;
     const base = given[w];
