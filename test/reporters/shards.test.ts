@@ -26,13 +26,14 @@ function run(name: string, shard?: string): void {
   if (r.status !== 0) throw new Error(`vitest ${shard ?? ''} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
 }
 
-/** The tables of a report with every measured number and run-specific id blanked out. */
+/** The tables of a report with every measured number (thousands separators included) blanked out. */
 function skeleton(markdown: string): string[] {
   return markdown
     .split('\n')
-    // The run ids are the one thing that legitimately differs: two shard runs against one.
-    .filter((l) => l.startsWith('|') && !l.startsWith('| Runs |'))
-    .map((l) => l.replace(/\d+(\.\d+)?(e[-+]?\d+)?/g, '#'));
+    // What legitimately differs between two shard runs and one run: their ids and when they finished
+    // (the shards may straddle a minute boundary the single run does not).
+    .filter((l) => l.startsWith('|') && !l.startsWith('| Runs |') && !l.startsWith('| Finished |'))
+    .map((l) => l.replace(/\d[\d,]*(\.\d+)?(e[-+]?\d+)?/g, '#'));
 }
 
 const quiet = { out: () => {}, err: () => {} };
