@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
+import { installWasmThreadShim, requestedWasmThreads, threadSupportProblem, unrefWasmWorkers, withCoreCountFor } from './wasm-threads.ts';
 
 /** The devices expbench runs TensorFlow.js on. `tensorflow` is tfjs-node (the TensorFlow C library). */
 export type TfjsDevice = 'cpu' | 'wasm' | 'webgpu' | 'tensorflow';
@@ -151,21 +152,38 @@ export function wasmBinaryDir(): string {
 async function initWasm(): Promise<RuntimeResult> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   const dir = wasmBinaryDir();
-  for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm']) {
+  for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) {
     if (!existsSync(dir + f)) return { ok: false, reason: `missing ${dir}${f}; reinstall @tensorflow/tfjs-backend-wasm` };
   }
   wasm.setWasmPaths(dir);
+  const notes: string[] = [];
+  let requested: number;
+  try {
+    requested = requestedWasmThreads();
+  } catch (e) {
+    return { ok: false, reason: firstLine(e) };
+  }
+  if (requested > 1) {
+    const problem = threadSupportProblem();
+    if (problem) {
+      notes.push(`wasm runs single-threaded: ${problem}`);
+    } else {
+      try {
+        installWasmThreadShim();
+        tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+      } catch (e) {
+        notes.push(`wasm runs single-threaded: the pthread worker could not be prepared (${firstLine(e)})`);
+      }
+    }
+  } else {
+    notes.push('wasm runs single-threaded: EXPBENCH_WASM_THREADS=1');
+  }
+  wasm.setThreadsCount(requested);
   const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
   const mt = Boolean(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'));
-  const sw = await switchBackend('wasm');
+  const sw = await withCoreCountFor(mt ? requested : 1, () => switchBackend('wasm'));
   if (!sw.ok) return { ok: false, reason: sw.reason };
-  const notes: string[] = [];
-  if (!mt) {
-    notes.push(
-      'wasm runs single-threaded: tfjs-backend-wasm disables WASM_HAS_MULTITHREAD_SUPPORT under Node ' +
-        '(tfjs issue #3830), and forcing it fails because its pthread worker is a blob: URL, which Node\'s worker_threads refuse',
-    );
-  }
+  if (mt) unrefWasmWorkers((tf.backend() as unknown as { wasm?: unknown }).wasm);
   if (!simd) notes.push('wasm runs without SIMD: WebAssembly.validate rejected the SIMD probe module in this Node');
   let extraKernels: string[] = [];
   // Training kernels the wasm backend lacks live in their own module, imported by a computed specifier
@@ -184,12 +202,13 @@ async function initWasm(): Promise<RuntimeResult> {
   }
   if (extraKernels.length > 0) notes.push(`expbench registered wasm kernels: ${extraKernels.join(', ')}`);
   const threads = wasm.getThreadsCount();
+  if (mt && threads < requested) notes.push(`wasm asked for ${requested} threads and got ${threads}`);
   return {
     ok: true,
     info: {
       device: 'wasm',
       backendName: tf.getBackend(),
-      description: `tfjs wasm backend (XNNPACK, ${simd ? 'SIMD' : 'no SIMD'}, ${mt ? `${threads} threads` : 'single thread'})`,
+      description: `tfjs wasm backend (XNNPACK, ${simd ? 'SIMD' : 'no SIMD'}, ${threads > 1 ? `${threads} threads` : 'single thread'})`,
       threads,
       versions: { ...coreVersions(), '@tensorflow/tfjs-backend-wasm': wasm.version_wasm },
       notes,
