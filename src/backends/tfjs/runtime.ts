@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { installWasmThreadShim, requestedWasmThreads, threadSupportProblem, unrefWasmWorkers, withCoreCountFor } from './wasm-threads.ts';
+import { installWasmThreadShim, requestedWasmThreads, threadSupportProblem, settleWasmPool, withCoreCountFor } from './wasm-threads.ts';
 
 /** The devices expbench runs TensorFlow.js on. `tensorflow` is tfjs-node (the TensorFlow C library). */
 export type TfjsDevice = 'cpu' | 'wasm' | 'webgpu' | 'tensorflow';
@@ -183,7 +183,7 @@ async function initWasm(): Promise<RuntimeResult> {
   const mt = Boolean(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'));
   const sw = await withCoreCountFor(mt ? requested : 1, () => switchBackend('wasm'));
   if (!sw.ok) return { ok: false, reason: sw.reason };
-  if (mt) unrefWasmWorkers((tf.backend() as unknown as { wasm?: unknown }).wasm);
+  if (mt) settleWasmPool((tf.backend() as unknown as { wasm?: unknown }).wasm);
   if (!simd) notes.push('wasm runs without SIMD: WebAssembly.validate rejected the SIMD probe module in this Node');
   let extraKernels: string[] = [];
   // Training kernels the wasm backend lacks live in their own module, imported by a computed specifier

@@ -22,7 +22,8 @@
  *    answers with at least twice the requested count, so the cap is the request; it is restored as
  *    soon as `setBackend` returns.
  *
- * The pool's workers are `unref`ed afterwards so that they never keep a process alive on their own.
+ * Afterwards the idle pre-created workers are terminated and the running ones `unref`ed
+ * ({@link settleWasmPool}).
  * What is used is reported: `getThreadsCount()` after initialisation, never the request.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -134,8 +135,24 @@ export async function withCoreCountFor<T>(threads: number, init: () => Promise<T
   }
 }
 
-/** Lets the pthread pool's workers stay idle without keeping the process alive. */
-export function unrefWasmWorkers(module: unknown): void {
-  const p = (module as { PThread?: { unusedWorkers?: { unref?: () => void }[]; runningWorkers?: { unref?: () => void }[] } }).PThread;
-  for (const w of [...(p?.unusedWorkers ?? []), ...(p?.runningWorkers ?? [])]) w.unref?.();
+interface PoolWorker {
+  unref?: () => void;
+  terminate?: () => unknown;
+}
+
+/**
+ * After initialisation: the binary pre-creates 8 pthread workers (`PTHREAD_POOL_SIZE`, a constant in
+ * its JavaScript), each a Node isolate holding the module (~17 MB RSS apiece), while XNNPACK's pool uses
+ * `threads - 1` of them. The idle ones are terminated (Emscripten creates a worker again if a pthread
+ * ever needs one) and the running ones `unref`ed, so they never keep the process alive on their own.
+ * Returns how many idle workers were terminated.
+ */
+export function settleWasmPool(module: unknown): number {
+  const p = (module as { PThread?: { unusedWorkers?: PoolWorker[]; runningWorkers?: PoolWorker[] } }).PThread;
+  const idle = p?.unusedWorkers ?? [];
+  const n = idle.length;
+  for (const w of idle) void w.terminate?.();
+  idle.length = 0;
+  for (const w of p?.runningWorkers ?? []) w.unref?.();
+  return n;
 }
