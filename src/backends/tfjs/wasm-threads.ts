@@ -95,7 +95,13 @@ export function installWasmThreadShim(dir = shimDir()): string {
     `// the package's main script from disk instead of from a Blob.\n` +
     `URL.createObjectURL = () => ${JSON.stringify(mainScript)}; URL.revokeObjectURL = () => {};\n` +
     blobText;
-  mkdirSync(dir, { recursive: true });
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch {
+    // A read-only home (some CI sandboxes): the temporary folder will do.
+    dir = join(os.tmpdir(), 'expbench-tfjs-wasm-threads');
+    mkdirSync(dir, { recursive: true });
+  }
   const version = (require('@tensorflow/tfjs-backend-wasm/package.json') as { version: string }).version;
   const workerPath = join(dir, `tfjs-backend-wasm-${version}-threaded-simd.worker.cjs`);
   let current: string | undefined;
