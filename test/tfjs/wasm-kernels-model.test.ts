@@ -150,9 +150,9 @@ describe('tfjs/wasm with expbench kernels', () => {
   it('registers idempotently and then lacks nothing', () => {
     const first = registerWasmTrainingKernels();
     expect(first).toEqual({
-      registered: ['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad'],
-      replaced: ['BatchMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad'],
-      reasons: { BatchMatMul: 'slower', Conv2DBackpropFilter: 'missing', Conv2DBackpropInput: 'slower', MaxPoolGrad: 'wrong' },
+      registered: ['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Sum'],
+      replaced: ['BatchMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Sum'],
+      reasons: { BatchMatMul: 'slower', Conv2DBackpropFilter: 'missing', Conv2DBackpropInput: 'slower', MaxPoolGrad: 'wrong', Sum: 'slower' },
     });
     expect(registerWasmTrainingKernels()).toEqual(first);
     expect(missingWasmTrainingKernels()).toEqual([]);

@@ -15,6 +15,8 @@
  * - `BatchMatMul` reaches XNNPACK only without transposes; a dense layer's gradients are transposed
  *   products and ran 25–80× slower. Wrapped here ({@link ./batch-mat-mul.ts}) to transpose explicitly
  *   and multiply on XNNPACK; can be declined with the same option.
+ * - `Sum` over leading axes (every bias gradient) transposes the whole tensor first. Wrapped here
+ *   ({@link ./sum.ts}) to run those as native average pooling; can be declined with the same option.
  * - Everything else the layers use is native: ReLU's gradient is Step × dy, batch norm in training
  *   mode is composed of Mean/Sub/Square/Rsqrt/Mul/Sum, dense is
  *   BatchMatMul/_FusedMatMul + Add, dropout is Floor/RealDiv/Mul on a JS-side random tensor, softmax
@@ -29,6 +31,7 @@ import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.ts';
 import { conv2DBackpropInputConfig } from './conv2d-backprop-input.ts';
 import { maxPoolGradConfig } from './max-pool-grad.ts';
 import { makeBatchMatMulConfig } from './batch-mat-mul.ts';
+import { makeSumConfig } from './sum.ts';
 import { BackendError } from '../../../errors.ts';
 
 export { chooseFilterGradStrategy, conv2dBackpropFilterNHWC, FILTER_GRAD_STRATEGIES } from './conv2d-backprop-filter.ts';
@@ -36,6 +39,7 @@ export type { FilterGradStrategy } from './conv2d-backprop-filter.ts';
 export { conv2dBackpropInputNHWC } from './conv2d-backprop-input.ts';
 export { maxPoolGradNHWC } from './max-pool-grad.ts';
 export { makeBatchMatMulConfig } from './batch-mat-mul.ts';
+export { columnSumsByPooling, leadingAxesCount, makeSumConfig, SUM_BY_POOLING_MIN_SIZE } from './sum.ts';
 export { KernelScope, withKernelScope } from './kernel-scope.ts';
 
 /**
@@ -53,7 +57,7 @@ export const WASM_TRAINING_KERNELS: readonly string[] = [
 
 /** Native wasm kernels that expbench's own kernels are built from. */
 export const WASM_KERNEL_DEPENDENCIES: readonly string[] = [
-  'BatchMatMul', 'Concat', 'Conv2D', 'PadV2', 'Reshape', 'Reverse', 'Slice', 'StridedSlice', 'Transpose',
+  'AvgPool', 'BatchMatMul', 'Concat', 'Conv2D', 'PadV2', 'Reshape', 'Reverse', 'Slice', 'StridedSlice', 'Transpose',
 ];
 
 /** Why expbench provides a wasm kernel. */
@@ -72,6 +76,8 @@ const PROVIDED: readonly Provided[] = [
   { kernelName: 'Conv2DBackpropInput', reason: 'slower', make: () => conv2DBackpropInputConfig },
   // Wraps the native kernel (plain products stay native), so it needs one.
   { kernelName: 'BatchMatMul', reason: 'slower', make: (native) => (native ? makeBatchMatMulConfig(native) : undefined) },
+  // Leading-axes sums (bias gradients) by pooling; every other Sum goes to the native kernel it wraps.
+  { kernelName: 'Sum', reason: 'slower', make: (native) => (native ? makeSumConfig(native) : undefined) },
 ];
 
 /** The configs expbench registered, by kernel name. */

@@ -1,0 +1,95 @@
+/**
+ * The smaller kernels of a tfjs/wasm training step, old formulation against new, side by side in one
+ * process on vgg-small's shapes at batch 64 (NHWC): the bias-gradient `Sum` over N, H, W (stock wasm
+ * kernel against expbench's), `MaxPoolGrad` 2×2/2 (the general scan against the specialised one) and
+ * the filter preparation of `Conv2DBackpropInput` (native Reverse + Transpose against one JS pass).
+ *
+ *   npx tsx bench/wasm-small-kernels.ts [--repeats 7] [--calls 5] [--only sum,maxpoolgrad,filter]
+ *
+ * wasm is initialised as the backends do it (`activateRuntime('wasm')`: threaded XNNPACK on every
+ * core). Each repeat times `--calls` calls of each variant back to back, variants interleaved, after
+ * two untimed warm-up calls; reported: ms per call, median and min–max over the repeats.
+ */
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+import { getKernel } from '@tensorflow/tfjs-core';
+import type { KernelBackend, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { activateRuntime } from '../src/backends/tfjs/runtime.ts';
+import { makeSumConfig } from '../src/backends/tfjs/wasm-kernels/sum.ts';
+import { mulberry32 } from '../src/data/prng.ts';
+import { median, sortSamples } from '../src/stats/index.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    repeats: { type: 'string', default: '7' },
+    calls: { type: 'string', default: '5' },
+    only: { type: 'string', default: 'sum,maxpoolgrad,filter' },
+  },
+});
+const REPEATS = Number(args.repeats);
+const CALLS = Number(args.calls);
+const only = new Set(args.only.split(','));
+
+const rt = await activateRuntime('wasm');
+if (!rt.ok) throw new Error(`tfjs/wasm unavailable: ${rt.reason}`);
+console.log(`${rt.info.description}; ${REPEATS} repeats × ${CALLS} calls per variant`);
+const backend = tf.backend() as unknown as KernelBackend;
+
+function normals(n: number, seed: number): Float32Array {
+  const u = mulberry32(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+  return out;
+}
+
+type Variant = [name: string, run: () => TensorInfo];
+
+/** Times the variants interleaved and prints one line each. */
+function compare(label: string, variants: Variant[]): void {
+  const samples = variants.map(() => [] as number[]);
+  for (let r = -2; r < REPEATS; r++) {
+    variants.forEach(([, run], i) => {
+      const calls = r < 0 ? 1 : CALLS;
+      const t0 = performance.now();
+      for (let c = 0; c < calls; c++) backend.disposeData(run().dataId);
+      if (r >= 0) samples[i]!.push((performance.now() - t0) / calls);
+    });
+  }
+  const base = median(sortSamples(samples[0]!));
+  variants.forEach(([name], i) => {
+    const s = samples[i]!;
+    const m = median(sortSamples(s));
+    console.log(`${label.padEnd(34)} ${name.padEnd(28)} ${m.toFixed(2).padStart(8)} ms  (${Math.min(...s).toFixed(2)}–${Math.max(...s).toFixed(2)})  ${(base / m).toFixed(2)}×`);
+  });
+}
+
+const call = (config: KernelConfig, inputs: Record<string, TensorInfo>, attrs: Record<string, unknown>) => () =>
+  config.kernelFunc({ inputs, backend, attrs } as unknown as Parameters<KernelFunc>[0]) as TensorInfo;
+
+if (only.has('sum')) {
+  const stock = getKernel('Sum', 'wasm')!;
+  const ours = makeSumConfig(stock);
+  const jsSum = (x: tf.Tensor, m: number, c: number) => () => {
+    // Float64 accumulators over the heap view: the single-threaded alternative.
+    const view = (backend as unknown as { typedArrayFromHeap(t: TensorInfo): Float32Array }).typedArrayFromHeap(x);
+    const acc = new Float64Array(c);
+    for (let r = 0; r < m; r++) {
+      const o = r * c;
+      for (let j = 0; j < c; j++) acc[j] = acc[j]! + view[o + j]!;
+    }
+    const dataId = backend.write(Float32Array.from(acc), [c], 'float32');
+    return { dataId, shape: [c], dtype: 'float32' } as TensorInfo;
+  };
+  for (const shape of [[64, 32, 32, 64], [64, 16, 16, 128], [64, 256], [64, 10]]) {
+    const x = tf.tensor(normals(shape.reduce((p, v) => p * v, 1), 7), shape);
+    const axis = shape.slice(0, -1).map((_, i) => i);
+    const c = shape[shape.length - 1]!;
+    const m = x.size / c;
+    compare(`Sum [${shape.join('×')}] axes ${axis.join(',')}`, [
+      ['stock (transpose + reduce)', call(stock, { x }, { axis, keepDims: false })],
+      ['expbench (AvgPool, 2 stages)', call(ours, { x }, { axis, keepDims: false })],
+      ['JS float64 loop', jsSum(x, m, c)],
+    ]);
+    x.dispose();
+  }
+}
