@@ -16,6 +16,7 @@ import { getKernel } from '@tensorflow/tfjs-core';
 import type { KernelBackend, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { activateRuntime } from '../src/backends/tfjs/runtime.ts';
 import { makeSumConfig } from '../src/backends/tfjs/wasm-kernels/sum.ts';
+import { maxPoolGradConfig, maxPoolGradScan } from '../src/backends/tfjs/wasm-kernels/max-pool-grad.ts';
 import { mulberry32 } from '../src/data/prng.ts';
 import { median, sortSamples } from '../src/stats/index.ts';
 
@@ -91,5 +92,25 @@ if (only.has('sum')) {
       ['JS float64 loop', jsSum(x, m, c)],
     ]);
     x.dispose();
+  }
+}
+
+if (only.has('maxpoolgrad')) {
+  for (const shape of [[64, 32, 32, 64], [64, 16, 16, 128]] as [number, number, number, number][]) {
+    const info = tf.backend_util.computePool2DInfo(shape, 2, 2, 1, 'valid');
+    const x = tf.tensor(normals(shape.reduce((p, v) => p * v, 1), 3), shape);
+    const dy = tf.tensor(normals(info.outShape.reduce((p, v) => p * v, 1), 4), info.outShape);
+    // The previous kernel: copies of x and dy out of the heap, the general scan, dx written back.
+    const previous = () => {
+      const xv = backend.readSync(x.dataId) as Float32Array;
+      const g = backend.readSync(dy.dataId) as Float32Array;
+      const dx = maxPoolGradScan(xv, g, info, new Float32Array(x.size));
+      return { dataId: backend.write(dx, shape, 'float32'), shape, dtype: 'float32' } as TensorInfo;
+    };
+    compare(`MaxPoolGrad 2×2/2 x [${shape.join('×')}]`, [
+      ['copies + general scan', previous],
+      ['in-heap, 2×2/2 loop', call(maxPoolGradConfig, { dy, input: x, output: dy }, { filterSize: 2, strides: 2, pad: 'valid' })],
+    ]);
+    tf.dispose([x, dy]);
   }
 }

@@ -261,6 +261,24 @@ describe('MaxPoolGrad on wasm', () => {
     });
   }
 
+  it('routes no gradient from windows of only NaN and −∞, and skips NaN candidates, like tfjs/cpu', async () => {
+    for (const c of [poolCases[0]!, poolCases[1]!, poolCases[4]!]) {
+      const xv = normals(size(c.x), 41);
+      // Every 3rd value NaN, every 5th −∞, and the whole first row of the first image NaN or −∞.
+      for (let i = 0; i < xv.length; i++) {
+        if (i % 3 === 0) xv[i] = Number.NaN;
+        else if (i % 5 === 0) xv[i] = Number.NEGATIVE_INFINITY;
+      }
+      const firstRows = 2 * c.x[2] * c.x[3];
+      for (let i = 0; i < firstRows; i++) xv[i] = i % 2 ? Number.NaN : Number.NEGATIVE_INFINITY;
+      const dyv = normals(size(tf.backend_util.computePool2DInfo(c.x, c.k, c.s, 1, c.pad).outShape), 42);
+      const e = error(await on('wasm', poolGrad(c, xv, dyv)), await on('cpu', poolGrad(c, xv, dyv)));
+      record('MaxPoolGrad', `${c.label} NaN/−∞`, e);
+      if (c.k === c.s) expect(e.maxAbs).toBe(0);
+      else expect(e.rel).toBeLessThanOrEqual(1e-6);
+    }
+  });
+
   it("replaces a native kernel that is wrong where a window's values are all negative", async () => {
     // Documents why expbench replaces tfjs-backend-wasm's MaxPoolGrad; if this starts failing, a
     // fixed tfjs-backend-wasm has arrived and the replacement can be reconsidered.
