@@ -17,6 +17,8 @@ import type { KernelBackend, KernelConfig, KernelFunc, TensorInfo } from '@tenso
 import { activateRuntime } from '../src/backends/tfjs/runtime.ts';
 import { makeSumConfig } from '../src/backends/tfjs/wasm-kernels/sum.ts';
 import { maxPoolGradConfig, maxPoolGradScan } from '../src/backends/tfjs/wasm-kernels/max-pool-grad.ts';
+import { flipSwapFilter } from '../src/backends/tfjs/wasm-kernels/conv2d-backprop-input.ts';
+import { withKernelScope } from '../src/backends/tfjs/wasm-kernels/kernel-scope.ts';
 import { mulberry32 } from '../src/data/prng.ts';
 import { median, sortSamples } from '../src/stats/index.ts';
 
@@ -112,5 +114,19 @@ if (only.has('maxpoolgrad')) {
       ['in-heap, 2×2/2 loop', call(maxPoolGradConfig, { dy, input: x, output: dy }, { filterSize: 2, strides: 2, pad: 'valid' })],
     ]);
     tf.dispose([x, dy]);
+  }
+}
+
+if (only.has('filter')) {
+  for (const shape of [[3, 3, 64, 64], [3, 3, 64, 128], [3, 3, 128, 128]]) {
+    const w = tf.tensor(normals(shape.reduce((p, v) => p * v, 1), 5), shape);
+    compare(`flip(W)ᵀ W [${shape.join('×')}]`, [
+      ['native Reverse + Transpose', () => withKernelScope(backend, 'wasm', (sc) => {
+        const flipped = sc.run('Reverse', { x: w }, { dims: [0, 1] });
+        return sc.run('Transpose', { x: flipped }, { perm: [0, 1, 3, 2] });
+      })],
+      ['one JS pass on the heap', () => flipSwapFilter(backend, w)],
+    ]);
+    w.dispose();
   }
 }
