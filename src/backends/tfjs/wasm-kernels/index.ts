@@ -57,7 +57,7 @@ export const WASM_TRAINING_KERNELS: readonly string[] = [
 
 /** Native wasm kernels that expbench's own kernels are built from. */
 export const WASM_KERNEL_DEPENDENCIES: readonly string[] = [
-  'AvgPool', 'BatchMatMul', 'Concat', 'Conv2D', 'PadV2', 'Reshape', 'Reverse', 'Slice', 'StridedSlice', 'Transpose',
+  'AvgPool', 'BatchMatMul', 'Concat', 'Conv2D', 'PadV2', 'Reshape', 'Slice', 'StridedSlice', 'Transpose',
 ];
 
 /** Why expbench provides a wasm kernel. */
