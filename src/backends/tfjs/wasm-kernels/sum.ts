@@ -11,9 +11,10 @@
  * Two such pools (`M₂` rows, then the `M₁` partial means), with `M₁ ≈ √M`, keep each float32
  * accumulation to about √M terms, so the result stays within ~1e-6 of tfjs-cpu's float64 sum also for
  * M = 65 536 all-positive values; the mean is scaled back by M in float64. Measured
- * (bench/wasm-small-kernels.ts, 2 threads): 64×32×32×64 12.4 → 2.0 ms, 64×16×16×128 4.4 → 1.3 ms.
- * `1ᵀ·X` as a BatchMatMul was no faster (11.8 and 7.5 ms): the native product packs X as weights on
- * every call and runs on one thread; a float64 JS loop over the heap took 6.4 and 4.2 ms.
+ * (bench/wasm-small-kernels.ts, 2 threads, input in cache): 64×32×32×64 9.8 → 0.4 ms, 64×16×16×128
+ * 3.7 → 0.15 ms; with a fresh input each call and the result read back, ~10 → ~0.9 ms.
+ * `1ᵀ·X` as a BatchMatMul was no faster than stock (11.8 and 7.5 ms): the native product packs X as
+ * weights on every call, on one thread; a float64 JS loop over the heap took 7.4 and 3.7 ms.
  *
  * Any other reduction (inner or interleaved axes, anything not float32, tensors small enough that the
  * stock kernel's fixed cost is lower) goes to the stock kernel unchanged, so int32 sums stay exact.
@@ -23,8 +24,8 @@ import type { KernelBackend, KernelConfig, KernelFunc, SumAttrs, TensorInfo } fr
 import { KernelScope, withKernelScope } from './kernel-scope.ts';
 
 /**
- * Smallest input (elements) summed by pooling. Below it the stock kernel wins: 64×256 took 0.03 ms
- * stock against 0.4 ms for the two pools, whose cost there is per call rather than per element.
+ * Smallest input (elements) summed by pooling. Below it the stock kernel's whole cost is a few
+ * microseconds (64×256: 0.02 ms) and there is nothing to gain.
  */
 export const SUM_BY_POOLING_MIN_SIZE = 1 << 17;
 
