@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  applicableFilterGradStrategies,
   chooseFilterGradStrategy,
   conv2dBackpropFilterNHWC,
   FILTER_GRAD_STRATEGIES,
@@ -87,6 +88,10 @@ const convCases: ConvCase[] = [
   { label: '3x3 valid s2', x: [2, 9, 10, 5], k: 3, co: 4, s: 2, pad: 'valid' },
   { label: '5x5 same s1', x: [1, 7, 7, 3], k: 5, co: 2, s: 1, pad: 'same' },
   { label: '5x5 same s3', x: [3, 11, 12, 4], k: 5, co: 3, s: 3, pad: 'same' },
+  // Map sizes where the registered kernel picks each stride-1 formulation (tap-shift up to 16×16).
+  { label: '3x3 same s1 2x2 map Ci=40', x: [3, 2, 2, 40], k: 3, co: 24, s: 1, pad: 'same' },
+  { label: '3x3 same s1 17x17 Ci=3', x: [1, 17, 17, 3], k: 3, co: 4, s: 1, pad: 'same' },
+  { label: '3x3 same s1 17x17 Ci=9', x: [1, 17, 17, 9], k: 3, co: 4, s: 1, pad: 'same' },
 ];
 
 let wasmBackend: tf.KernelBackend;
@@ -120,8 +125,10 @@ describe('Conv2DBackpropFilter on wasm', () => {
       record('Conv2DBackpropFilter', `${c.label} [${chooseFilterGradStrategy(info)}]`, e);
       expect(e.rel).toBeLessThanOrEqual(REL_BOUND);
 
-      // Both formulations, whichever the heuristic picks, and neither leaves a buffer behind.
-      for (const strategy of FILTER_GRAD_STRATEGIES) {
+      // Every formulation that applies, whichever the heuristic picks, and none leaves a buffer behind.
+      const strategies = applicableFilterGradStrategies(info);
+      expect(strategies).toEqual(FILTER_GRAD_STRATEGIES.filter((st) => c.s === 1 || st !== 'tap-shift'));
+      for (const strategy of strategies) {
         const x = tf.tensor(xv, c.x);
         const dy = tf.tensor(dyv, info.outShape);
         const before = wasmBackend.numDataIds();

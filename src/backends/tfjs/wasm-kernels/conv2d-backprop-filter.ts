@@ -2,13 +2,14 @@
  * `Conv2DBackpropFilter` for the wasm backend, which tfjs-backend-wasm 4.22 does not have (so
  * `tf.variableGrads` through any conv2d fails there with "Kernel 'Conv2DBackpropFilter' not registered
  * for backend 'wasm'"). Built only from kernels the wasm backend runs natively, so the arithmetic runs
- * in XNNPACK (Conv2D, BatchMatMul) and the rest is data movement (Transpose, PadV2, Slice, Concat).
+ * in XNNPACK (Conv2D, BatchMatMul) and the rest is data movement (Transpose, PadV2, Slice, Concat, and
+ * one-hot depthwise convolutions that shift).
  *
  * The gradient, NHWC, filter `[kh, kw, Ci, Co]`, stride `s`, top/left padding `pt`/`pl`:
  *
  *     dW[a, b, ci, co] = Σ_{n,i,j} x[n, i·s + a − pt, j·s + b − pl, ci] · dy[n, i, j, co]
  *
- * (out-of-range x reads are zero). Two ways to hand that to native kernels:
+ * (out-of-range x reads are zero). Three ways to hand that to native kernels:
  *
  * - `dilated-conv`: read `ci` as the batch, `n` as the channel and `dy` as a filter whose taps are
  *   spaced `s` apart. With `xᵀ = transpose(x, [3,1,2,0])` (`[Ci, H, W, N]`) and
@@ -19,41 +20,86 @@
  * - `im2col`: the patch matrix `P[(a,b,ci), (n,i,j)]` built from slices of the padded,
  *   channel-first `x` (`[Ci, N, H, W]`), concatenated on axis 0, times `dy` as `[N·Ho·Wo, Co]`:
  *   `dW = P · dy`, one plain BatchMatMul, already in `[kh, kw, Ci, Co]` order.
+ * - `tap-shift`: for each tap `(a, b)` one native depthwise convolution of `xᵀ = transpose(x, [3,1,2,0])`
+ *   (`[Ci, H, W, N]`: the images are the channels) with a one-hot `kh × kw` filter and the forward pass's
+ *   padding, which copies `x` shifted by that tap into a `[Ci, Ho·Wo·N]` matrix (XNNPACK's depthwise
+ *   kernel, both threads, exact: one product by 1 per element); times `dyᵀ = transpose(dy, [1,2,0,3])`
+ *   as `[Ho·Wo·N, Co]` that is the tap's `[Ci, Co]` slab of dW. The nine products share `dyᵀ`, which
+ *   XNNPACK packs once (its operator cache is keyed by the weights tensor). This is im2col without
+ *   tfjs-backend-wasm's Slice, which copies its whole input on every call (`readSync`) and then
+ *   gathers in JS row by row: for vgg-small's 16×16 layer that was 9 slices ≈ 60–95 ms of a 130 ms
+ *   gradient.
  *
- * Measured on this project's machine in CPU time of the process (wall time is unreliable on its shared
- * cores), 3×3 same, fresh dy each call, vgg-small's layers at batch 32:
+ * Measured with `npx tsx bench/wasm-backprop-filter.ts` (XNNPACK on 2 threads, batch 64, 3×3 same, a
+ * fresh dy each call so XNNPACK packs it as in training; ms, median of 5; ratio to the forward conv):
  *
- *     x 32×32×32×3 → 64     im2col  30 ms   dilated  35 ms   (forward conv   3 ms)
- *     x 32×32×32×64 → 64    im2col 170 ms   dilated 124 ms   (forward conv  55 ms)
- *     x 32×16×16×64 → 128   im2col  49 ms   dilated  61 ms   (forward conv  28 ms)
- *     x 32×16×16×128 → 128  im2col  94 ms   dilated  99 ms   (forward conv  55 ms)
- *     x 64×32×32×64 → 64    im2col 408 ms   dilated 276 ms   (forward conv 110 ms)
+ *     x 64×32×32×3 → 64      im2col  55   dilated  66   tap-shift  45   (forward conv  3)
+ *     x 64×32×32×16 → 16     im2col  26   dilated  14   tap-shift  19   (forward conv  3.5)
+ *     x 64×32×32×64 → 64     im2col 232   dilated 140   tap-shift 173   (forward conv 55)
+ *     x 64×16×16×64 → 128    im2col  64   dilated  79   tap-shift  46   (forward conv 28; 1.6×)
+ *     x 64×16×16×128 → 128   im2col 131   dilated 119   tap-shift  84   (forward conv 53; 1.6×)
+ *     x 64×16×16×32 → 32     im2col  20   dilated  11   tap-shift  11   (forward conv  3.4)
+ *     x 64×8×8×256 → 256     im2col 113   dilated  87   tap-shift  71   (forward conv 54; 1.3×)
+ *     x 64×4×4×512 → 512     im2col 108   dilated  80   tap-shift  64   (forward conv 55; 1.2×)
+ *     x 64×2×2×512 → 512     im2col  35   dilated  20   tap-shift  16   (forward conv 13; 1.2×)
  *
- * so im2col for few input channels, 1×1 filters (P is just xᵀ) and small maps, the dilated conv for
- * large maps with many channels (im2col's nine sliced copies of x grow with the map). Strided slices are
- * slow on wasm, so strided convolutions always take the dilated conv. bench/wasm-train.ts times a step.
+ * so tap-shift for maps up to 16×16 and for very few input channels, the dilated conv for larger maps
+ * with more channels, im2col only for 1×1 filters (P is then just xᵀ). On 32×32 maps every formulation
+ * is held back by the product over N·Ho·Wo = 65536 terms: XNNPACK does not block that dimension, and
+ * it packs the fresh 65536-row operand on every call (for 32×32×3 that packing is most of the 45 ms).
+ * Chunking that dimension would need cheap sub-tensor reads, which the wasm backend lacks (its Slice
+ * copies the whole input per call, StridedSlice and GatherV2 go element by element: ≥ 10× slower
+ * than the products they would feed, measured). Strided convolutions take the dilated conv (tap-shift
+ * would compute every stride-1 position).
  */
 import { backend_util, Conv2DBackpropFilter } from '@tensorflow/tfjs-core';
 import type { Conv2DBackpropFilterAttrs, KernelBackend, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { BackendError } from '../../../errors.ts';
 import { KernelScope, withKernelScope } from './kernel-scope.ts';
 
 /** How dW is computed; see the module comment. */
-export type FilterGradStrategy = 'im2col' | 'dilated-conv';
+export type FilterGradStrategy = 'im2col' | 'dilated-conv' | 'tap-shift';
 
 /** Every strategy, for tests that check each one. */
-export const FILTER_GRAD_STRATEGIES: readonly FilterGradStrategy[] = ['im2col', 'dilated-conv'];
+export const FILTER_GRAD_STRATEGIES: readonly FilterGradStrategy[] = ['im2col', 'dilated-conv', 'tap-shift'];
 
-/** Input channels below which im2col beats the dilated convolution (measured, see module comment). */
-const IM2COL_MAX_IN_CHANNELS = 32;
-/** Input pixels (H·W) up to which im2col beats the dilated convolution at any channel count (measured). */
-const IM2COL_MAX_PIXELS = 16 * 16;
+/** Output pixels (Ho·Wo) up to which tap-shift is the fastest formulation (measured, see module comment). */
+const TAP_SHIFT_MAX_PIXELS = 16 * 16;
+/** Input channels below which tap-shift also beats the dilated convolution on larger maps (measured). */
+const TAP_SHIFT_MAX_IN_CHANNELS = 8;
 
-/** The faster of the two formulations for this convolution's shapes. */
+/** The fastest formulation, as measured, for this convolution's shapes. */
 export function chooseFilterGradStrategy(info: backend_util.Conv2DInfo): FilterGradStrategy {
   if (info.strideHeight !== 1 || info.strideWidth !== 1) return 'dilated-conv';
-  if (info.filterHeight * info.filterWidth === 1 || info.inChannels < IM2COL_MAX_IN_CHANNELS) return 'im2col';
-  if (info.inHeight * info.inWidth <= IM2COL_MAX_PIXELS) return 'im2col';
+  if (info.filterHeight * info.filterWidth === 1) return 'im2col'; // P is just xᵀ: no copies at all
+  if (info.outHeight * info.outWidth <= TAP_SHIFT_MAX_PIXELS || info.inChannels < TAP_SHIFT_MAX_IN_CHANNELS) return 'tap-shift';
   return 'dilated-conv';
+}
+
+/** The formulations that apply to this convolution (tap-shift needs stride 1). */
+export function applicableFilterGradStrategies(info: backend_util.Conv2DInfo): FilterGradStrategy[] {
+  const strided = info.strideHeight !== 1 || info.strideWidth !== 1;
+  return FILTER_GRAD_STRATEGIES.filter((s) => !(strided && s === 'tap-shift'));
+}
+
+/**
+ * A depthwise filter `[kh, kw, c, 1]` that is 1 at tap `t` (row-major) and 0 elsewhere: convolving with
+ * it copies the input shifted by that tap. Built from native kernels (wasm's OneHot writes int32
+ * whatever dtype it is asked for, hence the Cast).
+ */
+function oneHotTapFilter(scope: KernelScope, t: number, kh: number, kw: number, c: number): TensorInfo {
+  const index = scope.run('Fill', {}, { shape: [1], value: t, dtype: 'int32' });
+  const hot = scope.run('OneHot', { indices: index }, { depth: kh * kw, onValue: 1, offValue: 0, dtype: 'int32' });
+  scope.free(index);
+  const hotF = scope.run('Cast', { x: hot }, { dtype: 'float32' });
+  scope.free(hot);
+  const f4 = scope.run('Reshape', { x: hotF }, { shape: [kh, kw, 1, 1] });
+  const filter = c === 1 ? f4 : scope.run('Tile', { x: f4 }, { reps: [1, 1, c, 1] });
+  if (filter !== f4) {
+    scope.free(f4);
+    scope.free(hotF);
+  }
+  return filter;
 }
 
 /**
@@ -96,6 +142,30 @@ export function conv2dBackpropFilterNHWC(
   const pl = info.padInfo.left;
   const pb = trailingPad(kh, ho, sh, pt, h);
   const pr = trailingPad(kw, wo, sw, pl, w);
+
+  if (strategy === 'tap-shift') {
+    if (sh !== 1 || sw !== 1) throw new BackendError(`tap-shift needs stride 1, got ${sh}×${sw}`, { hint: "use 'dilated-conv' for strided convolutions" });
+    const xt = scope.run('Transpose', { x }, { perm: [3, 1, 2, 0] }); // [Ci, H, W, N]
+    const dyt = scope.run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] }); // [Ho, Wo, N, Co]
+    const b = scope.run('Reshape', { x: dyt }, { shape: [ho * wo * n, co] });
+    scope.free(dyt);
+    const pad = [[0, 0], [pt, info.padInfo.bottom], [pl, info.padInfo.right], [0, 0]];
+    const slabs: TensorInfo[] = [];
+    for (let t = 0; t < kh * kw; t++) {
+      const filter = oneHotTapFilter(scope, t, kh, kw, n);
+      const shifted = scope.run('DepthwiseConv2dNative', { x: xt, filter }, { strides: [1, 1], pad, dilations: [1, 1] }); // [Ci, Ho, Wo, N]
+      scope.free(filter);
+      const a = scope.run('Reshape', { x: shifted }, { shape: [ci, ho * wo * n] });
+      scope.free(shifted);
+      slabs.push(scope.run('BatchMatMul', { a, b }, { transposeA: false, transposeB: false })); // [Ci, Co]
+      scope.free(a);
+    }
+    scope.free(xt);
+    scope.free(b);
+    const all = slabs.length === 1 ? slabs[0]! : scope.run('Concat', slabs, { axis: 0 }); // [(a,b,ci), Co]
+    if (slabs.length > 1) for (const t of slabs) scope.free(t);
+    return scope.run('Reshape', { x: all }, { shape: [kh, kw, ci, co] });
+  }
 
   if (strategy === 'im2col') {
     const xc = scope.run('Transpose', { x }, { perm: [3, 0, 1, 2] }); // [Ci, N, H, W]

@@ -34,7 +34,7 @@ import { makeBatchMatMulConfig } from './batch-mat-mul.ts';
 import { makeSumConfig } from './sum.ts';
 import { BackendError } from '../../../errors.ts';
 
-export { chooseFilterGradStrategy, conv2dBackpropFilterNHWC, FILTER_GRAD_STRATEGIES } from './conv2d-backprop-filter.ts';
+export { applicableFilterGradStrategies, chooseFilterGradStrategy, conv2dBackpropFilterNHWC, FILTER_GRAD_STRATEGIES } from './conv2d-backprop-filter.ts';
 export type { FilterGradStrategy } from './conv2d-backprop-filter.ts';
 export { conv2dBackpropInputNHWC } from './conv2d-backprop-input.ts';
 export { maxPoolGradNHWC } from './max-pool-grad.ts';
@@ -57,7 +57,8 @@ export const WASM_TRAINING_KERNELS: readonly string[] = [
 
 /** Native wasm kernels that expbench's own kernels are built from. */
 export const WASM_KERNEL_DEPENDENCIES: readonly string[] = [
-  'AvgPool', 'BatchMatMul', 'Concat', 'Conv2D', 'PadV2', 'Reshape', 'Slice', 'StridedSlice', 'Transpose',
+  'AvgPool', 'BatchMatMul', 'Cast', 'Concat', 'Conv2D', 'DepthwiseConv2dNative', 'Fill', 'OneHot', 'PadV2', 'Reshape',
+  'Slice', 'StridedSlice', 'Tile', 'Transpose',
 ];
 
 /** Why expbench provides a wasm kernel. */
