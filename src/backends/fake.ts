@@ -2,7 +2,8 @@
  * Backends for expbench's own tests of the runner: one that really learns (a nearest-centroid
  * classifier over the normalised pixels, so accuracy figures are genuine and cheap), and ones that
  * fail the way native runtimes do — segfault, abort, hang, run out of memory, produce NaN, throw —
- * so crash isolation, timeouts and numeric checks are tested against real process deaths.
+ * so crash isolation, timeouts and numeric checks are tested against real process deaths, and one that
+ * is never available.
  */
 import { fillBatch, identityOrder } from '../data/batch.ts';
 import type { Dataset } from '../data/types.ts';
@@ -10,7 +11,7 @@ import { NumericError } from '../errors.ts';
 import type { ModelGraph, Weights } from '../models/ir.ts';
 import type { Backend, BackendId, InferRequest, LoadOptions, ModelSession, TrainRequest, TrainResult } from './types.ts';
 
-export type FakeMode = 'ok' | 'segfault' | 'abort' | 'hang' | 'oom' | 'nan' | 'throw';
+export type FakeMode = 'ok' | 'segfault' | 'abort' | 'hang' | 'oom' | 'nan' | 'throw' | 'unavailable';
 
 export function createFakeBackend(mode: FakeMode): Backend {
   const id = `fake/${mode}` as BackendId;
@@ -19,6 +20,9 @@ export function createFakeBackend(mode: FakeMode): Backend {
     framework: 'fake',
     device: mode,
     async probe() {
+      // Stands in for a runtime this machine lacks, whatever the machine (a GPU backend is not missing
+      // everywhere), so skip handling is tested the same way on every machine.
+      if (mode === 'unavailable') return { available: false, reason: 'fake/unavailable: a test backend that is never available' };
       return { available: true, detail: 'test backend' };
     },
     async load(model: ModelGraph, weights: Weights, opts: LoadOptions): Promise<ModelSession> {

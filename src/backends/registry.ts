@@ -20,7 +20,7 @@ export const BACKEND_IDS = [
  * Backends used only by expbench's own tests of the runner (crash isolation, timeouts). They are
  * accepted in experiment files so fault-injection fixtures are ordinary experiments.
  */
-export const TEST_BACKEND_IDS = ['fake/ok', 'fake/segfault', 'fake/abort', 'fake/hang', 'fake/oom', 'fake/nan', 'fake/throw'] as const satisfies readonly BackendId[];
+export const TEST_BACKEND_IDS = ['fake/ok', 'fake/segfault', 'fake/abort', 'fake/hang', 'fake/oom', 'fake/nan', 'fake/throw', 'fake/unavailable'] as const satisfies readonly BackendId[];
 
 export type KnownBackendId = (typeof BACKEND_IDS)[number] | (typeof TEST_BACKEND_IDS)[number];
 
@@ -39,6 +39,7 @@ const factories: Record<KnownBackendId, BackendFactory> = {
   'fake/oom': async () => (await import('./fake.ts')).createFakeBackend('oom'),
   'fake/nan': async () => (await import('./fake.ts')).createFakeBackend('nan'),
   'fake/throw': async () => (await import('./fake.ts')).createFakeBackend('throw'),
+  'fake/unavailable': async () => (await import('./fake.ts')).createFakeBackend('unavailable'),
 };
 
 export function isKnownBackend(id: string): id is KnownBackendId {
