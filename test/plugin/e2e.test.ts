@@ -53,3 +53,20 @@ test('the healthy experiment still runs and passes; the missing backend is skipp
   const recs = readdirSync(results).filter((f) => f.endsWith('.json'));
   expect(recs.sort()).toEqual(['good__fake-ok.json', 'good__fake-unavailable.json', 'impossible__onnxruntime-cpu.json']);
 });
+
+test('a backend filter that leaves a file no case skips that file, saying why, instead of failing it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'expbench-e2e-filter-'));
+  try {
+    const r = spawnSync(process.execPath, [vitestEntry(), 'run', '--root', ROOT, '--reporter=verbose', 'good.experiment.yaml'], {
+      encoding: 'utf8',
+      env: { ...process.env, EXPBENCH_BACKENDS: 'webgpu', EXPBENCH_RESULTS_DIR: dir, EXPBENCH_RUN_ID: 'e2e-filter', EXPBENCH_REPORT_DIR: join(dir, 'report'), CI: 'true', NO_COLOR: '1', FORCE_COLOR: '0' },
+      timeout: 120_000,
+    });
+    const text = `${r.stdout}\n${r.stderr}`;
+    expect(r.status, text).toBe(0);
+    expect(text).toMatch(/skipped: none of this file's backends \(fake\/ok, fake\/unavailable\) matches EXPBENCH_BACKENDS=webgpu/);
+    expect(text).not.toMatch(/No test found/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 150_000);
