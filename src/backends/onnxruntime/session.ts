@@ -24,7 +24,7 @@ import { forwardModelBytes, INPUT_NAME, LOGITS_NAME } from './forward.ts';
 import { OnnxGraph } from './graph.ts';
 import { EXECUTION_PROVIDER, explainEpFailure, ortVersions, sessionOptions } from './runtime.ts';
 import type { OrtDevice, OrtModule } from './runtime.ts';
-import { disposeWeightState } from './state.ts';
+import { releaseWeightState } from './state.ts';
 import type { CreateOrtTrainer, OrtTrainer, OrtWeightState } from './state.ts';
 
 const TRAINER_URL = new URL('./trainer.ts', import.meta.url);
@@ -51,7 +51,12 @@ export function argmaxRows(logits: ArrayLike<number>, rows: number, cols: number
  * stay on the device (`preferredOutputLocation`): onnxruntime-node exposes no WebGPU device of its
  * own to create buffers with, but keeps a session's outputs where they are asked to be.
  */
-async function uploadToDevice(ort: OrtModule, model: ModelGraph, weights: Weights, opts: InferenceSession.SessionOptions): Promise<Map<string, Tensor>> {
+async function uploadToDevice(
+  ort: OrtModule,
+  model: ModelGraph,
+  weights: Weights,
+  opts: InferenceSession.SessionOptions,
+): Promise<{ tensors: Map<string, Tensor>; owner: InferenceSession }> {
   const g = new OnnxGraph('upload');
   for (const p of model.params) {
     g.input(p.name, 'float32', p.shape);
@@ -68,9 +73,53 @@ async function uploadToDevice(ort: OrtModule, model: ModelGraph, weights: Weight
       if (t.location !== 'gpu-buffer') throw new Error(`output ${p.name} came back in '${t.location}', not 'gpu-buffer'`);
       m.set(p.name, t);
     }
-    return m;
-  } finally {
+    // The session stays alive as long as its outputs do (see OrtWeightState.owners).
+    return { tensors: m, owner: session };
+  } catch (e) {
     await session.release();
+    throw e;
+  }
+}
+
+/**
+ * Reads device tensors back to host arrays through a one-node-per-tensor Identity session whose outputs
+ * go to the CPU: `getData()` on a `gpu-buffer` tensor aborts ONNX Runtime 1.30 for Node
+ * (`terminate called after throwing an instance of 'char const*'`). The session is built once per
+ * parameter set and reused.
+ */
+class DeviceReader {
+  private session: InferenceSession | undefined;
+
+  constructor(
+    private readonly ort: OrtModule,
+    private readonly params: readonly { name: string; shape: readonly number[] }[],
+    private readonly opts: InferenceSession.SessionOptions,
+  ) {}
+
+  async read(tensors: Map<string, Tensor>): Promise<Map<string, Float32Array>> {
+    if (!this.session) {
+      const g = new OnnxGraph('readback');
+      for (const p of this.params) {
+        g.input(p.name, 'float32', [...p.shape]);
+        g.output(g.op('Identity', [p.name], {}, `${p.name}.host`), 'float32', [...p.shape]);
+      }
+      this.session = await this.ort.InferenceSession.create(g.toModelBytes(), { ...this.opts, preferredOutputLocation: 'cpu' });
+    }
+    const feeds: Record<string, Tensor> = {};
+    for (const p of this.params) feeds[p.name] = tensors.get(p.name)!;
+    const out = await this.session.run(feeds);
+    const m = new Map<string, Float32Array>();
+    for (const p of this.params) {
+      const t = out[`${p.name}.host`]!;
+      m.set(p.name, Float32Array.from(t.data as Float32Array));
+      t.dispose();
+    }
+    return m;
+  }
+
+  async release(): Promise<void> {
+    await this.session?.release();
+    this.session = undefined;
   }
 }
 
@@ -79,6 +128,7 @@ export class OrtSession implements ModelSession {
   private trainer: OrtTrainer | undefined;
   private trainerUnavailable: string | undefined;
   private batchBuf: Float32Array | undefined;
+  private reader: DeviceReader | undefined;
   private disposed = false;
   /** `state.version` the inference session's constant weights were taken from. */
   private sessionVersion: number;
@@ -138,9 +188,10 @@ export class OrtSession implements ModelSession {
     const state: OrtWeightState = { tensors: cpuTensors(), location: 'cpu', version: 0, aux: new Map() };
     if (device !== 'cpu') {
       try {
-        const onDevice = await uploadToDevice(ort, model, weights, options);
+        const up = await uploadToDevice(ort, model, weights, options);
         for (const t of state.tensors.values()) t.dispose();
-        state.tensors = onDevice;
+        state.tensors = up.tensors;
+        state.owners = [up.owner];
         state.location = 'gpu-buffer';
       } catch (e) {
         notes.push(`training-state weights kept in CPU memory (each training step uploads them): ${(e as Error).message.split('\n')[0]}`);
@@ -214,8 +265,10 @@ export class OrtSession implements ModelSession {
     const out = await this.session.run({ [INPUT_NAME]: input }, [LOGITS_NAME]);
     const t = out[LOGITS_NAME]!;
     // The result is read back to the CPU here, so the device is idle when this returns.
-    const data = (t.location === 'cpu' ? t.data : await t.getData()) as Float32Array;
-    const copy = Float32Array.from(data);
+    // The inference session's outputs are host tensors (no preferredOutputLocation): never getData()
+    // a device one, which aborts ONNX Runtime 1.30 for Node.
+    if (t.location !== 'cpu') throw new BackendError(`${this.info.backend}: logits came back in '${t.location}', expected host memory`);
+    const copy = Float32Array.from(t.data as Float32Array);
     t.dispose();
     return copy;
   }
@@ -267,13 +320,19 @@ export class OrtSession implements ModelSession {
 
   async getWeights(): Promise<Weights> {
     this.live();
-    const out: Weights = {};
     for (const p of this.model.params) {
-      const t = this.state.tensors.get(p.name);
-      if (!t) throw new BackendError(`${this.info.backend}: the weight state lacks ${p.name}. Hint: the trainer must replace tensors, not remove them.`);
-      const data = (t.location === 'cpu' ? t.data : await t.getData()) as Float32Array;
-      out[p.name] = { shape: [...p.shape], data: Float32Array.from(data) };
+      if (!this.state.tensors.has(p.name)) {
+        throw new BackendError(`${this.info.backend}: the weight state lacks ${p.name}. Hint: the trainer must replace tensors, not remove them.`);
+      }
     }
+    const out: Weights = {};
+    if (this.state.location === 'cpu') {
+      for (const p of this.model.params) out[p.name] = { shape: [...p.shape], data: Float32Array.from(this.state.tensors.get(p.name)!.data as Float32Array) };
+      return out;
+    }
+    this.reader ??= new DeviceReader(this.ort, this.model.params, this.options);
+    const host = await this.reader.read(this.state.tensors);
+    for (const p of this.model.params) out[p.name] = { shape: [...p.shape], data: host.get(p.name)! };
     return out;
   }
 
@@ -289,7 +348,9 @@ export class OrtSession implements ModelSession {
       await this.trainer?.dispose();
     } finally {
       await this.session.release();
-      disposeWeightState(this.state);
+      await this.reader?.release();
+      // Tensors first, then the sessions that produced them.
+      await releaseWeightState(this.state);
     }
   }
 }

@@ -31,6 +31,24 @@ export interface OrtWeightState {
   version: number;
   /** Extra state a trainer keeps alongside (momentum buffers), by name; the session disposes these too. */
   aux: Map<string, Tensor>;
+  /**
+   * Sessions whose outputs may still be in {@link tensors} or {@link aux}. A `gpu-buffer` output belongs
+   * to its session's allocator: releasing the session first and disposing the tensor later kills
+   * ONNX Runtime 1.30 for Node (SIGSEGV), so these are released only after the tensors are disposed
+   * ({@link releaseWeightState}).
+   */
+  owners?: { release(): Promise<void> }[];
+}
+
+/**
+ * Disposes every tensor, then releases the sessions that produced them (that order: see
+ * {@link OrtWeightState.owners}).
+ */
+export async function releaseWeightState(state: OrtWeightState): Promise<void> {
+  disposeWeightState(state);
+  const owners = state.owners ?? [];
+  state.owners = [];
+  for (const o of owners) await o.release();
 }
 
 /** Disposes every tensor the state holds (device buffers on WebGPU) and empties it. */

@@ -266,8 +266,11 @@ class OrtTrainerImpl implements OrtTrainer {
     if (this.disposed) return;
     this.disposed = true;
     for (const step of this.steps.values()) {
-      await step.session.release();
       for (const t of step.spare.values()) t.dispose();
+      // On the device the current weights and velocities are this session's outputs: it is released
+      // with the state, after they are disposed (OrtWeightState.owners).
+      if (this.onDevice) (this.state.owners ??= []).push(step.session);
+      else await step.session.release();
     }
     this.steps.clear();
     await this.readback?.release();
