@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-common';
 import type { Availability } from '../types.ts';
 import { OnnxGraph } from './graph.ts';
+import { dawnAdapter, softwareAdapterReason, softwareGpuAllowed } from '../software-gpu.ts';
 
 export type OrtModule = typeof import('onnxruntime-node');
 export type OrtDevice = 'cpu' | 'webgpu' | 'cuda';
@@ -125,6 +126,10 @@ async function probeUncached(device: OrtDevice): Promise<Availability> {
   }
   if (device === 'cuda' && !listed.bundled && !existsSync(join(bindingDir(), 'libonnxruntime_providers_cuda.so')) && !existsSync(join(bindingDir(), 'onnxruntime_providers_cuda.dll'))) {
     return { available: false, reason: `the CUDA execution provider binaries are not installed (onnxruntime-node does not bundle them; looked in ${bindingDir()}); ${CUDA_INSTALL_HINT}` };
+  }
+  if (device === 'webgpu' && !softwareGpuAllowed()) {
+    const a = await dawnAdapter();
+    if (a?.software) return { available: false, reason: softwareAdapterReason(a.described) };
   }
   let session: InferenceSession | undefined;
   try {

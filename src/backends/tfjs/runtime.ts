@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
+import { isSoftwareAdapter, softwareAdapterReason, softwareGpuAllowed } from '../software-gpu.ts';
 import { installWasmThreadShim, requestedWasmThreads, threadSupportProblem, settleWasmPool, withCoreCountFor } from './wasm-threads.ts';
 
 /** The devices expbench runs TensorFlow.js on. `tensorflow` is tfjs-node (the TensorFlow C library). */
@@ -274,6 +275,9 @@ async function initWebgpu(): Promise<RuntimeResult> {
   if (adapter === null) {
     const hint = vulkanLoaderHint();
     return { ok: false, reason: `no WebGPU adapter: Dawn's requestAdapter() returned null${hint ? ` (${hint})` : ''}` };
+  }
+  if (isSoftwareAdapter(adapter.info, (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter === true) && !softwareGpuAllowed()) {
+    return { ok: false, reason: softwareAdapterReason(describeAdapter(adapter)) };
   }
   // Imported only now: the package registers its backend at import time only if navigator.gpu exists.
   const wgpu = await import('@tensorflow/tfjs-backend-webgpu');
