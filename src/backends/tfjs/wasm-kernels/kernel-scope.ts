@@ -59,6 +59,12 @@ export class KernelScope {
     return out;
   }
 
+  /** Takes ownership of `t`, a tensor allocated on this backend outside {@link run} (heap helpers). */
+  adopt(t: TensorInfo): TensorInfo {
+    this.temps.add(t);
+    return t;
+  }
+
   /** Frees one intermediate now (large intermediates should not wait for the end of the kernel). */
   free(t: TensorInfo): void {
     if (this.temps.delete(t)) this.backend.disposeData(t.dataId);
