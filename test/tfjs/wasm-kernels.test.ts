@@ -224,6 +224,36 @@ describe('BatchMatMul on wasm', () => {
   }
 });
 
+describe('BatchMatMul on wasm: the native operator cache', () => {
+  it('keeps the stock setup function, so registering before the backend initialises still binds the native product', () => {
+    const ours = tf.getKernel('BatchMatMul', 'wasm');
+    expect(ours?.setupFunc).toBeTypeOf('function');
+  });
+
+  it('packs a tensor anew when it comes back as B under another shape (the native cache is keyed by tensor id)', async () => {
+    const bv = normals(24, 51);
+    const a1v = normals(3 * 6, 52);
+    const a2v = normals(5 * 12, 53);
+    const both = (): tf.Tensor[] => {
+      const b = tf.tensor(bv, [6, 4]);
+      const p1 = tf.matMul(tf.tensor(a1v, [3, 6]), b);
+      const p2 = tf.matMul(tf.tensor(a2v, [5, 12]), b.reshape([12, 2])); // same data id, other [K, N]
+      return [p1, p2];
+    };
+    await tf.setBackend('cpu');
+    const ref = await Promise.all(tf.tidy(both).map(async (t) => { const v = await t.data(); t.dispose(); return v; }));
+    await tf.setBackend('wasm');
+    const before = wasmBackend.numDataIds();
+    const got = await Promise.all(tf.tidy(both).map(async (t) => { const v = await t.data(); t.dispose(); return v; }));
+    expect(wasmBackend.numDataIds()).toBe(before);
+    for (const [i, g] of got.entries()) {
+      const e = error(g as Float32Array, ref[i] as Float32Array);
+      record('BatchMatMul', `B reused as [${i === 0 ? '6×4' : '12×2'}]`, e);
+      expect(e.rel).toBeLessThanOrEqual(REL_BOUND);
+    }
+  });
+});
+
 interface PoolCase {
   label: string;
   x: [number, number, number, number];
