@@ -43,7 +43,18 @@
  *     x 64×4×4×512 → 512     im2col 108   dilated  80   tap-shift  64   (forward conv 55; 1.2×)
  *     x 64×2×2×512 → 512     im2col  35   dilated  20   tap-shift  16   (forward conv 13; 1.2×)
  *
- * so tap-shift for maps up to 16×16 and for very few input channels, the dilated conv for larger maps
+ * tap-view ({@link tapView}), measured later with the contenders interleaved (same bench, 7 calls each,
+ * ms median; tap-view / best other):
+ *
+ *     x 64×32×32×3 → 16      4.6 / dilated 6.7      x 64×32×32×16 → 16    9.1 / dilated 13.8
+ *     x 64×16×16×16 → 32     4.1 / tap-shift 7.9    x 64×16×16×32 → 32    7.2 / dilated 11.5
+ *     x 64×8×8×32 → 64       3.5 / tap-shift 4.8    x 64×8×8×64 → 64      6.0 / tap-shift 7.6
+ *     x 64×4×4×128 → 128     6.3 / tap-shift 5.7    x 64×2×2×128 → 128    2.3 / dilated 1.5
+ *     x 64×32×32×3 → 64     14.9 / tap-shift 50     x 64×16×16×128 → 128 140 / tap-shift 166
+ *     x 64×8×8×256 → 256    75 / tap-shift 69
+ *
+ * so tap-view from 16×16 maps (8×8 with few channels); below that, as before:
+ * tap-shift for maps up to 16×16 and for very few input channels, the dilated conv for larger maps
  * with more channels, im2col only for 1×1 filters (P is then just xᵀ). On 32×32 maps every formulation
  * is held back by the product over N·Ho·Wo = 65536 terms: XNNPACK does not block that dimension, and
  * it packs the fresh 65536-row operand on every call (for 32×32×3 that packing is most of the 45 ms).
