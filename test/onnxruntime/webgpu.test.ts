@@ -5,12 +5,22 @@
  * must be disposed before the session that produced it is released, and a device tensor is never read
  * with `getData()`. Training, reading the weights back, inference and disposal all run in this process,
  * twice, next to onnxruntime/cpu from the same weights and batches.
+ *
+ * On the device the trainer gathers its batches from the training split held in device memory
+ * (`batchSource: 'gather'`): tested here over shuffled epochs, a change of split between train() calls,
+ * an upload in several chunks, and against the host-fed device trainer. The gathered graph itself is
+ * also checked on the CPU EP, which runs everywhere.
  */
 import { describe, expect, it } from 'vitest';
-import { createOrtBackend } from '../../src/backends/onnxruntime/index.ts';
-import type { LoadOptions, ModelSession } from '../../src/backends/types.ts';
-import { identityOrder } from '../../src/data/batch.ts';
+import { createOrtBackend, OrtSession } from '../../src/backends/onnxruntime/index.ts';
+import { EXECUTION_PROVIDER, loadOrt, sessionOptions } from '../../src/backends/onnxruntime/runtime.ts';
+import { buildTrainStepGraph } from '../../src/backends/onnxruntime/train-graph.ts';
+import { createOrtTrainer } from '../../src/backends/onnxruntime/trainer.ts';
+import type { LoadOptions, ModelSession, TrainRequest } from '../../src/backends/types.ts';
+import { fillBatch, identityOrder } from '../../src/data/batch.ts';
+import { epochOrder } from '../../src/data/prng.ts';
 import type { Dataset, Split } from '../../src/data/types.ts';
+import type { Weights } from '../../src/models/ir.ts';
 import { buildModelGraph } from '../../src/models/index.ts';
 import { initWeights, mulberry32 } from '../../src/models/init.ts';
 
@@ -78,6 +88,138 @@ describe.skipIf(!probe.available)(`onnxruntime/webgpu (${probe.available ? probe
       expect(worst).toBeLessThan(1e-3);
       expect(Array.from(gpu.classes)).toEqual(Array.from(cpu.classes));
     }
+  }, 120_000);
+});
+
+/** Largest difference of each parameter, relative to its scale with an absolute floor (see above). */
+function expectWeightsClose(got: Weights, want: Weights, what: string): void {
+  for (const p of model.params) {
+    const a = got[p.name]!.data;
+    const b = want[p.name]!.data;
+    let scale = 0;
+    let err = 0;
+    for (let i = 0; i < b.length; i++) {
+      scale = Math.max(scale, Math.abs(b[i]!));
+      err = Math.max(err, Math.abs(a[i]! - b[i]!));
+    }
+    expect(err, `${what} ${p.name}: max abs difference ${err} against a scale of ${scale}`).toBeLessThan(1e-4 * scale + 1e-6);
+  }
+}
+
+/** A second training split of another size, so a split change also changes the step count. */
+const otherSplit = split(12, 3, S, 10);
+
+/**
+ * Two train() calls: two shuffled epochs (a different order each) on the training split, then one on
+ * another split (its loss read every second step on the device; the CPU reads every step). Losses are
+ * keyed `call:epoch:step`.
+ */
+async function trainShuffled(s: ModelSession): Promise<{ losses: Map<string, number>; afterFirst: Weights; afterSecond: Weights }> {
+  const losses = new Map<string, number>();
+  let call = 0;
+  const onStep: TrainRequest['onStep'] = (i) => void (i.loss !== undefined && losses.set(`${call}:${i.epoch}:${i.step}`, i.loss));
+  await s.train({ split: dataset.train, epochs: 2, batchSize: 4, order: (e) => epochOrder(7, e, 16), lossEvery: 1, onStep });
+  const afterFirst = await s.getWeights();
+  call++;
+  await s.train({ split: otherSplit, epochs: 1, batchSize: 4, order: (e) => epochOrder(8, e, 12), lossEvery: 2, onStep });
+  return { losses, afterFirst, afterSecond: await s.getWeights() };
+}
+
+describe('the gathered training step (batchSource: gather) on the CPU EP', () => {
+  it('computes the fed step of the rows order[step] picks, and returns step + 1', async () => {
+    const ort = await loadOrt();
+    const optimizer = opts.optimizer;
+    const fed = buildTrainStepGraph(model, { batch: 4, optimizer });
+    const gathered = buildTrainStepGraph(model, { batch: 4, optimizer, batchSource: 'gather' });
+    expect(gathered.graph.inputs.map((v) => v.name)).not.toContain(fed.inputs.x);
+    expect(gathered.graph.inputs.map((v) => v.name)).not.toContain(fed.inputs.labels);
+    const gi = gathered.inputs.gather!;
+    const o = sessionOptions('cpu');
+    const [a, b] = await Promise.all([ort.InferenceSession.create(fed.bytes, o), ort.InferenceSession.create(gathered.bytes, o)]);
+    try {
+      const n = dataset.train.n;
+      const per = 3 * S * S;
+      const all = new Float32Array(n * per);
+      const labelsAll = new Int32Array(n);
+      fillBatch(dataset.train, { channels: 3, height: S, width: S }, dataset.normalization, identityOrder(n), 0, n, 'NCHW', all, labelsAll);
+      const order = Int32Array.from(epochOrder(3, 0, n));
+      const x = new Float32Array(4 * per);
+      const labels = new Int32Array(4);
+      const step = 2;
+      fillBatch(dataset.train, { channels: 3, height: S, width: S }, dataset.normalization, order, step * 4, 4, 'NCHW', x, labels);
+      const common: Record<string, InstanceType<typeof ort.Tensor>> = { [fed.inputs.lr]: new ort.Tensor('float32', Float32Array.of(0.05), []) };
+      for (const p of model.params) common[p.name] = new ort.Tensor('float32', weights[p.name]!.data, p.shape);
+      for (const [p, v] of Object.entries(fed.inputs.velocities)) common[v] = new ort.Tensor('float32', new Float32Array(weights[p]!.data.length).fill(0.01), model.params.find((q) => q.name === p)!.shape);
+      const ra = await a.run({ ...common, [fed.inputs.x]: new ort.Tensor('float32', x, [4, 3, S, S]), [fed.inputs.labels]: new ort.Tensor('int32', labels, [4]) });
+      const rb = await b.run({
+        ...common,
+        [gi.data]: new ort.Tensor('float32', all, [n, 3, S, S]),
+        [gi.labelsAll]: new ort.Tensor('int32', labelsAll, [n]),
+        [gi.order]: new ort.Tensor('int32', order, [n / 4, 4]),
+        [gi.step]: new ort.Tensor('int32', Int32Array.of(step), []),
+      });
+      expect(Array.from(rb[gi.stepNext]!.data as Int32Array)).toEqual([step + 1]);
+      for (const name of [fed.outputs.loss, fed.outputs.correct, ...Object.values(fed.outputs.params), ...Object.values(fed.outputs.velocities), ...Object.values(fed.outputs.stats)]) {
+        expect(Array.from(rb[name]!.data as Float32Array), name).toEqual(Array.from(ra[name]!.data as Float32Array));
+      }
+    } finally {
+      await a.release();
+      await b.release();
+    }
+  });
+});
+
+describe.skipIf(!probe.available)(`onnxruntime/webgpu, batches gathered on the device (${probe.available ? probe.detail : probe.reason})`, () => {
+  it('trains like onnxruntime/cpu over shuffled epochs and a change of split, and disposes twice in one process', async () => {
+    const cpuSession = await createOrtBackend('cpu').load(model, weights, opts);
+    let cpu: Awaited<ReturnType<typeof trainShuffled>>;
+    try {
+      cpu = await trainShuffled(cpuSession);
+    } finally {
+      await cpuSession.dispose();
+    }
+    expect(cpu.losses.size).toBe(8 + 3);
+    for (let round = 0; round < 2; round++) {
+      const s = await createOrtBackend('webgpu').load(model, weights, opts);
+      try {
+        const gpu = await trainShuffled(s);
+        expect(s.info.notes?.join('\n')).toMatch(/training split held in device memory/);
+        // Every step of the first call; steps 2 and 3 (the last) of the second.
+        expect([...gpu.losses.keys()]).toEqual([...cpu.losses.keys()].filter((k) => !k.startsWith('1:') || k === '1:0:1' || k === '1:0:2'));
+        for (const [k, loss] of gpu.losses) expect(loss, `loss ${k}`).toBeCloseTo(cpu.losses.get(k)!, 3);
+        expectWeightsClose(gpu.afterFirst, cpu.afterFirst, `round ${round}, after two epochs:`);
+        expectWeightsClose(gpu.afterSecond, cpu.afterSecond, `round ${round}, after the other split:`);
+      } finally {
+        await s.dispose();
+        await s.dispose();
+      }
+    }
+  }, 120_000);
+
+  it('uploads the split in several chunks and trains as the host-fed device trainer does', async () => {
+    const ort = await loadOrt();
+    const run = async (batches: 'host' | 'device') => {
+      const s = (await createOrtBackend('webgpu').load(model, weights, { ...opts, training: false })) as OrtSession;
+      const trainer = await createOrtTrainer(
+        { ort, model, state: s.state, opts, executionProviders: [EXECUTION_PROVIDER.webgpu], sessionOptions: sessionOptions('webgpu') },
+        // 5 examples per chunk: the 16-example split goes up in four chunks joined by one Concat.
+        { batches, uploadChunkBytes: 5 * 3 * S * S * 4 },
+      );
+      try {
+        const losses: number[] = [];
+        await trainer.train({ split: dataset.train, epochs: 2, batchSize: 4, order: (e) => epochOrder(9, e, 16), lossEvery: 1, onStep: (i) => void (i.loss !== undefined && losses.push(i.loss)) });
+        s.state.version++;
+        return { losses, weights: await s.getWeights() };
+      } finally {
+        await trainer.dispose();
+        await s.dispose();
+      }
+    };
+    const host = await run('host');
+    const device = await run('device');
+    expect(device.losses.length).toBe(8);
+    for (let i = 0; i < 8; i++) expect(device.losses[i], `loss ${i}`).toBeCloseTo(host.losses[i]!, 4);
+    expectWeightsClose(device.weights, host.weights, 'device-gathered against host-fed:');
   }, 120_000);
 });
 

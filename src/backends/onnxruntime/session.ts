@@ -238,6 +238,7 @@ export class OrtSession implements ModelSession {
       opts: this.opts,
       executionProviders: [EXECUTION_PROVIDER[device]],
       sessionOptions,
+      notes: this.info.notes,
     });
   }
 

@@ -75,6 +75,8 @@ export interface OrtTrainerContext {
   executionProviders: string[];
   /** Session options the inference session was created with (threads, optimisation level). */
   sessionOptions: import('onnxruntime-common').InferenceSession.SessionOptions;
+  /** The session's notes ({@link import('../types.ts').SessionInfo.notes}): where the trainer says how it trains. */
+  notes?: string[];
 }
 
 export interface OrtTrainer {
