@@ -196,20 +196,21 @@ describe.skipIf(!probe.available)(`onnxruntime/webgpu, batches gathered on the d
     }
   }, 120_000);
 
-  it('uploads the split in several chunks and trains as the host-fed device trainer does', async () => {
+  it('uploads the split in several chunks and trains as the host-fed device trainer does; over the buffer limit it feeds from the host', async () => {
     const ort = await loadOrt();
-    const run = async (batches: 'host' | 'device') => {
+    const run = async (batches: 'host' | 'device', deviceBufferLimit?: number) => {
       const s = (await createOrtBackend('webgpu').load(model, weights, { ...opts, training: false })) as OrtSession;
+      const notes: string[] = [];
       const trainer = await createOrtTrainer(
-        { ort, model, state: s.state, opts, executionProviders: [EXECUTION_PROVIDER.webgpu], sessionOptions: sessionOptions('webgpu') },
+        { ort, model, state: s.state, opts, executionProviders: [EXECUTION_PROVIDER.webgpu], sessionOptions: sessionOptions('webgpu'), notes },
         // 5 examples per chunk: the 16-example split goes up in four chunks joined by one Concat.
-        { batches, uploadChunkBytes: 5 * 3 * S * S * 4 },
+        { batches, uploadChunkBytes: 5 * 3 * S * S * 4, deviceBufferLimit },
       );
       try {
         const losses: number[] = [];
         await trainer.train({ split: dataset.train, epochs: 2, batchSize: 4, order: (e) => epochOrder(9, e, 16), lossEvery: 1, onStep: (i) => void (i.loss !== undefined && losses.push(i.loss)) });
         s.state.version++;
-        return { losses, weights: await s.getWeights() };
+        return { losses, weights: await s.getWeights(), notes };
       } finally {
         await trainer.dispose();
         await s.dispose();
@@ -217,9 +218,14 @@ describe.skipIf(!probe.available)(`onnxruntime/webgpu, batches gathered on the d
     };
     const host = await run('host');
     const device = await run('device');
+    expect(device.notes.join('\n')).toMatch(/training split held in device memory/);
     expect(device.losses.length).toBe(8);
     for (let i = 0; i < 8; i++) expect(device.losses[i], `loss ${i}`).toBeCloseTo(host.losses[i]!, 4);
     expectWeightsClose(device.weights, host.weights, 'device-gathered against host-fed:');
+    // A split over the device's buffer limit is fed from the host instead, and the notes say so.
+    const over = await run('device', 16 * 3 * S * S * 4 - 1);
+    expect(over.notes.join('\n')).toMatch(/exceeds the device's 0 MiB buffer limit: batches fed from the host/);
+    expect(over.losses).toEqual(host.losses);
   }, 120_000);
 });
 

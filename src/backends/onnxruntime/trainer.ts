@@ -56,6 +56,8 @@ export interface OrtTrainerOptions {
   batches?: 'host' | 'device';
   /** Host bytes per upload chunk of the split; default {@link UPLOAD_CHUNK_BYTES}. */
   uploadChunkBytes?: number;
+  /** Largest split (bytes, float32) to hold on the device; default the adapter's buffer limit. */
+  deviceBufferLimit?: number;
 }
 
 /** WebGPU's default `maxStorageBufferBindingSize`, assumed when the adapter cannot be asked. */
@@ -269,7 +271,7 @@ function deviceBindingLimit(): Promise<number> {
       const [C, H, W] = this.model.input as [number, number, number];
       const per = C * H * W;
       const bytes = split.n * per * 4;
-      const limit = await deviceBindingLimit();
+      const limit = this.options.deviceBufferLimit ?? (await deviceBindingLimit());
       if (bytes > limit) {
         const why = `training split of ${split.n} examples (${(bytes / 2 ** 20).toFixed(0)} MiB as float32) exceeds the device's ${(limit / 2 ** 20).toFixed(0)} MiB buffer limit: batches fed from the host every step`;
         this.tooLarge.set(split, why);
