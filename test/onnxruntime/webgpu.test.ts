@@ -126,6 +126,17 @@ async function trainShuffled(s: ModelSession): Promise<{ losses: Map<string, num
 }
 
 describe('the gathered training step (batchSource: gather) on the CPU EP', () => {
+  it('adds only Gather and Add (int32), both WebGPU EP kernels, to the fed step', () => {
+    const fed = buildTrainStepGraph(model, { batch: 4, optimizer: opts.optimizer });
+    const gathered = buildTrainStepGraph(model, { batch: 4, optimizer: opts.optimizer, batchSource: 'gather' });
+    const count = (nodes: { op: string }[]) => nodes.reduce((m, n) => m.set(n.op, (m.get(n.op) ?? 0) + 1), new Map<string, number>());
+    const a = count(fed.graph.nodes);
+    const b = count(gathered.graph.nodes);
+    const added = [...b].flatMap(([op, k]) => Array.from({ length: k - (a.get(op) ?? 0) }, () => op)).sort();
+    expect(added).toEqual(['Add', 'Gather', 'Gather', 'Gather']);
+    expect(gathered.graph.inputs.filter((v) => v.type === 'int32').map((v) => v.name).sort()).toEqual(['labelsAll', 'order', 'step']);
+  });
+
   it('computes the fed step of the rows order[step] picks, and returns step + 1', async () => {
     const ort = await loadOrt();
     const optimizer = opts.optimizer;
