@@ -12,7 +12,7 @@ export type LabelType = 'int32' | 'int64';
 export interface LossValues {
   /** Scalar mean cross-entropy over the batch (float32, shape `[]`). */
   loss: string;
-  /** Number of examples whose argmax equals the label (float32 scalar; ArgMax picks the first maximum). */
+  /** Number of examples whose label's logit is the row's maximum (float32 scalar; a tie for the maximum counts as a hit). */
   correct: string;
 }
 
@@ -38,9 +38,12 @@ export function appendSoftmaxCrossEntropy(
   const logp = graph.op('LogSoftmax', [logits], { axis: 1 });
   const picked = graph.op('ReduceSum', [graph.op('Mul', [onehot, logp]), graph.ints([0, 1])], { keepdims: 0 });
   const loss = graph.op('Mul', [picked, graph.floats([-1 / opts.batch], [])], {}, opts.names?.loss);
-  const predicted = graph.op('ArgMax', [logits], { axis: 1, keepdims: 0 });
-  const predictedAsLabel = graph.op('Cast', [predicted], { to: labelType === 'int32' ? 6 : 7 });
-  const hits = graph.op('Cast', [graph.op('Equal', [predictedAsLabel, labels])], { to: 1 });
+  // A hit is a label whose logit is the row's maximum. Not ArgMax: its int64 result has no Cast on
+  // ORT's WebGPU EP, so that Cast would run on the CPU EP and copy to the host and back every step.
+  // The label's logit is Σ onehot·logits, exact (one term, the rest exact zeros), so Equal is exact.
+  const best = graph.op('ReduceMax', [logits], { axes: [1], keepdims: 0 });
+  const labelLogit = graph.op('ReduceSum', [graph.op('Mul', [onehot, logits]), graph.ints([1])], { keepdims: 0 });
+  const hits = graph.op('Cast', [graph.op('Equal', [labelLogit, best])], { to: 1 });
   const correct = graph.op('ReduceSum', [hits, graph.ints([0])], { keepdims: 0 }, opts.names?.correct);
   return { loss, correct };
 }
