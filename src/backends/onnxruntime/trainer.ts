@@ -371,6 +371,34 @@ function deviceBindingLimit(): Promise<number> {
     return out[g.outputs.loss]!;
   }
 
+  /**
+   * Device mode: runs the step once on zeros and throws every output away, so the WebGPU EP compiles
+   * its shaders and sizes its buffers here (build+init) and not in the first timed training step. The
+   * state is only read: weights, velocities and running statistics stay as they are. The inputs come
+   * from the host, which is slower than a real step but is not timed as one. CPU mode needs none.
+   */
+  async warmUp(step: Step): Promise<void> {
+    if (!this.onDevice) return;
+    const g = step.graph;
+    const B = step.batch;
+    const feeds: Record<string, Tensor> = { [g.inputs.lr]: this.lr };
+    const gi = g.inputs.gather;
+    if (gi) {
+      feeds[gi.data] = new this.ort.Tensor('float32', new Float32Array(B * numel(this.model.input)), [B, ...this.model.input]);
+      feeds[gi.labelsAll] = new this.ort.Tensor('int32', new Int32Array(B), [B]);
+      feeds[gi.order] = new this.ort.Tensor('int32', Int32Array.from({ length: B }, (_, i) => i), [1, B]);
+      feeds[gi.step] = new this.ort.Tensor('int32', new Int32Array(1), []);
+    } else {
+      feeds[g.inputs.x] = new this.ort.Tensor('float32', new Float32Array(B * numel(this.model.input)), [B, ...this.model.input]);
+      feeds[g.inputs.labels] = new this.ort.Tensor('int32', new Int32Array(B), [B]);
+    }
+    for (const s of step.slots) feeds[s.input] = this.current(s);
+    const out = await step.session.run(feeds);
+    // Waits for the device: the loss comes back through the read-back session.
+    await this.read(out[g.outputs.loss]!);
+    for (const t of Object.values(out)) t.dispose();
+  }
+
   /** The value of a scalar tensor on the CPU; on the device through the Identity read-back session. */
   private async read(t: Tensor): Promise<number> {
     if (t.location === 'cpu') return (t.data as Float32Array)[0]!;
@@ -532,6 +560,7 @@ function deviceBindingLimit(): Promise<number> {
 export async function createOrtTrainer(ctx: OrtTrainerContext, options: OrtTrainerOptions = {}): Promise<OrtTrainer> {
   const sessionOptions: InferenceSession.SessionOptions = { ...ctx.sessionOptions, executionProviders: ctx.executionProviders };
   const trainer = new OrtTrainerImpl(ctx.ort, ctx.model, ctx.state, ctx.opts, sessionOptions, options, ctx.notes);
-  await trainer.prepare(ctx.opts.trainBatchSize, trainer.defaultSource);
+  const step = await trainer.prepare(ctx.opts.trainBatchSize, trainer.defaultSource);
+  await trainer.warmUp(step);
   return trainer;
 }
