@@ -7,7 +7,8 @@
  *   npx tsx bench/wasm-train.ts [--batch 32] [--steps 5] [--cpu-batch 2] [--cpu-steps 2]
  *                               [--variants wasm,wasm-no-replace,cpu,ort]
  *
- * - `wasm`: tfjs-backend-wasm (XNNPACK, SIMD) + registerWasmTrainingKernels().
+ * - `wasm`: tfjs-backend-wasm (XNNPACK, SIMD, on every core through expbench's runtime) +
+ *   registerWasmTrainingKernels().
  * - `wasm-no-replace`: registerWasmTrainingKernels({ replaceNative: false }): only the missing
  *   Conv2DBackpropFilter and the corrected MaxPoolGrad, tfjs-backend-wasm's own (loop-nest)
  *   Conv2DBackpropInput and transposed BatchMatMul, to show what replacing those buys. (With no
@@ -29,6 +30,7 @@ import { availableParallelism, cpus, loadavg, platform, release } from 'node:os'
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
+import { activateRuntime } from '../src/backends/tfjs/runtime.ts';
 import { registerWasmTrainingKernels, unregisterWasmTrainingKernels } from '../src/backends/tfjs/wasm-kernels/index.ts';
 import { mulberry32 } from '../src/data/prng.ts';
 
@@ -225,6 +227,9 @@ const med = (v: number[]) => {
 console.log(`machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, ${platform()} ${release()}, node ${process.version}`);
 console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (cores shared with other processes)`);
 
+// Through expbench's runtime, as every case brings wasm up: the threaded binary on every core.
+const wasmRuntime = await activateRuntime('wasm');
+if (!wasmRuntime.ok) throw new Error(`tfjs/wasm unavailable: ${wasmRuntime.reason}`);
 const results: Result[] = [];
 for (const v of variants) {
   process.stdout.write(`${v} `);
