@@ -1,6 +1,6 @@
 /**
- * Fixtures for the tfjs tests: a seeded RNG, seeded weights for any graph, and a tiny learnable
- * dataset whose classes are distinct fixed patterns plus noise.
+ * Fixtures for the tfjs tests: a seeded RNG and normal floats, an error measure, seeded weights for any
+ * graph, and a tiny learnable dataset whose classes are distinct fixed patterns plus noise.
  */
 import type { Dataset } from '../../src/data/types.ts';
 import type { ModelGraph, Weights } from '../../src/models/ir.ts';
@@ -8,6 +8,29 @@ import { mulberry32 } from '../../src/data/prng.ts';
 
 /** The project's seeded generator (mulberry32, uniform in [0, 1)). */
 export const rng: (seed: number) => () => number = mulberry32;
+
+/** `n` seeded standard normal floats (mulberry32 + Box–Muller), times `scale`: cases are reproducible. */
+export function normals(n: number, seed: number, scale = 1): Float32Array {
+  const u = mulberry32(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = scale * Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+  return out;
+}
+
+/** Number of elements of a shape. */
+export const size = (s: readonly number[]): number => s.reduce((p, v) => p * v, 1);
+
+/** Largest absolute difference, and that divided by the largest reference magnitude (or alone when the reference is all zero). */
+export function maxError(got: ArrayLike<number>, ref: ArrayLike<number>): { maxAbs: number; rel: number } {
+  if (got.length !== ref.length) throw new Error(`maxError: ${got.length} values against ${ref.length}`);
+  let maxAbs = 0;
+  let maxRef = 0;
+  for (let i = 0; i < ref.length; i++) {
+    maxAbs = Math.max(maxAbs, Math.abs(got[i]! - ref[i]!));
+    maxRef = Math.max(maxRef, Math.abs(ref[i]!));
+  }
+  return { maxAbs, rel: maxRef === 0 ? maxAbs : maxAbs / maxRef };
+}
 
 /** Standard normal samples (Box–Muller) from a uniform source. */
 export function normal(u: () => number): () => number {

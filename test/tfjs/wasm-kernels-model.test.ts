@@ -17,15 +17,7 @@ import {
   registerWasmTrainingKernels,
   WASM_TRAINING_KERNELS,
 } from '../../src/backends/tfjs/wasm-kernels/index.ts';
-import { mulberry32 } from '../../src/data/prng.ts';
-
-/** Seeded normal floats (mulberry32 + Box–Muller), scaled. */
-function normals(n: number, seed: number, scale = 1): Float32Array {
-  const u = mulberry32(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = scale * Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
-  return out;
-}
+import { normals } from './helpers.ts';
 
 const N = 4;
 const X_SHAPE: [number, number, number, number] = [N, 13, 15, 3];

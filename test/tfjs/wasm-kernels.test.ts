@@ -16,19 +16,10 @@ import {
   registerWasmTrainingKernels,
   unregisterWasmTrainingKernels,
 } from '../../src/backends/tfjs/wasm-kernels/index.ts';
-import { mulberry32 } from '../../src/data/prng.ts';
+import { maxError, normals, size } from './helpers.ts';
 
 const REL_BOUND = 1e-4;
 
-/** Seeded standard normal floats (mulberry32 + Box–Muller): cases are reproducible. */
-function normals(n: number, seed: number): Float32Array {
-  const u = mulberry32(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
-  return out;
-}
-
-const size = (s: readonly number[]) => s.reduce((p, v) => p * v, 1);
 
 interface Err {
   maxAbs: number;
@@ -38,13 +29,7 @@ interface Err {
 /** Largest absolute difference, and that divided by the largest reference magnitude. */
 function error(got: ArrayLike<number>, ref: ArrayLike<number>): Err {
   expect(got.length).toBe(ref.length);
-  let maxAbs = 0;
-  let maxRef = 0;
-  for (let i = 0; i < ref.length; i++) {
-    maxAbs = Math.max(maxAbs, Math.abs(got[i]! - ref[i]!));
-    maxRef = Math.max(maxRef, Math.abs(ref[i]!));
-  }
-  return { maxAbs, rel: maxRef === 0 ? maxAbs : maxAbs / maxRef };
+  return maxError(got, ref);
 }
 
 const table: string[] = [];

@@ -9,28 +9,13 @@ import '@tensorflow/tfjs-backend-wasm';
 import { getKernel } from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leadingAxesCount, registerWasmTrainingKernels, SUM_BY_POOLING_MIN_SIZE, unregisterWasmTrainingKernels } from '../../src/backends/tfjs/wasm-kernels/index.ts';
-import { mulberry32 } from '../../src/data/prng.ts';
+import { maxError, normals, size } from './helpers.ts';
 
 const REL_BOUND = 1e-6;
 
-function normals(n: number, seed: number): Float32Array {
-  const u = mulberry32(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
-  return out;
-}
-
-const size = (s: readonly number[]) => s.reduce((p, v) => p * v, 1);
-
 function relError(got: ArrayLike<number>, ref: ArrayLike<number>): number {
   expect(got.length).toBe(ref.length);
-  let maxAbs = 0;
-  let maxRef = 0;
-  for (let i = 0; i < ref.length; i++) {
-    maxAbs = Math.max(maxAbs, Math.abs(got[i]! - ref[i]!));
-    maxRef = Math.max(maxRef, Math.abs(ref[i]!));
-  }
-  return maxRef === 0 ? maxAbs : maxAbs / maxRef;
+  return maxError(got, ref).rel;
 }
 
 interface Result {
