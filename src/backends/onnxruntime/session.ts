@@ -21,9 +21,9 @@ import { BackendError, ModelError } from '../../errors.ts';
 import type { ModelGraph, Weights } from '../../models/ir.ts';
 import type { BackendId, BackendMemory, InferRequest, LoadOptions, ModelSession, SessionInfo, TrainRequest, TrainResult } from '../types.ts';
 import { forwardModelBytes, INPUT_NAME, LOGITS_NAME } from './forward.ts';
-import { OnnxGraph } from './graph.ts';
 import { EXECUTION_PROVIDER, explainEpFailure, ortVersions, sessionOptions } from './runtime.ts';
 import type { OrtDevice, OrtModule } from './runtime.ts';
+import { DeviceReader, DeviceUploader } from './device-io.ts';
 import { releaseWeightState } from './state.ts';
 import type { CreateOrtTrainer, OrtTrainer, OrtWeightState } from './state.ts';
 
@@ -47,79 +47,24 @@ export function argmaxRows(logits: ArrayLike<number>, rows: number, cols: number
 }
 
 /**
- * Puts the weights on the device as `gpu-buffer` tensors by running an identity graph whose outputs
- * stay on the device (`preferredOutputLocation`): onnxruntime-node exposes no WebGPU device of its
- * own to create buffers with, but keeps a session's outputs where they are asked to be.
+ * Puts the weights on the device as `gpu-buffer` tensors (device-io.ts). The uploader is returned as
+ * their owner: it must outlive them (OrtWeightState.owners).
  */
 async function uploadToDevice(
   ort: OrtModule,
   model: ModelGraph,
   weights: Weights,
   opts: InferenceSession.SessionOptions,
-): Promise<{ tensors: Map<string, Tensor>; owner: InferenceSession }> {
-  const g = new OnnxGraph('upload');
-  for (const p of model.params) {
-    g.input(p.name, 'float32', p.shape);
-    g.output(g.op('Identity', [p.name], {}, `${p.name}.device`), 'float32', p.shape);
-  }
-  const session = await ort.InferenceSession.create(g.toModelBytes(), { ...opts, preferredOutputLocation: 'gpu-buffer' });
+): Promise<{ tensors: Map<string, Tensor>; owner: DeviceUploader }> {
+  const uploader = new DeviceUploader(ort, model.params, opts);
   try {
     const feeds: Record<string, Tensor> = {};
     for (const p of model.params) feeds[p.name] = new ort.Tensor('float32', weights[p.name]!.data, p.shape);
-    const out = await session.run(feeds);
-    const m = new Map<string, Tensor>();
-    for (const p of model.params) {
-      const t = out[`${p.name}.device`]!;
-      if (t.location !== 'gpu-buffer') throw new Error(`output ${p.name} came back in '${t.location}', not 'gpu-buffer'`);
-      m.set(p.name, t);
-    }
-    // The session stays alive as long as its outputs do (see OrtWeightState.owners).
-    return { tensors: m, owner: session };
+    const out = await uploader.run(feeds);
+    return { tensors: new Map(model.params.map((p) => [p.name, out[p.name]!])), owner: uploader };
   } catch (e) {
-    await session.release();
+    await uploader.release();
     throw e;
-  }
-}
-
-/**
- * Reads device tensors back to host arrays through a one-node-per-tensor Identity session whose outputs
- * go to the CPU: `getData()` on a `gpu-buffer` tensor aborts ONNX Runtime 1.30 for Node
- * (`terminate called after throwing an instance of 'char const*'`). The session is built once per
- * parameter set and reused.
- */
-class DeviceReader {
-  private session: InferenceSession | undefined;
-
-  constructor(
-    private readonly ort: OrtModule,
-    private readonly params: readonly { name: string; shape: readonly number[] }[],
-    private readonly opts: InferenceSession.SessionOptions,
-  ) {}
-
-  async read(tensors: Map<string, Tensor>): Promise<Map<string, Float32Array>> {
-    if (!this.session) {
-      const g = new OnnxGraph('readback');
-      for (const p of this.params) {
-        g.input(p.name, 'float32', [...p.shape]);
-        g.output(g.op('Identity', [p.name], {}, `${p.name}.host`), 'float32', [...p.shape]);
-      }
-      this.session = await this.ort.InferenceSession.create(g.toModelBytes(), { ...this.opts, preferredOutputLocation: 'cpu' });
-    }
-    const feeds: Record<string, Tensor> = {};
-    for (const p of this.params) feeds[p.name] = tensors.get(p.name)!;
-    const out = await this.session.run(feeds);
-    const m = new Map<string, Float32Array>();
-    for (const p of this.params) {
-      const t = out[`${p.name}.host`]!;
-      m.set(p.name, Float32Array.from(t.data as Float32Array));
-      t.dispose();
-    }
-    return m;
-  }
-
-  async release(): Promise<void> {
-    await this.session?.release();
-    this.session = undefined;
   }
 }
 

@@ -37,7 +37,7 @@ import type { Split } from '../../data/types.ts';
 import { BackendError, NumericError } from '../../errors.ts';
 import type { ModelGraph } from '../../models/ir.ts';
 import type { LoadOptions, StepInfo, TrainRequest, TrainResult } from '../types.ts';
-import { OnnxGraph } from './graph.ts';
+import { DeviceReader, DeviceUploader, type DeviceValue } from './device-io.ts';
 import type { OrtTrainer, OrtTrainerContext, OrtWeightState } from './state.ts';
 import { buildTrainStepGraph } from './train-graph.ts';
 import type { BatchSource, TrainStepGraph } from './train-graph.ts';
@@ -144,7 +144,7 @@ function deviceBindingLimit(): Promise<number> {
   /** Trainer implementation; see the file header. */
   class OrtTrainerImpl implements OrtTrainer {
     private readonly steps = new Map<string, Step>();
-    private readback: InferenceSession | undefined;
+    private readback: DeviceReader | undefined;
     private readonly lr: Tensor;
     /** Device mode: the learning rate on the device (uploaded once). */
     private lrDevice: Tensor | undefined;
@@ -153,7 +153,7 @@ function deviceBindingLimit(): Promise<number> {
     /** Splits found too large for one device buffer, and why (host-fed instead). */
     private readonly tooLarge = new WeakMap<Split, string>();
     /** Identity/Concat sessions that put host data on the device, by purpose; released after their outputs. */
-    private readonly uploaders = new Map<string, InferenceSession>();
+    private readonly uploaders = new Map<string, DeviceUploader>();
     private disposed = false;
 
     constructor(
@@ -228,37 +228,17 @@ function deviceBindingLimit(): Promise<number> {
     }
 
     /**
-     * Runs `feeds` through an Identity (or, with `concat`, a Concat along axis 0 for `data`) session whose
-     * outputs stay on the device; the session is kept under `purpose` and released only after its
-     * outputs are disposed (a device tensor outliving its session kills ONNX Runtime 1.30 for Node).
+     * Puts host tensors on the device through the uploader kept under `purpose` (device-io.ts); it is
+     * released only after its outputs are disposed (a device tensor outliving its session kills ONNX
+     * Runtime 1.30 for Node).
      */
-    private async upload(purpose: string, specs: { name: string; type: 'float32' | 'int32'; shape: (number | string)[]; concat?: number }[], feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
-      let session = this.uploaders.get(purpose);
-      if (!session) {
-        const g = new OnnxGraph(`upload-${purpose}`);
-        for (const s of specs) {
-          if (s.concat !== undefined) {
-            const parts = Array.from({ length: s.concat }, (_, i) => g.input(`${s.name}.${i}`, s.type, s.shape));
-            g.output(g.op('Concat', parts, { axis: 0 }, `${s.name}.device`), s.type, s.shape);
-          } else {
-            g.input(s.name, s.type, s.shape);
-            g.output(g.op('Identity', [s.name], {}, `${s.name}.device`), s.type, s.shape);
-          }
-        }
-        session = await this.ort.InferenceSession.create(g.toModelBytes(), { ...this.sessionOptions, preferredOutputLocation: 'gpu-buffer' });
-        this.uploaders.set(purpose, session);
+    private async upload(purpose: string, values: DeviceValue[], feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+      let uploader = this.uploaders.get(purpose);
+      if (!uploader) {
+        uploader = new DeviceUploader(this.ort, values, this.sessionOptions);
+        this.uploaders.set(purpose, uploader);
       }
-      const out = await session.run(feeds);
-      const m: Record<string, Tensor> = {};
-      for (const s of specs) {
-        const t = out[`${s.name}.device`];
-        if (!t || t.location !== 'gpu-buffer') {
-          for (const u of Object.values(out)) u.dispose();
-          throw new BackendError(`onnxruntime trainer: uploading ${s.name} left it in '${t?.location}', not on the device. Hint: the execution provider must keep outputs as gpu-buffer tensors.`);
-        }
-        m[s.name] = t;
-      }
-      return m;
+      return uploader.run(feeds);
     }
 
     /**
@@ -402,16 +382,8 @@ function deviceBindingLimit(): Promise<number> {
   /** The value of a scalar tensor on the CPU; on the device through the Identity read-back session. */
   private async read(t: Tensor): Promise<number> {
     if (t.location === 'cpu') return (t.data as Float32Array)[0]!;
-    if (!this.readback) {
-      const g = new OnnxGraph('readback');
-      g.input('v', 'float32', []);
-      g.output(g.op('Identity', ['v'], {}, 'out'), 'float32', []);
-      this.readback = await this.ort.InferenceSession.create(g.toModelBytes(), { ...this.sessionOptions, preferredOutputLocation: 'cpu' });
-    }
-    const out = await this.readback.run({ v: t });
-    const value = (out['out']!.data as Float32Array)[0]!;
-    out['out']!.dispose();
-    return value;
+    this.readback ??= new DeviceReader(this.ort, [{ name: 'v', shape: [] }], this.sessionOptions);
+    return (await this.readback.read({ v: t })).get('v')![0]!;
   }
 
   async train(req: TrainRequest): Promise<TrainResult> {
