@@ -26,14 +26,18 @@ function run(name: string, shard?: string): void {
   if (r.status !== 0) throw new Error(`vitest ${shard ?? ''} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
 }
 
-/** The tables of a report with every measured number (thousands separators included) blanked out. */
+/**
+ * The tables of a report with every measured number (thousands separators included) blanked out, and
+ * the numbers of source footnotes too: a source's text carries how many memory samples a phase took,
+ * which depends on how long it ran, so two runs number the same sources differently.
+ */
 function skeleton(markdown: string): string[] {
   return markdown
     .split('\n')
     // What legitimately differs between two shard runs and one run: their ids and when they finished
     // (the shards may straddle a minute boundary the single run does not).
     .filter((l) => l.startsWith('|') && !l.startsWith('| Runs |') && !l.startsWith('| Finished |'))
-    .map((l) => l.replace(/\d[\d,]*(\.\d+)?(e[-+]?\d+)?/g, '#'));
+    .map((l) => l.replace(/\d[\d,]*(\.\d+)?(e[-+]?\d+)?/g, '#').replace(/[⁰¹²³⁴⁵⁶⁷⁸⁹]+/g, '⁽ⁿ⁾'));
 }
 
 const quiet = { out: () => {}, err: () => {} };
