@@ -45,7 +45,10 @@ export default defineConfig({
         test: {
           name: 'gpu',
           include: experimentFiles,
-          env: { EXPBENCH_PROFILE: profile, EXPBENCH_BACKENDS: process.env.EXPBENCH_BACKENDS || 'webgpu,cuda,tensorflow' },
+          env: {
+            EXPBENCH_PROFILE: profile,
+            EXPBENCH_BACKENDS: process.env.EXPBENCH_BACKENDS || 'webgpu,cuda,tensorflow',
+          },
           sequence: { groupOrder: 2 },
           fileParallelism: false,
           testTimeout: 600_000,

@@ -61,7 +61,8 @@ const out = new Int32Array(ROWS);
 // Every method must agree before any is timed.
 const expected = argmaxLoop(logits, ROWS, CLASSES, new Int32Array(ROWS));
 const viaTf = tf.argMax(whole, 1).dataSync();
-for (let r = 0; r < ROWS; r++) if (viaTf[r] !== expected[r]) throw new Error(`tf.argMax disagrees with the loop at row ${r}`);
+for (let r = 0; r < ROWS; r++)
+  if (viaTf[r] !== expected[r]) throw new Error(`tf.argMax disagrees with the loop at row ${r}`);
 
 const time = Number(args.time);
 const bench = new Bench({ time, warmupTime: Math.min(500, time / 4), iterations: 5 });
@@ -101,14 +102,19 @@ for (const task of bench.tasks) {
   medians.set(task.name, { p50: l.p50 / 1e3, p75: l.p75 / 1e3, n: l.samplesCount });
 }
 const loop = medians.get('Float32Array loop')!.p50;
-console.log(`argmax over ${ROWS.toLocaleString('en-US')} rows × ${CLASSES} classes; tfjs ${tf.version_core} (${tf.getBackend()}); node ${process.version}; load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores\n`);
+console.log(
+  `argmax over ${ROWS.toLocaleString('en-US')} rows × ${CLASSES} classes; tfjs ${tf.version_core} (${tf.getBackend()}); node ${process.version}; load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores\n`,
+);
 console.log('| method | median | p75 | iterations | × loop |');
 console.log('|---|---|---|---|---|');
 for (const [name, m] of medians) {
-  console.log(`| ${name} | ${formatSeconds(m.p50)} | ${formatSeconds(m.p75)} | ${m.n} | ${(m.p50 / loop).toFixed(1)} |`);
+  console.log(
+    `| ${name} | ${formatSeconds(m.p50)} | ${formatSeconds(m.p75)} | ${m.n} | ${(m.p50 / loop).toFixed(1)} |`,
+  );
 }
 console.log('\nstudy (TensorFlow 1.x vs NumPy): tf.argmax 0.4066 s, numpy 0.0075 s (54×)');
 const perRow = medians.get('tf.argMax per row (9,984 calls, tensor per row)')!.p50;
 const batched = medians.get('tf.argMax on [9984,10] + dataSync')!.p50;
-console.log(`here: per-row tf.argMax / loop = ${(perRow / loop).toFixed(0)}×; one batched tf.argMax / loop = ${(batched / loop).toFixed(1)}×`);
-
+console.log(
+  `here: per-row tf.argMax / loop = ${(perRow / loop).toFixed(0)}×; one batched tf.argMax / loop = ${(batched / loop).toFixed(1)}×`,
+);

@@ -60,10 +60,18 @@ function time(fn: () => void | Promise<void>): Promise<SortedSamples> {
 const rt = await activateRuntime('wasm');
 if (!rt.ok) throw new Error(`tfjs/wasm unavailable: ${rt.reason}`);
 const ort = await loadOrt();
-console.log(`${cpus()[0]?.model ?? 'cpu'}, ${availableParallelism()} cores usable, node ${process.version}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-console.log(`tfjs: ${rt.info.description}; onnxruntime-node ${ortVersions(ort)['onnxruntime-node']}, ${sessionOptions('cpu').intraOpNumThreads} intra-op threads`);
+console.log(
+  `${cpus()[0]?.model ?? 'cpu'}, ${availableParallelism()} cores usable, node ${process.version}, load ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
+console.log(
+  `tfjs: ${rt.info.description}; onnxruntime-node ${ortVersions(ort)['onnxruntime-node']}, ${sessionOptions('cpu').intraOpNumThreads} intra-op threads`,
+);
 console.log(`batch ${N}, vgg-small width ${WIDTH}, ${REPEATS} timed repeats after 2 warm-up\n`);
-console.log('layer                     GMAC   tfjs/wasm ms (min–max)   GMAC/s   onnxruntime/cpu ms (min–max)   GMAC/s   wasm : ORT');
+console.log(
+  'layer                     GMAC   tfjs/wasm ms (min–max)   GMAC/s   onnxruntime/cpu ms (min–max)   GMAC/s   wasm : ORT',
+);
 let sumW = 0;
 let sumO = 0;
 for (const [s, ci, co] of LAYERS) {
@@ -112,5 +120,7 @@ for (const [s, ci, co] of LAYERS) {
   ];
   console.log(row.join(' '));
 }
-console.log(`\nsum of medians: tfjs/wasm ${sumW.toFixed(1)} ms, onnxruntime/cpu ${sumO.toFixed(1)} ms: wasm : ORT ${(sumW / sumO).toFixed(2)}×`);
+console.log(
+  `\nsum of medians: tfjs/wasm ${sumW.toFixed(1)} ms, onnxruntime/cpu ${sumO.toFixed(1)} ms: wasm : ORT ${(sumW / sumO).toFixed(2)}×`,
+);
 process.exit(0);

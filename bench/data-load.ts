@@ -36,7 +36,9 @@ function median(xs: number[]): number {
 }
 
 async function main(): Promise<number> {
-  const positional = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !(all[i - 1] ?? '').startsWith('--'));
+  const positional = process.argv
+    .slice(2)
+    .filter((a, i, all) => !a.startsWith('--') && !(all[i - 1] ?? '').startsWith('--'));
   const path = positional[0] ? resolve(positional[0]) : defaultPath();
   if (!path) {
     console.error('data-load: no cifar10-jpg.tar.gz found; pass its path (or set EXPBENCH_DATA to its folder)');
@@ -52,18 +54,25 @@ async function main(): Promise<number> {
     ds = null;
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    ds = await loadDataset({ kind: 'image-folder', path, train, test, sizeMismatch: 'reject' }, { baseDir: process.cwd() });
+    ds = await loadDataset(
+      { kind: 'image-folder', path, train, test, sizeMismatch: 'reject' },
+      { baseDir: process.cwd() },
+    );
     const t = (performance.now() - t0) / 1000;
     const c = process.cpuUsage(c0);
     wall.push(t);
     cpu.push((c.user + c.system) / 1e6);
-    console.log(`run ${r + 1}: ${t.toFixed(2)} s wall, ${cpu.at(-1)!.toFixed(2)} s CPU, ${((ds.train.n + ds.test.n) / t).toFixed(0)} images/s`);
+    console.log(
+      `run ${r + 1}: ${t.toFixed(2)} s wall, ${cpu.at(-1)!.toFixed(2)} s CPU, ${((ds.train.n + ds.test.n) / t).toFixed(0)} images/s`,
+    );
   }
   const d = ds!;
   const n = d.train.n + d.test.n;
   const w = median(wall);
   console.log(`source: ${d.source}`);
-  console.log(`loaded: ${d.train.n} train + ${d.test.n} test, ${d.width}×${d.height}×${d.channels}, ${d.numClasses} classes (${d.classNames.join(' ')}), ${(d.bytes / 1e6).toFixed(1)} MB in memory`);
+  console.log(
+    `loaded: ${d.train.n} train + ${d.test.n} test, ${d.width}×${d.height}×${d.channels}, ${d.numClasses} classes (${d.classNames.join(' ')}), ${(d.bytes / 1e6).toFixed(1)} MB in memory`,
+  );
   console.log(
     `load time: median ${w.toFixed(2)} s wall (min ${Math.min(...wall).toFixed(2)}, max ${Math.max(...wall).toFixed(2)}, ${repeats} run${repeats > 1 ? 's' : ''}), ` +
       `median ${median(cpu).toFixed(2)} s CPU; ${(n / w).toFixed(0)} images/s wall, ${(n / median(cpu)).toFixed(0)} images/s per CPU-second`,

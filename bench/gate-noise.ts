@@ -66,14 +66,25 @@ async function worker(perBlock: number): Promise<void> {
   const g = new OnnxGraph('gate-noise');
   let x = g.input('x', 'float32', [N, C, H, H]);
   for (let i = 0; i < 3; i++) {
-    const w = g.floats(Float32Array.from({ length: C * C * 9 }, (_, k) => Math.sin(k + i) * 0.05), [C, C, 3, 3], 'w');
+    const w = g.floats(
+      Float32Array.from({ length: C * C * 9 }, (_, k) => Math.sin(k + i) * 0.05),
+      [C, C, 3, 3],
+      'w',
+    );
     x = g.op('Relu', [g.op('Conv', [x, w], { pads: [1, 1, 1, 1] })]);
   }
   const y = g.op('ReduceMean', [x], { keepdims: 0 });
   g.output(y, 'float32', []);
   const threads = Number(args.threads);
-  const session = await ort.InferenceSession.create(g.toModelBytes(), threads > 0 ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {});
-  const input = new ort.Tensor('float32', Float32Array.from({ length: N * C * H * H }, (_, k) => (k % 97) / 97), [N, C, H, H]);
+  const session = await ort.InferenceSession.create(
+    g.toModelBytes(),
+    threads > 0 ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {},
+  );
+  const input = new ort.Tensor(
+    'float32',
+    Float32Array.from({ length: N * C * H * H }, (_, k) => (k % 97) / 97),
+    [N, C, H, H],
+  );
   const wall: number[] = [];
   const cpu: number[] = [];
   for (let i = 0; i < perBlock + 2; i++) {
@@ -95,10 +106,24 @@ async function worker(perBlock: number): Promise<void> {
 
 function runBlock(perBlock: number): Promise<{ wall: number[]; cpu: number[] }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, here, '--worker', '--per-block', String(perBlock), '--threads', args.threads, '--batch', args.batch], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        ...process.execArgv,
+        here,
+        '--worker',
+        '--per-block',
+        String(perBlock),
+        '--threads',
+        args.threads,
+        '--batch',
+        args.batch,
+      ],
+      {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);
@@ -175,12 +200,22 @@ interface Comparison {
  * - `spread`: each sample comes from a DIFFERENT process (one per block; the two groups use disjoint
  *   blocks) — repeats run in fresh processes, so the groups carry the run-to-run variation themselves.
  */
-function comparisons(blocks: number[][], repeats: number, count: number, seed: number, grouping: 'process' | 'spread' = 'process'): Comparison[] {
+function comparisons(
+  blocks: number[][],
+  repeats: number,
+  count: number,
+  seed: number,
+  grouping: 'process' | 'spread' = 'process',
+): Comparison[] {
   const rand = rng(seed);
   const out: Comparison[] = [];
   for (let c = 0; c < count; c++) {
     if (grouping === 'spread') {
-      const order = drawWithoutReplacement(blocks.map((_, i) => i), Math.min(blocks.length, 2 * repeats), rand);
+      const order = drawWithoutReplacement(
+        blocks.map((_, i) => i),
+        Math.min(blocks.length, 2 * repeats),
+        rand,
+      );
       const pick = (ids: number[]) => ids.map((b) => blocks[b]![Math.floor(rand() * blocks[b]!.length)]!);
       out.push({ current: pick(order.slice(0, repeats)), baseline: pick(order.slice(repeats, 2 * repeats)) });
       continue;
@@ -188,7 +223,10 @@ function comparisons(blocks: number[][], repeats: number, count: number, seed: n
     const i = Math.floor(rand() * blocks.length);
     let j = Math.floor(rand() * (blocks.length - 1));
     if (j >= i) j++;
-    out.push({ current: drawWithoutReplacement(blocks[i]!, repeats, rand), baseline: drawWithoutReplacement(blocks[j]!, repeats, rand) });
+    out.push({
+      current: drawWithoutReplacement(blocks[i]!, repeats, rand),
+      baseline: drawWithoutReplacement(blocks[j]!, repeats, rand),
+    });
   }
   return out;
 }
@@ -214,8 +252,20 @@ function rates(rule: Rule, comps: Comparison[]): Rates {
     const aa = rule(current, baseline);
     if (aa === 'regression') fa++;
     if (aa === 'declined') declined++;
-    if (rule(current.map((v) => v * 1.1), baseline) === 'regression') d10++;
-    if (rule(current.map((v) => v * 1.2), baseline) === 'regression') d20++;
+    if (
+      rule(
+        current.map((v) => v * 1.1),
+        baseline,
+      ) === 'regression'
+    )
+      d10++;
+    if (
+      rule(
+        current.map((v) => v * 1.2),
+        baseline,
+      ) === 'regression'
+    )
+      d20++;
   }
   const n = comps.length;
   return { falseAlarm: fa / n, detect10: d10 / n, detect20: d20 / n, declined: declined / n };
@@ -232,7 +282,12 @@ interface GateSetting {
 
 function gateRule(threshold: number, g: GateSetting): Rule {
   return (c, b) => {
-    const v = compareToBaseline(c, b, { threshold, alpha: g.alpha, minEffect: g.minEffect, maxSpread: g.spreadFactor * threshold });
+    const v = compareToBaseline(c, b, {
+      threshold,
+      alpha: g.alpha,
+      minEffect: g.minEffect,
+      maxSpread: g.spreadFactor * threshold,
+    });
     return v.status === 'regression' ? 'regression' : v.status === 'incomparable' ? 'declined' : 'pass';
   };
 }
@@ -242,8 +297,11 @@ function medianEstimatorRule(threshold: number, g: GateSetting): Rule {
   return (c, b) => {
     const sc = sortSamples(c);
     const sb = sortSamples(b);
-    if (relativeSpread(sc) > g.spreadFactor * threshold || relativeSpread(sb) > g.spreadFactor * threshold) return 'declined';
-    return mannWhitneyU(c, b).pGreater < g.alpha && median(sc) / median(sb) > 1 + g.minEffect * threshold ? 'regression' : 'pass';
+    if (relativeSpread(sc) > g.spreadFactor * threshold || relativeSpread(sb) > g.spreadFactor * threshold)
+      return 'declined';
+    return mannWhitneyU(c, b).pGreater < g.alpha && median(sc) / median(sb) > 1 + g.minEffect * threshold
+      ? 'regression'
+      : 'pass';
   };
 }
 
@@ -259,7 +317,8 @@ function better(r: Rates, best: Rates | undefined): boolean {
   if (!best) return true;
   const tier = (x: Rates) => (meets(x) ? 2 : x.falseAlarm <= 0.01 ? 1 : 0);
   if (tier(r) !== tier(best)) return tier(r) > tier(best);
-  if (tier(r) > 0) return r.detect10 > best.detect10 || (r.detect10 === best.detect10 && r.falseAlarm < best.falseAlarm);
+  if (tier(r) > 0)
+    return r.detect10 > best.detect10 || (r.detect10 === best.detect10 && r.falseAlarm < best.falseAlarm);
   return r.falseAlarm < best.falseAlarm || (r.falseAlarm === best.falseAlarm && r.detect10 > best.detect10);
 }
 
@@ -268,10 +327,12 @@ const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 
 function describeNoise(name: string, blocks: number[][], load: number[] | undefined): string {
   const all = sortSamples(blocks.flat());
-  const within = sortSamples(blocks.map((b) => {
-    const s = sortSamples(b);
-    return iqr(s) / median(s);
-  }));
+  const within = sortSamples(
+    blocks.map((b) => {
+      const s = sortSamples(b);
+      return iqr(s) / median(s);
+    }),
+  );
   const medians = sortSamples(blocks.map((b) => median(sortSamples(b))));
   const mm = median(medians);
   return (
@@ -279,11 +340,14 @@ function describeNoise(name: string, blocks: number[][], load: number[] | undefi
     `(min ${(all[0]! * 1e3).toFixed(1)}, max ${(all[all.length - 1]! * 1e3).toFixed(1)}); ` +
     `within-block IQR/median: median ${pct(median(within))}, range ${pct(within[0]!)}–${pct(within[within.length - 1]!)}; ` +
     `block medians ${pct(medians[0]! / mm - 1)} … +${pct(medians[medians.length - 1]! / mm - 1)} around their median` +
-    (load && load.length > 0 ? `; load average ${Math.min(...load).toFixed(1)}–${Math.max(...load).toFixed(1)} on ${cpuCount} cores` : '')
+    (load && load.length > 0
+      ? `; load average ${Math.min(...load).toFixed(1)}–${Math.max(...load).toFixed(1)} on ${cpuCount} cores`
+      : '')
   );
 }
 
-const row = (name: string, r: Rates) => `| ${name} | ${pct(r.falseAlarm)} | ${pct(r.detect10)} | ${pct(r.detect20)} | ${pct(r.declined)} |`;
+const row = (name: string, r: Rates) =>
+  `| ${name} | ${pct(r.falseAlarm)} | ${pct(r.detect10)} | ${pct(r.detect20)} | ${pct(r.declined)} |`;
 
 async function main(): Promise<void> {
   const threshold = Number(args.threshold);
@@ -293,10 +357,13 @@ async function main(): Promise<void> {
   } else {
     const t0 = Date.now();
     sets = await collect(Number(args.blocks), Number(args['per-block']));
-    const file = args.save ?? join(root, '.expbench', 'bench', `gate-noise-${sets.collectedAt.replace(/[:.]/g, '-')}.json`);
+    const file =
+      args.save ?? join(root, '.expbench', 'bench', `gate-noise-${sets.collectedAt.replace(/[:.]/g, '-')}.json`);
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, `${JSON.stringify(sets)}\n`);
-    console.log(`collected in ${((Date.now() - t0) / 1000).toFixed(0)} s; samples saved to ${file} (re-analyse with --from)`);
+    console.log(
+      `collected in ${((Date.now() - t0) / 1000).toFixed(0)} s; samples saved to ${file} (re-analyse with --from)`,
+    );
   }
   console.log(`workload: ${sets.workload}; cpu: ${sets.host}; collected ${sets.collectedAt}`);
   console.log(describeNoise('A (tune), wall', sets.A, sets.loadA));
@@ -318,7 +385,8 @@ async function main(): Promise<void> {
   for (const alpha of [0.01, 0.025, 0.05, 0.1])
     for (const minEffect of [0, 0.25, 0.5, 0.6, 0.75, 1])
       for (const spreadFactor of [Infinity, 1, 0.75, 0.5, 0.4, 0.3]) grid.push({ alpha, minEffect, spreadFactor });
-  const name = (g: GateSetting) => `alpha ${g.alpha}, minEffect ${g.minEffect}, maxSpread ${Number.isFinite(g.spreadFactor) ? `${g.spreadFactor}×thr` : 'off'}`;
+  const name = (g: GateSetting) =>
+    `alpha ${g.alpha}, minEffect ${g.minEffect}, maxSpread ${Number.isFinite(g.spreadFactor) ? `${g.spreadFactor}×thr` : 'off'}`;
 
   for (const repeats of repeatsList) {
     const compA = comparisons(tuneA, repeats, count, seed + repeats);
@@ -329,18 +397,25 @@ async function main(): Promise<void> {
       const r = rates(gateRule(threshold, g), compA);
       tuned.push(row(`Hodges–Lehmann, ${name(g)}`, r));
       if (better(r, best?.r)) best = { g, r };
-      if (g.minEffect === 0.5) tuned.push(row(`median ratio, ${name(g)}`, rates(medianEstimatorRule(threshold, g), compA)));
+      if (g.minEffect === 0.5)
+        tuned.push(row(`median ratio, ${name(g)}`, rates(medianEstimatorRule(threshold, g), compA)));
     }
     console.log(`\n## repeats = ${repeats}: tuning on set A (${count} comparisons each for A/A, +10%, +20%)\n`);
     console.log('| rule | false alarms (A/A) | detect +10% | detect +20% | declined (A/A) |');
     console.log('|---|---|---|---|---|');
     for (const line of tuned) console.log(line);
     const chosen = best!;
-    console.log(`\nchosen on set A for repeats = ${repeats}: ${name(chosen.g)}${meets(chosen.r) ? ' (meets every target)' : ' (no setting met every target)'}\n`);
+    console.log(
+      `\nchosen on set A for repeats = ${repeats}: ${name(chosen.g)}${meets(chosen.r) ? ' (meets every target)' : ' (no setting met every target)'}\n`,
+    );
     console.log(`## repeats = ${repeats}: chosen rule on set A and on the validation set B, with the plain rules\n`);
     console.log('| rule | false alarms (A/A) | detect +10% | detect +20% | declined (A/A) |');
     console.log('|---|---|---|---|---|');
-    const defaults: GateSetting = { alpha: DEFAULT_GATE.alpha, minEffect: DEFAULT_GATE.minEffect, spreadFactor: DEFAULT_GATE.maxSpreadFactor };
+    const defaults: GateSetting = {
+      alpha: DEFAULT_GATE.alpha,
+      minEffect: DEFAULT_GATE.minEffect,
+      spreadFactor: DEFAULT_GATE.maxSpreadFactor,
+    };
     const rows: [string, Rule][] = [
       [`expbench gate, tuned (${name(chosen.g)})`, gateRule(threshold, chosen.g)],
       [`expbench gate, defaults (${name(defaults)})`, gateRule(threshold, defaults)],

@@ -20,7 +20,7 @@ import { availableParallelism, cpus, loadavg, platform, release, totalmem } from
 import { parseArgs } from 'node:util';
 import type { Backend, BackendId, LoadOptions, ModelSession } from '../src/backends/types.ts';
 import { fillBatch, identityOrder } from '../src/data/batch.ts';
-import type { Dataset, Split } from '../src/data/types.ts';
+import type { Split } from '../src/data/types.ts';
 import { buildModelGraph } from '../src/models/index.ts';
 import { initWeights } from '../src/models/init.ts';
 import type { ModelGraph, Weights } from '../src/models/ir.ts';
@@ -47,7 +47,11 @@ const W = 32;
 const C = 3;
 const { dataset, sub } = randomImages(MAX_IMAGES, H, W, C);
 const fullSplit: Split = dataset.train;
-const model = buildModelGraph({ arch: 'vgg-small', width: 1, batchNorm: false, classifier: [256], dropout: 0 }, { channels: C, height: H, width: W }, 10);
+const model = buildModelGraph(
+  { arch: 'vgg-small', width: 1, batchNorm: false, classifier: [256], dropout: 0 },
+  { channels: C, height: H, width: W },
+  10,
+);
 const weights = initWeights(model, 1);
 const loadOpts: LoadOptions = {
   optimizer: { kind: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 0 },
@@ -59,12 +63,16 @@ const loadOpts: LoadOptions = {
 };
 
 /** ONNX Runtime with the weights fed as graph inputs: the same loop as the backend's `infer`. */
-async function ortInputsSession(model: ModelGraph, weights: Weights): Promise<Pick<ModelSession, 'infer' | 'dispose' | 'info'>> {
+async function ortInputsSession(
+  model: ModelGraph,
+  weights: Weights,
+): Promise<Pick<ModelSession, 'infer' | 'dispose' | 'info'>> {
   const ort = await loadOrt();
   const fg = buildForwardGraph(model, { weights: 'inputs', batch: 'N', mode: 'inference' });
   const session = await ort.InferenceSession.create(fg.graph.toModelBytes(), sessionOptions('cpu'));
   const params: Record<string, InstanceType<typeof ort.Tensor>> = {};
-  for (const [name, value] of Object.entries(fg.paramInputs)) params[value] = new ort.Tensor('float32', weights[name]!.data, weights[name]!.shape);
+  for (const [name, value] of Object.entries(fg.paramInputs))
+    params[value] = new ort.Tensor('float32', weights[name]!.data, weights[name]!.shape);
   const per = C * H * W;
   const buf = new Float32Array(BATCH * per);
   const run = async (split: Split, B: number) => {
@@ -73,14 +81,22 @@ async function ortInputsSession(model: ModelGraph, weights: Weights): Promise<Pi
     for (let s = 0; s < split.n; s += B) {
       const count = Math.min(B, split.n - s);
       fillBatch(split, { channels: C, height: H, width: W }, dataset.normalization, order, s, count, 'NCHW', buf);
-      const r = await session.run({ ...params, input: new ort.Tensor('float32', buf.subarray(0, count * per), [count, C, H, W]) });
+      const r = await session.run({
+        ...params,
+        input: new ort.Tensor('float32', buf.subarray(0, count * per), [count, C, H, W]),
+      });
       argmaxRows(r.logits!.data as Float32Array, count, 10, out, s);
     }
     return out;
   };
   await run(sub(BATCH), BATCH);
   return {
-    info: { backend: 'onnxruntime/cpu', device: 'cpu (weights as graph inputs)', threads: sessionOptions('cpu').intraOpNumThreads, versions: ortVersions(ort) },
+    info: {
+      backend: 'onnxruntime/cpu',
+      device: 'cpu (weights as graph inputs)',
+      threads: sessionOptions('cpu').intraOpNumThreads,
+      versions: ortVersions(ort),
+    },
     infer: (req) => run(req.split, req.batchSize),
     dispose: () => session.release(),
   };
@@ -129,13 +145,30 @@ async function prepare(id: string): Promise<Row> {
   await session.infer({ split: sub(BATCH), batchSize: BATCH });
   const perBatch = (performance.now() - c0) / 1000;
   const batches = Math.max(1, Math.min(Math.floor(MAX_IMAGES / BATCH), Math.round(ROUND_SECONDS / perBatch)));
-  return { id, device: session.info.device, loadS, perRound: batches * BATCH, rates: [], session, split: sub(batches * BATCH) };
+  return {
+    id,
+    device: session.info.device,
+    loadS,
+    perRound: batches * BATCH,
+    rates: [],
+    session,
+    split: sub(batches * BATCH),
+  };
 }
 
-const ids = args.backends.split(',').map((s) => s.trim()).filter(Boolean) as Array<BackendId | 'onnxruntime/cpu+inputs'>;
+const ids = args.backends
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean) as Array<BackendId | 'onnxruntime/cpu+inputs'>;
 const ort = await loadOrt();
-console.log(`machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores usable, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()} ${release()}, node ${process.version}`);
-console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other processes share these cores)`);
+console.log(
+  `machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores usable, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()} ${release()}, node ${process.version}`,
+);
+console.log(
+  `load average at start: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')} (other processes share these cores)`,
+);
 console.log(`runtime: onnxruntime-node ${ortVersions(ort)['onnxruntime-node']}`);
 console.log(
   `model: vgg-small (${model.paramCount.toLocaleString('en-US')} parameters), batch ${BATCH}; ${ROUNDS} timed rounds, backends interleaved within each round (rotating order) so load drift hits all alike\n`,
@@ -162,7 +195,9 @@ for (const r of live) await r.session!.dispose();
 
 const base = rows.find((r) => r.id === 'onnxruntime/cpu' && r.rates.length > 0);
 const baseMed = base ? median(sortSamples(base.rates!)) : undefined;
-console.log('\nbackend                 rounds × images  median img/s   min–max img/s      IQR    vs onnxruntime/cpu   load s  agrees');
+console.log(
+  '\nbackend                 rounds × images  median img/s   min–max img/s      IQR    vs onnxruntime/cpu   load s  agrees',
+);
 for (const r of rows) {
   if (r.skipped !== undefined) {
     console.log(`${r.id.padEnd(24)}skipped: ${r.skipped}`);
@@ -182,5 +217,9 @@ for (const r of rows) {
     `${r.id.padEnd(24)}${`${r.rates.length} × ${r.perRound}`.padStart(15)}  ${m.toFixed(1).padStart(12)}  ${`${min(s).toFixed(1)}–${max(s).toFixed(1)}`.padStart(15)}  ${iqr(s).toFixed(1).padStart(7)}  ${ratio.padStart(18)}  ${r.loadS!.toFixed(2).padStart(7)}  ${agree.padStart(6)}`,
   );
 }
-console.log(`\nload average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(
+  `\nload average at end: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 console.log('agrees: share of class ids equal to onnxruntime/cpu on the same images (same weights).');

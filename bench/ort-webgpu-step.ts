@@ -20,7 +20,7 @@
  */
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { createOrtBackend, OrtSession } from '../src/backends/onnxruntime/index.ts';
+import { createOrtBackend, type OrtSession } from '../src/backends/onnxruntime/index.ts';
 import { EXECUTION_PROVIDER, loadOrt, ortVersions, sessionOptions } from '../src/backends/onnxruntime/runtime.ts';
 import { createOrtTrainer } from '../src/backends/onnxruntime/trainer.ts';
 import { dawnAdapter } from '../src/backends/software-gpu.ts';
@@ -52,23 +52,60 @@ if (!probe.available) {
 }
 const adapter = await dawnAdapter();
 const ort = await loadOrt();
-console.log(`${cpus()[0]?.model ?? 'cpu'}, ${availableParallelism()} cores usable, node ${process.version}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-console.log(`onnxruntime-node ${ortVersions(ort)['onnxruntime-node']}, WebGPU adapter: ${adapter?.described ?? 'unknown'}${adapter?.software ? ' (SOFTWARE: CPU timings, the mechanism only)' : ''}`);
-console.log(`vgg-small width ${args.width}, ${S}×${S}, batch ${B}, ${STEPS} steps per sample, ${REPEATS} samples per mode after one warm-up each\n`);
+console.log(
+  `${cpus()[0]?.model ?? 'cpu'}, ${availableParallelism()} cores usable, node ${process.version}, load ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
+console.log(
+  `onnxruntime-node ${ortVersions(ort)['onnxruntime-node']}, WebGPU adapter: ${adapter?.described ?? 'unknown'}${adapter?.software ? ' (SOFTWARE: CPU timings, the mechanism only)' : ''}`,
+);
+console.log(
+  `vgg-small width ${args.width}, ${S}×${S}, batch ${B}, ${STEPS} steps per sample, ${REPEATS} samples per mode after one warm-up each\n`,
+);
 
 const data = randomImages(STEPS * B, S, S);
-const model = buildModelGraph({ arch: 'vgg-small', width: Number(args.width), batchNorm: true, classifier: [256], dropout: 0 }, { channels: 3, height: S, width: S }, 10);
-const opts: LoadOptions = { optimizer: { kind: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 5e-4 }, trainBatchSize: B, inferBatchSize: B, seed: 1, dataset: data.dataset };
-const session = (await createOrtBackend('webgpu').load(model, initWeights(model, 1), { ...opts, training: false })) as OrtSession;
-const ctx = { ort, model, state: session.state, opts, executionProviders: [EXECUTION_PROVIDER.webgpu], sessionOptions: sessionOptions('webgpu') };
-const trainers = { host: await createOrtTrainer(ctx, { batches: 'host' }), device: await createOrtTrainer(ctx, { batches: 'device' }) };
+const model = buildModelGraph(
+  { arch: 'vgg-small', width: Number(args.width), batchNorm: true, classifier: [256], dropout: 0 },
+  { channels: 3, height: S, width: S },
+  10,
+);
+const opts: LoadOptions = {
+  optimizer: { kind: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 5e-4 },
+  trainBatchSize: B,
+  inferBatchSize: B,
+  seed: 1,
+  dataset: data.dataset,
+};
+const session = (await createOrtBackend('webgpu').load(model, initWeights(model, 1), {
+  ...opts,
+  training: false,
+})) as OrtSession;
+const ctx = {
+  ort,
+  model,
+  state: session.state,
+  opts,
+  executionProviders: [EXECUTION_PROVIDER.webgpu],
+  sessionOptions: sessionOptions('webgpu'),
+};
+const trainers = {
+  host: await createOrtTrainer(ctx, { batches: 'host' }),
+  device: await createOrtTrainer(ctx, { batches: 'device' }),
+};
 const split = data.dataset.train;
 
 let epoch = 0;
 async function sample(mode: keyof typeof trainers): Promise<number> {
   const e = epoch++;
   const t0 = performance.now();
-  await trainers[mode].train({ split, epochs: 1, batchSize: B, order: () => epochOrder(5, e, split.n), lossEvery: STEPS });
+  await trainers[mode].train({
+    split,
+    epochs: 1,
+    batchSize: B,
+    order: () => epochOrder(5, e, split.n),
+    lossEvery: STEPS,
+  });
   return performance.now() - t0;
 }
 
@@ -90,7 +127,9 @@ try {
   const bytes = split.n * 3 * S * S * 4;
   // Warm-ups, one sample each: first runs of a session (and shader compilation, shared between the two
   // sessions), and for the device-gathered trainer the split's upload; indicative only.
-  console.log(`warm-up train(): host-fed ${firstHost.toFixed(0)} ms; device-gathered ${firstDevice.toFixed(0)} ms, with the split's upload (${split.n} examples, ${(bytes / 2 ** 20).toFixed(1)} MiB)`);
+  console.log(
+    `warm-up train(): host-fed ${firstHost.toFixed(0)} ms; device-gathered ${firstDevice.toFixed(0)} ms, with the split's upload (${split.n} examples, ${(bytes / 2 ** 20).toFixed(1)} MiB)`,
+  );
 } finally {
   await trainers.host.dispose();
   await trainers.device.dispose();

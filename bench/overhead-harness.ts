@@ -30,8 +30,14 @@ const dir = mkdtempSync(join(tmpdir(), 'expbench-overhead-'));
 const bare: number[] = [];
 const harness: number[] = [];
 const ratios: number[] = [];
-console.log(`machine: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length}, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-console.log(`workload: ${exp.model.arch} ×${exp.model.width} on ${c!.backend}, ${exp.dataset.train} images ${exp.training.epochs} epoch(s), batch ${exp.training.batchSize}`);
+console.log(
+  `machine: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length}, load ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);
+console.log(
+  `workload: ${exp.model.arch} ×${exp.model.width} on ${c!.backend}, ${exp.dataset.train} images ${exp.training.epochs} epoch(s), batch ${exp.training.batchSize}`,
+);
 for (let round = 0; round < ROUNDS; round++) {
   // Alternate which side goes first, so neither always runs on a warmer machine.
   const sides = round % 2 === 0 ? (['bare', 'harness'] as const) : (['harness', 'bare'] as const);
@@ -39,7 +45,11 @@ for (let round = 0; round < ROUNDS; round++) {
   let h = 0;
   for (const side of sides) {
     if (side === 'bare') {
-      const out = execFileSync(process.execPath, ['--import', TSX, join(import.meta.dirname, 'harness-bare.ts'), FILE], { encoding: 'utf8' });
+      const out = execFileSync(
+        process.execPath,
+        ['--import', TSX, join(import.meta.dirname, 'harness-bare.ts'), FILE],
+        { encoding: 'utf8' },
+      );
       b = (JSON.parse(out.trim().split('\n').pop()!) as { train: number }).train;
     } else {
       const r = await runCase(c!, { runId: `overhead-${round}`, resultsDir: dir });
@@ -62,4 +72,6 @@ console.log('|---|---:|---:|');
 console.log(`| bare session.train | ${median(sb).toFixed(3)} | ${iqr(sb).toFixed(3)} |`);
 console.log(`| through expbench | ${median(sh).toFixed(3)} | ${iqr(sh).toFixed(3)} |`);
 console.log('');
-console.log(`overhead: ratio of medians ${((median(sh) / median(sb) - 1) * 100).toFixed(2)}%; median of per-round ratios ${((median(sr) - 1) * 100).toFixed(2)}% (IQR of ratios ${(iqr(sr) * 100).toFixed(2)} points, ${ROUNDS} rounds); target ≤ 2%`);
+console.log(
+  `overhead: ratio of medians ${((median(sh) / median(sb) - 1) * 100).toFixed(2)}%; median of per-round ratios ${((median(sr) - 1) * 100).toFixed(2)}% (IQR of ratios ${(iqr(sr) * 100).toFixed(2)} points, ${ROUNDS} rounds); target ≤ 2%`,
+);

@@ -75,8 +75,12 @@ for (let p = 0; p < pairs; p++) {
 const r = sortSamples(ratios);
 const mw = mannWhitneyU(on, off);
 console.log(`node ${process.version}; load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores\n`);
-console.log(`one sample: median ${formatSeconds(one.latency.p50 / 1e3)} (p75 ${formatSeconds(one.latency.p75 / 1e3)}, ${one.latency.samplesCount} iterations)`);
-console.log(`workload without sampler: median ${formatSeconds(median(sortSamples(off)))}; with sampler (50 ms): median ${formatSeconds(median(sortSamples(on)))}`);
+console.log(
+  `one sample: median ${formatSeconds(one.latency.p50 / 1e3)} (p75 ${formatSeconds(one.latency.p75 / 1e3)}, ${one.latency.samplesCount} iterations)`,
+);
+console.log(
+  `workload without sampler: median ${formatSeconds(median(sortSamples(off)))}; with sampler (50 ms): median ${formatSeconds(median(sortSamples(on)))}`,
+);
 console.log(
   `paired ratio with/without over ${pairs} pairs: median ${median(r).toFixed(4)} (IQR ${quantile(r, 0.25).toFixed(4)}–${quantile(r, 0.75).toFixed(4)}); ` +
     `Mann–Whitney two-sided p = ${mw.pTwoSided.toFixed(3)}`,

@@ -62,10 +62,20 @@ if (!avail.available) {
   console.error(`${backend.id} unavailable: ${avail.reason}`);
   process.exit(2);
 }
-const model = buildModelGraph({ arch: args.arch!, width, batchNorm: args.bn!, classifier: [256], dropout: 0 }, { channels: C, height: H, width: W }, 10);
+const model = buildModelGraph(
+  { arch: args.arch!, width, batchNorm: args.bn!, classifier: [256], dropout: 0 },
+  { channels: C, height: H, width: W },
+  10,
+);
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
-console.log(`${backend.id} · ${args.arch} width ${width}${args.bn ? ' +bn' : ''} (${model.paramCount.toLocaleString('en')} params) · batch ${B}`);
-console.log(`machine: ${cpu}, ${availableParallelism()} cores, ${platform()} ${release()}, node ${process.version}, load avg ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+console.log(
+  `${backend.id} · ${args.arch} width ${width}${args.bn ? ' +bn' : ''} (${model.paramCount.toLocaleString('en')} params) · batch ${B}`,
+);
+console.log(
+  `machine: ${cpu}, ${availableParallelism()} cores, ${platform()} ${release()}, node ${process.version}, load avg ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);
 
 let t = performance.now();
 const session = await backend.load(model, initWeights(model, 1), {
@@ -75,7 +85,9 @@ const session = await backend.load(model, initWeights(model, 1), {
   seed: 1,
   dataset,
 });
-console.log(`build+init ${((performance.now() - t) / 1000).toFixed(2)} s · ${session.info.device} · threads ${session.info.threads ?? '?'}`);
+console.log(
+  `build+init ${((performance.now() - t) / 1000).toFixed(2)} s · ${session.info.device} · threads ${session.info.threads ?? '?'}`,
+);
 for (const n of session.info.notes ?? []) console.log(`  note: ${n}`);
 
 try {
@@ -93,9 +105,17 @@ try {
   for (let step = 0; step <= trainSteps; step++) {
     const order = Uint32Array.from({ length: N }, (_, i) => (i + step * B) % N);
     t = performance.now();
-    await session.train({ split: { ...split, n: N }, epochs: 1, batchSize: B, order: () => order, lossEvery: 1, onStep: () => 'stop' });
+    await session.train({
+      split: { ...split, n: N },
+      epochs: 1,
+      batchSize: B,
+      order: () => order,
+      lossEvery: 1,
+      onStep: () => 'stop',
+    });
     const sec = (performance.now() - t) / 1000;
-    if (step === 0) console.log(`train warm-up step: ${fmt(B / sec)} img/s (${sec.toFixed(2)} s, creates the momentum buffers)`);
+    if (step === 0)
+      console.log(`train warm-up step: ${fmt(B / sec)} img/s (${sec.toFixed(2)} s, creates the momentum buffers)`);
     else trainIps.push(B / sec);
   }
   if (trainIps.length > 0) console.log(`train: ${summary(trainIps)} (1 step of ${B} per sample)`);

@@ -20,7 +20,6 @@ import { getBackend } from '../src/backends/registry.ts';
 import { availableParallelism, cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Backend, BackendId, LoadOptions, ModelSession } from '../src/backends/types.ts';
-import type { Dataset, Split } from '../src/data/types.ts';
 import { epochOrder } from '../src/data/prng.ts';
 import { buildModelGraph } from '../src/models/index.ts';
 import { initWeights } from '../src/models/init.ts';
@@ -49,7 +48,13 @@ const [H, W, C] = [32, 32, 3];
 const N = MAX_STEPS * BATCH;
 const { dataset, sub } = randomImages(N, H, W, C);
 const model = buildModelGraph(
-  { arch: 'vgg-small', width: Number(args.width), batchNorm: args.bn, classifier: [256], dropout: Number(args.dropout) },
+  {
+    arch: 'vgg-small',
+    width: Number(args.width),
+    batchNorm: args.bn,
+    classifier: [256],
+    dropout: Number(args.dropout),
+  },
   { channels: C, height: H, width: W },
   10,
 );
@@ -127,10 +132,19 @@ async function measure(id: string): Promise<Row> {
   }
 }
 
-const ids = args.backends.split(',').map((s) => s.trim()).filter(Boolean) as BackendId[];
+const ids = args.backends
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean) as BackendId[];
 const ort = await loadOrt();
-console.log(`machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores usable, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()} ${release()}, node ${process.version}`);
-console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other processes share these cores)`);
+console.log(
+  `machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores usable, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()} ${release()}, node ${process.version}`,
+);
+console.log(
+  `load average at start: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')} (other processes share these cores)`,
+);
 console.log(`runtime: onnxruntime-node ${ortVersions(ort)['onnxruntime-node']}`);
 console.log(
   `model: vgg-small width ${args.width}${args.bn ? ' + batch norm' : ''}${Number(args.dropout) > 0 ? ` + dropout ${args.dropout}` : ''} (${model.paramCount.toLocaleString('en-US')} parameters), batch ${BATCH}, SGD momentum 0.9, wd 5e-4; up to ${ROUNDS} timed rounds per backend (budget ${BUDGET_SECONDS} s) after one warm-up step\n`,
@@ -141,14 +155,20 @@ for (const id of ids) {
   process.stdout.write(`${id} ... `);
   const row = await measure(id);
   rows.push(row);
-  console.log(row.skipped ? `skipped: ${row.skipped}` : `done (${row.rates!.map((r) => (r >= 10 ? r.toFixed(1) : r.toPrecision(3))).join(', ')} img/s)`);
+  console.log(
+    row.skipped
+      ? `skipped: ${row.skipped}`
+      : `done (${row.rates!.map((r) => (r >= 10 ? r.toFixed(1) : r.toPrecision(3))).join(', ')} img/s)`,
+  );
 }
 
 /** Rates below 10 img/s (plain-JS tfjs/cpu) keep three significant digits. */
 const fmt = (v: number) => (v >= 10 ? v.toFixed(1) : v.toPrecision(3));
 const base = rows.find((r) => r.id === 'onnxruntime/cpu' && r.rates);
 const baseMed = base ? median(sortSamples(base.rates!)) : undefined;
-console.log('\nbackend            rounds×steps  median img/s  min–max img/s     IQR  vs onnxruntime/cpu  load s  warm-up s  loss');
+console.log(
+  '\nbackend            rounds×steps  median img/s  min–max img/s     IQR  vs onnxruntime/cpu  load s  warm-up s  loss',
+);
 for (const r of rows) {
   if (!r.rates) {
     console.log(`${r.id.padEnd(19)}skipped: ${r.skipped}`);
@@ -162,4 +182,8 @@ for (const r of rows) {
   );
   console.log(`${''.padEnd(19)}device: ${r.device}${r.threads ? `, ${r.threads} threads` : ''}`);
 }
-console.log(`\nload average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(
+  `\nload average at end: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);

@@ -16,7 +16,12 @@
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { activateRuntime } from '../src/backends/tfjs/runtime.ts';
-import { chooseFilterGradStrategy, conv2dBackpropFilterNHWC, FILTER_GRAD_STRATEGIES, KernelScope } from '../src/backends/tfjs/wasm-kernels/index.ts';
+import {
+  chooseFilterGradStrategy,
+  conv2dBackpropFilterNHWC,
+  FILTER_GRAD_STRATEGIES,
+  KernelScope,
+} from '../src/backends/tfjs/wasm-kernels/index.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -25,7 +30,8 @@ const { values: args } = parseArgs({
     shapes: {
       type: 'string',
       // H×W×Ci×Co: vgg-small at width 1 and 0.25, then VGG11–19's deeper layers.
-      default: '32x32x3x64,32x32x64x64,16x16x64x128,16x16x128x128,32x32x3x16,32x32x16x16,16x16x16x32,16x16x32x32,8x8x256x256,4x4x512x512,2x2x512x512',
+      default:
+        '32x32x3x64,32x32x64x64,16x16x64x128,16x16x128x128,32x32x3x16,32x32x16x16,16x16x16x32,16x16x32x32,8x8x256x256,4x4x512x512,2x2x512x512',
     },
   },
 });
@@ -35,7 +41,9 @@ const REPEATS = Math.max(1, Number(args.repeats));
 const rt = await activateRuntime('wasm');
 if (!rt.ok) throw new Error(`tfjs/wasm unavailable: ${rt.reason}`);
 const backend = tf.backend();
-console.log(`${rt.info.description}; threads ${rt.info.threads}; batch ${BATCH}; ${REPEATS} timed calls each (ms: median, min–max)`);
+console.log(
+  `${rt.info.description}; threads ${rt.info.threads}; batch ${BATCH}; ${REPEATS} timed calls each (ms: median, min–max)`,
+);
 
 type Timing = { med: number; min: number; max: number };
 
@@ -68,21 +76,38 @@ function timeAll(fs: ((s: KernelScope, fresh: tf.TensorInfo) => void)[]): Timing
 
 const zero = tf.scalar(0);
 let dy: tf.Tensor = zero;
-for (const spec of args.shapes.split(',').map((s) => s.trim()).filter(Boolean)) {
+for (const spec of args.shapes
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean)) {
   const [h, w, ci, co] = spec.split('x').map(Number) as [number, number, number, number];
   const x = tf.randomNormal([BATCH, h, w, ci]);
   dy = tf.randomNormal([BATCH, h, w, co]);
   const filter = tf.randomNormal([3, 3, ci, co]);
-  const info = tf.backend_util.computeConv2DInfo([BATCH, h, w, ci], [3, 3, ci, co], 1, 1, 'same', undefined, false, 'channelsLast');
+  const info = tf.backend_util.computeConv2DInfo(
+    [BATCH, h, w, ci],
+    [3, 3, ci, co],
+    1,
+    1,
+    'same',
+    undefined,
+    false,
+    'channelsLast',
+  );
   const [fwd, ...per] = timeAll([
     (s) => void s.run('Conv2D', { x, filter }, { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1 }),
-    ...FILTER_GRAD_STRATEGIES.map((strategy) => (s: KernelScope, fresh: tf.TensorInfo) => void conv2dBackpropFilterNHWC(s, x, fresh, info, strategy)),
+    ...FILTER_GRAD_STRATEGIES.map(
+      (strategy) => (s: KernelScope, fresh: tf.TensorInfo) =>
+        void conv2dBackpropFilterNHWC(s, x, fresh, info, strategy),
+    ),
   ]) as [Timing, ...Timing[]];
   const cells = [`forward ${fwd.med.toFixed(1)} (${fwd.min.toFixed(1)}–${fwd.max.toFixed(1)})`];
   const picked = chooseFilterGradStrategy(info);
   FILTER_GRAD_STRATEGIES.forEach((strategy, j) => {
     const t = per[j]!;
-    cells.push(`${strategy}${strategy === picked ? '*' : ''} ${t.med.toFixed(1)} (${t.min.toFixed(1)}–${t.max.toFixed(1)}) ${(t.med / fwd.med).toFixed(1)}×`);
+    cells.push(
+      `${strategy}${strategy === picked ? '*' : ''} ${t.med.toFixed(1)} (${t.min.toFixed(1)}–${t.max.toFixed(1)}) ${(t.med / fwd.med).toFixed(1)}×`,
+    );
   });
   console.log(`x ${BATCH}×${h}×${w}×${ci} → ${co}`.padEnd(26) + cells.join('   '));
   tf.dispose([x, dy, filter]);

@@ -64,7 +64,9 @@ function compare(label: string, variants: Variant[]): void {
   variants.forEach(([name], i) => {
     const s = samples[i]!;
     const m = median(sortSamples(s));
-    console.log(`${label.padEnd(34)} ${name.padEnd(28)} ${m.toFixed(2).padStart(8)} ms  (${Math.min(...s).toFixed(2)}–${Math.max(...s).toFixed(2)})  ${(base / m).toFixed(2)}×`);
+    console.log(
+      `${label.padEnd(34)} ${name.padEnd(28)} ${m.toFixed(2).padStart(8)} ms  (${Math.min(...s).toFixed(2)}–${Math.max(...s).toFixed(2)})  ${(base / m).toFixed(2)}×`,
+    );
   });
 }
 
@@ -88,8 +90,19 @@ if (only.has('sum')) {
     const dataId = backend.write(Float32Array.from(acc), [c], 'float32');
     return { dataId, shape: [c], dtype: 'float32' } as TensorInfo;
   };
-  for (const shape of [[64, 32, 32, 64], [64, 16, 16, 128], [64, 256], [64, 10]]) {
-    const x = tf.tensor(normals(shape.reduce((p, v) => p * v, 1), 7), shape);
+  for (const shape of [
+    [64, 32, 32, 64],
+    [64, 16, 16, 128],
+    [64, 256],
+    [64, 10],
+  ]) {
+    const x = tf.tensor(
+      normals(
+        shape.reduce((p, v) => p * v, 1),
+        7,
+      ),
+      shape,
+    );
     const axis = shape.slice(0, -1).map((_, i) => i);
     const c = shape[shape.length - 1]!;
     const m = x.size / c;
@@ -103,10 +116,25 @@ if (only.has('sum')) {
 }
 
 if (only.has('maxpoolgrad')) {
-  for (const shape of [[64, 32, 32, 64], [64, 16, 16, 128]] as [number, number, number, number][]) {
+  for (const shape of [
+    [64, 32, 32, 64],
+    [64, 16, 16, 128],
+  ] as [number, number, number, number][]) {
     const info = tf.backend_util.computePool2DInfo(shape, 2, 2, 1, 'valid');
-    const x = tf.tensor(normals(shape.reduce((p, v) => p * v, 1), 3), shape);
-    const dy = tf.tensor(normals(info.outShape.reduce((p, v) => p * v, 1), 4), info.outShape);
+    const x = tf.tensor(
+      normals(
+        shape.reduce((p, v) => p * v, 1),
+        3,
+      ),
+      shape,
+    );
+    const dy = tf.tensor(
+      normals(
+        info.outShape.reduce((p, v) => p * v, 1),
+        4,
+      ),
+      info.outShape,
+    );
     // The previous kernel: copies of x and dy out of the heap, the general scan, dx written back.
     const previous = () => {
       const xv = backend.readSync(x.dataId) as Float32Array;
@@ -116,20 +144,37 @@ if (only.has('maxpoolgrad')) {
     };
     compare(`MaxPoolGrad 2×2/2 x [${shape.join('×')}]`, [
       ['copies + general scan', previous],
-      ['in-heap, 2×2/2 loop', call(maxPoolGradConfig, { dy, input: x, output: dy }, { filterSize: 2, strides: 2, pad: 'valid' })],
+      [
+        'in-heap, 2×2/2 loop',
+        call(maxPoolGradConfig, { dy, input: x, output: dy }, { filterSize: 2, strides: 2, pad: 'valid' }),
+      ],
     ]);
     tf.dispose([x, dy]);
   }
 }
 
 if (only.has('filter')) {
-  for (const shape of [[3, 3, 64, 64], [3, 3, 64, 128], [3, 3, 128, 128]]) {
-    const w = tf.tensor(normals(shape.reduce((p, v) => p * v, 1), 5), shape);
+  for (const shape of [
+    [3, 3, 64, 64],
+    [3, 3, 64, 128],
+    [3, 3, 128, 128],
+  ]) {
+    const w = tf.tensor(
+      normals(
+        shape.reduce((p, v) => p * v, 1),
+        5,
+      ),
+      shape,
+    );
     compare(`flip(W)ᵀ W [${shape.join('×')}]`, [
-      ['native Reverse + Transpose', () => withKernelScope(backend, 'wasm', (sc) => {
-        const flipped = sc.run('Reverse', { x: w }, { dims: [0, 1] });
-        return sc.run('Transpose', { x: flipped }, { perm: [0, 1, 3, 2] });
-      })],
+      [
+        'native Reverse + Transpose',
+        () =>
+          withKernelScope(backend, 'wasm', (sc) => {
+            const flipped = sc.run('Reverse', { x: w }, { dims: [0, 1] });
+            return sc.run('Transpose', { x: flipped }, { perm: [0, 1, 3, 2] });
+          }),
+      ],
       ['one JS pass on the heap', () => flipSwapFilter(backend, w)],
     ]);
     w.dispose();

@@ -27,13 +27,32 @@ const mode = process.argv[2];
 
 if (mode === undefined) {
   const cores = availableParallelism();
-  console.log(`${cpus()[0]?.model ?? 'cpu'}, ${cores} cores usable, node ${process.version}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `${cpus()[0]?.model ?? 'cpu'}, ${cores} cores usable, node ${process.version}, load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   for (const m of ['default', 'forced', 'forced+paths', 'expbench 1', `expbench ${cores}`]) {
     const [mode, threads] = m.split(' ');
     const env = threads ? { ...process.env, EXPBENCH_WASM_THREADS: threads } : process.env;
-    const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), mode!], { encoding: 'utf8', timeout: 120_000, env });
+    const r = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), mode!], {
+      encoding: 'utf8',
+      timeout: 120_000,
+      env,
+    });
     const lines = `${r.stdout}`.split('\n').filter((l) => l.startsWith('RESULT '));
-    console.log(`${m.padEnd(13)} ${lines.length > 0 ? lines.map((l) => l.slice(7)).join(' ') : `no result (exit ${r.status}): ${r.stderr.split('\n').find((l) => /Error|error/.test(l))?.slice(0, 300) ?? ''}`}`);
+    console.log(
+      `${m.padEnd(13)} ${
+        lines.length > 0
+          ? lines.map((l) => l.slice(7)).join(' ')
+          : `no result (exit ${r.status}): ${
+              r.stderr
+                .split('\n')
+                .find((l) => /Error|error/.test(l))
+                ?.slice(0, 300) ?? ''
+            }`
+      }`,
+    );
   }
 } else {
   const tf = await import('@tensorflow/tfjs-core');
@@ -50,12 +69,13 @@ if (mode === undefined) {
   if (mode !== 'default') tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
   if (mode === 'forced+paths') {
     const require = createRequire(import.meta.url);
-    wasm.setWasmPaths(join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/');
+    wasm.setWasmPaths(`${join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist')}/`);
   }
   wasm.setThreadsCount(2);
   // tfjs reports an initialisation failure through console.warn; keep its first line as the reason.
   const warnings: string[] = [];
-  console.warn = (...a: unknown[]) => void warnings.push(a.map((x) => String(x instanceof Error ? x.message : x).split('\n')[0]).join(' '));
+  console.warn = (...a: unknown[]) =>
+    void warnings.push(a.map((x) => String(x instanceof Error ? x.message : x).split('\n')[0]).join(' '));
   let ok = false;
   try {
     ok = await tf.setBackend('wasm');
@@ -63,13 +83,18 @@ if (mode === undefined) {
     warnings.push(String((e as Error).message).split('\n')[0]!);
   }
   if (!ok || tf.getBackend() !== 'wasm') {
-    console.log(`RESULT backend failed: ${warnings.filter((w) => !w.startsWith('Initialization of backend')).join('; ') || warnings.join('; ')}`);
+    console.log(
+      `RESULT backend failed: ${warnings.filter((w) => !w.startsWith('Initialization of backend')).join('; ') || warnings.join('; ')}`,
+    );
     process.exit(0);
   }
   await timeConv(tf, wasm);
 }
 
-async function timeConv(tf: typeof import('@tensorflow/tfjs-core'), wasm: typeof import('@tensorflow/tfjs-backend-wasm')): Promise<never> {
+async function timeConv(
+  tf: typeof import('@tensorflow/tfjs-core'),
+  wasm: typeof import('@tensorflow/tfjs-backend-wasm'),
+): Promise<never> {
   const x = tf.randomNormal([32, 32, 32, 64]) as import('@tensorflow/tfjs-core').Tensor4D;
   const w = tf.randomNormal([3, 3, 64, 64]) as import('@tensorflow/tfjs-core').Tensor4D;
   const times: number[] = [];
@@ -82,6 +107,8 @@ async function timeConv(tf: typeof import('@tensorflow/tfjs-core'), wasm: typeof
   }
   times.sort((a, b) => a - b);
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-  console.log(`RESULT backend wasm, ${simd ? 'SIMD' : 'no SIMD'}, getThreadsCount() = ${wasm.getThreadsCount()}, conv 32×32×32×64→64 3×3 median ${times[times.length >> 1]!.toFixed(0)} ms`);
+  console.log(
+    `RESULT backend wasm, ${simd ? 'SIMD' : 'no SIMD'}, getThreadsCount() = ${wasm.getThreadsCount()}, conv 32×32×32×64→64 3×3 median ${times[times.length >> 1]!.toFixed(0)} ms`,
+  );
   process.exit(0);
 }

@@ -47,7 +47,10 @@ const BATCH = Number(args.batch);
 const STEPS = Number(args.steps);
 const CPU_BATCH = Number(args['cpu-batch']);
 const CPU_STEPS = Number(args['cpu-steps']);
-const variants = args.variants.split(',').map((s) => s.trim()).filter(Boolean);
+const variants = args.variants
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 const [H, W, C, CLASSES] = [32, 32, 3, 10];
 
 /** [name, shape, fan-in] of every parameter, NHWC filters `[kh, kw, in, out]`. */
@@ -74,7 +77,8 @@ function initialValues(): Map<string, Float32Array> {
   for (const [name, shape, fanIn] of PARAMS) {
     const v = new Float32Array(shape.reduce((a, b) => a * b, 1));
     const std = fanIn > 0 ? Math.sqrt(2 / fanIn) : fanIn < 0 ? Math.sqrt(2 / -fanIn) : 0;
-    if (std > 0) for (let i = 0; i < v.length; i++) v[i] = std * Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+    if (std > 0)
+      for (let i = 0; i < v.length; i++) v[i] = std * Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
     out.set(name, v);
   }
   return out;
@@ -82,7 +86,8 @@ function initialValues(): Map<string, Float32Array> {
 const INIT = initialValues();
 
 function logits(p: Map<string, tf.Variable>, x: tf.Tensor4D): tf.Tensor2D {
-  const conv = (h: tf.Tensor4D, name: string) => tf.relu(tf.add(tf.conv2d(h, p.get(`${name}.w`) as tf.Tensor4D, 1, 'same'), p.get(`${name}.b`)!)) as tf.Tensor4D;
+  const conv = (h: tf.Tensor4D, name: string) =>
+    tf.relu(tf.add(tf.conv2d(h, p.get(`${name}.w`) as tf.Tensor4D, 1, 'same'), p.get(`${name}.b`)!)) as tf.Tensor4D;
   let h = conv(conv(x, 'conv1'), 'conv2');
   h = tf.maxPool(h, 2, 2, 'valid');
   h = tf.maxPool(conv(conv(h, 'conv3'), 'conv4'), 2, 2, 'valid');
@@ -108,9 +113,17 @@ interface Result {
 
 /** Trains `steps` timed steps (after `warmup` untimed ones) on the active tfjs backend. */
 async function tfjsRun(variant: string, batch: number, steps: number, warmup: number): Promise<Result> {
-  const p = new Map<string, tf.Variable>(PARAMS.map(([name, shape]) => [name, tf.variable(tf.tensor(INIT.get(name)!, shape), true, `${variant}/${name}`)]));
+  const p = new Map<string, tf.Variable>(
+    PARAMS.map(([name, shape]) => [name, tf.variable(tf.tensor(INIT.get(name)!, shape), true, `${variant}/${name}`)]),
+  );
   const x = tf.randomNormal([batch, H, W, C], 0, 1, 'float32', 7) as tf.Tensor4D;
-  const y = tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => (i * 7) % CLASSES), 'int32'), CLASSES);
+  const y = tf.oneHot(
+    tf.tensor1d(
+      Array.from({ length: batch }, (_, i) => (i * 7) % CLASSES),
+      'int32',
+    ),
+    CLASSES,
+  );
   const opt = tf.train.momentum(0.005, 0.9);
   const step = async () => {
     const cost = opt.minimize(() => tf.losses.softmaxCrossEntropy(y, logits(p, x)) as tf.Scalar, true)!;
@@ -152,14 +165,26 @@ async function ortRun(): Promise<Result> {
   try {
     mod = await import('../src/backends/onnxruntime/index.ts');
   } catch (e) {
-    return { variant, backend: 'onnxruntime/cpu', batch: BATCH, stepMs: [], cpuMs: [], skipped: `cannot import the ONNX Runtime backend: ${(e as Error).message.split('\n')[0]}` };
+    return {
+      variant,
+      backend: 'onnxruntime/cpu',
+      batch: BATCH,
+      stepMs: [],
+      cpuMs: [],
+      skipped: `cannot import the ONNX Runtime backend: ${(e as Error).message.split('\n')[0]}`,
+    };
   }
   const { buildModelGraph } = await import('../src/models/index.ts');
   const { initWeights } = await import('../src/models/init.ts');
   const backend = mod.createOrtBackend('cpu');
   const avail = await backend.probe();
-  if (!avail.available) return { variant, backend: 'onnxruntime/cpu', batch: BATCH, stepMs: [], cpuMs: [], skipped: avail.reason };
-  const model = buildModelGraph({ arch: 'vgg-small', width: 1, batchNorm: false, classifier: [256], dropout: 0 }, { channels: C, height: H, width: W }, CLASSES);
+  if (!avail.available)
+    return { variant, backend: 'onnxruntime/cpu', batch: BATCH, stepMs: [], cpuMs: [], skipped: avail.reason };
+  const model = buildModelGraph(
+    { arch: 'vgg-small', width: 1, batchNorm: false, classifier: [256], dropout: 0 },
+    { channels: C, height: H, width: W },
+    CLASSES,
+  );
   const n = BATCH * (STEPS + 1);
   const images = new Uint8Array(n * H * W * C);
   for (let i = 0; i < images.length; i++) images[i] = (i * 2654435761) >>> 24;
@@ -212,7 +237,16 @@ async function ortRun(): Promise<Result> {
         if (info.loss !== undefined) loss = info.loss;
       },
     });
-    return { variant, backend: `onnxruntime/cpu (${session.info.device}${session.info.threads ? `, ${session.info.threads} threads` : ''})`, batch: BATCH, stepMs, cpuMs, warmupMs, loss, note: 'includes batch filling (uint8 → normalised NCHW); CPU time sums its threads' };
+    return {
+      variant,
+      backend: `onnxruntime/cpu (${session.info.device}${session.info.threads ? `, ${session.info.threads} threads` : ''})`,
+      batch: BATCH,
+      stepMs,
+      cpuMs,
+      warmupMs,
+      loss,
+      note: 'includes batch filling (uint8 → normalised NCHW); CPU time sums its threads',
+    };
   } finally {
     await session.dispose();
   }
@@ -224,8 +258,14 @@ const med = (v: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-console.log(`machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, ${platform()} ${release()}, node ${process.version}`);
-console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (cores shared with other processes)`);
+console.log(
+  `machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, ${platform()} ${release()}, node ${process.version}`,
+);
+console.log(
+  `load average at start: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')} (cores shared with other processes)`,
+);
 
 // Through expbench's runtime, as every case brings wasm up: the threaded binary on every core.
 const wasmRuntime = await activateRuntime('wasm');
@@ -252,17 +292,30 @@ for (const v of variants) {
   } else if (v === 'ort') {
     results.push(await ortRun());
   } else {
-    results.push({ variant: v, backend: '?', batch: 0, stepMs: [], cpuMs: [], skipped: 'unknown variant (use wasm, wasm-no-replace, cpu, ort)' });
+    results.push({
+      variant: v,
+      backend: '?',
+      batch: 0,
+      stepMs: [],
+      cpuMs: [],
+      skipped: 'unknown variant (use wasm, wasm-no-replace, cpu, ort)',
+    });
   }
   console.log(' done');
 }
 
 const cpu = results.find((r) => r.variant === 'cpu' && r.stepMs.length > 0);
 const cpuRate = cpu ? cpu.batch / (med(cpu.stepMs) / 1000) : undefined;
-console.log(`\nvgg-small-shaped training, 32×32×3, momentum SGD; tfjs batch ${BATCH} (cpu ${CPU_BATCH}), onnxruntime batch ${BATCH}`);
+console.log(
+  `\nvgg-small-shaped training, 32×32×3, momentum SGD; tfjs batch ${BATCH} (cpu ${CPU_BATCH}), onnxruntime batch ${BATCH}`,
+);
 const cpuCpuRate = cpu ? cpu.batch / (med(cpu.cpuMs) / 1000) : undefined;
-console.log('(wall: elapsed time, what a user waits; cpu: CPU time of this process, what the work costs when the shared cores are busy)');
-console.log('variant             batch  steps  wall ms/step median (min–max)  images/s wall  vs tfjs/cpu  cpu ms/step  images/cpu-s  vs tfjs/cpu  warm-up ms  loss');
+console.log(
+  '(wall: elapsed time, what a user waits; cpu: CPU time of this process, what the work costs when the shared cores are busy)',
+);
+console.log(
+  'variant             batch  steps  wall ms/step median (min–max)  images/s wall  vs tfjs/cpu  cpu ms/step  images/cpu-s  vs tfjs/cpu  warm-up ms  loss',
+);
 for (const r of results) {
   if (r.skipped || r.stepMs.length === 0) {
     console.log(`${r.variant.padEnd(19)} skipped: ${r.skipped ?? 'no timed steps'}`);
@@ -287,6 +340,12 @@ if (cpu && variants.includes('wasm')) {
   const w = await tfjsRun('wasm', CPU_BATCH, CPU_STEPS, 0);
   const pairs = cpu.losses!.map((l, i) => `${w.losses![i]!.toFixed(5)} / ${l.toFixed(5)}`);
   const worst = Math.max(...cpu.losses!.map((l, i) => Math.abs(w.losses![i]! - l)));
-  console.log(`\nparity: loss per step, tfjs/wasm / tfjs/cpu, batch ${CPU_BATCH} from the same weights: ${pairs.join(', ')} (largest |difference| ${worst.toExponential(1)})`);
+  console.log(
+    `\nparity: loss per step, tfjs/wasm / tfjs/cpu, batch ${CPU_BATCH} from the same weights: ${pairs.join(', ')} (largest |difference| ${worst.toExponential(1)})`,
+  );
 }
-console.log(`load average at end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(
+  `load average at end: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);

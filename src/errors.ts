@@ -37,7 +37,11 @@ export class ExpbenchError extends Error {
   readonly code: ErrorCode;
   readonly location?: SourceLocation;
   readonly hint?: string;
-  constructor(code: ErrorCode, message: string, opts: { location?: SourceLocation; hint?: string; cause?: unknown } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { location?: SourceLocation; hint?: string; cause?: unknown } = {},
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'ExpbenchError';
     this.code = code;
@@ -48,7 +52,10 @@ export class ExpbenchError extends Error {
 
 /** Thrown when data is missing, corrupt or of the wrong shape. The message names the file. */
 export class DataError extends ExpbenchError {
-  constructor(message: string, opts: { hint?: string; cause?: unknown; code?: 'DATA' | 'DATA_MISSING' | 'DOWNLOAD' } = {}) {
+  constructor(
+    message: string,
+    opts: { hint?: string; cause?: unknown; code?: 'DATA' | 'DATA_MISSING' | 'DOWNLOAD' } = {},
+  ) {
     super(opts.code ?? 'DATA', message, opts);
     this.name = 'DataError';
   }
@@ -64,7 +71,10 @@ export class ModelError extends ExpbenchError {
 
 /** Thrown by a backend whose runtime cannot be loaded or fails while running. */
 export class BackendError extends ExpbenchError {
-  constructor(message: string, opts: { hint?: string; cause?: unknown; code?: 'BACKEND' | 'BACKEND_UNAVAILABLE' } = {}) {
+  constructor(
+    message: string,
+    opts: { hint?: string; cause?: unknown; code?: 'BACKEND' | 'BACKEND_UNAVAILABLE' } = {},
+  ) {
     super(opts.code ?? 'BACKEND', message, opts);
     this.name = 'BackendError';
   }

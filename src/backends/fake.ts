@@ -9,7 +9,15 @@ import { fillBatch, identityOrder } from '../data/batch.ts';
 import type { Dataset } from '../data/types.ts';
 import { NumericError } from '../errors.ts';
 import type { ModelGraph, Weights } from '../models/ir.ts';
-import type { Backend, BackendId, InferRequest, LoadOptions, ModelSession, TrainRequest, TrainResult } from './types.ts';
+import type {
+  Backend,
+  BackendId,
+  InferRequest,
+  LoadOptions,
+  ModelSession,
+  TrainRequest,
+  TrainResult,
+} from './types.ts';
 
 export type FakeMode = 'ok' | 'segfault' | 'abort' | 'hang' | 'oom' | 'nan' | 'throw' | 'unavailable';
 
@@ -22,7 +30,8 @@ export function createFakeBackend(mode: FakeMode): Backend {
     async probe() {
       // Stands in for a runtime this machine lacks, whatever the machine (a GPU backend is not missing
       // everywhere), so skip handling is tested the same way on every machine.
-      if (mode === 'unavailable') return { available: false, reason: 'fake/unavailable: a test backend that is never available' };
+      if (mode === 'unavailable')
+        return { available: false, reason: 'fake/unavailable: a test backend that is never available' };
       return { available: true, detail: 'test backend' };
     },
     async load(model: ModelGraph, weights: Weights, opts: LoadOptions): Promise<ModelSession> {
@@ -79,11 +88,16 @@ class FakeSession implements ModelSession {
           for (let i = 0; i < this.per; i++) sums[off + i]! += x[b * this.per + i]!;
         }
         const loss = this.mode === 'nan' && step >= 2 ? Number.NaN : 1 / (1 + step + epoch * steps);
-        if (!Number.isFinite(loss)) throw new NumericError(`loss is ${loss} at epoch ${epoch + 1}, step ${step + 1}`, step, epoch);
+        if (!Number.isFinite(loss))
+          throw new NumericError(`loss is ${loss} at epoch ${epoch + 1}, step ${step + 1}`, step, epoch);
         lossSum += loss;
         if (req.onStep?.({ epoch, step, stepsPerEpoch: steps, loss }) === 'stop') {
           this.finish(sums, counts);
-          return { steps: epoch * steps + step + 1, epochLoss: [...epochLoss, lossSum / (step + 1)], stoppedEarly: true };
+          return {
+            steps: epoch * steps + step + 1,
+            epochLoss: [...epochLoss, lossSum / (step + 1)],
+            stoppedEarly: true,
+          };
         }
       }
       epochLoss.push(lossSum / Math.max(1, steps));

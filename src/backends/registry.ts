@@ -20,7 +20,16 @@ export const BACKEND_IDS = [
  * Backends used only by expbench's own tests of the runner (crash isolation, timeouts). They are
  * accepted in experiment files so fault-injection fixtures are ordinary experiments.
  */
-export const TEST_BACKEND_IDS = ['fake/ok', 'fake/segfault', 'fake/abort', 'fake/hang', 'fake/oom', 'fake/nan', 'fake/throw', 'fake/unavailable'] as const satisfies readonly BackendId[];
+export const TEST_BACKEND_IDS = [
+  'fake/ok',
+  'fake/segfault',
+  'fake/abort',
+  'fake/hang',
+  'fake/oom',
+  'fake/nan',
+  'fake/throw',
+  'fake/unavailable',
+] as const satisfies readonly BackendId[];
 
 export type KnownBackendId = (typeof BACKEND_IDS)[number] | (typeof TEST_BACKEND_IDS)[number];
 

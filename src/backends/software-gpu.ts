@@ -45,11 +45,15 @@ interface DawnAdapter {
  */
 export async function dawnAdapter(): Promise<{ described: string; software: boolean } | undefined> {
   try {
-    const webgpu = (await import('webgpu')) as unknown as { create: (opts: string[]) => { requestAdapter(o?: object): Promise<DawnAdapter | null> } };
+    const webgpu = (await import('webgpu')) as unknown as {
+      create: (opts: string[]) => { requestAdapter(o?: object): Promise<DawnAdapter | null> };
+    };
     const adapter = await webgpu.create([]).requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) return undefined;
     const i = adapter.info;
-    const described = [i?.vendor, i?.architecture, i?.device, i?.description].filter((s) => s && s.length > 0).join(' ') || 'unknown adapter';
+    const described =
+      [i?.vendor, i?.architecture, i?.device, i?.description].filter((s) => s && s.length > 0).join(' ') ||
+      'unknown adapter';
     return { described, software: isSoftwareAdapter(i, adapter.isFallbackAdapter === true) };
   } catch {
     return undefined;

@@ -17,7 +17,10 @@ export function newestRun(root: string): string | undefined {
   return runs[0];
 }
 
-export async function runBaselineCommand(args: { action: string; inputs: string[]; file: string }, io = { out: (s: string) => process.stdout.write(`${s}\n`), err: (s: string) => process.stderr.write(`${s}\n`) }): Promise<number> {
+export async function runBaselineCommand(
+  args: { action: string; inputs: string[]; file: string },
+  io = { out: (s: string) => process.stdout.write(`${s}\n`), err: (s: string) => process.stderr.write(`${s}\n`) },
+): Promise<number> {
   if (args.action !== 'update') {
     io.err(`expbench baseline: unknown action "${args.action}"; the action is \`update\``);
     return 2;
@@ -35,7 +38,9 @@ export async function runBaselineCommand(args: { action: string; inputs: string[
   for (const w of warnings) io.err(`warning: ${w}`);
   const usable = records.filter((r) => r.status === 'passed');
   if (usable.length === 0) {
-    io.err(`expbench baseline update: no passed case among ${records.length} record(s) in ${inputs.join(', ')}; nothing to accept`);
+    io.err(
+      `expbench baseline update: no passed case among ${records.length} record(s) in ${inputs.join(', ')}; nothing to accept`,
+    );
     return 1;
   }
   const summary = await updateBaseline(resolve(args.file), usable);

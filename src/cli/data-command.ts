@@ -96,7 +96,10 @@ export async function runDataCommand(argv: DataCommandArgs, io: DataCommandIo = 
     });
     if (open) err.write('\n');
     if (r.alreadyPresent) say(`CIFAR-10 is already in ${r.folder} (use --force to download again).`);
-    else say(`CIFAR-10 ready in ${r.folder} (${mb(r.archiveBytes)} in ${r.seconds.toFixed(1)} s, ${r.checksum!.algorithm} verified).`);
+    else
+      say(
+        `CIFAR-10 ready in ${r.folder} (${mb(r.archiveBytes)} in ${r.seconds.toFixed(1)} s, ${r.checksum!.algorithm} verified).`,
+      );
     // The loaders look in $EXPBENCH_DATA and the cache folder; say how to reach any other folder.
     const found = [env[DATA_ENV] ? resolve(env[DATA_ENV]) : null, cacheDir(env)].includes(dir);
     if (!found) say(`Experiments will find it with ${DATA_ENV}=${dir} (or dataset.path: ${dir}).`);

@@ -35,7 +35,10 @@ export function findExperimentFiles(inputs: string[], cwd = process.cwd()): stri
   };
   for (const i of inputs) {
     const p = resolve(cwd, i);
-    if (!existsSync(p)) throw new ExpbenchError('USAGE', `${i}: no such file or folder`, { hint: 'give experiment files or folders that contain *.experiment.yaml' });
+    if (!existsSync(p))
+      throw new ExpbenchError('USAGE', `${i}: no such file or folder`, {
+        hint: 'give experiment files or folders that contain *.experiment.yaml',
+      });
     if (statSync(p).isFile()) out.push(p);
     else walk(p);
   }
@@ -71,7 +74,9 @@ async function runCommand(files: string[], flags: RunFlags): Promise<number> {
   if (flags.progress !== undefined) env.EXPBENCH_PROGRESS = flags.progress ? '1' : '0';
   const vitest = vitestEntry();
   const args = [vitest, 'run', '--project', 'experiments', ...targets.map((t) => relative(cwd, t))];
-  process.stderr.write(`expbench: run ${runId}: ${targets.length} experiment file(s), profile ${env.EXPBENCH_PROFILE || '(base values)'}\n`);
+  process.stderr.write(
+    `expbench: run ${runId}: ${targets.length} experiment file(s), profile ${env.EXPBENCH_PROFILE || '(base values)'}\n`,
+  );
   return new Promise((resolveExit) => {
     const child = spawn(process.execPath, args, { stdio: 'inherit', env, cwd });
     child.on('exit', (code, signal) => resolveExit(code ?? (signal ? 1 : 0)));
@@ -100,9 +105,15 @@ export async function main(argv: string[]): Promise<number> {
   const cli = cac('expbench');
   let result: Promise<number> | undefined;
   cli
-    .command('run [...files]', 'Run experiments (files or folders; default experiments/) through Vitest and write the report')
+    .command(
+      'run [...files]',
+      'Run experiments (files or folders; default experiments/) through Vitest and write the report',
+    )
     .option('--profile <name>', 'Profile to apply, e.g. ci or paper (default: EXPBENCH_PROFILE)')
-    .option('--backends <list>', 'Only these backends or devices, comma separated (e.g. cpu or tfjs/wasm,onnxruntime/cpu)')
+    .option(
+      '--backends <list>',
+      'Only these backends or devices, comma separated (e.g. cpu or tfjs/wasm,onnxruntime/cpu)',
+    )
     .option('--out <dir>', 'Where the report goes', { default: 'docs' })
     .option('--results <dir>', 'Where the result records go (default .expbench/results/<run id>)')
     .option('--progress', 'Live progress (default: on in a terminal, off in CI)')
@@ -116,12 +127,19 @@ export async function main(argv: string[]): Promise<number> {
       result = validateCommand(files, flags);
     });
   cli
-    .command('report [...results]', 'Regenerate the comparison docs from stored result records (files or folders; shards merge)')
+    .command(
+      'report [...results]',
+      'Regenerate the comparison docs from stored result records (files or folders; shards merge)',
+    )
     .option('--out <dir>', 'Output folder', { default: 'docs' })
     .option('--reporters <list>', 'Comma list of reporters (markdown,svg,json)')
     .action(async (inputs: string[], flags: { out: string; reporters?: string }) => {
       const { runReportCommand } = await import('./report-command.ts');
-      result = runReportCommand({ inputs: inputs.length ? inputs : ['.expbench/results'], out: flags.out, reporters: flags.reporters?.split(',') });
+      result = runReportCommand({
+        inputs: inputs.length ? inputs : ['.expbench/results'],
+        out: flags.out,
+        reporters: flags.reporters?.split(','),
+      });
     });
   cli
     .command('baseline <action> [...results]', 'baseline update: accept result records as the new baseline')

@@ -47,7 +47,9 @@ export async function runReportCommand(args: ReportCommandArgs, io: ReportComman
   if (unknown.length > 0) {
     const known = Object.keys(builtinReporters);
     for (const n of unknown) {
-      io.err(`expbench report: unknown reporter "${n}"; did you mean "${closest(n, known)}"? Known reporters: ${known.join(', ')}`);
+      io.err(
+        `expbench report: unknown reporter "${n}"; did you mean "${closest(n, known)}"? Known reporters: ${known.join(', ')}`,
+      );
     }
     return 1;
   }
@@ -70,7 +72,9 @@ export async function runReportCommand(args: ReportCommandArgs, io: ReportComman
   const { records, warnings } = loaded;
   for (const w of warnings) io.err(`warning: ${w}`);
   if (records.length === 0) {
-    io.err(`expbench report: no result records found in ${args.inputs.join(', ')}; run experiments first (vitest run or expbench run)`);
+    io.err(
+      `expbench report: no result records found in ${args.inputs.join(', ')}; run experiments first (vitest run or expbench run)`,
+    );
     return 1;
   }
 
@@ -79,7 +83,10 @@ export async function runReportCommand(args: ReportCommandArgs, io: ReportComman
   for (const r of records) byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + 1);
   io.out(
     `merged ${records.length} result record${records.length === 1 ? '' : 's'} from ${runs.size} run${runs.size === 1 ? '' : 's'} ` +
-      `(${[...byStatus].filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s}`).join(', ')}) from ${args.inputs.join(', ')}`,
+      `(${[...byStatus]
+        .filter(([, n]) => n > 0)
+        .map(([s, n]) => `${n} ${s}`)
+        .join(', ')}) from ${args.inputs.join(', ')}`,
   );
 
   try {

@@ -157,14 +157,28 @@ export class SourceText {
   }
 
   /** A diagnostic spanning `[start, end)`; the underline stops at the end of the first line. */
-  at(start: number, end: number, d: { code: DiagnosticCode; reason: string; message: string; hint: string; path?: string }): Diagnostic {
+  at(
+    start: number,
+    end: number,
+    d: { code: DiagnosticCode; reason: string; message: string; hint: string; path?: string },
+  ): Diagnostic {
     // A position at the very end (an unclosed bracket) is shown after the last character, so it stays in the file.
     const off = Math.max(0, Math.min(start, this.text.length - 1));
     const { line, col } = this.position(off);
     const sourceLine = this.lineText(line);
     const room = Math.max(1, sourceLine.length - (col - 1));
     const length = Math.max(1, Math.min(end - off, room));
-    const out: Diagnostic = { code: d.code, reason: d.reason, message: d.message, file: this.file, line, col, length, sourceLine, hint: d.hint };
+    const out: Diagnostic = {
+      code: d.code,
+      reason: d.reason,
+      message: d.message,
+      file: this.file,
+      line,
+      col,
+      length,
+      sourceLine,
+      hint: d.hint,
+    };
     if (d.path !== undefined) out.path = d.path;
     return out;
   }

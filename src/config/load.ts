@@ -45,7 +45,8 @@ type Obj = Record<string, unknown>;
  */
 export function parseExperiment(source: string | Uint8Array, file: string, opts: LoadOptions = {}): Experiment {
   const bytes = typeof source === 'string' ? new TextEncoder().encode(source) : source;
-  if (bytes.length > MAX_FILE_BYTES) throw new ConfigError(file, [tooLarge(file, bytes.length, bytes.subarray(0, 4096))]);
+  if (bytes.length > MAX_FILE_BYTES)
+    throw new ConfigError(file, [tooLarge(file, bytes.length, bytes.subarray(0, 4096))]);
   let text: string;
   if (typeof source === 'string') {
     text = source;
@@ -71,8 +72,11 @@ export function parseExperiment(source: string | Uint8Array, file: string, opts:
 
   // The base, with every profile's partial schema checked at the same time.
   const baseErrors = schemaErrors(value);
-  diagnostics.push(...schemaDiagnostics(capped(baseErrors), src, doc, { context: '', prefixes: [{ prefix: [], base: 0 }] }));
-  const errorKey = (pointer: string, keyword: string, params: unknown): string => `${pointer}|${keyword}|${JSON.stringify(params)}`;
+  diagnostics.push(
+    ...schemaDiagnostics(capped(baseErrors), src, doc, { context: '', prefixes: [{ prefix: [], base: 0 }] }),
+  );
+  const errorKey = (pointer: string, keyword: string, params: unknown): string =>
+    `${pointer}|${keyword}|${JSON.stringify(params)}`;
   const seen = new Set(baseErrors.map((e) => errorKey(e.instancePath, e.keyword, e.params)));
   const baseOk = !baseErrors.some((e) => !e.instancePath.startsWith('/profiles'));
   const { profiles: rawProfiles, ...base } = value;
@@ -88,7 +92,9 @@ export function parseExperiment(source: string | Uint8Array, file: string, opts:
     // Problems that only appear once the profile is laid over the base (a key the new dataset kind
     // requires, say); ones already reported for the base or the profile itself are not repeated.
     const errors = schemaErrors(merged).filter(
-      (e) => !seen.has(errorKey(e.instancePath, e.keyword, e.params)) && !seen.has(errorKey(ownPrefix + e.instancePath, e.keyword, e.params)),
+      (e) =>
+        !seen.has(errorKey(e.instancePath, e.keyword, e.params)) &&
+        !seen.has(errorKey(ownPrefix + e.instancePath, e.keyword, e.params)),
     );
     diagnostics.push(
       ...schemaDiagnostics(capped(errors), src, doc, {
@@ -131,7 +137,8 @@ export function loadExperiment(file: string, opts: LoadOptions = {}): Experiment
   }
   try {
     const st = fstatSync(fd);
-    if (st.isDirectory()) throw new ConfigError(file, [unreadable(file, Object.assign(new Error('is a directory'), { code: 'EISDIR' }))]);
+    if (st.isDirectory())
+      throw new ConfigError(file, [unreadable(file, Object.assign(new Error('is a directory'), { code: 'EISDIR' }))]);
     if (st.size > MAX_FILE_BYTES) {
       const head = Buffer.alloc(4096);
       const n = readSync(fd, head, 0, head.length, 0);
@@ -270,7 +277,12 @@ function selectProfile(opts: LoadOptions, ctx: Ctx, available: string[], diagnos
 }
 
 /** Where a problem of a variant is shown: in the profile when it wrote that path, else in the base. */
-function place(ctx: Ctx, v: Variant, paths: ValuePath[], target: 'value' | 'key'): { start: number; end: number; context: string } {
+function place(
+  ctx: Ctx,
+  v: Variant,
+  paths: ValuePath[],
+  target: 'value' | 'key',
+): { start: number; end: number; context: string } {
   const candidates: Array<{ path: ValuePath; base: number }> = [];
   if (v.profile !== null) for (const p of paths) candidates.push({ path: ['profiles', v.profile, ...p], base: 2 });
   for (const p of paths) candidates.push({ path: p, base: 0 });
@@ -279,10 +291,20 @@ function place(ctx: Ctx, v: Variant, paths: ValuePath[], target: 'value' | 'key'
   return { start: l.start, end: l.end, context: inProfile ? ` (with profile "${v.profile}")` : '' };
 }
 
-function problem(ctx: Ctx, v: Variant, paths: ValuePath[], target: 'value' | 'key', d: { code: DiagnosticCode; reason: string; message: string; hint: string }): Diagnostic {
+function problem(
+  ctx: Ctx,
+  v: Variant,
+  paths: ValuePath[],
+  target: 'value' | 'key',
+  d: { code: DiagnosticCode; reason: string; message: string; hint: string },
+): Diagnostic {
   const p = place(ctx, v, paths, target);
   const path = paths[0] ?? [];
-  return ctx.src.at(p.start, p.end, { ...d, message: d.message + p.context, path: path.map((s) => `/${String(s)}`).join('') });
+  return ctx.src.at(p.start, p.end, {
+    ...d,
+    message: d.message + p.context,
+    path: path.map((s) => `/${String(s)}`).join(''),
+  });
 }
 
 /** Fills defaults from the schema (one definition of every default), following `$ref` and kind branches. */
@@ -303,7 +325,8 @@ function withDefaults(value: unknown, schema: JsonSchema): unknown {
   apply(s.properties as Record<string, JsonSchema> | undefined);
   for (const b of (s.allOf as JsonSchema[] | undefined) ?? []) {
     const kind = ((b.if as JsonSchema | undefined)?.properties as Record<string, JsonSchema> | undefined)?.kind?.const;
-    if (kind !== undefined && kind === out.kind) apply((b.then as JsonSchema).properties as Record<string, JsonSchema> | undefined);
+    if (kind !== undefined && kind === out.kind)
+      apply((b.then as JsonSchema).properties as Record<string, JsonSchema> | undefined);
   }
   return out;
 }
@@ -316,7 +339,14 @@ export function layerFromYaml(item: unknown): LayerSpec {
   const strip = (o: Obj): Obj => Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined));
   switch (kind) {
     case 'conv':
-      return strip({ kind, filters: typeof arg === 'number' ? arg : opts.filters, kernel: opts.kernel, stride: opts.stride, padding: opts.padding, bias: opts.bias }) as LayerSpec;
+      return strip({
+        kind,
+        filters: typeof arg === 'number' ? arg : opts.filters,
+        kernel: opts.kernel,
+        stride: opts.stride,
+        padding: opts.padding,
+        bias: opts.bias,
+      }) as LayerSpec;
     case 'maxpool':
       return strip({ kind, size: typeof arg === 'number' ? arg : opts.size, stride: opts.stride }) as LayerSpec;
     case 'batchnorm':
@@ -348,7 +378,9 @@ function normalise(v: Variant, ctx: Ctx): { exp?: Experiment; problems: Diagnost
         problem(ctx, v, [path], 'value', {
           code: 'SCHEMA',
           reason: 'unit',
-          message: r.ok ? `${path.join('.')} ${JSON.stringify(raw)} is ${Math.round(value).toLocaleString('en-US')} seconds, more than the limit of 30 days` : `${path.join('.')}: ${r.message}`,
+          message: r.ok
+            ? `${path.join('.')} ${JSON.stringify(raw)} is ${Math.round(value).toLocaleString('en-US')} seconds, more than the limit of 30 days`
+            : `${path.join('.')}: ${r.message}`,
           hint: r.ok ? 'a budget or timeout that large is a typo; write e.g. 90s, 20m or 2h' : r.hint,
         }),
       );
@@ -363,7 +395,9 @@ function normalise(v: Variant, ctx: Ctx): { exp?: Experiment; problems: Diagnost
         problem(ctx, v, [path], 'value', {
           code: 'SCHEMA',
           reason: 'unit',
-          message: r.ok ? `${path.join('.')} is ${value} bytes, more than the limit of 1 PiB` : `${path.join('.')}: ${r.message}`,
+          message: r.ok
+            ? `${path.join('.')} is ${value} bytes, more than the limit of 1 PiB`
+            : `${path.join('.')}: ${r.message}`,
           hint: r.ok ? 'write e.g. 4GiB or 512MB' : r.hint,
         }),
       );
@@ -374,7 +408,8 @@ function normalise(v: Variant, ctx: Ctx): { exp?: Experiment; problems: Diagnost
   // Dataset.
   const ds = x.dataset as Obj;
   const baseDir = dirname(ctx.file);
-  const absPath = (p: unknown): string | undefined => (typeof p === 'string' ? (isAbsolute(p) ? p : resolve(baseDir, p)) : undefined);
+  const absPath = (p: unknown): string | undefined =>
+    typeof p === 'string' ? (isAbsolute(p) ? p : resolve(baseDir, p)) : undefined;
   let dataset: DatasetConfig;
   if (ds.kind === 'synthetic') {
     dataset = {
@@ -392,7 +427,12 @@ function normalise(v: Variant, ctx: Ctx): { exp?: Experiment; problems: Diagnost
     const p = absPath(ds.path);
     if (p !== undefined) dataset.path = p;
   } else {
-    dataset = { kind: 'image-folder', train: get(ds, 'train'), test: get(ds, 'test'), sizeMismatch: get(ds, 'sizeMismatch') };
+    dataset = {
+      kind: 'image-folder',
+      train: get(ds, 'train'),
+      test: get(ds, 'test'),
+      sizeMismatch: get(ds, 'sizeMismatch'),
+    };
     const p = absPath(ds.path);
     if (p !== undefined) dataset.path = p;
     if (ds.classes !== undefined) dataset.classes = [...(ds.classes as string[])];
@@ -434,28 +474,41 @@ function normalise(v: Variant, ctx: Ctx): { exp?: Experiment; problems: Diagnost
   };
   if (training.batchSize > dataset.train) {
     problems.push(
-      problem(ctx, v, [['training', 'batchSize'], ['dataset', 'train']], 'value', {
-        code: 'SCHEMA',
-        reason: 'batch',
-        message: `training.batchSize ${training.batchSize} is larger than the ${dataset.train} training images, so no full batch would run`,
-        hint: `use at most ${dataset.train} for training.batchSize, or more training images`,
-      }),
+      problem(
+        ctx,
+        v,
+        [
+          ['training', 'batchSize'],
+          ['dataset', 'train'],
+        ],
+        'value',
+        {
+          code: 'SCHEMA',
+          reason: 'batch',
+          message: `training.batchSize ${training.batchSize} is larger than the ${dataset.train} training images, so no full batch would run`,
+          hint: `use at most ${dataset.train} for training.batchSize, or more training images`,
+        },
+      ),
     );
   }
   const inference = { batchSize: (get<Obj>(x, 'inference').batchSize as number | undefined) ?? training.batchSize };
 
   // Expectations.
   const e = x.expect as Obj;
-  const expect: Expectations = { regression: { threshold: get(e.regression, 'threshold'), alpha: get(e.regression, 'alpha') } };
+  const expect: Expectations = {
+    regression: { threshold: get(e.regression, 'threshold'), alpha: get(e.regression, 'alpha') },
+  };
   if (e.accuracy !== undefined) expect.accuracy = e.accuracy as number;
   if (isObj(e.time)) {
     const time: Partial<Record<PhaseName, number>> = {};
-    for (const [phase, raw] of Object.entries(e.time)) time[phase as PhaseName] = seconds(raw, ['expect', 'time', phase]);
+    for (const [phase, raw] of Object.entries(e.time))
+      time[phase as PhaseName] = seconds(raw, ['expect', 'time', phase]);
     expect.time = time;
   }
   if (isObj(e.memory)) {
     const memory: NonNullable<Expectations['memory']> = {};
-    for (const [phase, raw] of Object.entries(e.memory)) memory[phase as keyof typeof memory] = byteCount(raw, ['expect', 'memory', phase]);
+    for (const [phase, raw] of Object.entries(e.memory))
+      memory[phase as keyof typeof memory] = byteCount(raw, ['expect', 'memory', phase]);
     expect.memory = memory;
   }
   const timeout = seconds(x.timeout, ['timeout']);
@@ -483,12 +536,15 @@ function normalise(v: Variant, ctx: Ctx): { exp?: Experiment; problems: Diagnost
   if (typeof x.artefact === 'string') exp.artefact = x.artefact;
 
   // Can the network be built on these images? Only worth asking once per distinct model and data.
-  const touchesModel = v.profile === null || (v.override !== undefined && ('model' in v.override || 'dataset' in v.override || 'sweep' in v.override));
+  const touchesModel =
+    v.profile === null ||
+    (v.override !== undefined && ('model' in v.override || 'dataset' in v.override || 'sweep' in v.override));
   if (problems.length === 0 && touchesModel) {
     const geometry = inputGeometry(dataset);
     if (geometry) {
       try {
-        for (const arch of exp.sweep?.arch ?? [model.arch]) buildModelGraph({ ...model, arch }, geometry.input, geometry.classes);
+        for (const arch of exp.sweep?.arch ?? [model.arch])
+          buildModelGraph({ ...model, arch }, geometry.input, geometry.classes);
       } catch (err) {
         if (!(err instanceof ExpbenchError) || err.code !== 'MODEL_SHAPE') throw err;
         const hint = err.hint ?? 'choose a shallower architecture, fewer pooling layers or larger images';
@@ -508,7 +564,9 @@ function normalise(v: Variant, ctx: Ctx): { exp?: Experiment; problems: Diagnost
 }
 
 /** Image geometry and class count a dataset config implies, when known before reading any data. */
-function inputGeometry(d: DatasetConfig): { input: { channels: number; height: number; width: number }; classes: number } | undefined {
+function inputGeometry(
+  d: DatasetConfig,
+): { input: { channels: number; height: number; width: number }; classes: number } | undefined {
   switch (d.kind) {
     case 'synthetic':
       return { input: { channels: d.channels, height: d.imageSize, width: d.imageSize }, classes: d.classes };
@@ -516,7 +574,9 @@ function inputGeometry(d: DatasetConfig): { input: { channels: number; height: n
       return { input: { channels: 3, height: 32, width: 32 }, classes: 10 };
     case 'image-folder':
       // Decoded PNG/JPEG images are RGB; the class count does not change which shapes are possible.
-      return d.imageSize === undefined ? undefined : { input: { channels: 3, height: d.imageSize, width: d.imageSize }, classes: d.classes?.length ?? 2 };
+      return d.imageSize === undefined
+        ? undefined
+        : { input: { channels: 3, height: d.imageSize, width: d.imageSize }, classes: d.classes?.length ?? 2 };
   }
 }
 
@@ -530,7 +590,9 @@ function sortAndDedupe(ds: Diagnostic[]): Diagnostic[] {
     out.push(d);
   }
   // Syntax problems first (nothing else is trustworthy after one), then in file order.
-  return out.sort((a, b) => Number(b.code === 'YAML_SYNTAX') - Number(a.code === 'YAML_SYNTAX') || a.line - b.line || a.col - b.col);
+  return out.sort(
+    (a, b) => Number(b.code === 'YAML_SYNTAX') - Number(a.code === 'YAML_SYNTAX') || a.line - b.line || a.col - b.col,
+  );
 }
 
 function tooLarge(file: string, size: number, head: Uint8Array): Diagnostic {
@@ -550,7 +612,14 @@ function fmtSize(bytes: number): string {
 
 function unreadable(file: string, e: unknown): Diagnostic {
   const code = (e as { code?: string }).code;
-  const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : ((e as Error).message ?? String(e));
+  const why =
+    code === 'ENOENT'
+      ? 'no such file'
+      : code === 'EISDIR'
+        ? 'it is a directory'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : ((e as Error).message ?? String(e));
   return {
     code: 'CONFIG',
     reason: 'read',
@@ -560,6 +629,9 @@ function unreadable(file: string, e: unknown): Diagnostic {
     col: 0,
     length: 1,
     sourceLine: '',
-    hint: code === 'ENOENT' ? 'check the path; experiment files usually live in experiments/ and end in .experiment.yaml' : 'check the path and its permissions',
+    hint:
+      code === 'ENOENT'
+        ? 'check the path; experiment files usually live in experiments/ and end in .experiment.yaml'
+        : 'check the path and its permissions',
   };
 }

@@ -72,7 +72,11 @@ const obj = (description: string, properties: Record<string, JsonSchema>, extra:
   ...extra,
 });
 
-const duration = (description: string, extra: JsonSchema = {}): JsonSchema => ({ $ref: '#/definitions/duration', description, ...extra });
+const duration = (description: string, extra: JsonSchema = {}): JsonSchema => ({
+  $ref: '#/definitions/duration',
+  description,
+  ...extra,
+});
 const bytes = (description: string): JsonSchema => ({ $ref: '#/definitions/bytes', description });
 
 const definitions: Record<string, JsonSchema> = {
@@ -88,7 +92,8 @@ const definitions: Record<string, JsonSchema> = {
   bytes: {
     type: ['integer', 'string'],
     title: 'Size',
-    description: "Bytes as a number, or a string with units: '512MiB', '2.5GB', '800kB' (kB/MB/GB = 1000ⁿ, KiB/MiB/GiB = 1024ⁿ).",
+    description:
+      "Bytes as a number, or a string with units: '512MiB', '2.5GB', '800kB' (kB/MB/GB = 1000ⁿ, KiB/MiB/GiB = 1024ⁿ).",
     minimum: 0,
     maximum: LIMITS.bytes,
     pattern: BYTES_PATTERN,
@@ -123,7 +128,7 @@ const definitions: Record<string, JsonSchema> = {
           kernel: int(1, 64, 'Square kernel side.', { default: 3 }),
           stride: int(1, 64, 'Stride in both directions.', { default: 1 }),
           padding: {
-            description: "`same` (output size = ceil(input / stride)), `valid` (no padding), or pixels on every side.",
+            description: '`same` (output size = ceil(input / stride)), `valid` (no padding), or pixels on every side.',
             type: ['string', 'integer'],
             minimum: 0,
             maximum: 64,
@@ -150,8 +155,16 @@ const definitions: Record<string, JsonSchema> = {
         type: ['null', 'object'],
         additionalProperties: false,
         properties: {
-          epsilon: { type: 'number', exclusiveMinimum: 0, maximum: 1, description: 'Added to the variance.', default: 1e-5 },
-          momentum: num(0, 0.999999, 'Running statistics: running·m + batch·(1−m) (ONNX / Keras convention).', { default: 0.9 }),
+          epsilon: {
+            type: 'number',
+            exclusiveMinimum: 0,
+            maximum: 1,
+            description: 'Added to the variance.',
+            default: 1e-5,
+          },
+          momentum: num(0, 0.999999, 'Running statistics: running·m + batch·(1−m) (ONNX / Keras convention).', {
+            default: 0.9,
+          }),
         },
       },
       dense: {
@@ -175,15 +188,26 @@ const definitions: Record<string, JsonSchema> = {
         required: ['rate'],
         properties: { rate: num(0, 0.99, 'Fraction of activations dropped while training.') },
       },
-      relu: { description: 'ReLU (also written as the plain string `relu`).', type: ['null', 'object'], maxProperties: 0 },
-      flatten: { description: 'Flatten to features, channel-major (also written as the plain string `flatten`).', type: ['null', 'object'], maxProperties: 0 },
+      relu: {
+        description: 'ReLU (also written as the plain string `relu`).',
+        type: ['null', 'object'],
+        maxProperties: 0,
+      },
+      flatten: {
+        description: 'Flatten to features, channel-major (also written as the plain string `flatten`).',
+        type: ['null', 'object'],
+        maxProperties: 0,
+      },
     },
   },
 };
 
 const datasetKinds: Record<string, JsonSchema> = {
   synthetic: {
-    kind: { const: 'synthetic', description: 'Generated images: one noisy pattern per class, reproducible from the seed.' },
+    kind: {
+      const: 'synthetic',
+      description: 'Generated images: one noisy pattern per class, reproducible from the seed.',
+    },
     train: int(1, LIMITS.examples, 'Number of training images.'),
     test: int(1, LIMITS.examples, 'Number of test images.'),
     imageSize: int(1, LIMITS.imageSize, 'Square image side in pixels.', { default: 32 }),
@@ -194,13 +218,25 @@ const datasetKinds: Record<string, JsonSchema> = {
   },
   cifar10: {
     kind: { const: 'cifar10', description: 'CIFAR-10 (binary version), 32×32×3, 10 classes.' },
-    path: { type: 'string', minLength: 1, description: 'Folder with data_batch_*.bin / test_batch.bin or cifar-10-binary.tar.gz, relative to the experiment file; found or downloaded when absent.' },
+    path: {
+      type: 'string',
+      minLength: 1,
+      description:
+        'Folder with data_batch_*.bin / test_batch.bin or cifar-10-binary.tar.gz, relative to the experiment file; found or downloaded when absent.',
+    },
     train: int(1, 50_000, 'Training images used, from the start of the training set (the study: 49,984).'),
     test: int(1, 10_000, 'Test images used, from the start of the test set (the study: 9,984).'),
   },
   'image-folder': {
-    kind: { const: 'image-folder', description: 'A folder of PNG/JPEG images, one sub-folder per class (train/ and test/ inside).' },
-    path: { type: 'string', minLength: 1, description: 'The folder; relative paths are resolved from the experiment file.' },
+    kind: {
+      const: 'image-folder',
+      description: 'A folder of PNG/JPEG images, one sub-folder per class (train/ and test/ inside).',
+    },
+    path: {
+      type: 'string',
+      minLength: 1,
+      description: 'The folder; relative paths are resolved from the experiment file.',
+    },
     train: int(1, LIMITS.examples, 'Number of training images used.'),
     test: int(1, LIMITS.examples, 'Number of test images used.'),
     classes: {
@@ -211,8 +247,16 @@ const datasetKinds: Record<string, JsonSchema> = {
       maxItems: LIMITS.classes,
       uniqueItems: true,
     },
-    imageSize: int(1, LIMITS.imageSize, 'Square side all images are brought to (default: the size of the first image).'),
-    sizeMismatch: { enum: ['resize', 'reject'], description: 'Images of another size are resized, or rejected with an error.', default: 'reject' },
+    imageSize: int(
+      1,
+      LIMITS.imageSize,
+      'Square side all images are brought to (default: the size of the first image).',
+    ),
+    sizeMismatch: {
+      enum: ['resize', 'reject'],
+      description: 'Images of another size are resized, or rejected with an error.',
+      default: 'reject',
+    },
   },
 };
 
@@ -274,7 +318,12 @@ const training: JsonSchema = obj(
       { default: {} },
     ),
     seed: int(0, 2 ** 32 - 1, 'Seed of weight initialisation and example order.', { default: 0 }),
-    lossEvery: int(1, 1_000_000, 'Read the loss back every this many steps (progress, NaN detection); reading back syncs the device.', { default: 50 }),
+    lossEvery: int(
+      1,
+      1_000_000,
+      'Read the loss back every this many steps (progress, NaN detection); reading back syncs the device.',
+      { default: 50 },
+    ),
   },
   { default: {} },
 );
@@ -289,7 +338,12 @@ const phaseTimes: Record<string, JsonSchema> = {
 /** Everything a profile may override: all top-level keys but `name` and `profiles`. */
 const body: Record<string, JsonSchema> = {
   version: { const: 1, description: 'Version of the experiment file format (1).' },
-  description: { type: 'string', maxLength: LIMITS.descriptionLength, description: 'What the experiment measures, in a sentence or two.', default: '' },
+  description: {
+    type: 'string',
+    maxLength: LIMITS.descriptionLength,
+    description: 'What the experiment measures, in a sentence or two.',
+    default: '',
+  },
   artefact: {
     type: 'string',
     minLength: 1,
@@ -300,7 +354,7 @@ const body: Record<string, JsonSchema> = {
   dataset,
   model,
   sweep: obj(
-    'Run the experiment once per listed value, each as its own group of cases (the study\'s depth figures: VGG11, 13, 16, 19).',
+    "Run the experiment once per listed value, each as its own group of cases (the study's depth figures: VGG11, 13, 16, 19).",
     {
       arch: {
         type: 'array',
@@ -327,14 +381,26 @@ const body: Record<string, JsonSchema> = {
     maxItems: 64,
     uniqueItems: true,
   },
-  repeats: int(1, LIMITS.repeats, 'Timed runs of each case (the study: 10); medians and spread are reported.', { default: 1 }),
+  repeats: int(1, LIMITS.repeats, 'Timed runs of each case (the study: 10); medians and spread are reported.', {
+    default: 1,
+  }),
   warmup: int(0, LIMITS.warmup, 'Untimed warm-up runs of each phase, reported separately.', { default: 0 }),
   parity: obj(
     'Compare outputs with a reference backend before timing.',
     {
       enabled: { type: 'boolean', description: 'Run the parity check.', default: true },
-      reference: { $ref: '#/definitions/backendId', description: 'Backend whose logits the others are compared with.', default: 'onnxruntime/cpu' },
-      tolerance: { type: 'number', exclusiveMinimum: 0, maximum: 1, description: 'Largest accepted relative error, max|a−b| / max|b|.', default: 1e-4 },
+      reference: {
+        $ref: '#/definitions/backendId',
+        description: 'Backend whose logits the others are compared with.',
+        default: 'onnxruntime/cpu',
+      },
+      tolerance: {
+        type: 'number',
+        exclusiveMinimum: 0,
+        maximum: 1,
+        description: 'Largest accepted relative error, max|a−b| / max|b|.',
+        default: 1e-4,
+      },
     },
     { default: {} },
   ),
@@ -343,16 +409,30 @@ const body: Record<string, JsonSchema> = {
     {
       accuracy: num(0, 1, 'Minimum test accuracy (0–1).'),
       time: obj('Time budgets per phase (median of the repeats).', phaseTimes),
-      memory: obj('Memory budgets: peak resident set of the case process per phase, and its device (GPU) memory. A case that exceeds one while running is stopped.', {
-        train: bytes('Budget for peak memory while training.'),
-        infer: bytes('Budget for peak memory while inferring.'),
-        device: bytes('Budget for the device (GPU) memory the driver attributes to the case process (nvidia-smi), over the whole case.'),
-      }),
+      memory: obj(
+        'Memory budgets: peak resident set of the case process per phase, and its device (GPU) memory. A case that exceeds one while running is stopped.',
+        {
+          train: bytes('Budget for peak memory while training.'),
+          infer: bytes('Budget for peak memory while inferring.'),
+          device: bytes(
+            'Budget for the device (GPU) memory the driver attributes to the case process (nvidia-smi), over the whole case.',
+          ),
+        },
+      ),
       regression: obj(
         'Gate against the stored baseline.',
         {
-          threshold: num(0, 100, 'Relative slow-down that fails (0.10 = 10 % slower than the baseline median).', { default: 0.1 }),
-          alpha: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, description: 'One-sided significance level of the test that the slow-down is real (the default was validated by bench/gate-noise.ts).', default: 0.05 },
+          threshold: num(0, 100, 'Relative slow-down that fails (0.10 = 10 % slower than the baseline median).', {
+            default: 0.1,
+          }),
+          alpha: {
+            type: 'number',
+            exclusiveMinimum: 0,
+            exclusiveMaximum: 1,
+            description:
+              'One-sided significance level of the test that the slow-down is real (the default was validated by bench/gate-noise.ts).',
+            default: 0.05,
+          },
         },
         { default: {} },
       ),
@@ -376,7 +456,9 @@ export function partialSchema(s: JsonSchema): JsonSchema {
   for (const [k, v] of Object.entries(s)) {
     if (k === 'required' || k === 'default') continue;
     if (k === 'properties' && v && typeof v === 'object') {
-      out[k] = Object.fromEntries(Object.entries(v as Record<string, JsonSchema>).map(([p, ps]) => [p, partialSchema(ps)]));
+      out[k] = Object.fromEntries(
+        Object.entries(v as Record<string, JsonSchema>).map(([p, ps]) => [p, partialSchema(ps)]),
+      );
     } else if (k === 'then' && v && typeof v === 'object') {
       out[k] = partialSchema(v as JsonSchema);
     } else if (k === 'allOf' && Array.isArray(v)) {
@@ -408,7 +490,8 @@ export function buildExperimentSchema(): JsonSchema {
       ...body,
       profiles: {
         type: 'object',
-        description: 'Named variants (e.g. `quick`, `full`) selected with --profile or EXPBENCH_PROFILE; each overrides any key but `name` and `profiles`. Mappings merge, lists replace.',
+        description:
+          'Named variants (e.g. `quick`, `full`) selected with --profile or EXPBENCH_PROFILE; each overrides any key but `name` and `profiles`. Mappings merge, lists replace.',
         propertyNames: { pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$' },
         additionalProperties: { $ref: '#/definitions/profile' },
       },

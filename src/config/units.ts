@@ -65,19 +65,30 @@ export const BYTES_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*(([kKmMgGtT][iI]?)?[bB]|[bB
 export type UnitCheck = { ok: true; value: number } | { ok: false; message: string; hint: string };
 
 const DURATION_HINT = 'write a number of seconds or a number with a unit: 500ms, 90s, 2m, 1h30m, 1d';
-const BYTES_HINT = 'write a number of bytes or a number with a unit: 512MiB, 2.5GB, 800kB (kB/MB/GB = 1000ⁿ, KiB/MiB/GiB = 1024ⁿ)';
+const BYTES_HINT =
+  'write a number of bytes or a number with a unit: 512MiB, 2.5GB, 800kB (kB/MB/GB = 1000ⁿ, KiB/MiB/GiB = 1024ⁿ)';
 
 /** Checks a duration (number of seconds or unit string) and returns seconds. */
 export function checkDuration(input: unknown): UnitCheck {
   if (typeof input === 'number') {
-    if (!Number.isFinite(input) || input < 0) return { ok: false, message: `duration ${input} is not a finite number of seconds ≥ 0`, hint: DURATION_HINT };
+    if (!Number.isFinite(input) || input < 0)
+      return { ok: false, message: `duration ${input} is not a finite number of seconds ≥ 0`, hint: DURATION_HINT };
     return { ok: true, value: input };
   }
-  if (typeof input !== 'string') return { ok: false, message: `a duration must be a number of seconds or a string such as '90s', got ${describe(input)}`, hint: DURATION_HINT };
+  if (typeof input !== 'string')
+    return {
+      ok: false,
+      message: `a duration must be a number of seconds or a string such as '90s', got ${describe(input)}`,
+      hint: DURATION_HINT,
+    };
   const text = input.trim();
   if (text === '') return { ok: false, message: 'empty duration', hint: DURATION_HINT };
   if (/^\d+(\.\d+)?$/.test(text)) {
-    return { ok: false, message: `duration '${input}' has no unit`, hint: `write '${text}s' for seconds, or the number ${text} without quotes` };
+    return {
+      ok: false,
+      message: `duration '${input}' has no unit`,
+      hint: `write '${text}s' for seconds, or the number ${text} without quotes`,
+    };
   }
   // One or more `<number><unit>` parts: '1h30m', '2m 30s'.
   const part = /(\d+(?:\.\d+)?)\s*([a-zA-Zµ]+)\s*/y;
@@ -86,7 +97,8 @@ export function checkDuration(input: unknown): UnitCheck {
   while (pos < text.length) {
     part.lastIndex = pos;
     const m = part.exec(text);
-    if (!m) return { ok: false, message: `cannot read duration '${input}' (at '${text.slice(pos)}')`, hint: DURATION_HINT };
+    if (!m)
+      return { ok: false, message: `cannot read duration '${input}' (at '${text.slice(pos)}')`, hint: DURATION_HINT };
     const unit = m[2] ?? '';
     const scale = DURATION_UNITS[unit];
     if (scale === undefined) {
@@ -101,17 +113,28 @@ export function checkDuration(input: unknown): UnitCheck {
 /** Checks a byte size (number of bytes or unit string) and returns whole bytes. */
 export function checkBytes(input: unknown): UnitCheck {
   if (typeof input === 'number') {
-    if (!Number.isFinite(input) || input < 0) return { ok: false, message: `size ${input} is not a finite number of bytes ≥ 0`, hint: BYTES_HINT };
+    if (!Number.isFinite(input) || input < 0)
+      return { ok: false, message: `size ${input} is not a finite number of bytes ≥ 0`, hint: BYTES_HINT };
     return { ok: true, value: Math.round(input) };
   }
-  if (typeof input !== 'string') return { ok: false, message: `a size must be a number of bytes or a string such as '2.5GB', got ${describe(input)}`, hint: BYTES_HINT };
+  if (typeof input !== 'string')
+    return {
+      ok: false,
+      message: `a size must be a number of bytes or a string such as '2.5GB', got ${describe(input)}`,
+      hint: BYTES_HINT,
+    };
   const text = input.trim();
   const m = /^(\d+(?:\.\d+)?)\s*([a-zA-Zµ]*)$/.exec(text);
   if (!m) {
     return { ok: false, message: `cannot read size '${input}'`, hint: BYTES_HINT };
   }
   const unit = m[2] ?? '';
-  if (unit === '') return { ok: false, message: `size '${input}' has no unit`, hint: `write '${text}B' for bytes, or the number ${text} without quotes` };
+  if (unit === '')
+    return {
+      ok: false,
+      message: `size '${input}' has no unit`,
+      hint: `write '${text}B' for bytes, or the number ${text} without quotes`,
+    };
   const scale = BYTE_UNITS[unit.toLowerCase()];
   if (scale === undefined) return { ok: false, message: `unknown size unit '${unit}' in '${input}'`, hint: BYTES_HINT };
   return { ok: true, value: Math.round(Number(m[1]) * scale) };

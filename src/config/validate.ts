@@ -21,7 +21,13 @@ let compiled: ValidateFunction | undefined;
 
 /** The compiled schema (compiled once per process, on first use). */
 export function experimentValidator(): ValidateFunction {
-  compiled ??= new Ajv({ allErrors: true, verbose: true, strict: true, strictRequired: false, allowUnionTypes: true }).compile(experimentSchema);
+  compiled ??= new Ajv({
+    allErrors: true,
+    verbose: true,
+    strict: true,
+    strictRequired: false,
+    allowUnionTypes: true,
+  }).compile(experimentSchema);
   return compiled;
 }
 
@@ -64,7 +70,12 @@ export function pathLabel(path: ValuePath): string {
  * Translates ajv errors into diagnostics. Errors that only restate another (`if` wrappers, the inner
  * error of `propertyNames`) are dropped; everything else becomes one diagnostic.
  */
-export function schemaDiagnostics(errors: ErrorObject[], src: SourceText, doc: Document.Parsed, placement: ErrorPlacement): Diagnostic[] {
+export function schemaDiagnostics(
+  errors: ErrorObject[],
+  src: SourceText,
+  doc: Document.Parsed,
+  placement: ErrorPlacement,
+): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const e of errors) {
     if (e.keyword === 'if' || e.propertyName !== undefined) continue;
@@ -133,7 +144,10 @@ function describeError(e: ErrorObject): Described | undefined {
           extra: [prop],
           at: 'key',
           message: `profile "${String(path[1])}" cannot override "${prop}"`,
-          hint: prop === 'name' ? 'the name identifies results and baselines across profiles; set it once, at the top level' : 'profiles cannot nest; define every profile at the top level',
+          hint:
+            prop === 'name'
+              ? 'the name identifies results and baselines across profiles; set it once, at the top level'
+              : 'profiles cannot nest; define every profile at the top level',
         };
       }
       return {
@@ -150,14 +164,19 @@ function describeError(e: ErrorObject): Described | undefined {
       return {
         ...base,
         at: 'key',
-        message: path.length === 0 ? `missing required key "${missing}"` : `missing required key "${missing}" in ${label}`,
+        message:
+          path.length === 0 ? `missing required key "${missing}"` : `missing required key "${missing}" in ${label}`,
         hint: `add \`${missing}:\` ${path.length === 0 ? 'at the top level' : `under ${label}`}${desc ? ` (${missing}: ${desc})` : ''}`,
       };
     }
     case 'type': {
       const types = Array.isArray(p.type) ? (p.type as string[]) : String(p.type).split(',');
       const want = types.map((t) => TYPE_WORDS[t] ?? t).join(' or ');
-      return { ...base, message: `${label} must be ${want}, got ${describeValue(e.data)}`, hint: typeHint(e.data, types) ?? fieldHint() };
+      return {
+        ...base,
+        message: `${label} must be ${want}, got ${describeValue(e.data)}`,
+        hint: typeHint(e.data, types) ?? fieldHint(),
+      };
     }
     case 'enum': {
       const allowed = (p.allowedValues as unknown[]).map(String);
@@ -186,12 +205,21 @@ function describeError(e: ErrorObject): Described | undefined {
       };
     }
     case 'const':
-      return { ...base, message: `${label} must be ${JSON.stringify(p.allowedValue)}, got ${describeValue(e.data)}`, hint: fieldHint() };
+      return {
+        ...base,
+        message: `${label} must be ${JSON.stringify(p.allowedValue)}, got ${describeValue(e.data)}`,
+        hint: fieldHint(),
+      };
     case 'minimum':
     case 'maximum':
     case 'exclusiveMinimum':
     case 'exclusiveMaximum': {
-      const words = { minimum: 'at least', maximum: 'at most', exclusiveMinimum: 'more than', exclusiveMaximum: 'less than' }[e.keyword];
+      const words = {
+        minimum: 'at least',
+        maximum: 'at most',
+        exclusiveMinimum: 'more than',
+        exclusiveMaximum: 'less than',
+      }[e.keyword];
       const limit = Number(p.limit);
       const isUnit = (e.schemaPath ?? '').includes('/duration/') || (e.schemaPath ?? '').includes('/bytes/');
       return {
@@ -214,7 +242,11 @@ function describeError(e: ErrorObject): Described | undefined {
           hint: 'use letters, digits, `.`, `_` and `-` (start with a letter or digit, at most 80 characters), e.g. `table2-vgg-small`',
         };
       }
-      return { ...base, message: `${label} ${describeValue(e.data)} does not have the expected form`, hint: fieldHint() };
+      return {
+        ...base,
+        message: `${label} ${describeValue(e.data)} does not have the expected form`,
+        hint: fieldHint(),
+      };
     }
     case 'propertyNames':
       return {
@@ -237,9 +269,17 @@ function describeError(e: ErrorObject): Described | undefined {
       };
     }
     case 'minItems':
-      return { ...base, message: `${label} must have at least ${String(p.limit)} item${p.limit === 1 ? '' : 's'}`, hint: fieldHint() };
+      return {
+        ...base,
+        message: `${label} must have at least ${String(p.limit)} item${p.limit === 1 ? '' : 's'}`,
+        hint: fieldHint(),
+      };
     case 'maxItems':
-      return { ...base, message: `${label} may have at most ${String(p.limit)} items, has ${Array.isArray(e.data) ? e.data.length : '?'}`, hint: fieldHint() };
+      return {
+        ...base,
+        message: `${label} may have at most ${String(p.limit)} items, has ${Array.isArray(e.data) ? e.data.length : '?'}`,
+        hint: fieldHint(),
+      };
     case 'minLength':
       return { ...base, message: `${label} must not be empty`, hint: fieldHint() };
     case 'maxLength':
@@ -262,7 +302,11 @@ function describeError(e: ErrorObject): Described | undefined {
           hint: 'write one layer per `- ` line: `- conv: 64`, `- relu`, `- maxpool: 2`, `- dense: 256`',
         };
       }
-      return { ...base, message: `${label} takes no options, got ${keys.join(', ')}`, hint: `write just \`- ${String(key)}\`` };
+      return {
+        ...base,
+        message: `${label} takes no options, got ${keys.join(', ')}`,
+        hint: `write just \`- ${String(key)}\``,
+      };
     }
     default:
       return { ...base, message: `${label} ${e.message ?? 'is invalid'}`, hint: fieldHint() };
@@ -303,12 +347,14 @@ function unknownKeyHint(prop: string, allowed: string[], path: ValuePath): strin
   const here = rel.length === 0 ? '' : pathLabel(rel.filter((s) => typeof s === 'string'));
   if (here === 'dataset') {
     const kinds = datasetKindsWith(prop);
-    if (kinds.length > 0) return `"${prop}" is only used with dataset kind ${kinds.join(' or ')}; allowed keys here: ${allowed.join(', ')}`;
+    if (kinds.length > 0)
+      return `"${prop}" is only used with dataset kind ${kinds.join(' or ')}; allowed keys here: ${allowed.join(', ')}`;
   }
   const homes = homesOf(prop)
     .map((h) => h.split('.').slice(0, -1).join('.'))
     .filter((parent) => parent !== here);
-  if (homes.length > 0) return `"${prop}" belongs under ${homes.map((h) => (h === '' ? 'the top level' : `${h}:`)).join(' or ')}`;
+  if (homes.length > 0)
+    return `"${prop}" belongs under ${homes.map((h) => (h === '' ? 'the top level' : `${h}:`)).join(' or ')}`;
   return allowed.length > 0 ? `allowed keys here: ${allowed.join(', ')}` : 'remove it';
 }
 
@@ -330,7 +376,10 @@ export function didYouMean(input: string, candidates: readonly string[]): string
   const lower = input.toLowerCase();
   const exactCase = candidates.find((c) => c.toLowerCase() === lower);
   if (exactCase) return exactCase;
-  const guess = closest(lower, candidates.map((c) => c.toLowerCase()));
+  const guess = closest(
+    lower,
+    candidates.map((c) => c.toLowerCase()),
+  );
   const d = distance(lower, guess);
   if (d > Math.max(2, Math.floor(guess.length / 3))) return undefined;
   return candidates.find((c) => c.toLowerCase() === guess);
@@ -342,7 +391,8 @@ function describeProperty(parent: JsonSchema | undefined, data: unknown, prop: s
   const direct = (parent.properties as Record<string, JsonSchema> | undefined)?.[prop];
   const kind = data && typeof data === 'object' ? (data as Record<string, unknown>).kind : undefined;
   for (const b of (parent.allOf as JsonSchema[] | undefined) ?? []) {
-    const ifKind = ((b.if as JsonSchema | undefined)?.properties as Record<string, JsonSchema> | undefined)?.kind?.const;
+    const ifKind = ((b.if as JsonSchema | undefined)?.properties as Record<string, JsonSchema> | undefined)?.kind
+      ?.const;
     if (ifKind !== undefined && ifKind === kind) {
       const p = ((b.then as JsonSchema).properties as Record<string, JsonSchema> | undefined)?.[prop];
       if (p?.description && p !== direct) return String(p.description);
@@ -361,7 +411,12 @@ function describeField(key: string | number | undefined, schema: JsonSchema | un
 
 function typeHint(data: unknown, types: string[]): string | undefined {
   const wantsNumber = types.includes('number') || types.includes('integer');
-  if (typeof data === 'string' && wantsNumber && data.trim() !== '' && Number.isFinite(Number(data.replace(/_/g, '')))) {
+  if (
+    typeof data === 'string' &&
+    wantsNumber &&
+    data.trim() !== '' &&
+    Number.isFinite(Number(data.replace(/_/g, '')))
+  ) {
     return 'remove the quotes (or the `_` separators): numbers are written plainly, e.g. `epochs: 10`';
   }
   if (types.includes('integer') && typeof data === 'number' && !Number.isInteger(data)) return 'use a whole number';
@@ -369,9 +424,12 @@ function typeHint(data: unknown, types: string[]): string | undefined {
     return 'YAML 1.2 reads yes/no/on/off as text; write true or false';
   }
   if (data === null) return 'the value is missing after the `:`; write it on the same line';
-  if (types.includes('object') && Array.isArray(data)) return 'remove the `- ` markers: this takes `key: value` lines, not a list';
-  if (types.includes('array') && data !== null && typeof data === 'object') return 'this takes a list: put `- ` before each entry';
-  if (types.includes('array') && typeof data === 'string') return `write a list: [${data}] or one \`- ${data}\` line per entry`;
+  if (types.includes('object') && Array.isArray(data))
+    return 'remove the `- ` markers: this takes `key: value` lines, not a list';
+  if (types.includes('array') && data !== null && typeof data === 'object')
+    return 'this takes a list: put `- ` before each entry';
+  if (types.includes('array') && typeof data === 'string')
+    return `write a list: [${data}] or one \`- ${data}\` line per entry`;
   return undefined;
 }
 

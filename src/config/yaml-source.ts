@@ -4,7 +4,7 @@
  * the concrete syntax tree, before the recursive composer could overflow the stack) and alias
  * expansion (billion laughs) are all capped, and self-referencing aliases are refused.
  */
-import { Composer, isAlias, isMap, isScalar, isSeq, Parser, visit } from 'yaml';
+import { Composer, isMap, isScalar, isSeq, Parser, visit } from 'yaml';
 import type { Alias, CST, Document, Node as YamlNode, YAMLError } from 'yaml';
 import { SourceText } from './diagnostics.ts';
 import type { Diagnostic } from './diagnostics.ts';
@@ -122,7 +122,12 @@ const YAML_HINTS: Partial<Record<string, string>> = {
  */
 export function parseYamlSource(text: string, file: string): YamlSource {
   const src = new SourceText(file, text);
-  const fail = (diagnostics: Diagnostic[], doc: Document.Parsed | null = null): YamlSource => ({ src, doc, value: undefined, diagnostics });
+  const fail = (diagnostics: Diagnostic[], doc: Document.Parsed | null = null): YamlSource => ({
+    src,
+    doc,
+    value: undefined,
+    diagnostics,
+  });
   const syntax = (start: number, end: number, reason: string, message: string, hint: string): Diagnostic =>
     src.at(start, end, { code: 'YAML_SYNTAX', reason, message, hint });
 
@@ -134,7 +139,13 @@ export function parseYamlSource(text: string, file: string): YamlSource {
   const deep = early ?? tooDeep(tokens);
   if (deep) {
     return fail([
-      syntax(deep.offset, deep.offset + 1, 'too-deep', `nesting deeper than ${MAX_DEPTH} levels`, `an experiment nests a few levels deep; this looks generated or corrupt. Nest at most ${MAX_DEPTH} levels`),
+      syntax(
+        deep.offset,
+        deep.offset + 1,
+        'too-deep',
+        `nesting deeper than ${MAX_DEPTH} levels`,
+        `an experiment nests a few levels deep; this looks generated or corrupt. Nest at most ${MAX_DEPTH} levels`,
+      ),
     ]);
   }
 
@@ -158,7 +169,10 @@ export function parseYamlSource(text: string, file: string): YamlSource {
   const composer = new Composer({ uniqueKeys: false, stringKeys: true, prettyErrors: false });
   const docs = Array.from(composer.compose(tokens, true, text.length));
   const doc = docs[0];
-  if (!doc) return fail([syntax(0, 0, 'empty', 'the file is empty', 'an experiment needs at least name, dataset, model and backends')]);
+  if (!doc)
+    return fail([
+      syntax(0, 0, 'empty', 'the file is empty', 'an experiment needs at least name, dataset, model and backends'),
+    ]);
   const diagnostics: Diagnostic[] = [];
   for (const e of [...doc.errors, ...doc.warnings] as YAMLError[]) {
     const message = firstLine(e.message);
@@ -166,7 +180,15 @@ export function parseYamlSource(text: string, file: string): YamlSource {
       // yaml reports an unclosed quote where the text ends; the opening quote is where to look.
       const open = openQuoteBefore(doc, e.pos[0]);
       if (open !== undefined) {
-        diagnostics.push(syntax(open, open + 1, e.code, 'this quoted string is never closed', 'add the closing quote at the end of the value'));
+        diagnostics.push(
+          syntax(
+            open,
+            open + 1,
+            e.code,
+            'this quoted string is never closed',
+            'add the closing quote at the end of the value',
+          ),
+        );
         continue;
       }
     }
@@ -177,16 +199,32 @@ export function parseYamlSource(text: string, file: string): YamlSource {
       const open = openFlowBefore(doc, e.pos[0], isSeqError);
       const closer = isSeqError ? ']' : '}';
       diagnostics.push(
-        syntax(open ?? e.pos[0], (open ?? e.pos[0]) + 1, e.code, `this ${isSeqError ? 'list' : 'mapping'} is never closed with \`${closer}\``, `add \`${closer}\` after its last entry, on the same line (or indent continuation lines)`),
+        syntax(
+          open ?? e.pos[0],
+          (open ?? e.pos[0]) + 1,
+          e.code,
+          `this ${isSeqError ? 'list' : 'mapping'} is never closed with \`${closer}\``,
+          `add \`${closer}\` after its last entry, on the same line (or indent continuation lines)`,
+        ),
       );
       continue;
     }
-    diagnostics.push(syntax(e.pos[0], e.pos[1], e.code, message, YAML_HINTS[e.code] ?? 'check the YAML syntax at this point'));
+    diagnostics.push(
+      syntax(e.pos[0], e.pos[1], e.code, message, YAML_HINTS[e.code] ?? 'check the YAML syntax at this point'),
+    );
   }
   diagnostics.push(...duplicateKeys(doc, src, syntax));
   const second = docs[1];
   if (second) {
-    diagnostics.push(syntax(second.range[0], second.range[0] + 3, 'MULTIPLE_DOCS', 'the file contains more than one YAML document', YAML_HINTS.MULTIPLE_DOCS!));
+    diagnostics.push(
+      syntax(
+        second.range[0],
+        second.range[0] + 3,
+        'MULTIPLE_DOCS',
+        'the file contains more than one YAML document',
+        YAML_HINTS.MULTIPLE_DOCS!,
+      ),
+    );
   }
   if (diagnostics.length > 0) return fail(diagnostics, doc);
 
@@ -202,21 +240,48 @@ export function parseYamlSource(text: string, file: string): YamlSource {
     const target = a.resolve(doc) as YamlNode | undefined;
     if (!target) {
       diagnostics.push(
-        syntax(start, end, 'alias', `alias *${a.source} refers to no anchor`, `define &${a.source} on a value before this line, or remove the alias`),
+        syntax(
+          start,
+          end,
+          'alias',
+          `alias *${a.source} refers to no anchor`,
+          `define &${a.source} on a value before this line, or remove the alias`,
+        ),
       );
     } else if (target.range && start >= target.range[0] && start < target.range[2]) {
       diagnostics.push(
-        syntax(start, end, 'alias', `alias *${a.source} refers to the value that contains it, which would be infinite`, 'an alias may only repeat a value defined completely before it'),
+        syntax(
+          start,
+          end,
+          'alias',
+          `alias *${a.source} refers to the value that contains it, which would be infinite`,
+          'an alias may only repeat a value defined completely before it',
+        ),
       );
     }
   }
   if (diagnostics.length > 0) return fail(diagnostics, doc);
 
   if (doc.contents === null) {
-    return fail([syntax(0, 0, 'empty', 'the file has no content (only comments or blank lines)', 'an experiment needs at least name, dataset, model and backends')], doc);
+    return fail(
+      [
+        syntax(
+          0,
+          0,
+          'empty',
+          'the file has no content (only comments or blank lines)',
+          'an experiment needs at least name, dataset, model and backends',
+        ),
+      ],
+      doc,
+    );
   }
   if (!isMap(doc.contents)) {
-    const found = isSeq(doc.contents) ? 'a list' : isScalar(doc.contents) ? `the single value ${JSON.stringify(truncate(String(doc.contents.value), 40))}` : 'something else';
+    const found = isSeq(doc.contents)
+      ? 'a list'
+      : isScalar(doc.contents)
+        ? `the single value ${JSON.stringify(truncate(String(doc.contents.value), 40))}`
+        : 'something else';
     const [s, e] = doc.contents.range;
     return fail(
       [
@@ -236,10 +301,14 @@ export function parseYamlSource(text: string, file: string): YamlSource {
     value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (e) {
     // Only the alias guard throws here (resolved aliases and bounded depth were checked above).
-    const bomb = aliases.find((a) => {
-      const t = a.resolve(doc) as YamlNode | undefined;
-      return t !== undefined && aliases.some((b) => b !== a && b.range && t.range && b.range[0] >= t.range[0] && b.range[0] < t.range[2]);
-    }) ?? aliases[0];
+    const bomb =
+      aliases.find((a) => {
+        const t = a.resolve(doc) as YamlNode | undefined;
+        return (
+          t !== undefined &&
+          aliases.some((b) => b !== a && b.range && t.range && b.range[0] >= t.range[0] && b.range[0] < t.range[2])
+        );
+      }) ?? aliases[0];
     const [s, end] = bomb?.range ?? [0, 0];
     return fail(
       [
@@ -277,7 +346,13 @@ function duplicateKeys(
           continue;
         }
         out.push(
-          syntax(k.range[0], k.range[1], 'DUPLICATE_KEY', `duplicate key "${name.length > 60 ? `${name.slice(0, 60)}…` : name}" (already set on line ${src.position(first).line})`, YAML_HINTS.DUPLICATE_KEY!),
+          syntax(
+            k.range[0],
+            k.range[1],
+            'DUPLICATE_KEY',
+            `duplicate key "${name.length > 60 ? `${name.slice(0, 60)}…` : name}" (already set on line ${src.position(first).line})`,
+            YAML_HINTS.DUPLICATE_KEY!,
+          ),
         );
       }
     },
@@ -307,7 +382,15 @@ function openFlowBefore(doc: Document.Parsed, offset: number, seq: boolean): num
   visit(doc, {
     Collection(_key, node) {
       const r = node.range;
-      if (r && node.flow && isSeq(node) === seq && r[2] === offset && r[0] < offset && (found === undefined || r[0] > found)) found = r[0];
+      if (
+        r &&
+        node.flow &&
+        isSeq(node) === seq &&
+        r[2] === offset &&
+        r[0] < offset &&
+        (found === undefined || r[0] > found)
+      )
+        found = r[0];
     },
   });
   return found;

@@ -17,11 +17,28 @@ import type { Split } from './types.ts';
 export const CIFAR10_RECORD = 3073;
 export const CIFAR10_SIDE = 32;
 const PLANE = CIFAR10_SIDE * CIFAR10_SIDE;
-export const CIFAR10_TRAIN_FILES = ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin'];
+export const CIFAR10_TRAIN_FILES = [
+  'data_batch_1.bin',
+  'data_batch_2.bin',
+  'data_batch_3.bin',
+  'data_batch_4.bin',
+  'data_batch_5.bin',
+];
 export const CIFAR10_TEST_FILE = 'test_batch.bin';
 export const CIFAR10_META_FILE = 'batches.meta.txt';
 /** CIFAR-10's label order, used when `batches.meta.txt` is absent. */
-export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+export const CIFAR10_CLASSES = [
+  'airplane',
+  'automobile',
+  'bird',
+  'cat',
+  'deer',
+  'dog',
+  'frog',
+  'horse',
+  'ship',
+  'truck',
+];
 
 /** Where CIFAR-10 was found. */
 export type Cifar10Location = { kind: 'folder'; dir: string } | { kind: 'archive'; file: string };
@@ -46,15 +63,24 @@ export function probeCifar10(p: string): Cifar10Location | null {
  * Finds CIFAR-10: the config's `path` (relative to `baseDir`) if given, else `$EXPBENCH_DATA`,
  * else the cache folder. Throws `DATA_MISSING` saying what was looked for and how to get it.
  */
-export function locateCifar10(path: string | undefined, baseDir: string, env: NodeJS.ProcessEnv = process.env): Cifar10Location {
+export function locateCifar10(
+  path: string | undefined,
+  baseDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Cifar10Location {
   const looked = `${CIFAR10_FOLDER}/, ${CIFAR10_ARCHIVE} or ${CIFAR10_TRAIN_FILES[0]}`;
   if (path !== undefined) {
     const p = resolveDataPath(path, baseDir);
     const found = probeCifar10(p);
     if (found) return found;
     throw new DataError(
-      isDir(p) ? `${p}: no CIFAR-10 binary data in this folder (looked for ${looked})` : `${p}: does not exist (dataset.path, resolved against ${baseDir})`,
-      { code: 'DATA_MISSING', hint: `run \`npx expbench data cifar10 --dir ${p}\` to download it there, or fix dataset.path` },
+      isDir(p)
+        ? `${p}: no CIFAR-10 binary data in this folder (looked for ${looked})`
+        : `${p}: does not exist (dataset.path, resolved against ${baseDir})`,
+      {
+        code: 'DATA_MISSING',
+        hint: `run \`npx expbench data cifar10 --dir ${p}\` to download it there, or fix dataset.path`,
+      },
     );
   }
   const dirs = defaultDataDirs(env);
@@ -62,10 +88,13 @@ export function locateCifar10(path: string | undefined, baseDir: string, env: No
     const found = probeCifar10(dir);
     if (found) return found;
   }
-  throw new DataError(`CIFAR-10 not found: looked for ${looked} in ${dirs.map((d) => `${d.dir} (${d.from})`).join(' and ')}`, {
-    code: 'DATA_MISSING',
-    hint: `run \`npx expbench data cifar10\` to download it (163 MB) into ${dirs[dirs.length - 1]!.dir}, or set EXPBENCH_DATA to a folder containing ${CIFAR10_FOLDER}/ or ${CIFAR10_ARCHIVE}, or give dataset.path in the experiment file`,
-  });
+  throw new DataError(
+    `CIFAR-10 not found: looked for ${looked} in ${dirs.map((d) => `${d.dir} (${d.from})`).join(' and ')}`,
+    {
+      code: 'DATA_MISSING',
+      hint: `run \`npx expbench data cifar10\` to download it (163 MB) into ${dirs[dirs.length - 1]!.dir}, or set EXPBENCH_DATA to a folder containing ${CIFAR10_FOLDER}/ or ${CIFAR10_ARCHIVE}, or give dataset.path in the experiment file`,
+    },
+  );
 }
 
 /** One batch file as found: its display name, full size, and a reader for its first records. */
@@ -101,7 +130,14 @@ function decodeRecords(buf: Uint8Array, count: number, split: Split, offset: num
   }
 }
 
-async function readSplit(lookup: BatchLookup, files: string[], need: number, what: 'train' | 'test', where: string, signal?: AbortSignal): Promise<Split> {
+async function readSplit(
+  lookup: BatchLookup,
+  files: string[],
+  need: number,
+  what: 'train' | 'test',
+  where: string,
+  signal?: AbortSignal,
+): Promise<Split> {
   const split: Split = { n: need, images: new Uint8Array(need * PLANE * 3), labels: new Uint8Array(need) };
   let got = 0;
   for (const f of files) {
@@ -125,15 +161,21 @@ async function readSplit(lookup: BatchLookup, files: string[], need: number, wha
     got += take;
   }
   if (got < need) {
-    throw new DataError(`${where}: dataset.${what} asks for ${need} examples but ${files.join(', ')} hold only ${got}`, {
-      hint: `set dataset.${what} to at most ${got}`,
-    });
+    throw new DataError(
+      `${where}: dataset.${what} asks for ${need} examples but ${files.join(', ')} hold only ${got}`,
+      {
+        hint: `set dataset.${what} to at most ${got}`,
+      },
+    );
   }
   return split;
 }
 
 function parseMeta(text: string, name: string): string[] {
-  const names = text.split(/\r?\n/).map((s) => s.trim()).filter((s) => s.length > 0);
+  const names = text
+    .split(/\r?\n/)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (names.length !== 10) {
     throw new DataError(`${name}: expected 10 class names, one per line, found ${names.length}`, {
       hint: `the file is damaged; ${DOWNLOAD_HINT}, or delete ${CIFAR10_META_FILE} to use the standard names`,
@@ -151,12 +193,19 @@ export interface Cifar10Loaded {
 
 function checkCount(n: number, what: string, max: number): void {
   if (!Number.isInteger(n) || n < 0 || n > max) {
-    throw new DataError(`dataset.${what} must be an integer in [0, ${max}] for CIFAR-10, got ${n}`, { hint: `CIFAR-10 has 50,000 train and 10,000 test examples` });
+    throw new DataError(`dataset.${what} must be an integer in [0, ${max}] for CIFAR-10, got ${n}`, {
+      hint: `CIFAR-10 has 50,000 train and 10,000 test examples`,
+    });
   }
 }
 
 /** Loads the first `train` and `test` examples from a located CIFAR-10 release. */
-export async function loadCifar10(loc: Cifar10Location, train: number, test: number, signal?: AbortSignal): Promise<Cifar10Loaded> {
+export async function loadCifar10(
+  loc: Cifar10Location,
+  train: number,
+  test: number,
+  signal?: AbortSignal,
+): Promise<Cifar10Loaded> {
   checkCount(train, 'train', 50_000);
   checkCount(test, 'test', 10_000);
   if (loc.kind === 'folder') {
@@ -182,11 +231,15 @@ export async function loadCifar10(loc: Cifar10Location, train: number, test: num
           try {
             const buf = Buffer.allocUnsafe(records * CIFAR10_RECORD);
             const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-            if (bytesRead !== buf.length) throw new DataError(`${full}: file shrank while being read`, { hint: 'is another process writing it?' });
+            if (bytesRead !== buf.length)
+              throw new DataError(`${full}: file shrank while being read`, { hint: 'is another process writing it?' });
             return buf;
           } catch (e) {
             if (e instanceof DataError) throw e;
-            throw new DataError(`${full}: cannot read: ${(e as Error).message}`, { cause: e, hint: 'check the file permissions' });
+            throw new DataError(`${full}: cannot read: ${(e as Error).message}`, {
+              cause: e,
+              hint: 'check the file permissions',
+            });
           } finally {
             await fh.close();
           }
@@ -234,7 +287,9 @@ export async function loadCifar10(loc: Cifar10Location, train: number, test: num
     return { name: `${file}:${e.path}`, size: e.size, read: async () => e.data };
   };
   const metaEntry = byName.get(CIFAR10_META_FILE);
-  const classNames = metaEntry ? parseMeta(metaEntry.data.toString('utf8'), `${file}:${metaEntry.path}`) : CIFAR10_CLASSES;
+  const classNames = metaEntry
+    ? parseMeta(metaEntry.data.toString('utf8'), `${file}:${metaEntry.path}`)
+    : CIFAR10_CLASSES;
   return {
     train: await readSplit(lookup, CIFAR10_TRAIN_FILES, train, 'train', file, signal),
     test: await readSplit(lookup, [CIFAR10_TEST_FILE], test, 'test', file, signal),

@@ -36,7 +36,8 @@ export function decodeImage(buf: Uint8Array): RgbImage {
   if (buf.length >= 8 && buf[0] === 0x89 && buf[1] === 0x50 && buf[2] === 0x4e && buf[3] === 0x47) {
     const png = PNG.sync.read(Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength));
     const { width, height } = png;
-    if (width * height > MAX_MEGAPIXELS * 1e6) throw new Error(`image is ${width}×${height}, larger than ${MAX_MEGAPIXELS} megapixels`);
+    if (width * height > MAX_MEGAPIXELS * 1e6)
+      throw new Error(`image is ${width}×${height}, larger than ${MAX_MEGAPIXELS} megapixels`);
     // pngjs always returns RGBA (grayscale and palette expanded, 16-bit scaled to 8-bit).
     const src = png.data;
     const data = new Uint8Array(width * height * 3);
@@ -52,7 +53,13 @@ export function decodeImage(buf: Uint8Array): RgbImage {
     if (img) return img;
     // CMYK/YCCK JPEGs, which TurboJPEG does not convert to RGB: jpeg-js does (Adobe-inverted CMYK,
     // as PIL reads it). Strict decoding: a damaged file is an error, not grey blocks.
-    const cmyk = jpeg.decode(buf, { useTArray: true, formatAsRGBA: false, tolerantDecoding: false, maxResolutionInMP: MAX_MEGAPIXELS, maxMemoryUsageInMB: 1024 });
+    const cmyk = jpeg.decode(buf, {
+      useTArray: true,
+      formatAsRGBA: false,
+      tolerantDecoding: false,
+      maxResolutionInMP: MAX_MEGAPIXELS,
+      maxMemoryUsageInMB: 1024,
+    });
     return { width: cmyk.width, height: cmyk.height, data: cmyk.data };
   }
   throw new Error(buf.length === 0 ? 'the file is empty' : 'not a PNG or JPEG file (unrecognised signature)');

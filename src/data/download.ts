@@ -103,7 +103,8 @@ export async function checkCifar10Folder(folder: string): Promise<string[]> {
   for (const f of REQUIRED_FILES) {
     const s = await stat(join(folder, f)).catch(() => null);
     if (!s?.isFile()) problems.push(`${f} is missing`);
-    else if (s.size === 0 || s.size % CIFAR10_RECORD !== 0) problems.push(`${f} has ${s.size} bytes, not a whole number of ${CIFAR10_RECORD}-byte records`);
+    else if (s.size === 0 || s.size % CIFAR10_RECORD !== 0)
+      problems.push(`${f} has ${s.size} bytes, not a whole number of ${CIFAR10_RECORD}-byte records`);
   }
   return problems;
 }
@@ -164,7 +165,9 @@ async function attemptDownload(ctx: AttemptContext): Promise<number | 'range-not
       // The server sent some other range: throw the part away and start over on the next attempt.
       await res.body?.cancel().catch(() => {});
       await unlink(ctx.part).catch(() => {});
-      throw new RetryableError(`server answered the range request from byte ${start} with Content-Range ${res.headers.get('content-range') ?? '(none)'}`);
+      throw new RetryableError(
+        `server answered the range request from byte ${start} with Content-Range ${res.headers.get('content-range') ?? '(none)'}`,
+      );
     }
     total = range.total;
     append = true;
@@ -177,7 +180,10 @@ async function attemptDownload(ctx: AttemptContext): Promise<number | 'range-not
     await res.body?.cancel().catch(() => {});
     const msg = `HTTP ${res.status} ${res.statusText} from ${ctx.url}`;
     if (res.status >= 500 || res.status === 429 || res.status === 408) throw new RetryableError(msg);
-    throw new DataError(`download failed: ${msg}`, { code: 'DOWNLOAD', hint: 'check the URL (--url), or try again later' });
+    throw new DataError(`download failed: ${msg}`, {
+      code: 'DOWNLOAD',
+      hint: 'check the URL (--url), or try again later',
+    });
   }
   if (!res.body) throw new RetryableError(`empty response body from ${ctx.url}`);
 
@@ -223,7 +229,9 @@ async function attemptDownload(ctx: AttemptContext): Promise<number | 'range-not
   report(true);
   if (failure) {
     if (ctx.signal?.aborted) throw failure;
-    throw new RetryableError(`connection lost after ${start + got}${total ? ` of ${total}` : ''} bytes: ${describe(failure)}`);
+    throw new RetryableError(
+      `connection lost after ${start + got}${total ? ` of ${total}` : ''} bytes: ${describe(failure)}`,
+    );
   }
   if (total !== null && start + got !== total) {
     throw new RetryableError(`connection closed after ${start + got} of ${total} bytes`);
@@ -256,7 +264,10 @@ async function extractInto(archive: string, dir: string, force: boolean, signal?
         const target = resolve(tmp, name);
         // Refuse entries that would land outside the temporary folder ("../", absolute paths).
         if (name.split('/').includes('..') || (target !== tmp && !target.startsWith(tmp + sep))) {
-          throw new DataError(`${archive}: unsafe path in archive: ${entry.header.name}`, { code: 'DOWNLOAD', hint: 'the archive is not the official CIFAR-10 release; check --url' });
+          throw new DataError(`${archive}: unsafe path in archive: ${entry.header.name}`, {
+            code: 'DOWNLOAD',
+            hint: 'the archive is not the official CIFAR-10 release; check --url',
+          });
         }
         if (type === 'directory') {
           await mkdir(target, { recursive: true });
@@ -271,15 +282,22 @@ async function extractInto(archive: string, dir: string, force: boolean, signal?
       await piped;
     } catch (e) {
       if (e instanceof DataError || signal?.aborted) throw e;
-      throw new DataError(`${archive}: cannot extract: ${describe(pipeError ?? e)}`, { code: 'DOWNLOAD', cause: e, hint: 'the archive is damaged; run the command again to download it afresh' });
+      throw new DataError(`${archive}: cannot extract: ${describe(pipeError ?? e)}`, {
+        code: 'DOWNLOAD',
+        cause: e,
+        hint: 'the archive is damaged; run the command again to download it afresh',
+      });
     }
     const extracted = join(tmp, CIFAR10_FOLDER);
     const problems = await checkCifar10Folder(extracted);
     if (problems.length) {
-      throw new DataError(`${archive}: not a complete CIFAR-10 binary release: ${problems.join('; ')} (in ${CIFAR10_FOLDER}/)`, {
-        code: 'DOWNLOAD',
-        hint: 'check --url: it must serve cifar-10-binary.tar.gz',
-      });
+      throw new DataError(
+        `${archive}: not a complete CIFAR-10 binary release: ${problems.join('; ')} (in ${CIFAR10_FOLDER}/)`,
+        {
+          code: 'DOWNLOAD',
+          hint: 'check --url: it must serve cifar-10-binary.tar.gz',
+        },
+      );
     }
     const folder = join(dir, CIFAR10_FOLDER);
     if (force && (await stat(folder).catch(() => null))) await rename(folder, join(tmp, 'previous'));
@@ -308,15 +326,32 @@ export async function downloadCifar10(opts: DownloadCifar10Options = {}): Promis
   try {
     await mkdir(dir, { recursive: true });
   } catch (e) {
-    throw new DataError(`${dir}: cannot create the data folder: ${describe(e)}`, { code: 'DOWNLOAD', cause: e, hint: 'choose another folder with --dir' });
+    throw new DataError(`${dir}: cannot create the data folder: ${describe(e)}`, {
+      code: 'DOWNLOAD',
+      cause: e,
+      hint: 'choose another folder with --dir',
+    });
   }
   if (!opts.force && (await checkCifar10Folder(folder)).length === 0) {
-    return { dir, folder, alreadyPresent: true, archiveBytes: 0, resumedFrom: 0, attempts: 0, seconds: seconds(), checksum: null };
+    return {
+      dir,
+      folder,
+      alreadyPresent: true,
+      archiveBytes: 0,
+      resumedFrom: 0,
+      attempts: 0,
+      seconds: seconds(),
+      checksum: null,
+    };
   }
 
   let release: () => Promise<void>;
   try {
-    release = await lockfile.lock(dir, { lockfilePath: join(dir, '.cifar-10-download.lock'), realpath: false, retries: 0 });
+    release = await lockfile.lock(dir, {
+      lockfilePath: join(dir, '.cifar-10-download.lock'),
+      realpath: false,
+      retries: 0,
+    });
   } catch (e) {
     throw new DataError(`${dir}: another CIFAR-10 download into this folder is running (${describe(e)})`, {
       code: 'DOWNLOAD',
@@ -331,7 +366,8 @@ export async function downloadCifar10(opts: DownloadCifar10Options = {}): Promis
     let complete = false;
     while (!complete && attempts <= retries) {
       opts.signal?.throwIfAborted();
-      if (attempts > 0 && retryDelayMs > 0) await sleep(attempts * retryDelayMs, undefined, opts.signal ? { signal: opts.signal } : {});
+      if (attempts > 0 && retryDelayMs > 0)
+        await sleep(attempts * retryDelayMs, undefined, opts.signal ? { signal: opts.signal } : {});
       attempts++;
       try {
         const r = await attemptDownload({
@@ -352,24 +388,51 @@ export async function downloadCifar10(opts: DownloadCifar10Options = {}): Promis
     }
     if (!complete) {
       const kept = await fileSize(part);
-      throw new DataError(`download of ${url} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${lastError}`, {
-        code: 'DOWNLOAD',
-        hint: kept > 0 ? `run the command again: it resumes from the ${kept} bytes kept in ${part}` : 'check the network and run the command again',
-      });
+      throw new DataError(
+        `download of ${url} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${lastError}`,
+        {
+          code: 'DOWNLOAD',
+          hint:
+            kept > 0
+              ? `run the command again: it resumes from the ${kept} bytes kept in ${part}`
+              : 'check the network and run the command again',
+        },
+      );
     }
 
     const size = await fileSize(part);
-    opts.onProgress?.({ phase: 'verify', received: size, total: size, percent: 100, bytesPerSecond: 0, resumedFrom, attempt: attempts });
+    opts.onProgress?.({
+      phase: 'verify',
+      received: size,
+      total: size,
+      percent: 100,
+      bytesPerSecond: 0,
+      resumedFrom,
+      attempt: attempts,
+    });
     const actual = await hashFile(part, checksum.algorithm, opts.signal);
     if (actual !== checksum.value) {
       await unlink(part).catch(() => {});
-      throw new DataError(`checksum mismatch for ${url}: expected ${checksum.algorithm} ${checksum.value}, got ${actual} (${size} bytes); the downloaded file was deleted`, {
-        code: 'DOWNLOAD',
-        hint: opts.url ? 'the mirror serves a different file; use the official URL or give its --sha256' : 'run the command again to download afresh',
-      });
+      throw new DataError(
+        `checksum mismatch for ${url}: expected ${checksum.algorithm} ${checksum.value}, got ${actual} (${size} bytes); the downloaded file was deleted`,
+        {
+          code: 'DOWNLOAD',
+          hint: opts.url
+            ? 'the mirror serves a different file; use the official URL or give its --sha256'
+            : 'run the command again to download afresh',
+        },
+      );
     }
 
-    opts.onProgress?.({ phase: 'extract', received: size, total: size, percent: 100, bytesPerSecond: 0, resumedFrom, attempt: attempts });
+    opts.onProgress?.({
+      phase: 'extract',
+      received: size,
+      total: size,
+      percent: 100,
+      bytesPerSecond: 0,
+      resumedFrom,
+      attempt: attempts,
+    });
     let extracted: string;
     try {
       extracted = await extractInto(part, dir, !!opts.force, opts.signal);
@@ -380,8 +443,25 @@ export async function downloadCifar10(opts: DownloadCifar10Options = {}): Promis
     }
     if (opts.keepArchive) await rename(part, join(dir, CIFAR10_ARCHIVE));
     else await unlink(part);
-    opts.onProgress?.({ phase: 'done', received: size, total: size, percent: 100, bytesPerSecond: 0, resumedFrom, attempt: attempts });
-    return { dir, folder: extracted, alreadyPresent: false, archiveBytes: size, resumedFrom, attempts, seconds: seconds(), checksum };
+    opts.onProgress?.({
+      phase: 'done',
+      received: size,
+      total: size,
+      percent: 100,
+      bytesPerSecond: 0,
+      resumedFrom,
+      attempt: attempts,
+    });
+    return {
+      dir,
+      folder: extracted,
+      alreadyPresent: false,
+      archiveBytes: size,
+      resumedFrom,
+      attempts,
+      seconds: seconds(),
+      checksum,
+    };
   } finally {
     await release().catch(() => {});
   }

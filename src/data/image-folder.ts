@@ -75,7 +75,8 @@ export function probeImageFolder(p: string): ImageFolderLocation | null {
   if (isDir(join(p, TRAIN_DIR))) return { kind: 'folder', root: p };
   for (const name of KNOWN_IMAGE_FOLDERS) {
     if (isDir(join(p, name, TRAIN_DIR))) return { kind: 'folder', root: join(p, name) };
-    for (const ext of ['.tar.gz', '.tgz', '.tar']) if (isFile(join(p, name + ext))) return { kind: 'archive', file: join(p, name + ext) };
+    for (const ext of ['.tar.gz', '.tgz', '.tar'])
+      if (isFile(join(p, name + ext))) return { kind: 'archive', file: join(p, name + ext) };
   }
   return null;
 }
@@ -85,15 +86,22 @@ export function probeImageFolder(p: string): ImageFolderLocation | null {
  * the cache folder; in the latter two, the folder itself if it has `train/`, else `cifar10-jpg/` or
  * `cifar10-jpg.tar.gz` inside it.
  */
-export function locateImageFolder(path: string | undefined, baseDir: string, env: NodeJS.ProcessEnv = process.env): ImageFolderLocation {
+export function locateImageFolder(
+  path: string | undefined,
+  baseDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): ImageFolderLocation {
   if (path !== undefined) {
     const p = resolveDataPath(path, baseDir);
     const found = probeImageFolder(p);
     if (found) return found;
     if (isDir(p)) {
-      throw new DataError(`${p}: missing split folder ${TRAIN_DIR}/ (an image folder holds ${TRAIN_DIR}/<class>/*.jpg|png and test/<class>/…)`, {
-        hint: 'point dataset.path at the folder that contains train/ and test/, or at a .tar.gz of that tree',
-      });
+      throw new DataError(
+        `${p}: missing split folder ${TRAIN_DIR}/ (an image folder holds ${TRAIN_DIR}/<class>/*.jpg|png and test/<class>/…)`,
+        {
+          hint: 'point dataset.path at the folder that contains train/ and test/, or at a .tar.gz of that tree',
+        },
+      );
     }
     throw new DataError(`${p}: does not exist (dataset.path, resolved against ${baseDir})`, {
       code: 'DATA_MISSING',
@@ -119,7 +127,10 @@ async function walkImages(dir: string, rel: string, out: ImageRef[]): Promise<vo
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (e) {
-    throw new DataError(`${dir}: cannot list the folder: ${(e as Error).message}`, { cause: e, hint: 'check that it exists and is readable' });
+    throw new DataError(`${dir}: cannot list the folder: ${(e as Error).message}`, {
+      cause: e,
+      hint: 'check that it exists and is readable',
+    });
   }
   entries.sort((a, b) => cmp(a.name, b.name));
   const subdirs: string[] = [];
@@ -140,7 +151,10 @@ async function walkImages(dir: string, rel: string, out: ImageRef[]): Promise<vo
         name: full,
         load: () =>
           readFile(full).catch((err: unknown) => {
-            throw new DataError(`${full}: cannot read: ${(err as Error).message}`, { cause: err, hint: 'check the file permissions' });
+            throw new DataError(`${full}: cannot read: ${(err as Error).message}`, {
+              cause: err,
+              hint: 'check the file permissions',
+            });
           }),
       });
     }
@@ -150,7 +164,10 @@ async function walkImages(dir: string, rel: string, out: ImageRef[]): Promise<vo
 
 async function listFolderSplit(splitDir: string): Promise<SplitListing> {
   const entries = await readdir(splitDir, { withFileTypes: true }).catch((e: unknown) => {
-    throw new DataError(`${splitDir}: cannot list the folder: ${(e as Error).message}`, { cause: e, hint: 'check that it is readable' });
+    throw new DataError(`${splitDir}: cannot list the folder: ${(e as Error).message}`, {
+      cause: e,
+      hint: 'check that it is readable',
+    });
   });
   const classes = new Map<string, ImageRef[]>();
   const names: string[] = [];
@@ -176,10 +193,15 @@ function dirOf(rel: string): string {
 }
 
 /** Lists both splits of an extracted folder; `needTest` false skips the test split. */
-async function listFolder(root: string, needTest: boolean): Promise<{ train: SplitListing; test: SplitListing | null }> {
+async function listFolder(
+  root: string,
+  needTest: boolean,
+): Promise<{ train: SplitListing; test: SplitListing | null }> {
   const trainDir = join(root, TRAIN_DIR);
   if (!isDir(trainDir)) {
-    throw new DataError(`${root}: missing split folder ${TRAIN_DIR}/`, { hint: `an image folder holds ${TRAIN_DIR}/<class>/*.jpg|png and test/<class>/…` });
+    throw new DataError(`${root}: missing split folder ${TRAIN_DIR}/`, {
+      hint: `an image folder holds ${TRAIN_DIR}/<class>/*.jpg|png and test/<class>/…`,
+    });
   }
   const train = await listFolderSplit(trainDir);
   if (!needTest) return { train, test: null };
@@ -193,7 +215,11 @@ async function listFolder(root: string, needTest: boolean): Promise<{ train: Spl
 }
 
 /** Lists both splits of an archive: finds the tree's root (the folder above `train/`), keeps image entries. */
-async function listArchive(file: string, needTest: boolean, signal?: AbortSignal): Promise<{ train: SplitListing; test: SplitListing | null; root: string }> {
+async function listArchive(
+  file: string,
+  needTest: boolean,
+  signal?: AbortSignal,
+): Promise<{ train: SplitListing; test: SplitListing | null; root: string }> {
   const entries = await readTar(file, (path) => isImageName(path), signal ? { signal } : {});
   const roots = new Set<string>();
   for (const e of entries) {
@@ -202,14 +228,20 @@ async function listArchive(file: string, needTest: boolean, signal?: AbortSignal
     if (i >= 0 && segs.length - i >= 3) roots.add(segs.slice(0, i).join('/'));
   }
   if (roots.size === 0) {
-    throw new DataError(`${file}: missing split folder ${TRAIN_DIR}/: the archive holds no ${TRAIN_DIR}/<class>/ images (${entries.length} image files in all)`, {
-      hint: `an image-folder archive holds [top/]${TRAIN_DIR}/<class>/*.jpg|png and [top/]test/<class>/…`,
-    });
+    throw new DataError(
+      `${file}: missing split folder ${TRAIN_DIR}/: the archive holds no ${TRAIN_DIR}/<class>/ images (${entries.length} image files in all)`,
+      {
+        hint: `an image-folder archive holds [top/]${TRAIN_DIR}/<class>/*.jpg|png and [top/]test/<class>/…`,
+      },
+    );
   }
   if (roots.size > 1) {
-    throw new DataError(`${file}: several image trees in one archive (${[...roots].map((r) => `${r || '.'}/${TRAIN_DIR}`).join(', ')})`, {
-      hint: 'use an archive holding one tree, or extract it and point dataset.path at one of them',
-    });
+    throw new DataError(
+      `${file}: several image trees in one archive (${[...roots].map((r) => `${r || '.'}/${TRAIN_DIR}`).join(', ')})`,
+      {
+        hint: 'use an archive holding one tree, or extract it and point dataset.path at one of them',
+      },
+    );
   }
   const root = [...roots][0]!;
   const prefix = root ? `${root}/` : '';
@@ -247,13 +279,19 @@ async function listArchive(file: string, needTest: boolean, signal?: AbortSignal
 function resolveClasses(train: SplitListing, test: SplitListing | null, given: string[] | undefined): string[] {
   const classes = given ?? [...train.classes.keys()];
   if (classes.length === 0) {
-    throw new DataError(`${train.dir}: no class folders`, { hint: 'put each class\'s images in its own folder: train/<class>/*.jpg|png' });
+    throw new DataError(`${train.dir}: no class folders`, {
+      hint: "put each class's images in its own folder: train/<class>/*.jpg|png",
+    });
   }
   if (classes.length > 256) {
-    throw new DataError(`${train.dir}: ${classes.length} classes, more than the 256 that 8-bit labels hold`, { hint: 'list the classes to use in dataset.classes' });
+    throw new DataError(`${train.dir}: ${classes.length} classes, more than the 256 that 8-bit labels hold`, {
+      hint: 'list the classes to use in dataset.classes',
+    });
   }
   if (new Set(classes).size !== classes.length) {
-    throw new DataError(`dataset.classes lists a class twice: ${JSON.stringify(classes)}`, { hint: 'list each class folder once' });
+    throw new DataError(`dataset.classes lists a class twice: ${JSON.stringify(classes)}`, {
+      hint: 'list each class folder once',
+    });
   }
   for (const split of test ? [train, test] : [train]) {
     for (const cls of classes) {
@@ -261,9 +299,14 @@ function resolveClasses(train: SplitListing, test: SplitListing | null, given: s
       if (!refs) {
         // A class the train split lacks is fatal; a test split may lack one only when classes were listed.
         if (split === train || given === undefined) {
-          throw new DataError(`${split.dir}/${cls}: missing class folder${given ? ' (listed in dataset.classes)' : ` (present in ${train.dir})`}`, {
-            hint: given ? 'fix dataset.classes or add the folder' : 'every class of train/ needs a folder in test/ too',
-          });
+          throw new DataError(
+            `${split.dir}/${cls}: missing class folder${given ? ' (listed in dataset.classes)' : ` (present in ${train.dir})`}`,
+            {
+              hint: given
+                ? 'fix dataset.classes or add the folder'
+                : 'every class of train/ needs a folder in test/ too',
+            },
+          );
         }
         continue;
       }
@@ -287,13 +330,21 @@ function resolveClasses(train: SplitListing, test: SplitListing | null, given: s
 }
 
 /** The first `n` examples of the class-interleaved order: label and image reference. */
-function interleave(listing: SplitListing, classes: string[], n: number, what: string): { label: number; ref: ImageRef }[] {
+function interleave(
+  listing: SplitListing,
+  classes: string[],
+  n: number,
+  what: string,
+): { label: number; ref: ImageRef }[] {
   const lists = classes.map((c) => listing.classes.get(c) ?? []);
   const total = lists.reduce((s, l) => s + l.length, 0);
   if (n > total) {
-    throw new DataError(`${listing.dir}: dataset.${what} asks for ${n} examples but the folder holds ${total} images of the ${classes.length} classes`, {
-      hint: `set dataset.${what} to at most ${total}`,
-    });
+    throw new DataError(
+      `${listing.dir}: dataset.${what} asks for ${n} examples but the folder holds ${total} images of the ${classes.length} classes`,
+      {
+        hint: `set dataset.${what} to at most ${total}`,
+      },
+    );
   }
   const out: { label: number; ref: ImageRef }[] = [];
   for (let r = 0; out.length < n; r++) {
@@ -347,9 +398,12 @@ async function decodeSplit(
     } else if (sizeMismatch === 'resize') {
       resizeBilinear(img, geo.width, geo.height, split.images, i * per);
     } else {
-      throw new DataError(`${ref.name}: image is ${img.width}×${img.height}, but the dataset's images are ${geo.width}×${geo.height} (${geo.from})`, {
-        hint: 'set dataset.sizeMismatch: resize to resize such images (bilinear), or make all images the same size',
-      });
+      throw new DataError(
+        `${ref.name}: image is ${img.width}×${img.height}, but the dataset's images are ${geo.width}×${geo.height} (${geo.from})`,
+        {
+          hint: 'set dataset.sizeMismatch: resize to resize such images (bilinear), or make all images the same size',
+        },
+      );
     }
   }
   return split;
@@ -359,10 +413,13 @@ async function decodeSplit(
 export async function loadImageFolder(loc: ImageFolderLocation, opts: ImageFolderOptions): Promise<ImageFolderLoaded> {
   for (const what of ['train', 'test'] as const) {
     const v = opts[what];
-    if (!Number.isInteger(v) || v < 0) throw new DataError(`dataset.${what} must be a non-negative integer, got ${v}`, { hint: `set dataset.${what}` });
+    if (!Number.isInteger(v) || v < 0)
+      throw new DataError(`dataset.${what} must be a non-negative integer, got ${v}`, { hint: `set dataset.${what}` });
   }
   if (opts.imageSize !== undefined && (!Number.isInteger(opts.imageSize) || opts.imageSize < 1)) {
-    throw new DataError(`dataset.imageSize must be a positive integer, got ${opts.imageSize}`, { hint: 'give the side of the square images, e.g. 32, or leave it out to use the first image\'s size' });
+    throw new DataError(`dataset.imageSize must be a positive integer, got ${opts.imageSize}`, {
+      hint: "give the side of the square images, e.g. 32, or leave it out to use the first image's size",
+    });
   }
   const needTest = opts.test > 0;
   let listed: { train: SplitListing; test: SplitListing | null };
@@ -392,9 +449,16 @@ export async function loadImageFolder(loc: ImageFolderLocation, opts: ImageFolde
       try {
         img = decodeImage(await first.ref.load());
       } catch (e) {
-        throw new DataError(`${first.ref.name}: cannot decode the image: ${(e as Error).message}`, { cause: e, hint: 'the file is corrupt or not a PNG/JPEG; replace or delete it' });
+        throw new DataError(`${first.ref.name}: cannot decode the image: ${(e as Error).message}`, {
+          cause: e,
+          hint: 'the file is corrupt or not a PNG/JPEG; replace or delete it',
+        });
       }
-      geo = { height: img.height, width: img.width, from: `the size of the first image, ${first.ref.name}; set dataset.imageSize to choose one` };
+      geo = {
+        height: img.height,
+        width: img.width,
+        from: `the size of the first image, ${first.ref.name}; set dataset.imageSize to choose one`,
+      };
     }
   }
   const train = await decodeSplit(trainSel, geo, opts.sizeMismatch, opts.signal);

@@ -40,7 +40,17 @@ function splitBytes(s: Split): number {
 
 function finish(
   cfg: LoadableDatasetConfig,
-  parts: { kind: string; source: string; channels: number; height: number; width: number; numClasses: number; classNames: string[]; train: Split; test: Split },
+  parts: {
+    kind: string;
+    source: string;
+    channels: number;
+    height: number;
+    width: number;
+    numClasses: number;
+    classNames: string[];
+    train: Split;
+    test: Split;
+  },
 ): Dataset {
   const normalization: Normalization = cfg.normalization
     ? givenNormalization(cfg.normalization, parts.channels, 'dataset')
@@ -110,7 +120,9 @@ export async function loadDataset(cfg: LoadableDatasetConfig, opts: LoadDatasetO
     }
     default: {
       const kind = (cfg as { kind: unknown }).kind;
-      throw new DataError(`unknown dataset kind ${JSON.stringify(kind)}`, { hint: 'use one of: synthetic, cifar10, image-folder' });
+      throw new DataError(`unknown dataset kind ${JSON.stringify(kind)}`, {
+        hint: 'use one of: synthetic, cifar10, image-folder',
+      });
     }
   }
 }

@@ -26,8 +26,26 @@ interface TurboExports {
   malloc(size: number): number;
   free(ptr: number): void;
   tjInitDecompress(): number;
-  tjDecompressHeader3(handle: number, buf: number, size: number, width: number, height: number, subsamp: number, colorspace: number): number;
-  tjDecompress2(handle: number, buf: number, size: number, dst: number, width: number, pitch: number, height: number, pixelFormat: number, flags: number): number;
+  tjDecompressHeader3(
+    handle: number,
+    buf: number,
+    size: number,
+    width: number,
+    height: number,
+    subsamp: number,
+    colorspace: number,
+  ): number;
+  tjDecompress2(
+    handle: number,
+    buf: number,
+    size: number,
+    dst: number,
+    width: number,
+    pitch: number,
+    height: number,
+    pixelFormat: number,
+    flags: number,
+  ): number;
   tjDestroy(handle: number): number;
 }
 
@@ -84,7 +102,10 @@ class JpegTurboError extends Error {}
  * Returns null for CMYK/YCCK JPEGs (TurboJPEG has no conversion to RGB for them); throws an Error
  * with the reason on corrupt data. `maxPixels` guards against decompression bombs.
  */
-export function decodeJpegTurbo(input: Uint8Array, maxPixels: number): { width: number; height: number; data: Uint8Array } | null {
+export function decodeJpegTurbo(
+  input: Uint8Array,
+  maxPixels: number,
+): { width: number; height: number; data: Uint8Array } | null {
   const ex = exports();
   let inPtr = 0;
   let metaPtr = 0;
@@ -97,14 +118,17 @@ export function decodeJpegTurbo(input: Uint8Array, maxPixels: number): { width: 
     new Uint8Array(ex.memory.buffer, inPtr, input.byteLength).set(input);
     handle = ex.tjInitDecompress();
     if (!handle) throw new JpegTurboError('cannot allocate a decompressor');
-    if (ex.tjDecompressHeader3(handle, inPtr, input.byteLength, metaPtr, metaPtr + 4, metaPtr + 8, metaPtr + 12) !== 0) {
+    if (
+      ex.tjDecompressHeader3(handle, inPtr, input.byteLength, metaPtr, metaPtr + 4, metaPtr + 8, metaPtr + 12) !== 0
+    ) {
       throw new JpegTurboError('invalid JPEG header');
     }
     const [width, height, , colorspace] = new Uint32Array(ex.memory.buffer, metaPtr, 4);
     if (!width || !height) throw new JpegTurboError('JPEG has no image data');
     // TurboJPEG cannot turn CMYK/YCCK into RGB; the caller decodes those another way.
     if (colorspace === TJCS_CMYK || colorspace === TJCS_YCCK) return null;
-    if (width * height > maxPixels) throw new JpegTurboError(`image is ${width}×${height}, larger than ${(maxPixels / 1e6).toFixed(0)} megapixels`);
+    if (width * height > maxPixels)
+      throw new JpegTurboError(`image is ${width}×${height}, larger than ${(maxPixels / 1e6).toFixed(0)} megapixels`);
     const size = width * height * 3;
     outPtr = ex.malloc(size);
     if (!outPtr) throw new JpegTurboError('out of WebAssembly memory');

@@ -63,7 +63,9 @@ export function givenNormalization(input: NormalizationInput, channels: number, 
   if (!ok) {
     throw new DataError(
       `${where}: normalization must give ${channels} finite means and ${channels} positive stds (0–1 scale), got mean ${JSON.stringify(input.mean)} std ${JSON.stringify(input.std)}`,
-      { hint: `give one value per channel, e.g. mean: [${Array(channels).fill('0.5').join(', ')}], or leave normalization out to compute it from the train split` },
+      {
+        hint: `give one value per channel, e.g. mean: [${Array(channels).fill('0.5').join(', ')}], or leave normalization out to compute it from the train split`,
+      },
     );
   }
   return { mean: [...input.mean], std: [...input.std], source: 'given' };

@@ -165,7 +165,8 @@ function check(spec: SyntheticSpec, where: string): void {
   };
   const intIn = (field: keyof SyntheticSpec, lo: number, hi: number) => {
     const v = spec[field];
-    if (!Number.isInteger(v) || v < lo || v > hi) bad(field, `must be an integer in [${lo}, ${hi}], got ${v}`, `set ${field} to a value in that range`);
+    if (!Number.isInteger(v) || v < lo || v > hi)
+      bad(field, `must be an integer in [${lo}, ${hi}], got ${v}`, `set ${field} to a value in that range`);
   };
   intIn('train', 0, 10_000_000);
   intIn('test', 0, 10_000_000);
@@ -173,10 +174,17 @@ function check(spec: SyntheticSpec, where: string): void {
   intIn('channels', 1, 4);
   // Labels are stored as uint8.
   intIn('classes', 2, 256);
-  if (!Number.isFinite(spec.noise) || spec.noise < 0) bad('noise', `must be a finite number ≥ 0, got ${spec.noise}`, 'noise is a standard deviation on the 0–255 scale, e.g. 20');
-  if (!Number.isFinite(spec.seed)) bad('seed', `must be a finite number, got ${spec.seed}`, 'use an integer seed, e.g. 1');
+  if (!Number.isFinite(spec.noise) || spec.noise < 0)
+    bad(
+      'noise',
+      `must be a finite number ≥ 0, got ${spec.noise}`,
+      'noise is a standard deviation on the 0–255 scale, e.g. 20',
+    );
+  if (!Number.isFinite(spec.seed))
+    bad('seed', `must be a finite number, got ${spec.seed}`, 'use an integer seed, e.g. 1');
   const bytes = (spec.train + spec.test) * spec.imageSize * spec.imageSize * spec.channels;
-  if (bytes > 2 ** 32) bad('size', `would need ${(bytes / 2 ** 30).toFixed(1)} GiB`, 'use fewer examples or smaller images');
+  if (bytes > 2 ** 32)
+    bad('size', `would need ${(bytes / 2 ** 30).toFixed(1)} GiB`, 'use fewer examples or smaller images');
 }
 
 /**

@@ -41,7 +41,10 @@ async function isGzip(file: string): Promise<boolean> {
 
 /** Normalises an archive path: forward slashes, no leading `./` or `/`. */
 export function cleanTarPath(p: string): string {
-  return p.replace(/\\/g, '/').replace(/^(\.\/)+/, '').replace(/^\/+/, '');
+  return p
+    .replace(/\\/g, '/')
+    .replace(/^(\.\/)+/, '')
+    .replace(/^\/+/, '');
 }
 
 /**
@@ -49,7 +52,11 @@ export function cleanTarPath(p: string): string {
  * files `select` keeps, in archive order. Errors (a truncated download, a file that is not an
  * archive) become a {@link DataError} naming the archive.
  */
-export async function readTar(file: string, select: TarSelector, opts: { signal?: AbortSignal } = {}): Promise<TarFile[]> {
+export async function readTar(
+  file: string,
+  select: TarSelector,
+  opts: { signal?: AbortSignal } = {},
+): Promise<TarFile[]> {
   const gz = await isGzip(file);
   const ex = extract();
   const source: Readable = createReadStream(file);

@@ -35,9 +35,14 @@ export function modelLayers(cfg: ModelConfig, numClasses: number): LayerSpec[] {
   let features: readonly LayerSpec[];
   if (cfg.arch === 'custom') {
     if (!cfg.layers || cfg.layers.length === 0) {
-      throw new ModelError('model custom: arch "custom" needs a non-empty `layers` list. Hint: list the feature layers under model.layers, or pick one of ' + ARCHS.join(', ') + '.', {
-        hint: 'list the feature layers under model.layers',
-      });
+      throw new ModelError(
+        'model custom: arch "custom" needs a non-empty `layers` list. Hint: list the feature layers under model.layers, or pick one of ' +
+          ARCHS.join(', ') +
+          '.',
+        {
+          hint: 'list the feature layers under model.layers',
+        },
+      );
     }
     features = cfg.layers;
   } else if (isVggArch(cfg.arch)) {
@@ -49,7 +54,10 @@ export function modelLayers(cfg: ModelConfig, numClasses: number): LayerSpec[] {
   }
   const width = cfg.width ?? 1;
   if (!(width > 0)) {
-    throw new ModelError(`model ${cfg.arch}: width ${width} must be > 0. Hint: use 1 for the published widths, e.g. 0.5 for half.`, { hint: 'use 1 for the published widths' });
+    throw new ModelError(
+      `model ${cfg.arch}: width ${width} must be > 0. Hint: use 1 for the published widths, e.g. 0.5 for half.`,
+      { hint: 'use 1 for the published widths' },
+    );
   }
   const layers: LayerSpec[] = [];
   features.forEach((spec, i) => {

@@ -11,7 +11,14 @@
 
 /** One layer as written in YAML or produced by an architecture template. */
 export type LayerSpec =
-  | { kind: 'conv'; filters: number; kernel?: number; stride?: number; padding?: 'same' | 'valid' | number; bias?: boolean }
+  | {
+      kind: 'conv';
+      filters: number;
+      kernel?: number;
+      stride?: number;
+      padding?: 'same' | 'valid' | number;
+      bias?: boolean;
+    }
   | { kind: 'relu' }
   | { kind: 'maxpool'; size?: number; stride?: number }
   | { kind: 'batchnorm'; epsilon?: number; momentum?: number }

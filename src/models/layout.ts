@@ -12,7 +12,8 @@ import type { ModelGraph, Weights } from './ir.ts';
 
 function check(data: ArrayLike<number>, shape: readonly number[], what: string): void {
   const n = shape.reduce((a, b) => a * b, 1);
-  if (data.length !== n) throw new RangeError(`${what}: data has ${data.length} elements but shape ${shape.join('×')} needs ${n}`);
+  if (data.length !== n)
+    throw new RangeError(`${what}: data has ${data.length} elements but shape ${shape.join('×')} needs ${n}`);
 }
 
 /** Conv weights `[O, I, kh, kw]` → `[kh, kw, I, O]`. */

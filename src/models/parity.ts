@@ -86,7 +86,9 @@ export function compareLogits(
     refScale,
     count,
     nonFinite,
-    ...(actual.length !== reference.length ? { lengthMismatch: [actual.length, reference.length] as [number, number] } : {}),
+    ...(actual.length !== reference.length
+      ? { lengthMismatch: [actual.length, reference.length] as [number, number] }
+      : {}),
     ...(meta.reference !== undefined ? { reference: meta.reference } : {}),
     ...(meta.actual !== undefined ? { actual: meta.actual } : {}),
     ...(meta.numClasses !== undefined ? { numClasses: meta.numClasses } : {}),
@@ -119,12 +121,16 @@ export function formatParity(c: LogitComparison): string {
   }
   const parts: string[] = [];
   if (lengths) parts.push(`${lengths[0]} logits vs ${lengths[1]} in the reference`);
-  if (c.nonFinite > 0) parts.push(`${c.nonFinite} non-finite value(s), first at ${at}: ${num(c.worstActual)} vs ${num(c.worstReference)}`);
+  if (c.nonFinite > 0)
+    parts.push(`${c.nonFinite} non-finite value(s), first at ${at}: ${num(c.worstActual)} vs ${num(c.worstReference)}`);
   const head = `${who} differ from${ref}: max rel error ${num(c.maxRel)} > tolerance ${num(c.tolerance)}`;
   const detail =
     c.nonFinite > 0
       ? parts.join('; ')
-      : [...parts, `max abs ${num(c.maxAbs)} at ${at}: ${num(c.worstActual)} vs ${num(c.worstReference)}; reference scale ${num(c.refScale)}; ${c.count} logits compared`].join('; ');
+      : [
+          ...parts,
+          `max abs ${num(c.maxAbs)} at ${at}: ${num(c.worstActual)} vs ${num(c.worstReference)}; reference scale ${num(c.refScale)}; ${c.count} logits compared`,
+        ].join('; ');
   const hint =
     c.nonFinite > 0
       ? 'the weights or inputs reaching this backend contain NaN/Inf, or the backend overflowed; check the weight loading'

@@ -24,10 +24,17 @@ function w(weights: Weights, name: string): Float32Array {
 }
 
 /** Logits `[n, numClasses]` (row-major) for `n` examples `x` in NCHW. */
-export function referenceForward(model: ModelGraph, weights: Weights, x: ArrayLike<number>, n: number, opts: ReferenceOptions = {}): Float64Array {
+export function referenceForward(
+  model: ModelGraph,
+  weights: Weights,
+  x: ArrayLike<number>,
+  n: number,
+  opts: ReferenceOptions = {},
+): Float64Array {
   let act = Float64Array.from(x as ArrayLike<number>);
   const per0 = model.input.reduce((a, b) => a * b, 1);
-  if (act.length !== n * per0) throw new RangeError(`reference forward: input has ${act.length} values, expected ${n}×${per0}`);
+  if (act.length !== n * per0)
+    throw new RangeError(`reference forward: input has ${act.length} values, expected ${n}×${per0}`);
   for (const layer of model.layers) {
     const s = layer.spec;
     const inPer = layer.inShape.reduce((a, b) => a * b, 1);
@@ -82,7 +89,8 @@ export function referenceForward(model: ModelGraph, weights: Weights, x: ArrayLi
           for (let oh = 0; oh < OH; oh++) {
             for (let ow = 0; ow < OW; ow++) {
               let m = -Infinity;
-              for (let i = 0; i < size; i++) for (let j = 0; j < size; j++) m = Math.max(m, act[bc * H * W + (oh * st + i) * W + ow * st + j]!);
+              for (let i = 0; i < size; i++)
+                for (let j = 0; j < size; j++) m = Math.max(m, act[bc * H * W + (oh * st + i) * W + ow * st + j]!);
               out[bc * OH * OW + oh * OW + ow] = m;
             }
           }
@@ -101,7 +109,8 @@ export function referenceForward(model: ModelGraph, weights: Weights, x: ArrayLi
           const m = new Float64Array(C);
           const v = new Float64Array(C);
           const cnt = n * inner;
-          for (let b = 0; b < n; b++) for (let c = 0; c < C; c++) for (let i = 0; i < inner; i++) m[c]! += act[(b * C + c) * inner + i]!;
+          for (let b = 0; b < n; b++)
+            for (let c = 0; c < C; c++) for (let i = 0; i < inner; i++) m[c]! += act[(b * C + c) * inner + i]!;
           for (let c = 0; c < C; c++) m[c]! /= cnt;
           for (let b = 0; b < n; b++)
             for (let c = 0; c < C; c++)

@@ -71,7 +71,11 @@ export function withDefaults(spec: LayerSpec): LayerSpec {
       return { kind: 'maxpool', size, stride: spec.stride ?? size };
     }
     case 'batchnorm':
-      return { kind: 'batchnorm', epsilon: spec.epsilon ?? LAYER_DEFAULTS.bnEpsilon, momentum: spec.momentum ?? LAYER_DEFAULTS.bnMomentum };
+      return {
+        kind: 'batchnorm',
+        epsilon: spec.epsilon ?? LAYER_DEFAULTS.bnEpsilon,
+        momentum: spec.momentum ?? LAYER_DEFAULTS.bnMomentum,
+      };
     case 'dense':
       return { kind: 'dense', units: spec.units, bias: spec.bias ?? true };
     default:
@@ -118,14 +122,20 @@ const TRANSPARENT = new Set<LayerSpec['kind']>(['batchnorm', 'dropout', 'maxpool
  */
 export function resolveLayers(name: string, specs: readonly LayerSpec[], input: Shape, numClasses: number): ModelGraph {
   if (input.length !== 3 || !input.every(isPositiveInt)) {
-    throw new ModelError(`model ${name}: input shape ${fmt(input)} is not a positive [C, H, W]. Hint: give channels, height and width as positive integers.`, {
-      hint: 'give channels, height and width as positive integers',
-    });
+    throw new ModelError(
+      `model ${name}: input shape ${fmt(input)} is not a positive [C, H, W]. Hint: give channels, height and width as positive integers.`,
+      {
+        hint: 'give channels, height and width as positive integers',
+      },
+    );
   }
   if (!isPositiveInt(numClasses)) {
-    throw new ModelError(`model ${name}: numClasses ${numClasses} is not a positive integer. Hint: the dataset must have at least one class.`, {
-      hint: 'the dataset must have at least one class',
-    });
+    throw new ModelError(
+      `model ${name}: numClasses ${numClasses} is not a positive integer. Hint: the dataset must have at least one class.`,
+      {
+        hint: 'the dataset must have at least one class',
+      },
+    );
   }
   const counters = new Map<string, number>();
   const layers: ResolvedLayer[] = [];
@@ -135,9 +145,12 @@ export function resolveLayers(name: string, specs: readonly LayerSpec[], input: 
   resolvedSpecs.forEach((spec, i) => {
     const prefix = PREFIX[spec.kind];
     if (prefix === undefined) {
-      throw new ModelError(`model ${name}: layer ${i} has unknown kind ${JSON.stringify((spec as { kind: unknown }).kind)}. Hint: use one of ${Object.keys(PREFIX).join(', ')}.`, {
-        hint: `use one of ${Object.keys(PREFIX).join(', ')}`,
-      });
+      throw new ModelError(
+        `model ${name}: layer ${i} has unknown kind ${JSON.stringify((spec as { kind: unknown }).kind)}. Hint: use one of ${Object.keys(PREFIX).join(', ')}.`,
+        {
+          hint: `use one of ${Object.keys(PREFIX).join(', ')}`,
+        },
+      );
     }
     const n = (counters.get(prefix) ?? 0) + 1;
     counters.set(prefix, n);
@@ -161,46 +174,83 @@ export function resolveLayers(name: string, specs: readonly LayerSpec[], input: 
 
     switch (spec.kind) {
       case 'conv': {
-        if (inShape.length !== 3) fail(`expects a [C, H, W] input but gets ${fmt(inShape)} (the activations were already flattened)`, 'put every conv and maxpool layer before the flatten');
-        if (!isPositiveInt(spec.filters)) fail(`filters must be a positive integer, got ${spec.filters}`, 'set filters to e.g. 64');
+        if (inShape.length !== 3)
+          fail(
+            `expects a [C, H, W] input but gets ${fmt(inShape)} (the activations were already flattened)`,
+            'put every conv and maxpool layer before the flatten',
+          );
+        if (!isPositiveInt(spec.filters))
+          fail(`filters must be a positive integer, got ${spec.filters}`, 'set filters to e.g. 64');
         const k = spec.kernel!;
         const st = spec.stride!;
-        if (!isPositiveInt(k) || !isPositiveInt(st)) fail(`kernel and stride must be positive integers, got kernel ${k} stride ${st}`, 'use e.g. kernel 3, stride 1');
-        if (typeof spec.padding === 'number' && (!Number.isInteger(spec.padding) || spec.padding < 0)) fail(`padding must be 'same', 'valid' or a non-negative integer, got ${spec.padding}`, "use padding: same");
+        if (!isPositiveInt(k) || !isPositiveInt(st))
+          fail(
+            `kernel and stride must be positive integers, got kernel ${k} stride ${st}`,
+            'use e.g. kernel 3, stride 1',
+          );
+        if (typeof spec.padding === 'number' && (!Number.isInteger(spec.padding) || spec.padding < 0))
+          fail(`padding must be 'same', 'valid' or a non-negative integer, got ${spec.padding}`, 'use padding: same');
         const [C, H, W] = inShape as [number, number, number];
         const [pt, pb] = padsFor(spec.padding!, H, k, st);
         const [pl, pr] = padsFor(spec.padding!, W, k, st);
         const oh = Math.floor((H + pt + pb - k) / st) + 1;
         const ow = Math.floor((W + pl + pr - k) / st) + 1;
         if (oh < 1 || ow < 1) {
-          fail(`a ${k}×${k} kernel does not fit the ${H}×${W} input (input ${fmt(inShape)} would give ${Math.max(oh, 0)}×${Math.max(ow, 0)})`, "use padding: same, a smaller kernel, or fewer pooling layers before this one");
+          fail(
+            `a ${k}×${k} kernel does not fit the ${H}×${W} input (input ${fmt(inShape)} would give ${Math.max(oh, 0)}×${Math.max(ow, 0)})`,
+            'use padding: same, a smaller kernel, or fewer pooling layers before this one',
+          );
         }
         outShape = [spec.filters, oh, ow];
         const fanIn = C * k * k;
         const fanOut = spec.filters * k * k;
-        params.push({ name: `${lname}.weight`, shape: [spec.filters, C, k, k], init: weightInit(), fanIn, fanOut, trainable: true });
-        if (spec.bias) params.push({ name: `${lname}.bias`, shape: [spec.filters], init: 'zeros', fanIn, fanOut, trainable: true });
+        params.push({
+          name: `${lname}.weight`,
+          shape: [spec.filters, C, k, k],
+          init: weightInit(),
+          fanIn,
+          fanOut,
+          trainable: true,
+        });
+        if (spec.bias)
+          params.push({ name: `${lname}.bias`, shape: [spec.filters], init: 'zeros', fanIn, fanOut, trainable: true });
         break;
       }
       case 'maxpool': {
-        if (inShape.length !== 3) fail(`expects a [C, H, W] input but gets ${fmt(inShape)} (the activations were already flattened)`, 'put every conv and maxpool layer before the flatten');
+        if (inShape.length !== 3)
+          fail(
+            `expects a [C, H, W] input but gets ${fmt(inShape)} (the activations were already flattened)`,
+            'put every conv and maxpool layer before the flatten',
+          );
         const size = spec.size!;
         const st = spec.stride!;
-        if (!isPositiveInt(size) || !isPositiveInt(st)) fail(`size and stride must be positive integers, got size ${size} stride ${st}`, 'use e.g. size 2');
+        if (!isPositiveInt(size) || !isPositiveInt(st))
+          fail(`size and stride must be positive integers, got size ${size} stride ${st}`, 'use e.g. size 2');
         const [C, H, W] = inShape as [number, number, number];
         const oh = Math.floor((H - size) / st) + 1;
         const ow = Math.floor((W - size) / st) + 1;
         if (oh < 1 || ow < 1 || H < size || W < size) {
-          fail(`input ${fmt(inShape)} is smaller than the ${size}×${size} window, so the output would be ${Math.max(oh, 0)}×${Math.max(ow, 0)}`, 'remove a pooling layer, or use a larger input image (this stack needs more spatial size than it gets)');
+          fail(
+            `input ${fmt(inShape)} is smaller than the ${size}×${size} window, so the output would be ${Math.max(oh, 0)}×${Math.max(ow, 0)}`,
+            'remove a pooling layer, or use a larger input image (this stack needs more spatial size than it gets)',
+          );
         }
         outShape = [C, oh, ow];
         break;
       }
       case 'batchnorm': {
-        if (inShape.length !== 3 && inShape.length !== 1) fail(`expects a [C, H, W] or [features] input but gets ${fmt(inShape)}`, 'place batch norm after a conv or dense layer');
+        if (inShape.length !== 3 && inShape.length !== 1)
+          fail(
+            `expects a [C, H, W] or [features] input but gets ${fmt(inShape)}`,
+            'place batch norm after a conv or dense layer',
+          );
         const C = inShape[0]!;
         if (!(spec.epsilon! > 0)) fail(`epsilon must be > 0, got ${spec.epsilon}`, 'use the default 1e-5');
-        if (!(spec.momentum! >= 0 && spec.momentum! < 1)) fail(`momentum must be in [0, 1), got ${spec.momentum}`, 'use the default 0.9 (ONNX convention: running = running·m + batch·(1−m))');
+        if (!(spec.momentum! >= 0 && spec.momentum! < 1))
+          fail(
+            `momentum must be in [0, 1), got ${spec.momentum}`,
+            'use the default 0.9 (ONNX convention: running = running·m + batch·(1−m))',
+          );
         outShape = [...inShape];
         params.push(
           { name: `${lname}.gamma`, shape: [C], init: 'ones', fanIn: C, fanOut: C, trainable: true },
@@ -214,16 +264,37 @@ export function resolveLayers(name: string, specs: readonly LayerSpec[], input: 
         outShape = [inShape.reduce((a, b) => a * b, 1)];
         break;
       case 'dense': {
-        if (inShape.length !== 1) fail(`expects a flat [features] input but gets ${fmt(inShape)}`, 'insert a flatten layer before the first dense layer');
-        if (!isPositiveInt(spec.units)) fail(`units must be a positive integer, got ${spec.units}`, 'set units to e.g. 256');
+        if (inShape.length !== 1)
+          fail(
+            `expects a flat [features] input but gets ${fmt(inShape)}`,
+            'insert a flatten layer before the first dense layer',
+          );
+        if (!isPositiveInt(spec.units))
+          fail(`units must be a positive integer, got ${spec.units}`, 'set units to e.g. 256');
         const fin = inShape[0]!;
         outShape = [spec.units];
-        params.push({ name: `${lname}.weight`, shape: [fin, spec.units], init: weightInit(), fanIn: fin, fanOut: spec.units, trainable: true });
-        if (spec.bias) params.push({ name: `${lname}.bias`, shape: [spec.units], init: 'zeros', fanIn: fin, fanOut: spec.units, trainable: true });
+        params.push({
+          name: `${lname}.weight`,
+          shape: [fin, spec.units],
+          init: weightInit(),
+          fanIn: fin,
+          fanOut: spec.units,
+          trainable: true,
+        });
+        if (spec.bias)
+          params.push({
+            name: `${lname}.bias`,
+            shape: [spec.units],
+            init: 'zeros',
+            fanIn: fin,
+            fanOut: spec.units,
+            trainable: true,
+          });
         break;
       }
       case 'dropout':
-        if (!(typeof spec.rate === 'number' && spec.rate >= 0 && spec.rate < 1)) fail(`rate must be in [0, 1), got ${spec.rate}`, 'use e.g. rate 0.5');
+        if (!(typeof spec.rate === 'number' && spec.rate >= 0 && spec.rate < 1))
+          fail(`rate must be in [0, 1), got ${spec.rate}`, 'use e.g. rate 0.5');
         outShape = [...inShape];
         break;
       case 'relu':
@@ -236,7 +307,10 @@ export function resolveLayers(name: string, specs: readonly LayerSpec[], input: 
 
   if (shape.length !== 1 || shape[0] !== numClasses) {
     const last = layers[layers.length - 1];
-    const hint = shape.length !== 1 ? 'end the network with flatten and a dense layer of numClasses units' : `make the last dense layer have ${numClasses} units`;
+    const hint =
+      shape.length !== 1
+        ? 'end the network with flatten and a dense layer of numClasses units'
+        : `make the last dense layer have ${numClasses} units`;
     throw new ModelError(
       `model ${name}: the network ends in ${fmt(shape)}${last ? ` (after layer ${layers.length - 1}, ${last.name})` : ''} but the dataset has ${numClasses} classes, so it must end in [${numClasses}]. Hint: ${hint}.`,
       { hint },

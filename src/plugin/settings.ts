@@ -27,7 +27,10 @@ export interface RunSettings {
 
 /** A run id: sortable by time, unique across machines. */
 export function newRunId(now = new Date()): string {
-  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
+  return `${now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
 }
 
 /** Ensures the process (and the workers it starts later) share one run id. */
@@ -49,6 +52,7 @@ export function runSettings(env: NodeJS.ProcessEnv = process.env, cwd = process.
     baselineFile: resolve(cwd, env.EXPBENCH_BASELINE || join('baselines', 'baseline.json')),
     reportDir: resolve(cwd, env.EXPBENCH_REPORT_DIR || join('.expbench', 'report')),
     echo: env.EXPBENCH_ECHO === '1',
-    backendFilter: (id) => filter.length === 0 || filter.some((f) => f === id || id.endsWith(`/${f}`) || id.startsWith(`${f}/`)),
+    backendFilter: (id) =>
+      filter.length === 0 || filter.some((f) => f === id || id.endsWith(`/${f}`) || id.startsWith(`${f}/`)),
   };
 }

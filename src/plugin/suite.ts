@@ -70,14 +70,17 @@ function defineCase(c: Case, exp: Experiment, settings: ReturnType<typeof runSet
   describe(c.backend, () => {
     let record: ResultRecord | undefined;
     const progress = createProgress();
-    beforeAll(async () => {
-      record = await runCase(c, {
-        runId: settings.runId,
-        resultsDir: settings.resultsDir,
-        onProgress: (p) => progress.update({ ...p, label: `${c.key} (${p.repeat + 1}/${p.repeats})` }),
-        echo: settings.echo,
-      });
-    }, (exp.timeout + 120) * 1000);
+    beforeAll(
+      async () => {
+        record = await runCase(c, {
+          runId: settings.runId,
+          resultsDir: settings.resultsDir,
+          onProgress: (p) => progress.update({ ...p, label: `${c.key} (${p.repeat + 1}/${p.repeats})` }),
+          echo: settings.echo,
+        });
+      },
+      (exp.timeout + 120) * 1000,
+    );
     afterAll(() => progress.done());
 
     const get = (): ResultRecord => {
@@ -95,7 +98,9 @@ function defineCase(c: Case, exp: Experiment, settings: ReturnType<typeof runSet
           e.step !== undefined ? `epoch ${(e.epoch ?? 0) + 1}, step ${e.step + 1}` : '',
         ].filter(Boolean);
         const tail = e.stderrTail ? `\n--- stderr (tail) ---\n${e.stderrTail.trim()}` : '';
-        throw new Error(`${c.key}: ${r.status}${where} [${e.code}]${extra.length ? ` (${extra.join(', ')})` : ''}: ${e.message}${tail}\n(${phase} not measured)`);
+        throw new Error(
+          `${c.key}: ${r.status}${where} [${e.code}]${extra.length ? ` (${extra.join(', ')})` : ''}: ${e.message}${tail}\n(${phase} not measured)`,
+        );
       }
     };
     const budgetFailures = (r: ResultRecord, pick: (f: BudgetFailure) => boolean): string[] =>
@@ -110,7 +115,10 @@ function defineCase(c: Case, exp: Experiment, settings: ReturnType<typeof runSet
         expect(r.phases[phase]?.samples.length, `${c.key}: no ${PHASE_TITLES[phase]} samples`).toBeGreaterThan(0);
         // A phase's own time and memory budgets; the whole-case device memory budget goes with training,
         // where device memory peaks.
-        const fails = budgetFailures(r, (f) => f.phase === phase || (phase === 'train' && f.kind === 'memory' && f.phase === undefined));
+        const fails = budgetFailures(
+          r,
+          (f) => f.phase === phase || (phase === 'train' && f.kind === 'memory' && f.phase === undefined),
+        );
         if (fails.length) throw new Error(`${c.key}: ${fails.join('\n')}`);
       });
     }
@@ -148,7 +156,9 @@ function defineCase(c: Case, exp: Experiment, settings: ReturnType<typeof runSet
       const verdicts = gateRecord(r, baseline, gate);
       const regressions = verdicts.filter((v) => v.status === 'regression');
       if (regressions.length) {
-        throw new Error(`${c.key}: significant regression against the baseline\n${regressions.map((v) => v.message).join('\n')}`);
+        throw new Error(
+          `${c.key}: significant regression against the baseline\n${regressions.map((v) => v.message).join('\n')}`,
+        );
       }
       const compared = verdicts.filter((v) => v.status === 'pass' || v.status === 'improvement');
       if (compared.length === 0) return ctx.skip(verdicts.map((v) => v.message).join('; ') || 'nothing to compare');

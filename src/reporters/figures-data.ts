@@ -48,7 +48,14 @@ export function fig2Points(records: readonly ResultRecord[]): Fig2Point[] {
   for (const r of fig2Records(records)) {
     const s = phaseSummary(r, 'train');
     if (!s) continue;
-    pts.push({ arch: r.experiment.arch, backend: r.backend.requested, seconds: s.median, low: s.median - s.mad, high: s.median + s.mad, n: s.n });
+    pts.push({
+      arch: r.experiment.arch,
+      backend: r.backend.requested,
+      seconds: s.median,
+      low: s.median - s.mad,
+      high: s.median + s.mad,
+      n: s.n,
+    });
   }
   return sortPoints(pts);
 }
@@ -59,7 +66,14 @@ export function fig3Points(records: readonly ResultRecord[], metric = 'peak-rss'
   for (const r of fig3Records(records).records) {
     const f = memoryFigure(r, 'train', metric);
     if (!f) continue;
-    pts.push({ arch: r.experiment.arch, backend: r.backend.requested, metric, bytes: f.bytes, source: f.source, reliable: f.reliable });
+    pts.push({
+      arch: r.experiment.arch,
+      backend: r.backend.requested,
+      metric,
+      bytes: f.bytes,
+      source: f.source,
+      reliable: f.reliable,
+    });
   }
   return sortPoints(pts);
 }

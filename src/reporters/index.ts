@@ -59,7 +59,10 @@ export function createReporter(name: BuiltinReporterName, opts: WriteReportOptio
 }
 
 /** Renders the records with every reporter, without writing (all or nothing: a throw renders none). */
-export async function renderReport(records: readonly ResultRecord[], opts: WriteReportOptions = {}): Promise<ReportFile[]> {
+export async function renderReport(
+  records: readonly ResultRecord[],
+  opts: WriteReportOptions = {},
+): Promise<ReportFile[]> {
   const reporters = (opts.reporters ?? (Object.keys(builtinReporters) as BuiltinReporterName[])).map((r) =>
     typeof r === 'string' ? createReporter(r, opts) : r,
   );
@@ -85,7 +88,11 @@ export async function renderReport(records: readonly ResultRecord[], opts: Write
  * so a reader never sees half a document. Everything is rendered before the first write. Returns the
  * written paths (absolute), in reporter order.
  */
-export async function writeReport(records: readonly ResultRecord[], outDir: string, opts: WriteReportOptions = {}): Promise<string[]> {
+export async function writeReport(
+  records: readonly ResultRecord[],
+  outDir: string,
+  opts: WriteReportOptions = {},
+): Promise<string[]> {
   const files = await renderReport(records, opts);
   const root = resolve(outDir);
   const written: string[] = [];
@@ -102,4 +109,3 @@ export async function writeReport(records: readonly ResultRecord[], outDir: stri
   }
   return written;
 }
-

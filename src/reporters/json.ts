@@ -72,6 +72,8 @@ export class JsonReporter implements Reporter {
   }
 
   render(records: readonly ResultRecord[]): ReportFile[] {
-    return [{ path: this.options.file, content: `${JSON.stringify(reportBundle(records), null, this.options.indent)}\n` }];
+    return [
+      { path: this.options.file, content: `${JSON.stringify(reportBundle(records), null, this.options.indent)}\n` },
+    ];
   }
 }

@@ -4,7 +4,10 @@ export type Align = 'left' | 'right' | 'center';
 
 /** Makes text safe inside a table cell: no line breaks, no column separators. */
 export function cell(text: string): string {
-  return text.replace(/\r?\n+/g, ' ').replace(/\|/g, '\\|').trim();
+  return text
+    .replace(/\r?\n+/g, ' ')
+    .replace(/\|/g, '\\|')
+    .trim();
 }
 
 /** The first line of a message, shortened to `max` characters. */

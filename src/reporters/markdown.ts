@@ -185,12 +185,16 @@ function environmentSection(records: readonly ResultRecord[]): string {
     if (!m) machines.set(r.env.fingerprint, { env: r.env, records: [r] });
     else {
       m.records.push(r);
-      if (Date.parse(r.finishedAt) > Math.max(...m.records.slice(0, -1).map((x) => Date.parse(x.finishedAt)))) m.env = r.env;
+      if (Date.parse(r.finishedAt) > Math.max(...m.records.slice(0, -1).map((x) => Date.parse(x.finishedAt))))
+        m.env = r.env;
     }
   }
   const list = [...machines.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, m]) => m);
   const header = ['', ...list.map((m, i) => (list.length === 1 ? 'machine' : `machine ${i + 1}`))];
-  const row = (label: string, f: (m: { env: EnvironmentInfo; records: ResultRecord[] }) => string) => [label, ...list.map(f)];
+  const row = (label: string, f: (m: { env: EnvironmentInfo; records: ResultRecord[] }) => string) => [
+    label,
+    ...list.map(f),
+  ];
   const rows = [
     row('CPU', (m) => m.env.cpu),
     row('Cores', (m) => String(m.env.cores)),
@@ -205,7 +209,14 @@ function environmentSection(records: readonly ResultRecord[]): string {
     row('Fingerprint', (m) => `\`${m.env.fingerprint}\``),
   ];
   const names = [...new Set(list.flatMap((m) => Object.keys(m.env.packages)))].sort();
-  const parts = ['## Environment', table(header, rows, header.map(() => 'left'))];
+  const parts = [
+    '## Environment',
+    table(
+      header,
+      rows,
+      header.map(() => 'left'),
+    ),
+  ];
   if (names.length > 0) {
     const pkgHeader = ['Package', ...header.slice(1)];
     parts.push(
@@ -262,13 +273,20 @@ function missingText(r: ResultRecord | undefined, reasons: TableReasons, phase?:
 }
 
 /** A record's median time of a phase, where it measured one. */
-function measuredTime(r: ResultRecord | undefined, phase: PhaseName): { value: number; record: ResultRecord } | undefined {
+function measuredTime(
+  r: ResultRecord | undefined,
+  phase: PhaseName,
+): { value: number; record: ResultRecord } | undefined {
   const s = r && r.status !== 'skipped' ? phaseSummary(r, phase) : undefined;
   return r && s ? { value: s.median, record: r } : undefined;
 }
 
 /** A record's memory figure of a phase and metric, where it has one. */
-function measuredMemory(r: ResultRecord | undefined, phase: MemoryPhase, metric: string): { value: number; record: ResultRecord } | undefined {
+function measuredMemory(
+  r: ResultRecord | undefined,
+  phase: MemoryPhase,
+  metric: string,
+): { value: number; record: ResultRecord } | undefined {
   const f = r && r.status !== 'skipped' ? memoryFigure(r, phase, metric) : undefined;
   return r && f ? { value: f.bytes, record: r } : undefined;
 }
@@ -280,7 +298,13 @@ function timeCell(r: ResultRecord | undefined, phase: PhaseName, reasons: TableR
 
 function throughputCell(r: ResultRecord | undefined, reasons: TableReasons): string {
   const s = r && r.status !== 'skipped' ? summaryOf(r.phases.train?.imagesPerSecond) : undefined;
-  return r && s ? summaryText(s, (x) => `${sig(x)} img/s`, (x) => sig(x, 2)) : missingText(r, reasons, 'train');
+  return r && s
+    ? summaryText(
+        s,
+        (x) => `${sig(x)} img/s`,
+        (x) => sig(x, 2),
+      )
+    : missingText(r, reasons, 'train');
 }
 
 function memoryText(f: MemoryFigure, notes: Footnotes): string {
@@ -288,9 +312,17 @@ function memoryText(f: MemoryFigure, notes: Footnotes): string {
   return `${bytes(f.bytes)} ${notes.mark(text)}`;
 }
 
-function memoryCell(r: ResultRecord | undefined, phase: MemoryPhase, metric: string, notes: Footnotes, reasons: TableReasons): string {
+function memoryCell(
+  r: ResultRecord | undefined,
+  phase: MemoryPhase,
+  metric: string,
+  notes: Footnotes,
+  reasons: TableReasons,
+): string {
   const f = r && r.status !== 'skipped' ? memoryFigure(r, phase, metric) : undefined;
-  return r && f ? memoryText(f, notes) + fallbackSuffix(r) : missingText(r, reasons, phase === 'dataset' ? 'load-data' : phase);
+  return r && f
+    ? memoryText(f, notes) + fallbackSuffix(r)
+    : missingText(r, reasons, phase === 'dataset' ? 'load-data' : phase);
 }
 
 /** A study figure as the experiment file wrote it, with its unit. */
@@ -334,7 +366,9 @@ function ratioNote(pairs: readonly RatioPair[], lower: string): string {
 }
 
 function studyNote(ref: StudyReference | undefined, what: string): string {
-  return ref ? ` ${ref.label}: ${what} as published (TensorFlow and Caffe2 on one K80), quoted from the experiment file.` : '';
+  return ref
+    ? ` ${ref.label}: ${what} as published (TensorFlow and Caffe2 on one K80), quoted from the experiment file.`
+    : '';
 }
 
 /** The sizes of the study's runs (CIFAR-10: 10 epochs of batch 64 on 49,984 images, inference on 9,984). */
@@ -345,7 +379,12 @@ function sizeNote(records: readonly ResultRecord[], ref: StudyReference | undefi
   if (!ref) return '';
   const differ = records.some((r) => {
     const e = r.experiment;
-    return e.epochs !== STUDY_SIZES.epochs || e.batchSize !== STUDY_SIZES.batchSize || e.trainExamples !== STUDY_SIZES.trainExamples || e.testExamples !== STUDY_SIZES.testExamples;
+    return (
+      e.epochs !== STUDY_SIZES.epochs ||
+      e.batchSize !== STUDY_SIZES.batchSize ||
+      e.trainExamples !== STUDY_SIZES.trainExamples ||
+      e.testExamples !== STUDY_SIZES.testExamples
+    );
   });
   return differ
     ? ` The study ran ${STUDY_SIZES.epochs} epochs of batch ${STUDY_SIZES.batchSize} on ${count(STUDY_SIZES.trainExamples)} images and inferred on ${count(STUDY_SIZES.testExamples)}; these runs are sized differently (see above the table), so compare the study's Caffe2 : TF with the ONNX Runtime : TF.js ratios, not the absolute figures.`
@@ -358,7 +397,9 @@ function sizesOf(e: ResultRecord['experiment']): string {
 
 /** The sizes the records ran with, in one line (several when cases differ, e.g. mixed profiles). */
 function describeSizes(records: readonly ResultRecord[], withArch = true): string {
-  const lines = [...new Set(records.map((r) => `${withArch ? `\`${r.experiment.arch}\` · ` : ''}${sizesOf(r.experiment)}`))].sort();
+  const lines = [
+    ...new Set(records.map((r) => `${withArch ? `\`${r.experiment.arch}\` · ` : ''}${sizesOf(r.experiment)}`)),
+  ].sort();
   return lines.length === 1 ? (lines[0] as string) : `Sizes differ between cases: ${lines.join('; ')}.`;
 }
 
@@ -395,10 +436,18 @@ function phaseTable(records: readonly ResultRecord[], ctx: Ctx): string {
   // measured anything: then every row shows why (skipped, failed).
   const phases: PhaseName[] = TIMED_PHASES.some(has) ? TIMED_PHASES.filter(has) : [...TIMED_PHASES];
   if (has('warmup')) phases.push('warmup');
-  const values = (phase: PhaseName): RowValues => (b) => measuredTime(cases.get(b), phase);
+  const values =
+    (phase: PhaseName): RowValues =>
+    (b) =>
+      measuredTime(cases.get(b), phase);
   const pairs = ratioPairs(phases.map(values));
   const reasons = new TableReasons(ctx.letters);
-  const header = ['Phase', ...backends.map(backendHeader), ...pairs.map(ratioHeader), ...(ref ? studyHeaders(ref) : [])];
+  const header = [
+    'Phase',
+    ...backends.map(backendHeader),
+    ...pairs.map(ratioHeader),
+    ...(ref ? studyHeaders(ref) : []),
+  ];
   const rows = phases.map((phase) => [
     PHASE_LABELS[phase],
     ...backends.map((b) => timeCell(cases.get(b), phase, reasons)),
@@ -438,7 +487,9 @@ function table2Section(records: readonly ResultRecord[], ctx: Ctx): string[] {
 
 /** Metrics of `phase` in `records`, those of the main tables or the others. */
 function metricsOf(records: readonly ResultRecord[], phase: MemoryPhase, main: boolean): string[] {
-  return sortMetrics(records.flatMap((r) => (r.memory[phase] ?? []).map((f) => f.metric))).filter((m) => MAIN_MEMORY_METRICS.includes(m) === main);
+  return sortMetrics(records.flatMap((r) => (r.memory[phase] ?? []).map((f) => f.metric))).filter(
+    (m) => MAIN_MEMORY_METRICS.includes(m) === main,
+  );
 }
 
 /** Whether a figure of `phase` is left to "more memory figures": main tables show training and inference only. */
@@ -448,7 +499,9 @@ function isDetail(phase: MemoryPhase, metric: string): boolean {
 
 /** Metrics of `phase` that "more memory figures" lists. */
 function detailMetrics(records: readonly ResultRecord[], phase: MemoryPhase): string[] {
-  return sortMetrics(records.flatMap((r) => (r.memory[phase] ?? []).map((f) => f.metric))).filter((m) => isDetail(phase, m));
+  return sortMetrics(records.flatMap((r) => (r.memory[phase] ?? []).map((f) => f.metric))).filter((m) =>
+    isDetail(phase, m),
+  );
 }
 
 /**
@@ -463,7 +516,13 @@ function moreMemory(
   const notes = new Footnotes();
   const all = rows.flatMap((row) => [...row.cases.values()]);
   const backends = orderBackends(
-    all.filter((r) => r.status !== 'skipped' && MEMORY_PHASES.some((ph) => (r.memory[ph] ?? []).some((f) => isDetail(ph, f.metric)))).map((r) => r.backend.requested),
+    all
+      .filter(
+        (r) =>
+          r.status !== 'skipped' &&
+          MEMORY_PHASES.some((ph) => (r.memory[ph] ?? []).some((f) => isDetail(ph, f.metric))),
+      )
+      .map((r) => r.backend.requested),
   );
   const out: string[][] = [];
   const metricNames = new Set<string>();
@@ -472,7 +531,9 @@ function moreMemory(
     const phases = phasesOf(row.label);
     for (const phase of phases) {
       for (const metric of detailMetrics(rs, phase)) {
-        metricNames.add(phase === 'dataset' ? `${MEMORY_PHASE_LABELS.dataset} · ${metricLabel(metric)}` : metricLabel(metric));
+        metricNames.add(
+          phase === 'dataset' ? `${MEMORY_PHASE_LABELS.dataset} · ${metricLabel(metric)}` : metricLabel(metric),
+        );
         out.push([
           // One phase only (Fig. 3: training): the caption says which, the rows need not.
           `${row.label}${phases.length > 1 ? `${MEMORY_PHASE_LABELS[phase]} · ` : ''}${metricLabel(metric)}`,
@@ -520,9 +581,17 @@ function memoryTable(records: readonly ResultRecord[], ctx: Ctx, fallback: boole
     });
     return join([`No memory figures in these records (${why.join('; ')}).`, reasons.render()]);
   }
-  const values = (g: (typeof grid)[number]): RowValues => (b) => measuredMemory(cases.get(b), g.phase, g.metric);
+  const values =
+    (g: (typeof grid)[number]): RowValues =>
+    (b) =>
+      measuredMemory(cases.get(b), g.phase, g.metric);
   const pairs = ratioPairs(grid.map(values));
-  const header = ['Measure', ...backends.map(backendHeader), ...pairs.map(ratioHeader), ...(ref ? studyHeaders(ref) : [])];
+  const header = [
+    'Measure',
+    ...backends.map(backendHeader),
+    ...pairs.map(ratioHeader),
+    ...(ref ? studyHeaders(ref) : []),
+  ];
   const rows = grid.map((g, i) => [
     `${MEMORY_PHASE_LABELS[g.phase]} · ${metricLabel(g.metric)}`,
     ...backends.map((b) => memoryCell(cases.get(b), g.phase, g.metric, notes, reasons)),
@@ -556,7 +625,10 @@ function table3Section(records: readonly ResultRecord[], ctx: Ctx): string[] {
   }
   return [
     '## Table 3: memory',
-    ...byExperimentAndArch(own).map((g) => `${groupHeading(g.name, g.arch)}\n\n${lede}${describeSizes(g.records, false)}\n\n${memoryTable(g.records, ctx, fallback)}`),
+    ...byExperimentAndArch(own).map(
+      (g) =>
+        `${groupHeading(g.name, g.arch)}\n\n${lede}${describeSizes(g.records, false)}\n\n${memoryTable(g.records, ctx, fallback)}`,
+    ),
   ];
 }
 
@@ -590,12 +662,20 @@ function fig2Section(records: readonly ResultRecord[], opts: Required<MarkdownOp
   const grid = byArchAndBackend(rs);
   const archs = orderArchs(grid.keys());
   const backends = orderBackends(rs.map((r) => r.backend.requested));
-  const values = (arch: string): RowValues => (b) => measuredTime(grid.get(arch)?.get(b), 'train');
+  const values =
+    (arch: string): RowValues =>
+    (b) =>
+      measuredTime(grid.get(arch)?.get(b), 'train');
   const pairs = ratioPairs(archs.map(values));
   const refs = archReferences(grid, archs, 'time');
   const anyRef = [...refs.values()].find((r) => r !== undefined);
   const reasons = new TableReasons(ctx.letters);
-  const header = ['Architecture', ...backends.map(backendHeader), ...pairs.map(ratioHeader), ...(anyRef ? studyHeaders(anyRef) : [])];
+  const header = [
+    'Architecture',
+    ...backends.map(backendHeader),
+    ...pairs.map(ratioHeader),
+    ...(anyRef ? studyHeaders(anyRef) : []),
+  ];
   const rows = archs.map((arch) => {
     const row = grid.get(arch) as Map<string, ResultRecord>;
     const ref = refs.get(arch);
@@ -627,14 +707,22 @@ function fig3Section(records: readonly ResultRecord[], opts: Required<MarkdownOp
   const main = metricsOf(rs, 'train', true);
   const metrics = main.length > 0 ? main : ['peak-rss'];
   const cells = archs.flatMap((arch) => metrics.map((metric) => ({ arch, metric })));
-  const values = (c: (typeof cells)[number]): RowValues => (b) => measuredMemory(grid.get(c.arch)?.get(b), 'train', c.metric);
+  const values =
+    (c: (typeof cells)[number]): RowValues =>
+    (b) =>
+      measuredMemory(grid.get(c.arch)?.get(b), 'train', c.metric);
   const pairs = ratioPairs(cells.map(values));
   // Fig. 2's runs carry no memory reference of their own; a fallback never borrows their seconds.
   const refs = archReferences(grid, archs, 'memory');
   const anyRef = [...refs.values()].find((r) => r !== undefined);
   const notes = new Footnotes();
   const reasons = new TableReasons(ctx.letters);
-  const header = ['Architecture · measure (training)', ...backends.map(backendHeader), ...pairs.map(ratioHeader), ...(anyRef ? studyHeaders(anyRef) : [])];
+  const header = [
+    'Architecture · measure (training)',
+    ...backends.map(backendHeader),
+    ...pairs.map(ratioHeader),
+    ...(anyRef ? studyHeaders(anyRef) : []),
+  ];
   const rows = cells.map((c) => {
     const row = grid.get(c.arch) as Map<string, ResultRecord>;
     const ref = refs.get(c.arch);
@@ -661,7 +749,10 @@ function fig3Section(records: readonly ResultRecord[], opts: Required<MarkdownOp
       table(header, rows),
       reasons.render(),
       notes.size > 0 ? `Sources:  \n${notes.render()}` : undefined,
-      `${BYTES_NOTE} The figure plots peak RSS during training.` + ratioNote(pairs, 'needs less') + studyNote(anyRef, 'GPU memory') + sizeNote(rs, anyRef),
+      `${BYTES_NOTE} The figure plots peak RSS during training.` +
+        ratioNote(pairs, 'needs less') +
+        studyNote(anyRef, 'GPU memory') +
+        sizeNote(rs, anyRef),
       more,
     ]),
   );
@@ -669,7 +760,9 @@ function fig3Section(records: readonly ResultRecord[], opts: Required<MarkdownOp
 }
 
 function accuracySection(records: readonly ResultRecord[], ctx: Ctx): string[] {
-  const groups = byExperimentAndArch(records).filter((g) => g.records.some((r) => (r.accuracy?.samples.length ?? 0) > 0));
+  const groups = byExperimentAndArch(records).filter((g) =>
+    g.records.some((r) => (r.accuracy?.samples.length ?? 0) > 0),
+  );
   if (groups.length === 0) return [];
   const backends = orderBackends(groups.flatMap((g) => g.records.map((r) => r.backend.requested)));
   const reasons = new TableReasons(ctx.letters);
@@ -690,14 +783,20 @@ function accuracySection(records: readonly ResultRecord[], ctx: Ctx): string[] {
       ...backends.map((b) => {
         const r = cases.get(b);
         const s = r && r.status !== 'skipped' ? summaryOf(r.accuracy?.samples) : undefined;
-        return r && s ? summaryText(s, percent, (x) => `${(x * 100).toFixed(1)} pp`) : missingText(r, reasons, 'evaluate');
+        return r && s
+          ? summaryText(s, percent, (x) => `${(x * 100).toFixed(1)} pp`)
+          : missingText(r, reasons, 'evaluate');
       }),
     ];
   });
   return [
     '## Accuracy on the test split',
     join([
-      table(header, rows, header.map((_, i) => (i < 2 ? 'left' : 'right'))),
+      table(
+        header,
+        rows,
+        header.map((_, i) => (i < 2 ? 'left' : 'right')),
+      ),
       reasons.render(),
       'Share of the test split (images never trained on) classified correctly after training: median ± MAD over the repeats ' +
         '(pp = percentage points); every repeat trains from the same initial weights. Runs with few images or epochs check that ' +
@@ -756,7 +855,11 @@ function statusSection(records: readonly ResultRecord[], ctx: Ctx): string {
   return join([
     '## Cases',
     `${summary}. Parity: the largest relative difference of this backend's logits from the reference's (another backend, or \`reference/float64\`, a float64 forward pass) on the same weights and test images before training, against the tolerance.`,
-    table(header, rows, header.map(() => 'left')),
+    table(
+      header,
+      rows,
+      header.map(() => 'left'),
+    ),
     reasons.render(),
   ]);
 }

@@ -90,7 +90,11 @@ export function fullReason(r: ResultRecord): string | undefined {
   if (r.status === 'skipped') return r.skipReason === undefined ? undefined : `skipped: ${r.skipReason}`;
   const e = r.error;
   if (e === undefined) return undefined;
-  const where = [e.phase ? `in ${e.phase}` : '', e.signal ? `signal ${e.signal}` : '', e.exitCode != null ? `exit ${e.exitCode}` : '']
+  const where = [
+    e.phase ? `in ${e.phase}` : '',
+    e.signal ? `signal ${e.signal}` : '',
+    e.exitCode != null ? `exit ${e.exitCode}` : '',
+  ]
     .filter((x) => x !== '')
     .join(', ');
   return `${r.status}: ${e.code}: ${firstLine(e.message, 300)}${where ? ` (${where})` : ''}`;
@@ -111,7 +115,8 @@ export class ReasonLetters {
   /** The letter of a record's full reason (assigning the next one on first use). */
   letter(text: string, r: ResultRecord): string {
     let entry = this.letters.get(text);
-    if (entry === undefined) this.letters.set(text, (entry = { n: this.letters.size, backends: new Set(), cases: new Set() }));
+    if (entry === undefined)
+      this.letters.set(text, (entry = { n: this.letters.size, backends: new Set(), cases: new Set() }));
     entry.backends.add(r.backend.requested);
     entry.cases.add(r.key);
     return letterMarker(entry.n);
@@ -132,7 +137,9 @@ export class ReasonLetters {
     const lines = [...this.letters.entries()]
       .sort(([, a], [, b]) => a.n - b.n)
       .map(([text, e]) => {
-        const who = orderBackends(e.backends).map((b) => `\`${b}\``).join(', ');
+        const who = orderBackends(e.backends)
+          .map((b) => `\`${b}\``)
+          .join(', ');
         const cases = e.cases.size === 1 ? `case ${[...e.cases][0]}` : `${e.cases.size} cases`;
         // A `|` in prose is harmless, but escaped it can never be read as a table row.
         return `${letterMarker(e.n)} ${who} (${cases}) ${text.replace(/\|/g, '\\|')}`;

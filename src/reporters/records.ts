@@ -22,8 +22,7 @@ export class RecordError extends ExpbenchError {
   /** One line per rejected file, each starting with the file name. */
   readonly problems: string[];
   constructor(problems: string[]) {
-    const head =
-      problems.length === 1 ? 'a result file was rejected' : `${problems.length} result files were rejected`;
+    const head = problems.length === 1 ? 'a result file was rejected' : `${problems.length} result files were rejected`;
     super('RECORD', `${head}:\n${problems.map((p) => `  ${p}`).join('\n')}`, {
       hint: 'remove or regenerate the files named above, or leave them out of the inputs',
     });
@@ -70,7 +69,9 @@ export async function loadRecords(paths: string[], opts: LoadRecordsOptions = {}
     try {
       files = await expand(input);
     } catch (err) {
-      problems.push(`${input}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check the path`);
+      problems.push(
+        `${input}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check the path`,
+      );
       continue;
     }
     if (files.length === 0) warnings.push(`${input}: no *.json files found`);
@@ -207,7 +208,9 @@ function classify(file: string, value: unknown, explicit: boolean): Classified {
   if (explicit) {
     return {
       kind: 'rejected',
-      problems: [`${file}: not an expbench result record (${what}); pass result folders or record files written by expbench`],
+      problems: [
+        `${file}: not an expbench result record (${what}); pass result folders or record files written by expbench`,
+      ],
     };
   }
   return { kind: 'ignored', message: `${file}: ignored, not an expbench result record (${what})` };
@@ -228,7 +231,8 @@ function invalidRecord(r: unknown): string | undefined {
   for (const f of ['runId', 'key', 'status', 'startedAt', 'finishedAt'] as const) {
     if (typeof r[f] !== 'string') return `"${f}" is missing or not a string`;
   }
-  if (!STATUSES.includes(r.status as CaseStatus)) return `"status" is "${String(r.status)}", expected one of ${STATUSES.join(', ')}`;
+  if (!STATUSES.includes(r.status as CaseStatus))
+    return `"status" is "${String(r.status)}", expected one of ${STATUSES.join(', ')}`;
   if (Number.isNaN(Date.parse(r.finishedAt as string))) return `"finishedAt" is not a date: "${String(r.finishedAt)}"`;
   const exp = r.experiment;
   if (!isObject(exp) || typeof exp.name !== 'string' || typeof exp.arch !== 'string') {

@@ -73,7 +73,13 @@ export class SvgReporter implements Reporter {
     const archs = orderArchs(points.map((p) => p.arch));
     const backends = orderBackends(points.map((p) => p.backend));
     const x = { field: 'arch', type: 'ordinal', sort: archs, title: 'Architecture', axis: { labelAngle: 0 } } as const;
-    const color = { field: 'backend', type: 'nominal', sort: backends, scale: { domain: backends }, title: 'Backend' } as const;
+    const color = {
+      field: 'backend',
+      type: 'nominal',
+      sort: backends,
+      scale: { domain: backends },
+      title: 'Backend',
+    } as const;
     return {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
       title: { text: 'Fig. 2: training time against depth', subtitle: subtitle(fig2Records(records)) },
@@ -91,7 +97,12 @@ export class SvgReporter implements Reporter {
           mark: { type: 'line', point: { filled: true, size: 50 } },
           encoding: {
             x,
-            y: { field: 'seconds', type: 'quantitative', title: 'Training time (s, median ± MAD)', scale: { zero: true } },
+            y: {
+              field: 'seconds',
+              type: 'quantitative',
+              title: 'Training time (s, median ± MAD)',
+              scale: { zero: true },
+            },
             color,
           },
         },
@@ -121,7 +132,11 @@ export class SvgReporter implements Reporter {
       encoding: {
         x: { field: 'arch', type: 'ordinal', sort: archs, title: 'Architecture', axis: { labelAngle: 0 } },
         xOffset: { field: 'backend', type: 'nominal', sort: backends },
-        y: { field: 'value', type: 'quantitative', title: `${capitalise(metricLabel(metric))} during training (${unit})` },
+        y: {
+          field: 'value',
+          type: 'quantitative',
+          title: `${capitalise(metricLabel(metric))} during training (${unit})`,
+        },
         color: { field: 'backend', type: 'nominal', sort: backends, scale: { domain: backends }, title: 'Backend' },
       },
     };

@@ -32,7 +32,16 @@ export const MEMORY_PHASE_LABELS: Record<MemoryPhase, string> = {
 };
 
 /** Known memory metrics, in the order tables list them. */
-const METRIC_ORDER = ['peak-rss', 'device', 'device-total', 'backend', 'heap-used', 'array-buffers', 'external', 'dataset'];
+const METRIC_ORDER = [
+  'peak-rss',
+  'device',
+  'device-total',
+  'backend',
+  'heap-used',
+  'array-buffers',
+  'external',
+  'dataset',
+];
 export const METRIC_LABELS: Record<string, string> = {
   'peak-rss': 'peak RSS',
   device: 'device memory',
@@ -144,7 +153,9 @@ export function byExperiment(records: readonly ResultRecord[]): [string, ResultR
  * Records grouped by experiment and architecture (a sweep's architectures are separate groups, so a
  * table never shows one architecture's figure under another's name), sorted by name, then depth.
  */
-export function byExperimentAndArch(records: readonly ResultRecord[]): { name: string; arch: string; records: ResultRecord[] }[] {
+export function byExperimentAndArch(
+  records: readonly ResultRecord[],
+): { name: string; arch: string; records: ResultRecord[] }[] {
   const out: { name: string; arch: string; records: ResultRecord[] }[] = [];
   for (const [name, rs] of byExperiment(records)) {
     for (const arch of orderArchs(rs.map((r) => r.experiment.arch))) {
@@ -192,7 +203,8 @@ const DEVICE_CLASS: Record<string, DeviceClass> = {
 export function deviceClass(backend: string, sessionDevice?: string): DeviceClass | undefined {
   const known = DEVICE_CLASS[backend];
   if (known !== undefined) return known;
-  if (backend === 'tfjs/tensorflow' && sessionDevice !== undefined) return /gpu|cuda/i.test(sessionDevice) ? 'gpu' : 'cpu';
+  if (backend === 'tfjs/tensorflow' && sessionDevice !== undefined)
+    return /gpu|cuda/i.test(sessionDevice) ? 'gpu' : 'cpu';
   return undefined;
 }
 
@@ -236,7 +248,9 @@ export const GPU_PAIRS = [
 export function ratioPairs(rows: readonly RowValues[]): RatioPair[] {
   const measured = (p: RatioPair) => rows.some((row) => pairRatio(p, row) !== undefined);
   const pairs: RatioPair[] = [];
-  const cpu = CPU_TFJS_PREFERENCE.map((tfjs): RatioPair => ({ cls: 'cpu', onnxruntime: 'onnxruntime/cpu', tfjs })).find(measured);
+  const cpu = CPU_TFJS_PREFERENCE.map((tfjs): RatioPair => ({ cls: 'cpu', onnxruntime: 'onnxruntime/cpu', tfjs })).find(
+    measured,
+  );
   if (cpu) pairs.push(cpu);
   for (const p of GPU_PAIRS) {
     const pair: RatioPair = { cls: 'gpu', ...p };
@@ -365,7 +379,9 @@ export function studyReference(ref: unknown, defaultUnit = 's'): StudyReference 
 export function groupReference(records: readonly ResultRecord[]): StudyReference | undefined {
   const withRef = records
     .filter((r) => r.experiment.reference !== undefined)
-    .sort((a, b) => Date.parse(b.finishedAt) - Date.parse(a.finishedAt) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    .sort(
+      (a, b) => Date.parse(b.finishedAt) - Date.parse(a.finishedAt) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
+    );
   for (const r of withRef) {
     const memory = MEMORY_ARTEFACTS.includes(r.experiment.artefact ?? '');
     const ref = studyReference(r.experiment.reference, memory ? 'GB' : 's');

@@ -34,7 +34,9 @@ export class ExpbenchReporter implements Reporter {
     const written = await writeReport(records, outDir);
     if (this.options.verbose ?? true) {
       for (const w of warnings) process.stderr.write(`expbench: ${w}\n`);
-      process.stderr.write(`expbench: ${records.length} result records in ${settings.resultsDir}\nexpbench: report written: ${written.join(', ')}\n`);
+      process.stderr.write(
+        `expbench: ${records.length} result records in ${settings.resultsDir}\nexpbench: report written: ${written.join(', ')}\n`,
+      );
     }
   }
 }

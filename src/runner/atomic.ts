@@ -44,7 +44,10 @@ export async function readJsonIfExists(path: string, opts: ReadJsonOptions): Pro
     text = await readFile(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ExpbenchError(opts.code, `${path}: cannot read ${opts.what}: ${(e as Error).message}; ${opts.hint}`, { hint: opts.hint, cause: e });
+    throw new ExpbenchError(opts.code, `${path}: cannot read ${opts.what}: ${(e as Error).message}; ${opts.hint}`, {
+      hint: opts.hint,
+      cause: e,
+    });
   }
   return parseJsonText(text, path, opts);
 }
@@ -162,7 +165,7 @@ export function firstJsonErrorOffset(text: string): number {
   try {
     value();
     ws();
-    return i < text.length ? i : text.length;
+    return Math.min(i , text.length);
   } catch (e) {
     if (e instanceof Stop) return e.at;
     throw e;

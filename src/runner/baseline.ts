@@ -36,7 +36,10 @@ const ALL_PHASES: readonly PhaseName[] = ['warmup', 'buildInit', 'train', 'infer
 
 /** A corrupt, unreadable or foreign baseline file. The file is never modified when this is thrown. */
 export class BaselineError extends ExpbenchError {
-  constructor(message: string, opts: { hint?: string; cause?: unknown; location?: { file: string; line: number; col: number } } = {}) {
+  constructor(
+    message: string,
+    opts: { hint?: string; cause?: unknown; location?: { file: string; line: number; col: number } } = {},
+  ) {
     super('BASELINE', message, opts);
     this.name = 'BaselineError';
   }
@@ -72,7 +75,8 @@ export interface BaselineFile {
   machines: Record<string, BaselineMachine>;
 }
 
-const HINT_CORRUPT = 'restore the file from version control (git checkout -- <file>), or delete it and record a new baseline with --update-baseline';
+const HINT_CORRUPT =
+  'restore the file from version control (git checkout -- <file>), or delete it and record a new baseline with --update-baseline';
 
 /**
  * Reads and validates a baseline file. `undefined` when it does not exist (no baseline yet); a
@@ -80,10 +84,13 @@ const HINT_CORRUPT = 'restore the file from version control (git checkout -- <fi
  * when it is corrupt or belongs to something else. Read-only.
  */
 export async function readBaseline(path: string): Promise<BaselineFile | undefined> {
-  const raw = await readJsonIfExists(path, { code: 'BASELINE', what: 'baseline file', hint: HINT_CORRUPT }).catch((e: unknown) => {
-    if (e instanceof ExpbenchError) throw new BaselineError(e.message, { hint: e.hint, cause: e.cause, location: e.location });
-    throw e;
-  });
+  const raw = await readJsonIfExists(path, { code: 'BASELINE', what: 'baseline file', hint: HINT_CORRUPT }).catch(
+    (e: unknown) => {
+      if (e instanceof ExpbenchError)
+        throw new BaselineError(e.message, { hint: e.hint, cause: e.cause, location: e.location });
+      throw e;
+    },
+  );
   if (raw === undefined) return undefined;
   return validateBaseline(raw, path);
 }
@@ -93,9 +100,15 @@ export function validateBaseline(raw: unknown, file: string): BaselineFile {
   const fail = (where: string, what: string): never => {
     throw new BaselineError(`${file}: ${where}: ${what}; ${HINT_CORRUPT}`, { hint: HINT_CORRUPT });
   };
-  if (!isObject(raw)) return fail('top level', `expected a JSON object with "schema": "${BASELINE_SCHEMA}", got ${kind(raw)}`);
+  if (!isObject(raw))
+    return fail('top level', `expected a JSON object with "schema": "${BASELINE_SCHEMA}", got ${kind(raw)}`);
   if (raw.schema !== BASELINE_SCHEMA) {
-    const got = typeof raw.schema === 'string' ? `"${raw.schema}"` : raw.schema === undefined ? 'no "schema" field' : kind(raw.schema);
+    const got =
+      typeof raw.schema === 'string'
+        ? `"${raw.schema}"`
+        : raw.schema === undefined
+          ? 'no "schema" field'
+          : kind(raw.schema);
     throw new BaselineError(
       `${file}: not an expbench baseline of this version (schema ${got}, expected "${BASELINE_SCHEMA}"); refusing to read or overwrite it. ` +
         'Point the baseline option at another path, or move this file away',
@@ -106,7 +119,12 @@ export function validateBaseline(raw: unknown, file: string): BaselineFile {
   for (const [fp, m] of Object.entries(raw.machines)) {
     const at = `machines["${fp}"]`;
     if (!isObject(m)) return fail(at, `expected an object, got ${kind(m)}`);
-    if (!isObject(m.env) || typeof m.env.cpu !== 'string' || typeof m.env.cores !== 'number' || typeof m.env.memoryBytes !== 'number') {
+    if (
+      !isObject(m.env) ||
+      typeof m.env.cpu !== 'string' ||
+      typeof m.env.cores !== 'number' ||
+      typeof m.env.memoryBytes !== 'number'
+    ) {
       return fail(`${at}.env`, 'expected { cpu: string, cores: number, memoryBytes: number, … }');
     }
     if (!isObject(m.cases)) return fail(`${at}.cases`, `expected an object, got ${kind(m.cases)}`);
@@ -115,15 +133,22 @@ export function validateBaseline(raw: unknown, file: string): BaselineFile {
       if (!isObject(phases)) return fail(cat, `expected an object of phases, got ${kind(phases)}`);
       for (const [phase, e] of Object.entries(phases)) {
         const pat = `${cat}.${phase}`;
-        if (!(ALL_PHASES as readonly string[]).includes(phase)) return fail(pat, `unknown phase (expected one of ${ALL_PHASES.join(', ')})`);
+        if (!(ALL_PHASES as readonly string[]).includes(phase))
+          return fail(pat, `unknown phase (expected one of ${ALL_PHASES.join(', ')})`);
         if (!isObject(e)) return fail(pat, `expected an object, got ${kind(e)}`);
-        if (!Array.isArray(e.samples) || e.samples.length === 0) return fail(`${pat}.samples`, 'expected a non-empty array of seconds');
+        if (!Array.isArray(e.samples) || e.samples.length === 0)
+          return fail(`${pat}.samples`, 'expected a non-empty array of seconds');
         e.samples.forEach((v, i) => {
-          if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) fail(`${pat}.samples[${i}]`, `expected a positive number of seconds, got ${JSON.stringify(v)}`);
+          if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+            fail(`${pat}.samples[${i}]`, `expected a positive number of seconds, got ${JSON.stringify(v)}`);
         });
         if (typeof e.backend !== 'string') return fail(`${pat}.backend`, 'expected a string');
         const w = e.workload;
-        if (!isObject(w) || typeof w.arch !== 'string' || !['trainExamples', 'testExamples', 'epochs', 'batchSize'].every((k) => typeof w[k] === 'number')) {
+        if (
+          !isObject(w) ||
+          typeof w.arch !== 'string' ||
+          !['trainExamples', 'testExamples', 'epochs', 'batchSize'].every((k) => typeof w[k] === 'number')
+        ) {
           return fail(`${pat}.workload`, 'expected { arch, trainExamples, testExamples, epochs, batchSize }');
         }
       }
@@ -155,10 +180,13 @@ export async function updateBaseline(path: string, records: readonly ResultRecor
       retries: { retries: 200, factor: 1.3, minTimeout: 10, maxTimeout: 250, randomize: true },
     });
   } catch (e) {
-    throw new BaselineError(`${path}: could not lock the baseline for update (${(e as Error).message}); another process holds ${path}.lock`, {
-      hint: `if no expbench process is running, delete ${path}.lock`,
-      cause: e,
-    });
+    throw new BaselineError(
+      `${path}: could not lock the baseline for update (${(e as Error).message}); another process holds ${path}.lock`,
+      {
+        hint: `if no expbench process is running, delete ${path}.lock`,
+        cause: e,
+      },
+    );
   }
   try {
     const file: BaselineFile = (await readBaseline(path)) ?? { schema: BASELINE_SCHEMA, machines: {} };
@@ -220,17 +248,28 @@ export function lookupBaseline(file: BaselineFile | undefined, record: ResultRec
     const elsewhere = Object.values(file.machines).filter((m) => m.cases[record.key]?.[phase]);
     if (elsewhere.length === 0) return { kind: 'none' };
     const where = elsewhere.map((m) => describeMachine(m.env)).join('; ');
-    return { kind: 'incomparable', reason: `baseline recorded on ${where}; this machine is ${describeMachine(record.env)}: not compared` };
+    return {
+      kind: 'incomparable',
+      reason: `baseline recorded on ${where}; this machine is ${describeMachine(record.env)}: not compared`,
+    };
   }
   const now = workloadOf(record);
   const diffs = (Object.keys(now) as (keyof BaselineWorkload)[]).filter((k) => now[k] !== entry.workload[k]);
   if (diffs.length > 0) {
     const show = (w: BaselineWorkload) => diffs.map((k) => `${k} ${w[k]}`).join(', ');
-    return { kind: 'incomparable', entry, reason: `baseline measured ${show(entry.workload)}; this run ${show(now)}: not compared (record a new baseline for the changed workload)` };
+    return {
+      kind: 'incomparable',
+      entry,
+      reason: `baseline measured ${show(entry.workload)}; this run ${show(now)}: not compared (record a new baseline for the changed workload)`,
+    };
   }
   const backend = record.backend.session?.backend ?? record.backend.requested;
   if (backend !== entry.backend) {
-    return { kind: 'incomparable', entry, reason: `baseline ran on backend ${entry.backend}; this run on ${backend}: not compared` };
+    return {
+      kind: 'incomparable',
+      entry,
+      reason: `baseline ran on backend ${entry.backend}; this run on ${backend}: not compared`,
+    };
   }
   return { kind: 'found', entry, machine };
 }
@@ -239,7 +278,12 @@ export interface PhaseVerdict extends GateVerdict {
   phase: PhaseName;
 }
 
-const PHASE_LABEL: Record<PhaseName, string> = { warmup: 'warm-up time', buildInit: 'build+init time', train: 'train time', infer: 'infer time' };
+const PHASE_LABEL: Record<PhaseName, string> = {
+  warmup: 'warm-up time',
+  buildInit: 'build+init time',
+  train: 'train time',
+  infer: 'infer time',
+};
 
 /**
  * Gates every phase of `record` that has samples against the baseline (pure; read the file with
@@ -257,7 +301,8 @@ export function gateRecord(
     const metric = `${record.key} ${PHASE_LABEL[phase]}`;
     const found = lookupBaseline(file, record, phase);
     let verdict: GateVerdict;
-    if (found.kind === 'found') verdict = compareToBaseline(current, found.entry.samples, { ...opts, metric, unit: 's' });
+    if (found.kind === 'found')
+      verdict = compareToBaseline(current, found.entry.samples, { ...opts, metric, unit: 's' });
     else if (found.kind === 'none') verdict = compareToBaseline(current, [], { ...opts, metric, unit: 's' });
     else verdict = incomparable(`${metric}: ${found.reason}`, current, found.entry?.samples ?? [], opts);
     out.push({ ...verdict, phase });
@@ -267,12 +312,24 @@ export function gateRecord(
 
 function workloadOf(r: ResultRecord): BaselineWorkload {
   const e = r.experiment;
-  return { arch: e.arch, trainExamples: e.trainExamples, testExamples: e.testExamples, epochs: e.epochs, batchSize: e.batchSize };
+  return {
+    arch: e.arch,
+    trainExamples: e.trainExamples,
+    testExamples: e.testExamples,
+    epochs: e.epochs,
+    batchSize: e.batchSize,
+  };
 }
 
 function machineEnv(env: EnvironmentInfo): BaselineMachine['env'] {
   // The hostname stays out: the file is committed, and the fingerprint, not the name, decides matching.
-  const m: BaselineMachine['env'] = { cpu: env.cpu, cores: env.cores, memoryBytes: env.memoryBytes, os: env.os, node: env.node };
+  const m: BaselineMachine['env'] = {
+    cpu: env.cpu,
+    cores: env.cores,
+    memoryBytes: env.memoryBytes,
+    os: env.os,
+    node: env.node,
+  };
   if (env.gpu) m.gpu = env.gpu;
   if (env.driver) m.driver = env.driver;
   return m;
@@ -281,14 +338,21 @@ function machineEnv(env: EnvironmentInfo): BaselineMachine['env'] {
 /** Keys sorted, so the committed file diffs cleanly. */
 function sortFile(file: BaselineFile): BaselineFile {
   const sortObj = <T>(o: Record<string, T>, f: (v: T) => T = (v) => v): Record<string, T> =>
-    Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => [k, f(v)]));
+    Object.fromEntries(
+      Object.entries(o)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([k, v]) => [k, f(v)]),
+    );
   return {
     schema: file.schema,
-    machines: sortObj(file.machines, (m) => ({ env: m.env, cases: sortObj(m.cases, (phases) => {
-      const ordered: Partial<Record<PhaseName, BaselineEntry>> = {};
-      for (const p of ALL_PHASES) if (phases[p]) ordered[p] = phases[p];
-      return ordered;
-    }) })),
+    machines: sortObj(file.machines, (m) => ({
+      env: m.env,
+      cases: sortObj(m.cases, (phases) => {
+        const ordered: Partial<Record<PhaseName, BaselineEntry>> = {};
+        for (const p of ALL_PHASES) if (phases[p]) ordered[p] = phases[p];
+        return ordered;
+      }),
+    })),
   };
 }
 

@@ -30,7 +30,12 @@ export interface BudgetFailure {
   message: string;
 }
 
-const PHASE_LABEL: Record<PhaseName, string> = { warmup: 'warm-up', buildInit: 'build+init', train: 'train', infer: 'infer' };
+const PHASE_LABEL: Record<PhaseName, string> = {
+  warmup: 'warm-up',
+  buildInit: 'build+init',
+  train: 'train',
+  infer: 'infer',
+};
 
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 
@@ -47,14 +52,24 @@ export function checkBudgets(record: ResultRecord, expect: Expectations): Budget
     const samples = record.accuracy?.samples ?? [];
     if (samples.length === 0) {
       failures.push({
-        kind: 'accuracy', metric: 'accuracy', measured: null, limit: floor, unit: 'fraction', samples,
+        kind: 'accuracy',
+        metric: 'accuracy',
+        measured: null,
+        limit: floor,
+        unit: 'fraction',
+        samples,
         message: `accuracy: floor ${pct(floor)} is set, but no accuracy was measured (case ${record.status}${record.error ? `: ${record.error.code}` : ''})`,
       });
     } else {
       const m = median(sortSamples(samples));
       if (m < floor) {
         failures.push({
-          kind: 'accuracy', metric: 'accuracy', measured: m, limit: floor, unit: 'fraction', samples,
+          kind: 'accuracy',
+          metric: 'accuracy',
+          measured: m,
+          limit: floor,
+          unit: 'fraction',
+          samples,
           message: `accuracy: median ${pct(m)} over ${count(samples.length, 'repeat')} is below the floor ${pct(floor)} (samples ${formatSampleList(samples, pct)})`,
         });
       }
@@ -67,7 +82,13 @@ export function checkBudgets(record: ResultRecord, expect: Expectations): Budget
     const samples = record.phases[phase]?.samples ?? [];
     if (samples.length === 0) {
       failures.push({
-        kind: 'time', phase, metric, measured: null, limit, unit: 's', samples,
+        kind: 'time',
+        phase,
+        metric,
+        measured: null,
+        limit,
+        unit: 's',
+        samples,
         message: `${metric}: budget ${formatSeconds(limit)} is set, but the phase produced no samples (case ${record.status})`,
       });
       continue;
@@ -75,7 +96,13 @@ export function checkBudgets(record: ResultRecord, expect: Expectations): Budget
     const m = median(sortSamples(samples));
     if (m > limit) {
       failures.push({
-        kind: 'time', phase, metric, measured: m, limit, unit: 's', samples,
+        kind: 'time',
+        phase,
+        metric,
+        measured: m,
+        limit,
+        unit: 's',
+        samples,
         message: `${metric}: median ${formatSeconds(m)} over ${count(samples.length, 'sample')} exceeds the budget ${formatSeconds(limit)} (samples ${formatSampleList(samples, formatSeconds)})`,
       });
     }
@@ -83,11 +110,18 @@ export function checkBudgets(record: ResultRecord, expect: Expectations): Budget
 
   const { device: deviceLimit, ...phaseLimits } = expect.memory ?? {};
   if (deviceLimit !== undefined) {
-    const figures = [...(record.memory.train ?? []), ...(record.memory.infer ?? [])].filter((f) => f.metric === 'device');
+    const figures = [...(record.memory.train ?? []), ...(record.memory.infer ?? [])].filter(
+      (f) => f.metric === 'device',
+    );
     const worst = figures.reduce<MemoryFigure | undefined>((a, b) => (!a || b.bytes > a.bytes ? b : a), undefined);
     if (worst && worst.bytes > deviceLimit) {
       failures.push({
-        kind: 'memory', metric: 'device memory', measured: worst.bytes, limit: deviceLimit, unit: 'bytes', samples: figures.map((f) => f.bytes),
+        kind: 'memory',
+        metric: 'device memory',
+        measured: worst.bytes,
+        limit: deviceLimit,
+        unit: 'bytes',
+        samples: figures.map((f) => f.bytes),
         message: `device memory: ${formatBytes(worst.bytes)} exceeds the budget ${formatBytes(deviceLimit)} (from ${worst.source})${reliability(worst)}`,
       });
     }
@@ -100,7 +134,13 @@ export function checkBudgets(record: ResultRecord, expect: Expectations): Budget
     const samples = figures.map((f) => f.bytes);
     if (figures.length === 0) {
       failures.push({
-        kind: 'memory', phase, metric, measured: null, limit, unit: 'bytes', samples,
+        kind: 'memory',
+        phase,
+        metric,
+        measured: null,
+        limit,
+        unit: 'bytes',
+        samples,
         message: `${metric}: budget ${formatBytes(limit)} is set, but no peak resident set was measured for the phase (case ${record.status})`,
       });
       continue;
@@ -109,7 +149,13 @@ export function checkBudgets(record: ResultRecord, expect: Expectations): Budget
     const worst = figures.reduce((a, b) => (b.bytes > a.bytes ? b : a));
     if (worst.bytes > limit) {
       failures.push({
-        kind: 'memory', phase, metric, measured: worst.bytes, limit, unit: 'bytes', samples,
+        kind: 'memory',
+        phase,
+        metric,
+        measured: worst.bytes,
+        limit,
+        unit: 'bytes',
+        samples,
         message:
           `${metric}: ${formatBytes(worst.bytes)} exceeds the budget ${formatBytes(limit)} ` +
           `(from ${worst.source}${figures.length > 1 ? `; figures ${formatSampleList(samples, formatBytes)}` : ''})${reliability(worst)}`,

@@ -58,8 +58,11 @@ export function rssLimit(c: Case, phase: WorkerPhase): number | undefined {
 function deviceMemoryOf(pid: number): Promise<number | undefined> {
   const smi = process.env.EXPBENCH_NVIDIA_SMI || 'nvidia-smi';
   return new Promise((resolve) => {
-    execFile(smi, ['--query-compute-apps=pid,used_memory', '--format=csv,noheader,nounits'], { timeout: 5000 }, (err, stdout) =>
-      resolve(err ? undefined : parseComputeApps(stdout, pid)),
+    execFile(
+      smi,
+      ['--query-compute-apps=pid,used_memory', '--format=csv,noheader,nounits'],
+      { timeout: 5000 },
+      (err, stdout) => resolve(err ? undefined : parseComputeApps(stdout, pid)),
     );
   });
 }
@@ -136,7 +139,10 @@ export function partialRecord(f: InFlight, signal: NodeJS.Signals): ResultRecord
     signal,
   };
   if (f.phase) error.phase = f.phase;
-  const base = f.records.length > 0 ? mergeRecords(f.records) : crashedRecord(f.c, f.opts.runId, f.startedAt, error, fallbackEnv());
+  const base =
+    f.records.length > 0
+      ? mergeRecords(f.records)
+      : crashedRecord(f.c, f.opts.runId, f.startedAt, error, fallbackEnv());
   base.status = 'partial';
   base.error = error;
   base.finishedAt = new Date().toISOString();
@@ -145,7 +151,15 @@ export function partialRecord(f: InFlight, signal: NodeJS.Signals): ResultRecord
 
 /** Environment of a record written from a signal handler, where nothing may be awaited. */
 function fallbackEnv(): ResultRecord['env'] {
-  return { os: process.platform, cpu: 'unknown', cores: 0, memoryBytes: 0, node: process.version, packages: {}, fingerprint: 'unknown' };
+  return {
+    os: process.platform,
+    cpu: 'unknown',
+    cores: 0,
+    memoryBytes: 0,
+    node: process.version,
+    packages: {},
+    fingerprint: 'unknown',
+  };
 }
 
 /** Concatenates the samples of a case's processes; the first process's parity, the worst memory. */
@@ -154,14 +168,20 @@ export function mergeRecords(parts: ResultRecord[]): ResultRecord {
   if (!first) throw new Error('mergeRecords: no records');
   const out: ResultRecord = structuredClone(first);
   for (const r of rest) {
-    for (const [phase, s] of Object.entries(r.phases) as [keyof ResultRecord['phases'], ResultRecord['phases'][keyof ResultRecord['phases']]][]) {
+    for (const [phase, s] of Object.entries(r.phases) as [
+      keyof ResultRecord['phases'],
+      ResultRecord['phases'][keyof ResultRecord['phases']],
+    ][]) {
       if (!s) continue;
       const cur = (out.phases[phase] ??= { samples: [] });
       cur.samples.push(...s.samples);
       if (s.imagesPerSecond) (cur.imagesPerSecond ??= []).push(...s.imagesPerSecond);
     }
     if (r.accuracy) (out.accuracy ??= { samples: [] }).samples.push(...r.accuracy.samples);
-    for (const [phase, figs] of Object.entries(r.memory) as [keyof ResultRecord['memory'], ResultRecord['memory'][keyof ResultRecord['memory']]][]) {
+    for (const [phase, figs] of Object.entries(r.memory) as [
+      keyof ResultRecord['memory'],
+      ResultRecord['memory'][keyof ResultRecord['memory']],
+    ][]) {
       const merged = new Map((out.memory[phase] ?? []).map((f) => [`${f.metric}\u0000${f.source}`, f]));
       for (const f of figs ?? []) {
         const k = `${f.metric}\u0000${f.source}`;
@@ -209,8 +229,7 @@ async function runCaseProcess(
     if (m.type === 'phase') {
       phase = m.phase;
       if (inFlight) inFlight.phase = m.phase;
-    }
-    else if (m.type === 'progress') opts.onProgress?.(m.info);
+    } else if (m.type === 'progress') opts.onProgress?.(m.info);
     else if (m.type === 'record') record = m.record;
   });
 
@@ -247,7 +266,10 @@ async function runCaseProcess(
           const limit = rssLimit(c, phase);
           if (limit === undefined) return;
           const rss = rssOf(child.pid!);
-          if (rss !== undefined && rss > limit) stop(`memory budget exceeded: resident set ${(rss / 1e6).toFixed(0)} MB > limit ${(limit / 1e6).toFixed(0)} MB`);
+          if (rss !== undefined && rss > limit)
+            stop(
+              `memory budget exceeded: resident set ${(rss / 1e6).toFixed(0)} MB > limit ${(limit / 1e6).toFixed(0)} MB`,
+            );
         }, 50);
   // Device memory is polled less often: each query starts the driver tool.
   let deviceBusy = false;
@@ -260,12 +282,17 @@ async function runCaseProcess(
           void deviceMemoryOf(child.pid!).then((bytes) => {
             deviceBusy = false;
             if (bytes !== undefined && bytes > deviceLimit && !killedFor) {
-              stop(`device memory budget exceeded: ${(bytes / 1e6).toFixed(0)} MB on the GPU (nvidia-smi) > limit ${(deviceLimit / 1e6).toFixed(0)} MB`);
+              stop(
+                `device memory budget exceeded: ${(bytes / 1e6).toFixed(0)} MB on the GPU (nvidia-smi) > limit ${(deviceLimit / 1e6).toFixed(0)} MB`,
+              );
             }
           });
         }, 500);
 
-  child.send({ type: 'run', job: { experiment: c.experiment, backend: c.backend, key: c.key, runId: opts.runId, ...part } });
+  child.send({
+    type: 'run',
+    job: { experiment: c.experiment, backend: c.backend, key: c.key, runId: opts.runId, ...part },
+  });
   const { code, signal } = await done;
   clearTimeout(timer);
   if (watchdog) clearInterval(watchdog);
@@ -286,7 +313,13 @@ async function runCaseProcess(
 }
 
 /** A record for a case whose process died or was stopped before it could report. */
-export function crashedRecord(c: Case, runId: string, startedAt: string, error: CaseError, env: ResultRecord['env']): ResultRecord {
+export function crashedRecord(
+  c: Case,
+  runId: string,
+  startedAt: string,
+  error: CaseError,
+  env: ResultRecord['env'],
+): ResultRecord {
   const r = newRecord(c.experiment, c.backend, c.key, runId, env, startedAt);
   r.status = 'crashed';
   r.error = error;
@@ -305,7 +338,10 @@ export function skippedRecord(c: Case, runId: string, reason: string, env: Resul
 }
 
 /** Probes backends in a child process (so a runtime that crashes on load cannot take the caller down). */
-export async function probeInChild(backends: BackendId[], timeoutMs = 60_000): Promise<Record<string, { available: boolean; reason?: string }>> {
+export async function probeInChild(
+  backends: BackendId[],
+  timeoutMs = 60_000,
+): Promise<Record<string, { available: boolean; reason?: string }>> {
   const { child, stderr } = spawnWorker();
   return new Promise((resolve) => {
     const fallback = (why: string) => Object.fromEntries(backends.map((b) => [b, { available: false, reason: why }]));
@@ -321,7 +357,9 @@ export async function probeInChild(backends: BackendId[], timeoutMs = 60_000): P
     });
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      resolve(fallback(`probing crashed (${signal ?? `exit ${code}`}): ${stderr.toString().trim().split('\n').pop() ?? ''}`));
+      resolve(
+        fallback(`probing crashed (${signal ?? `exit ${code}`}): ${stderr.toString().trim().split('\n').pop() ?? ''}`),
+      );
     });
     child.send({ type: 'probe', backends });
   });

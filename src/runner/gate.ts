@@ -110,7 +110,11 @@ export interface GateVerdict {
  * Compares `current` samples with `baseline` samples (same unit; larger is worse, as for times and
  * bytes). Pure: no I/O, deterministic.
  */
-export function compareToBaseline(current: readonly number[], baseline: readonly number[], opts: GateOptions): GateVerdict {
+export function compareToBaseline(
+  current: readonly number[],
+  baseline: readonly number[],
+  opts: GateOptions,
+): GateVerdict {
   const metric = opts.metric ?? 'time';
   const fmt = formatter(opts.unit ?? 's');
   const minEffect = opts.minEffect ?? DEFAULT_GATE.minEffect;
@@ -120,29 +124,57 @@ export function compareToBaseline(current: readonly number[], baseline: readonly
 
   if (baseline.length === 0) {
     const cur = current.length > 0 ? median(sortSamples(current)) : Number.NaN;
-    return notCompared('no-baseline', current, baseline, cur, Number.NaN, confidence,
-      `${metric}: no baseline samples; measured median ${fmt(cur)} over ${current.length} samples is not compared (record one with --update-baseline)`);
+    return notCompared(
+      'no-baseline',
+      current,
+      baseline,
+      cur,
+      Number.NaN,
+      confidence,
+      `${metric}: no baseline samples; measured median ${fmt(cur)} over ${current.length} samples is not compared (record one with --update-baseline)`,
+    );
   }
   const base = sortSamples(baseline);
   const baseMedian = median(base);
   if (current.length === 0) {
-    return notCompared('incomparable', current, baseline, Number.NaN, baseMedian, confidence,
-      `${metric}: no current samples to compare with the baseline median ${fmt(baseMedian)} (${baseline.length} samples)`);
+    return notCompared(
+      'incomparable',
+      current,
+      baseline,
+      Number.NaN,
+      baseMedian,
+      confidence,
+      `${metric}: no current samples to compare with the baseline median ${fmt(baseMedian)} (${baseline.length} samples)`,
+    );
   }
   const cur = sortSamples(current);
   const curMedian = median(cur);
   if (!(base[0]! > 0) || !(cur[0]! > 0)) {
-    return notCompared('incomparable', current, baseline, curMedian, baseMedian, confidence,
-      `${metric}: samples must be positive to compare as ratios (current min ${fmt(cur[0]!)}, baseline min ${fmt(base[0]!)}): not compared`);
+    return notCompared(
+      'incomparable',
+      current,
+      baseline,
+      curMedian,
+      baseMedian,
+      confidence,
+      `${metric}: samples must be positive to compare as ratios (current min ${fmt(cur[0]!)}, baseline min ${fmt(base[0]!)}): not compared`,
+    );
   }
   const maxSpread = opts.maxSpread ?? DEFAULT_GATE.maxSpreadFactor * opts.threshold;
   const spreadCur = relativeSpread(cur);
   const spreadBase = relativeSpread(base);
   if (spreadCur > maxSpread || spreadBase > maxSpread) {
-    return notCompared('incomparable', current, baseline, curMedian, baseMedian, confidence,
+    return notCompared(
+      'incomparable',
+      current,
+      baseline,
+      curMedian,
+      baseMedian,
+      confidence,
       `${metric}: median ${fmt(curMedian)} vs baseline ${fmt(baseMedian)} (n = ${cur.length} vs ${base.length}): too noisy to judge a ` +
-      `${Math.round(opts.threshold * 100)}% change — relative spread (robust sd/median) ${pct(spreadCur)} now, ${pct(spreadBase)} in the baseline, ` +
-      `above ${pct(maxSpread)}; not compared. Rerun on an idle machine (other load inflates and scatters timings), or record a calmer baseline`);
+        `${Math.round(opts.threshold * 100)}% change — relative spread (robust sd/median) ${pct(spreadCur)} now, ${pct(spreadBase)} in the baseline, ` +
+        `above ${pct(maxSpread)}; not compared. Rerun on an idle machine (other load inflates and scatters timings), or record a calmer baseline`,
+    );
   }
 
   // Ratios become shifts on the log scale; the rank test is unaffected by the transform.
@@ -165,9 +197,11 @@ export function compareToBaseline(current: readonly number[], baseline: readonly
     `${Math.round(confidence * 100)}% CI ${fmtCi(ci)}; ${formatP(pValue)}, Mann–Whitney ${mw.method}; n = ${cur.length} vs ${base.length})`;
   const thr = `${Math.round(opts.threshold * 100)}%`;
   let verdict: string;
-  if (status === 'regression') verdict = `regression: significantly slower and beyond the tolerance for a ${thr} threshold`;
+  if (status === 'regression')
+    verdict = `regression: significantly slower and beyond the tolerance for a ${thr} threshold`;
   else if (status === 'improvement') verdict = 'improvement: significantly faster than the baseline';
-  else if (mw.pGreater < opts.alpha) verdict = `pass: slower, but within the ${formatChange(bar).slice(1)} tolerance of the ${thr} threshold`;
+  else if (mw.pGreater < opts.alpha)
+    verdict = `pass: slower, but within the ${formatChange(bar).slice(1)} tolerance of the ${thr} threshold`;
   else if (ratio > bar) verdict = `pass: the slowdown is within the noise (not significant at alpha ${opts.alpha})`;
   else verdict = 'pass: no significant change';
   return {
@@ -206,7 +240,12 @@ function notCompared(
 }
 
 /** Builds an `incomparable` verdict for callers that know why two sample sets must not be compared. */
-export function incomparable(reason: string, current: readonly number[], baseline: readonly number[], opts: Pick<GateOptions, 'alpha'>): GateVerdict {
+export function incomparable(
+  reason: string,
+  current: readonly number[],
+  baseline: readonly number[],
+  opts: Pick<GateOptions, 'alpha'>,
+): GateVerdict {
   const curMedian = current.length > 0 ? median(sortSamples(current)) : Number.NaN;
   const baseMedian = baseline.length > 0 ? median(sortSamples(baseline)) : Number.NaN;
   return notCompared('incomparable', current, baseline, curMedian, baseMedian, 1 - 2 * opts.alpha, reason);

@@ -152,17 +152,22 @@ export function startMemorySampler(opts: MemorySamplerOptions = {}): MemorySampl
   let inFlight: Promise<void> | undefined;
   const queryDevice = (): Promise<void> =>
     new Promise((resolve) => {
-      execFile(smi, ['--query-compute-apps=pid,used_memory', '--format=csv,noheader,nounits'], { timeout: 5000, windowsHide: true }, (err, stdout) => {
-        if (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          deviceError = code === 'ENOENT' ? `${smi} not found` : `${smi} failed: ${err.message.split('\n')[0]}`;
-        } else {
-          deviceSamples++;
-          const bytes = parseComputeApps(stdout, pid);
-          if (bytes !== undefined) deviceMax = Math.max(deviceMax ?? 0, bytes);
-        }
-        resolve();
-      });
+      execFile(
+        smi,
+        ['--query-compute-apps=pid,used_memory', '--format=csv,noheader,nounits'],
+        { timeout: 5000, windowsHide: true },
+        (err, stdout) => {
+          if (err) {
+            const code = (err as NodeJS.ErrnoException).code;
+            deviceError = code === 'ENOENT' ? `${smi} not found` : `${smi} failed: ${err.message.split('\n')[0]}`;
+          } else {
+            deviceSamples++;
+            const bytes = parseComputeApps(stdout, pid);
+            if (bytes !== undefined) deviceMax = Math.max(deviceMax ?? 0, bytes);
+          }
+          resolve();
+        },
+      );
     });
   const pollDevice = (): void => {
     // One query at a time: a slow driver must not pile up nvidia-smi processes.
@@ -191,7 +196,12 @@ export function startMemorySampler(opts: MemorySamplerOptions = {}): MemorySampl
       const endHwm = hasProc ? readStatus()?.hwm : self ? process.resourceUsage().maxRSS * 1024 : undefined;
       const hwmSource = hasProc ? `${statusPath} VmHWM` : 'process.resourceUsage().maxRSS';
       if (resetOk && endHwm !== undefined) {
-        figures.push({ metric: 'peak-rss', bytes: endHwm, source: `${hwmSource} (reset via clear_refs at phase start)`, reliable: true });
+        figures.push({
+          metric: 'peak-rss',
+          bytes: endHwm,
+          source: `${hwmSource} (reset via clear_refs at phase start)`,
+          reliable: true,
+        });
       } else if (endHwm !== undefined && startHwm !== undefined && endHwm > startHwm) {
         figures.push({
           metric: 'peak-rss',
@@ -209,7 +219,10 @@ export function startMemorySampler(opts: MemorySamplerOptions = {}): MemorySampl
           note: `max of samples: spikes between samples, or while synchronous work blocked the event loop, are missed${resetError ? `; peak reset not possible (${resetError})` : ''}`,
         });
       } else {
-        absent.push({ metric: 'peak-rss', reason: `no resident-set source for pid ${pid} (${resetError ?? 'not this process'})` });
+        absent.push({
+          metric: 'peak-rss',
+          reason: `no resident-set source for pid ${pid} (${resetError ?? 'not this process'})`,
+        });
       }
       for (const f of figures) if (f.note === undefined) delete f.note;
 
@@ -221,7 +234,10 @@ export function startMemorySampler(opts: MemorySamplerOptions = {}): MemorySampl
         figures.push({ metric: 'external', bytes: external, source: src, reliable: false, note });
         figures.push({ metric: 'array-buffers', bytes: arrayBuffers, source: src, reliable: false, note });
       } else {
-        absent.push({ metric: 'heap-used', reason: `process.memoryUsage() describes only this process, not pid ${pid}` });
+        absent.push({
+          metric: 'heap-used',
+          reason: `process.memoryUsage() describes only this process, not pid ${pid}`,
+        });
       }
 
       // device
@@ -240,7 +256,9 @@ export function startMemorySampler(opts: MemorySamplerOptions = {}): MemorySampl
             note: 'max of samples of the memory the driver attributes to this process',
           });
         } else {
-          const why = deviceError ?? `nvidia-smi lists no compute process with pid ${pid} (no GPU context, or a PID namespace hides it)`;
+          const why =
+            deviceError ??
+            `nvidia-smi lists no compute process with pid ${pid} (no GPU context, or a PID namespace hides it)`;
           const total = await deviceTotal();
           if (total) {
             figures.push({

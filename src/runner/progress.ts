@@ -33,8 +33,10 @@ export function formatProgress(p: ProgressInfo): string {
   if (p.label) parts.push(p.label);
   parts.push(`epoch ${p.epoch + 1}/${p.epochs}`, `step ${p.step + 1}/${p.stepsPerEpoch}`);
   if (p.loss !== undefined) parts.push(`loss ${Number.isFinite(p.loss) ? p.loss.toFixed(4) : String(p.loss)}`);
-  if (p.imagesPerSecond !== undefined && Number.isFinite(p.imagesPerSecond)) parts.push(`${Math.round(p.imagesPerSecond).toLocaleString('en-US')} img/s`);
-  if (done > 0 && done < total && p.elapsedSeconds > 0) parts.push(`ETA ${formatEta((p.elapsedSeconds / done) * (total - done))}`);
+  if (p.imagesPerSecond !== undefined && Number.isFinite(p.imagesPerSecond))
+    parts.push(`${Math.round(p.imagesPerSecond).toLocaleString('en-US')} img/s`);
+  if (done > 0 && done < total && p.elapsedSeconds > 0)
+    parts.push(`ETA ${formatEta((p.elapsedSeconds / done) * (total - done))}`);
   else if (done >= total) parts.push(`done in ${formatEta(p.elapsedSeconds)}`);
   return parts.join('  ');
 }
@@ -53,7 +55,10 @@ const truthy = (v: string | undefined) => v !== undefined && v !== '' && v !== '
  * Whether progress should be shown: `EXPBENCH_PROGRESS` decides when set (`1`/`0`); otherwise on when
  * stderr is a terminal and not in CI.
  */
-export function progressEnabled(env: NodeJS.ProcessEnv = process.env, isTTY: boolean = process.stderr.isTTY === true): boolean {
+export function progressEnabled(
+  env: NodeJS.ProcessEnv = process.env,
+  isTTY: boolean = process.stderr.isTTY === true,
+): boolean {
   const asked = env.EXPBENCH_PROGRESS;
   if (asked !== undefined && asked !== '') return truthy(asked);
   if (truthy(env.CI)) return false;

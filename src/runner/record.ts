@@ -111,7 +111,14 @@ export interface ResultRecord {
  * worker replaces the sizes with those of the data actually loaded). Everything that writes a record,
  * finished or not, starts from this.
  */
-export function newRecord(exp: Experiment, backend: BackendId, key: string, runId: string, env: EnvironmentInfo, startedAt = new Date().toISOString()): ResultRecord {
+export function newRecord(
+  exp: Experiment,
+  backend: BackendId,
+  key: string,
+  runId: string,
+  env: EnvironmentInfo,
+  startedAt = new Date().toISOString(),
+): ResultRecord {
   return {
     schema: RECORD_SCHEMA,
     runId,

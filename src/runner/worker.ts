@@ -46,7 +46,14 @@ const FLOAT64_REFERENCE = 'reference/float64' as const;
  * reference backend itself is checked against the float64 forward pass, so every backend's numbers are
  * vouched for by something independent of it.
  */
-async function runParity(job: RunJob, backend: Backend, model: ModelGraph, weights: Weights, data: Dataset, loadOpts: LoadOptions): Promise<ParityResult | { skipped: string }> {
+async function runParity(
+  job: RunJob,
+  backend: Backend,
+  model: ModelGraph,
+  weights: Weights,
+  data: Dataset,
+  loadOpts: LoadOptions,
+): Promise<ParityResult | { skipped: string }> {
   const { parity } = job.experiment;
   if (!parity.enabled) return { skipped: 'parity disabled in the experiment' };
   const n = Math.min(PARITY_EXAMPLES, data.test.n);
@@ -80,7 +87,14 @@ async function runParity(job: RunJob, backend: Backend, model: ModelGraph, weigh
   }
   const mine = await logitsOf(backend);
   const cmp = compareLogits(mine, ref, parity.tolerance);
-  return { reference, maxAbs: cmp.maxAbs, maxRel: cmp.maxRel, tolerance: parity.tolerance, passed: cmp.passed, examples: n };
+  return {
+    reference,
+    maxAbs: cmp.maxAbs,
+    maxRel: cmp.maxRel,
+    tolerance: parity.tolerance,
+    passed: cmp.passed,
+    examples: n,
+  };
 }
 
 async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
@@ -106,12 +120,18 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
 
     enter('load-data');
     const data = await loadDataset(exp.dataset, { baseDir: dirname(exp.file) });
-    record.memory.dataset = [{ metric: 'dataset', bytes: data.bytes, source: 'bytes of the loaded images and labels', reliable: true }];
+    record.memory.dataset = [
+      { metric: 'dataset', bytes: data.bytes, source: 'bytes of the loaded images and labels', reliable: true },
+    ];
     record.experiment.dataset = { kind: data.kind, source: data.source };
     record.experiment.trainExamples = data.train.n;
     record.experiment.testExamples = data.test.n;
 
-    const model = buildModelGraph(exp.model, { channels: data.channels, height: data.height, width: data.width }, data.numClasses);
+    const model = buildModelGraph(
+      exp.model,
+      { channels: data.channels, height: data.height, width: data.width },
+      data.numClasses,
+    );
     record.experiment.paramCount = model.paramCount;
     const weights = initWeights(model, exp.training.seed);
     const loadOpts: LoadOptions = {
@@ -133,7 +153,14 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
     }
 
     const rounds = exp.warmup + job.timedRounds;
-    const samples = { warmup: [] as number[], buildInit: [] as number[], train: [] as number[], infer: [] as number[], ips: [] as number[], acc: [] as number[] };
+    const samples = {
+      warmup: [] as number[],
+      buildInit: [] as number[],
+      train: [] as number[],
+      infer: [] as number[],
+      ips: [] as number[],
+      acc: [] as number[],
+    };
     const trainMem: MemoryFigure[][] = [];
     const inferMem: MemoryFigure[][] = [];
     for (let round = 0; round < rounds; round++) {
@@ -237,7 +264,10 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
     const error: CaseError = {
       code: e instanceof ExpbenchError ? e.code : 'BACKEND',
       // The hint says what to do (e.g. which command fetches missing data): keep it with the message.
-      message: e instanceof ExpbenchError && e.hint && !err.message.includes(e.hint) ? `${err.message}. Hint: ${e.hint}` : (err?.message ?? String(e)),
+      message:
+        e instanceof ExpbenchError && e.hint && !err.message.includes(e.hint)
+          ? `${err.message}. Hint: ${e.hint}`
+          : (err?.message ?? String(e)),
       phase: currentPhase,
     };
     if (e instanceof NumericError) {
@@ -251,15 +281,18 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
 /** Across repeats, keep for each metric the figure of the round with the highest bytes. */
 function peakOf(rounds: MemoryFigure[][]): MemoryFigure[] {
   const best = new Map<string, MemoryFigure>();
-  for (const figs of rounds) for (const f of figs) {
-    const k = `${f.metric}\u0000${f.source}`;
-    const cur = best.get(k);
-    if (!cur || f.bytes > cur.bytes) best.set(k, f);
-  }
+  for (const figs of rounds)
+    for (const f of figs) {
+      const k = `${f.metric}\u0000${f.source}`;
+      const cur = best.get(k);
+      if (!cur || f.bytes > cur.bytes) best.set(k, f);
+    }
   return [...best.values()];
 }
 
-async function probeAll(ids: string[]): Promise<Record<string, { available: boolean; reason?: string; detail?: string }>> {
+async function probeAll(
+  ids: string[],
+): Promise<Record<string, { available: boolean; reason?: string; detail?: string }>> {
   const { probeBackend } = await import('../backends/registry.ts');
   const out: Record<string, { available: boolean; reason?: string; detail?: string }> = {};
   for (const id of ids) {

@@ -40,20 +40,48 @@ training:
 
 /** Cases generated here: too large (or too silly) to commit. Lines count from 1 in the text. */
 const generated: Array<[string, string, Expectation]> = [
-  ['gen-deep-flow-lists.yaml', `${BASE}backends: [tfjs/cpu]\nreference: ${'['.repeat(10_000)}${']'.repeat(10_000)}\n`, { code: 'YAML_SYNTAX', reason: 'too-deep', line: 12, col: 76 }],
-  ['gen-deep-flow-maps.yaml', `${BASE}backends: [tfjs/cpu]\nreference: ${'{a: '.repeat(10_000)}1${'}'.repeat(10_000)}\n`, { code: 'YAML_SYNTAX', reason: 'too-deep', line: 12, col: 268 }],
-  ['gen-deep-block-lists.yaml', `${BASE}backends: [tfjs/cpu]\nreference:\n  ${'- '.repeat(10_000)}x\n`, { code: 'YAML_SYNTAX', reason: 'too-deep', line: 13, col: 131 }],
+  [
+    'gen-deep-flow-lists.yaml',
+    `${BASE}backends: [tfjs/cpu]\nreference: ${'['.repeat(10_000)}${']'.repeat(10_000)}\n`,
+    { code: 'YAML_SYNTAX', reason: 'too-deep', line: 12, col: 76 },
+  ],
+  [
+    'gen-deep-flow-maps.yaml',
+    `${BASE}backends: [tfjs/cpu]\nreference: ${'{a: '.repeat(10_000)}1${'}'.repeat(10_000)}\n`,
+    { code: 'YAML_SYNTAX', reason: 'too-deep', line: 12, col: 268 },
+  ],
+  [
+    'gen-deep-block-lists.yaml',
+    `${BASE}backends: [tfjs/cpu]\nreference:\n  ${'- '.repeat(10_000)}x\n`,
+    { code: 'YAML_SYNTAX', reason: 'too-deep', line: 13, col: 131 },
+  ],
   [
     // 200 levels of indentation (20 KiB): below the lexical bound, caught on the syntax tree.
     'gen-deep-indented-maps.yaml',
     `${BASE}backends: [tfjs/cpu]\nreference:\n${Array.from({ length: 200 }, (_, i) => `${' '.repeat(i + 1)}k:`).join('\n')} 1\n`,
     { code: 'YAML_SYNTAX', reason: 'too-deep', line: 76, col: 65 },
   ],
-  ['gen-huge-file.yaml', `${BASE}backends: [tfjs/cpu]\ndescription: "${'x'.repeat(3_000_000)}"\n`, { code: 'SCHEMA', reason: 'too-large', line: 1, col: 1 }],
+  [
+    'gen-huge-file.yaml',
+    `${BASE}backends: [tfjs/cpu]\ndescription: "${'x'.repeat(3_000_000)}"\n`,
+    { code: 'SCHEMA', reason: 'too-large', line: 1, col: 1 },
+  ],
   // The rest stay just under the 64 KiB size limit, as large as a file that gets parsed can be.
-  ['gen-huge-string.yaml', `${BASE}backends: [tfjs/cpu]\ndescription: ${'lorem ipsum '.repeat(5_000)}\n`, { code: 'SCHEMA', reason: 'maxLength', line: 12, col: 14 }],
-  ['gen-huge-name.yaml', `${BASE.replace('name: corpus-case', `name: ${'n'.repeat(60_000)}`)}backends: [tfjs/cpu]\n`, { code: 'SCHEMA', reason: 'pattern', line: 1, col: 7 }],
-  ['gen-huge-key.yaml', `${BASE}backends: [tfjs/cpu]\n${'k'.repeat(60_000)}: 1\n`, { code: 'YAML_SYNTAX', reason: 'KEY_OVER_1024_CHARS', line: 12, col: 1 }],
+  [
+    'gen-huge-string.yaml',
+    `${BASE}backends: [tfjs/cpu]\ndescription: ${'lorem ipsum '.repeat(5_000)}\n`,
+    { code: 'SCHEMA', reason: 'maxLength', line: 12, col: 14 },
+  ],
+  [
+    'gen-huge-name.yaml',
+    `${BASE.replace('name: corpus-case', `name: ${'n'.repeat(60_000)}`)}backends: [tfjs/cpu]\n`,
+    { code: 'SCHEMA', reason: 'pattern', line: 1, col: 7 },
+  ],
+  [
+    'gen-huge-key.yaml',
+    `${BASE}backends: [tfjs/cpu]\n${'k'.repeat(60_000)}: 1\n`,
+    { code: 'YAML_SYNTAX', reason: 'KEY_OVER_1024_CHARS', line: 12, col: 1 },
+  ],
   [
     'gen-many-backends.yaml',
     `${BASE}backends: [${Array.from({ length: 6_000 }, (_, i) => `x/y${i}`).join(', ')}]\n`,
@@ -64,7 +92,11 @@ const generated: Array<[string, string, Expectation]> = [
     `${BASE}backends: [tfjs/cpu]\n${Array.from({ length: 5_000 }, (_, i) => `k${i}: ${i}`).join('\n')}\n`,
     { code: 'SCHEMA', reason: 'additionalProperties', line: 12, col: 1 },
   ],
-  ['gen-nul-byte.yaml', `${BASE}backends: [tfjs/cpu]\ndescription: a\u0000b\n`, { code: 'YAML_SYNTAX', reason: 'control-char', line: 12, col: 15 }],
+  [
+    'gen-nul-byte.yaml',
+    `${BASE}backends: [tfjs/cpu]\ndescription: a\u0000b\n`,
+    { code: 'YAML_SYNTAX', reason: 'control-char', line: 12, col: 15 },
+  ],
   [
     // Under the size limit, with as many keys as fit: duplicate detection must stay linear.
     'gen-many-duplicate-keys.yaml',
@@ -145,7 +177,9 @@ function check(name: string, file: string, exp: Expectation): void {
 
 describe('bad experiment corpus', () => {
   test('the manifest lists every committed file, and only those', () => {
-    const files = readdirSync(DIR).filter((f) => f !== 'manifest.json').sort();
+    const files = readdirSync(DIR)
+      .filter((f) => f !== 'manifest.json')
+      .sort();
     expect(committed.map(([f]) => f).sort()).toEqual(files);
     expect(committed.length + generated.length).toBeGreaterThanOrEqual(45);
   });
@@ -157,7 +191,10 @@ describe('bad experiment corpus', () => {
     const total = committed.length + generated.length;
     const located = outcomes.filter((o) => o.ok).length;
     const crashes = outcomes.filter((o) => o.crashed).length;
-    const slowest = outcomes.reduce((a, b) => (b.ms > a.ms ? b : a), { name: '-', ms: 0 } as { name: string; ms: number });
+    const slowest = outcomes.reduce((a, b) => (b.ms > a.ms ? b : a), { name: '-', ms: 0 } as {
+      name: string;
+      ms: number;
+    });
     gc();
     const retained = process.memoryUsage().heapUsed - heapAtStart;
     console.log(

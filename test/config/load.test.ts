@@ -29,7 +29,11 @@ backends: [tfjs/cpu]
 `;
 
 /** Parses and returns the ConfigError (fails the test when there is none or another error). */
-function configError(source: string | Uint8Array, file = 'exp.experiment.yaml', opts: { profile?: string | null } = { profile: null }): ConfigError {
+function configError(
+  source: string | Uint8Array,
+  file = 'exp.experiment.yaml',
+  opts: { profile?: string | null } = { profile: null },
+): ConfigError {
   try {
     parseExperiment(source, file, opts);
   } catch (e) {
@@ -55,9 +59,24 @@ describe('a valid experiment', () => {
       name: 'example-vgg-small',
       profile: null,
       artefact: 'table2',
-      dataset: { kind: 'synthetic', train: 512, test: 128, imageSize: 32, channels: 3, classes: 10, seed: 7, noise: 40 },
+      dataset: {
+        kind: 'synthetic',
+        train: 512,
+        test: 128,
+        imageSize: 32,
+        channels: 3,
+        classes: 10,
+        seed: 7,
+        noise: 40,
+      },
       model: { arch: 'vgg-small', width: 0.5, batchNorm: true, classifier: [128], dropout: 0.25 },
-      training: { epochs: 2, batchSize: 64, optimizer: { kind: 'sgd', lr: 0.02, momentum: 0.9, weightDecay: 0.0005 }, seed: 3, lossEvery: 4 },
+      training: {
+        epochs: 2,
+        batchSize: 64,
+        optimizer: { kind: 'sgd', lr: 0.02, momentum: 0.9, weightDecay: 0.0005 },
+        seed: 3,
+        lossEvery: 4,
+      },
       inference: { batchSize: 128 },
       backends: ['tfjs/cpu', 'tfjs/wasm', 'onnxruntime/cpu'],
       repeats: 3,
@@ -83,7 +102,13 @@ describe('a valid experiment', () => {
       profile: null,
       dataset: { kind: 'synthetic', train: 256, test: 64, imageSize: 32, channels: 3, classes: 10, seed: 0, noise: 32 },
       model: { arch: 'vgg-small', width: 1, batchNorm: false, classifier: [256], dropout: 0 },
-      training: { epochs: 10, batchSize: 64, optimizer: { kind: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 0 }, seed: 0, lossEvery: 50 },
+      training: {
+        epochs: 10,
+        batchSize: 64,
+        optimizer: { kind: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 0 },
+        seed: 0,
+        lossEvery: 50,
+      },
       inference: { batchSize: 64 },
       backends: ['tfjs/cpu'],
       repeats: 1,
@@ -92,7 +117,11 @@ describe('a valid experiment', () => {
       expect: { regression: { threshold: 0.1, alpha: 0.05 } },
       timeout: 1800,
     };
-    expect(exp).toEqual({ ...expected, file: resolve('mini.experiment.yaml'), hash: createHash('sha256').update(MINIMAL).digest('hex') });
+    expect(exp).toEqual({
+      ...expected,
+      file: resolve('mini.experiment.yaml'),
+      hash: createHash('sha256').update(MINIMAL).digest('hex'),
+    });
   });
 
   test('inference.batchSize defaults to the training batch size', () => {
@@ -171,7 +200,11 @@ reference:
   test('expandCases gives one case per backend keyed "<name> › <backend>"', () => {
     const exp = loadExperiment(EXAMPLE, { profile: null });
     const cases = expandCases(exp);
-    expect(cases.map((c) => c.key)).toEqual(['example-vgg-small › tfjs/cpu', 'example-vgg-small › tfjs/wasm', 'example-vgg-small › onnxruntime/cpu']);
+    expect(cases.map((c) => c.key)).toEqual([
+      'example-vgg-small › tfjs/cpu',
+      'example-vgg-small › tfjs/wasm',
+      'example-vgg-small › onnxruntime/cpu',
+    ]);
     expect(cases.every((c) => c.experiment === exp)).toBe(true);
     expect(cases.map((c) => c.backend)).toEqual(exp.backends);
   });
@@ -191,7 +224,12 @@ describe('profiles', () => {
 
   test('a dataset of another kind replaces the base dataset as a whole', () => {
     const exp = loadExperiment(EXAMPLE, { profile: 'full' });
-    expect(exp.dataset).toEqual({ kind: 'cifar10', path: resolve(import.meta.dirname, '../../.expbench/cifar-10'), train: 49984, test: 9984 });
+    expect(exp.dataset).toEqual({
+      kind: 'cifar10',
+      path: resolve(import.meta.dirname, '../../.expbench/cifar-10'),
+      train: 49984,
+      test: 9984,
+    });
     expect(exp.repeats).toBe(10);
     expect(exp.model.width).toBe(1);
     expect(exp.model.batchNorm).toBe(true);
@@ -200,7 +238,9 @@ describe('profiles', () => {
   test('mergeProfile: kind change replaces, null-free deep merge, arrays replace', () => {
     expect(mergeProfile({ a: { b: 1, c: [1, 2] }, d: 1 }, { a: { c: [3] } })).toEqual({ a: { b: 1, c: [3] }, d: 1 });
     expect(mergeProfile({ ds: { kind: 'x', p: 1 } }, { ds: { kind: 'y', q: 2 } })).toEqual({ ds: { kind: 'y', q: 2 } });
-    expect(mergeProfile({ ds: { kind: 'x', p: 1 } }, { ds: { kind: 'x', q: 2 } })).toEqual({ ds: { kind: 'x', p: 1, q: 2 } });
+    expect(mergeProfile({ ds: { kind: 'x', p: 1 } }, { ds: { kind: 'x', q: 2 } })).toEqual({
+      ds: { kind: 'x', p: 1, q: 2 },
+    });
   });
 
   test('EXPBENCH_PROFILE selects a profile when the caller does not', () => {
@@ -242,14 +282,21 @@ describe('profiles', () => {
   test('every profile is checked, not only the selected one', () => {
     const src = `${MINIMAL}profiles:\n  quick:\n    training: { epochs: 1 }\n  broken:\n    training: { epoch: 1 }\n`;
     const e = configError(src, 'p.yaml', { profile: 'quick' });
-    expect(e.diagnostics.map((d) => [d.line, d.col, d.message])).toEqual([[13, 17, 'unknown key "epoch" in profiles.broken.training']]);
+    expect(e.diagnostics.map((d) => [d.line, d.col, d.message])).toEqual([
+      [13, 17, 'unknown key "epoch" in profiles.broken.training'],
+    ]);
   });
 
   test('a problem that only exists once a profile is applied is located in the profile', () => {
     const src = `${MINIMAL}profiles:\n  custom:\n    model: { arch: custom }\n`;
     const e = configError(src);
     expect(e.diagnostics).toHaveLength(1);
-    expect(e.diagnostics[0]).toMatchObject({ line: 11, col: 5, code: 'SCHEMA', message: 'missing required key "layers" in model (with profile "custom")' });
+    expect(e.diagnostics[0]).toMatchObject({
+      line: 11,
+      col: 5,
+      code: 'SCHEMA',
+      message: 'missing required key "layers" in model (with profile "custom")',
+    });
   });
 });
 
@@ -258,7 +305,16 @@ describe('profiles', () => {
  * offending line, a caret under the column and a hint.
  */
 describe('the five broken files', () => {
-  const cases: Array<{ name: string; source: string; line: number; col: number; code: string; diag: string; shown: string; hint: RegExp }> = [
+  const cases: Array<{
+    name: string;
+    source: string;
+    line: number;
+    col: number;
+    code: string;
+    diag: string;
+    shown: string;
+    hint: RegExp;
+  }> = [
     {
       name: 'bad YAML (an unclosed flow mapping)',
       source: MINIMAL.replace('model:\n  arch: vgg-small\n', 'model: { arch: vgg-small\n'),
@@ -331,7 +387,9 @@ describe('the five broken files', () => {
 
 describe('all problems are collected', () => {
   test('a file with three problems gives three diagnostics, in file order', () => {
-    const src = MINIMAL.replace('  arch: vgg-small', '  arch: vgg-16').replace('backends: [tfjs/cpu]', 'backends: [tfjs/cpux]') + 'training:\n  epochs: 1e12\n';
+    const src =
+      MINIMAL.replace('  arch: vgg-small', '  arch: vgg-16').replace('backends: [tfjs/cpu]', 'backends: [tfjs/cpux]') +
+      'training:\n  epochs: 1e12\n';
     const e = configError(src, 'three.yaml');
     expect(e.diagnostics.map((d) => `${d.line}:${d.col} ${d.code} ${d.reason}`)).toEqual([
       '7:9 SCHEMA enum',
@@ -349,11 +407,16 @@ describe('all problems are collected', () => {
   });
 
   test('an impossible model is a MODEL_SHAPE diagnostic at the model key', () => {
-    const src = MINIMAL.replace('  test: 64\n', '  test: 64\n  imageSize: 8\n').replace('arch: vgg-small', 'arch: vgg19');
+    const src = MINIMAL.replace('  test: 64\n', '  test: 64\n  imageSize: 8\n').replace(
+      'arch: vgg-small',
+      'arch: vgg19',
+    );
     const e = configError(src);
     expect(e.diagnostics).toHaveLength(1);
     expect(e.diagnostics[0]).toMatchObject({ code: 'MODEL_SHAPE', line: 7, col: 1, sourceLine: 'model:' });
-    expect(e.diagnostics[0]!.message).toMatch(/^the model cannot be built for 3×8×8 images: model vgg19: layer \d+ \(pool4/);
+    expect(e.diagnostics[0]!.message).toMatch(
+      /^the model cannot be built for 3×8×8 images: model vgg19: layer \d+ \(pool4/,
+    );
     expect(e.diagnostics[0]!.message).not.toMatch(/Hint:/);
     expect(e.diagnostics[0]!.hint).toMatch(/pooling layer|larger input/);
   });
@@ -368,7 +431,10 @@ describe('all problems are collected', () => {
   });
 
   test('more than a hundred problems are counted, not all listed', () => {
-    const src = MINIMAL.replace('backends: [tfjs/cpu]', `backends: [${Array.from({ length: 300 }, (_, i) => `x/y${i}`).join(', ')}]`);
+    const src = MINIMAL.replace(
+      'backends: [tfjs/cpu]',
+      `backends: [${Array.from({ length: 300 }, (_, i) => `x/y${i}`).join(', ')}]`,
+    );
     const e = configError(src);
     expect(e.diagnostics).toHaveLength(100);
     expect(e.omitted).toBe(201); // 300 unknown backends + too many items, 100 shown
@@ -390,7 +456,9 @@ describe('formatDiagnostic', () => {
   };
 
   test('shows file:line:col, the line, a caret under the column and the hint', () => {
-    expect(formatDiagnostic({ ...d, sourceLine: '  epoch: 1' })).toBe('a.yaml:3:3: unknown key "epoch" in training\n    epoch: 1\n    ^^^^^\n  hint: did you mean "epochs"?');
+    expect(formatDiagnostic({ ...d, sourceLine: '  epoch: 1' })).toBe(
+      'a.yaml:3:3: unknown key "epoch" in training\n    epoch: 1\n    ^^^^^\n  hint: did you mean "epochs"?',
+    );
   });
 
   test('copies tabs into the caret line so the caret stays under the column', () => {
@@ -408,9 +476,16 @@ describe('formatDiagnostic', () => {
   });
 
   test('a diagnostic without a position names only the file', () => {
-    expect(formatDiagnostic({ ...d, line: 0, col: 0, sourceLine: '', message: 'cannot read the experiment file: no such file', hint: 'check the path' })).toBe(
-      'a.yaml: cannot read the experiment file: no such file\n  hint: check the path',
-    );
+    expect(
+      formatDiagnostic({
+        ...d,
+        line: 0,
+        col: 0,
+        sourceLine: '',
+        message: 'cannot read the experiment file: no such file',
+        hint: 'check the path',
+      }),
+    ).toBe('a.yaml: cannot read the experiment file: no such file\n  hint: check the path');
   });
 });
 
@@ -433,7 +508,9 @@ describe('files', () => {
       [join(tmp, 'missing.yaml'), false, 'CONFIG'],
       [tmp, false, 'CONFIG'],
     ]);
-    expect(results[1]!.error!.message).toMatch(/bad\.experiment\.yaml:9:1: unknown key "trainig" in the experiment\n {2}trainig: \{\}\n {2}\^{7}\n {2}hint: did you mean "training"\?/);
+    expect(results[1]!.error!.message).toMatch(
+      /bad\.experiment\.yaml:9:1: unknown key "trainig" in the experiment\n {2}trainig: \{\}\n {2}\^{7}\n {2}hint: did you mean "training"\?/,
+    );
     expect(results[3]!.error!.message).toMatch(/it is a directory/);
   });
 });

@@ -32,7 +32,8 @@ describe('schema/experiment.schema.json', () => {
       for (const b of (s.allOf as JsonSchema[] | undefined) ?? []) walk(b.then as JsonSchema, path);
     };
     walk(experimentSchema, '');
-    for (const [name, def] of Object.entries(experimentSchema.definitions as Record<string, JsonSchema>)) walk(def, `#${name}`);
+    for (const [name, def] of Object.entries(experimentSchema.definitions as Record<string, JsonSchema>))
+      walk(def, `#${name}`);
     expect(missing).toEqual([]);
   });
 
@@ -50,7 +51,8 @@ describe('schema/experiment.schema.json', () => {
       }
     };
     walk(experimentSchema, '');
-    for (const [name, def] of Object.entries(experimentSchema.definitions as Record<string, JsonSchema>)) walk(def, `#${name}`);
+    for (const [name, def] of Object.entries(experimentSchema.definitions as Record<string, JsonSchema>))
+      walk(def, `#${name}`);
     expect(open).toEqual([]);
     expect((experimentSchema.properties as Record<string, JsonSchema>).reference!.additionalProperties).toBeUndefined();
   });
@@ -66,7 +68,10 @@ describe('schema/experiment.schema.json', () => {
   });
 
   test('states the same layer defaults as the model builder applies', () => {
-    const layer = (experimentSchema.definitions as Record<string, JsonSchema>).layer!.properties as Record<string, JsonSchema>;
+    const layer = (experimentSchema.definitions as Record<string, JsonSchema>).layer!.properties as Record<
+      string,
+      JsonSchema
+    >;
     const props = (k: string): Record<string, JsonSchema> => layer[k]!.properties as Record<string, JsonSchema>;
     expect(props('conv').kernel!.default).toBe(LAYER_DEFAULTS.convKernel);
     expect(props('conv').stride!.default).toBe(LAYER_DEFAULTS.convStride);
@@ -88,7 +93,12 @@ describe('profiles take a partial experiment', () => {
   };
 
   test('a profile may set a single nested key without the required siblings', () => {
-    expect(validate({ ...base, profiles: { quick: { training: { epochs: 1 }, dataset: { train: 5 }, model: { width: 0.5 } } } })).toBe(true);
+    expect(
+      validate({
+        ...base,
+        profiles: { quick: { training: { epochs: 1 }, dataset: { train: 5 }, model: { width: 0.5 } } },
+      }),
+    ).toBe(true);
   });
 
   test('but unknown keys, wrong types and out-of-range values are still errors inside profiles', () => {
@@ -100,20 +110,34 @@ describe('profiles take a partial experiment', () => {
 
   test('a list in a profile replaces the whole list, so its items stay fully checked', () => {
     expect(validate({ ...base, profiles: { c: { model: { arch: 'custom', layers: [{ conv: {} }] } } } })).toBe(false);
-    expect(validate({ ...base, profiles: { c: { model: { arch: 'custom', layers: [{ conv: { filters: 8 } }] } } } })).toBe(true);
+    expect(
+      validate({ ...base, profiles: { c: { model: { arch: 'custom', layers: [{ conv: { filters: 8 } }] } } } }),
+    ).toBe(true);
   });
 
   test('partialSchema drops required and defaults, keeps the kind test of a branch', () => {
     const p = partialSchema({
       type: 'object',
       required: ['a'],
-      properties: { a: { type: 'object', required: ['b'], default: {}, properties: { b: { type: 'integer', default: 1 } } } },
-      allOf: [{ if: { properties: { kind: { const: 'x' } }, required: ['kind'] }, then: { required: ['c'], properties: { c: { type: 'string' } } } }],
+      properties: {
+        a: { type: 'object', required: ['b'], default: {}, properties: { b: { type: 'integer', default: 1 } } },
+      },
+      allOf: [
+        {
+          if: { properties: { kind: { const: 'x' } }, required: ['kind'] },
+          then: { required: ['c'], properties: { c: { type: 'string' } } },
+        },
+      ],
     });
     expect(p).toEqual({
       type: 'object',
       properties: { a: { type: 'object', properties: { b: { type: 'integer' } } } },
-      allOf: [{ if: { properties: { kind: { const: 'x' } }, required: ['kind'] }, then: { properties: { c: { type: 'string' } } } }],
+      allOf: [
+        {
+          if: { properties: { kind: { const: 'x' } }, required: ['kind'] },
+          then: { properties: { c: { type: 'string' } } },
+        },
+      ],
     });
   });
 });

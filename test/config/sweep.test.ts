@@ -41,7 +41,9 @@ describe('architecture sweep', () => {
   });
 
   test('every swept architecture is shape-checked against the images', () => {
-    const src = base.replace('imageSize: 32', 'imageSize: 8') + 'sweep: { arch: [vgg11] }\n';
-    expect(() => parseExperiment(src, 'depth.experiment.yaml', { profile: null })).toThrow(/cannot be built for 3×8×8 images/);
+    const src = `${base.replace('imageSize: 32', 'imageSize: 8')}sweep: { arch: [vgg11] }\n`;
+    expect(() => parseExperiment(src, 'depth.experiment.yaml', { profile: null })).toThrow(
+      /cannot be built for 3×8×8 images/,
+    );
   });
 });

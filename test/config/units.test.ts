@@ -1,6 +1,13 @@
 import { describe, expect, test } from 'vitest';
 import { ExpbenchError } from '../../src/errors.ts';
-import { BYTES_PATTERN, checkBytes, checkDuration, DURATION_PATTERN, parseBytes, parseDuration } from '../../src/config/units.ts';
+import {
+  BYTES_PATTERN,
+  checkBytes,
+  checkDuration,
+  DURATION_PATTERN,
+  parseBytes,
+  parseDuration,
+} from '../../src/config/units.ts';
 
 describe('parseDuration', () => {
   test.each([
@@ -23,7 +30,9 @@ describe('parseDuration', () => {
 
   test('an unknown unit names the unit and lists the accepted ones', () => {
     expect(() => parseDuration('2.5 parsecs')).toThrow(ExpbenchError);
-    expect(() => parseDuration('2.5 parsecs')).toThrow(/unknown time unit 'parsecs' in duration '2\.5 parsecs'.*hint: .*500ms, 90s, 2m/);
+    expect(() => parseDuration('2.5 parsecs')).toThrow(
+      /unknown time unit 'parsecs' in duration '2\.5 parsecs'.*hint: .*500ms, 90s, 2m/,
+    );
   });
 
   test.each([
@@ -96,8 +105,40 @@ describe('parseBytes', () => {
 
 describe('the schema patterns agree with the parsers', () => {
   // The patterns are what editors check while typing; they must accept exactly what the loader does.
-  const durations = ['500ms', '60s', '2m', '1h30m', '2m 30s', ' 45s ', '1.5h', '10 seconds', '90', '', 's', '5S', '1e3s', '2.5 parsecs', '-5s', '1h 30'];
-  const sizes = ['2.5GB', '512MiB', '800kB', '4KiB', '1.5 TB', '100B', '100 bytes', '2gib', '2 gigs', '512', 'GB', '-1GB', '5 KiBytes', '1.5.5GB'];
+  const durations = [
+    '500ms',
+    '60s',
+    '2m',
+    '1h30m',
+    '2m 30s',
+    ' 45s ',
+    '1.5h',
+    '10 seconds',
+    '90',
+    '',
+    's',
+    '5S',
+    '1e3s',
+    '2.5 parsecs',
+    '-5s',
+    '1h 30',
+  ];
+  const sizes = [
+    '2.5GB',
+    '512MiB',
+    '800kB',
+    '4KiB',
+    '1.5 TB',
+    '100B',
+    '100 bytes',
+    '2gib',
+    '2 gigs',
+    '512',
+    'GB',
+    '-1GB',
+    '5 KiBytes',
+    '1.5.5GB',
+  ];
   test.each(durations)('duration %j', (s) => {
     expect(new RegExp(DURATION_PATTERN).test(s)).toBe(checkDuration(s).ok);
   });

@@ -5,7 +5,16 @@ import type { DatasetConfig } from '../../src/config/types.ts';
 import { DataError } from '../../src/errors.ts';
 import { loadDataset } from '../../src/data/index.ts';
 import type { Dataset } from '../../src/data/types.ts';
-import { cifarFiles, cifarLabel, cifarPixel, cifarRecords, makeTar, META_NAMES, tempDir, writeFiles } from './fixtures.ts';
+import {
+  cifarFiles,
+  cifarLabel,
+  cifarPixel,
+  cifarRecords,
+  makeTar,
+  META_NAMES,
+  tempDir,
+  writeFiles,
+} from './fixtures.ts';
 
 type Cifar = Extract<DatasetConfig, { kind: 'cifar10' }>;
 
@@ -19,7 +28,10 @@ afterEach(async () => {
 });
 
 /** An environment with no EXPBENCH_DATA and a cache folder inside the test's temp dir. */
-const isolatedEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({ XDG_CACHE_HOME: join(dir, 'cache'), ...extra });
+const isolatedEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
+  XDG_CACHE_HOME: join(dir, 'cache'),
+  ...extra,
+});
 
 const load = (cfg: Partial<Cifar>, env: NodeJS.ProcessEnv = isolatedEnv()) =>
   loadDataset({ kind: 'cifar10', train: 13, test: 5, ...cfg }, { baseDir: dir, env });
@@ -34,7 +46,11 @@ function expectExample(ds: Dataset, split: 'train' | 'test', i: number, g: numbe
   }
 }
 
-async function expectDataError(p: Promise<unknown>, code: 'DATA' | 'DATA_MISSING', ...patterns: RegExp[]): Promise<DataError> {
+async function expectDataError(
+  p: Promise<unknown>,
+  code: 'DATA' | 'DATA_MISSING',
+  ...patterns: RegExp[]
+): Promise<DataError> {
   const err = await p.then(
     () => null,
     (e: unknown) => e,
@@ -75,7 +91,9 @@ describe('cifar10 from the extracted folder', () => {
   });
 
   it('reads only the files it needs', async () => {
-    const files = cifarFiles([10, 10, 10, 10, 10], 3).filter((f) => f.name === 'data_batch_1.bin' || f.name === 'test_batch.bin');
+    const files = cifarFiles([10, 10, 10, 10, 10], 3).filter(
+      (f) => f.name === 'data_batch_1.bin' || f.name === 'test_batch.bin',
+    );
     await writeFiles(join(dir, 'cifar-10-batches-bin'), files);
     const ds = await load({ path: '.', train: 10, test: 3 });
     expect(ds.train.n).toBe(10);
@@ -93,7 +111,10 @@ describe('cifar10 from the extracted folder', () => {
 describe('cifar10 from the tar.gz, streamed', () => {
   it('gives the same data as the folder', async () => {
     const files = cifarFiles([4, 4, 4, 4, 4], 7);
-    await writeFile(join(dir, 'cifar-10-binary.tar.gz'), await makeTar(files.map((f) => ({ name: `cifar-10-batches-bin/${f.name}`, data: f.data }))));
+    await writeFile(
+      join(dir, 'cifar-10-binary.tar.gz'),
+      await makeTar(files.map((f) => ({ name: `cifar-10-batches-bin/${f.name}`, data: f.data }))),
+    );
     await writeFiles(join(dir, 'folder', 'cifar-10-batches-bin'), files);
     const fromTar = await load({ path: 'cifar-10-binary.tar.gz', train: 17, test: 6 });
     const fromDir = await load({ path: 'folder', train: 17, test: 6 });
@@ -109,7 +130,13 @@ describe('cifar10 from the tar.gz, streamed', () => {
 
   it('reads an uncompressed .tar as well', async () => {
     const files = cifarFiles([2, 2, 2, 2, 2], 2);
-    await writeFile(join(dir, 'c.tar'), await makeTar(files.map((f) => ({ name: `cifar-10-batches-bin/${f.name}`, data: f.data })), false));
+    await writeFile(
+      join(dir, 'c.tar'),
+      await makeTar(
+        files.map((f) => ({ name: `cifar-10-batches-bin/${f.name}`, data: f.data })),
+        false,
+      ),
+    );
     expectExample(await load({ path: 'c.tar', train: 10, test: 2 }), 'train', 9, 9);
   });
 
@@ -117,14 +144,27 @@ describe('cifar10 from the tar.gz, streamed', () => {
     const files = cifarFiles([4, 4, 4, 4, 4], 4);
     const tgz = await makeTar(files.map((f) => ({ name: `cifar-10-batches-bin/${f.name}`, data: f.data })));
     await writeFile(join(dir, 'cut.tar.gz'), tgz.subarray(0, Math.floor(tgz.length / 2)));
-    await expectDataError(load({ path: 'cut.tar.gz', train: 20, test: 4 }), 'DATA', /cut\.tar\.gz/, /truncated or corrupt/);
+    await expectDataError(
+      load({ path: 'cut.tar.gz', train: 20, test: 4 }),
+      'DATA',
+      /cut\.tar\.gz/,
+      /truncated or corrupt/,
+    );
   });
 
   it('a truncated batch inside the archive is named archive:path', async () => {
     const files = cifarFiles([4, 4, 4, 4, 4], 4);
     files[1]!.data = files[1]!.data.subarray(0, 3073 * 2 + 100);
-    await writeFile(join(dir, 'c.tar.gz'), await makeTar(files.map((f) => ({ name: `cifar-10-batches-bin/${f.name}`, data: f.data }))));
-    await expectDataError(load({ path: 'c.tar.gz', train: 6, test: 1 }), 'DATA', /c\.tar\.gz:cifar-10-batches-bin\/data_batch_2\.bin/, /not a whole number of 3073-byte records/);
+    await writeFile(
+      join(dir, 'c.tar.gz'),
+      await makeTar(files.map((f) => ({ name: `cifar-10-batches-bin/${f.name}`, data: f.data }))),
+    );
+    await expectDataError(
+      load({ path: 'c.tar.gz', train: 6, test: 1 }),
+      'DATA',
+      /c\.tar\.gz:cifar-10-batches-bin\/data_batch_2\.bin/,
+      /not a whole number of 3073-byte records/,
+    );
   });
 });
 
@@ -136,7 +176,13 @@ describe('cifar10 bad data → DataError naming the file', () => {
 
   it('truncated record file (size not a multiple of 3,073)', async () => {
     await truncate(file('data_batch_1.bin'), 3073 * 3 + 10);
-    const e = await expectDataError(load({ path: '.', train: 2, test: 1 }), 'DATA', /data_batch_1\.bin/, /truncated/, /npx expbench data cifar10/);
+    const e = await expectDataError(
+      load({ path: '.', train: 2, test: 1 }),
+      'DATA',
+      /data_batch_1\.bin/,
+      /truncated/,
+      /npx expbench data cifar10/,
+    );
     expect(e.message).toContain(file('data_batch_1.bin'));
   });
 
@@ -144,7 +190,11 @@ describe('cifar10 bad data → DataError naming the file', () => {
     const bad = cifarRecords(0, 4);
     bad[2 * 3073] = 12;
     await writeFile(file('data_batch_1.bin'), bad);
-    await expectDataError(load({ path: '.', train: 4, test: 1 }), 'DATA', /data_batch_1\.bin: record 2 .* label 12, outside 0–9/);
+    await expectDataError(
+      load({ path: '.', train: 4, test: 1 }),
+      'DATA',
+      /data_batch_1\.bin: record 2 .* label 12, outside 0–9/,
+    );
   });
 
   it('missing batch file that is needed', async () => {
@@ -155,13 +205,22 @@ describe('cifar10 bad data → DataError naming the file', () => {
   });
 
   it('asking for more examples than there are', async () => {
-    await expectDataError(load({ path: '.', train: 21, test: 1 }), 'DATA', /asks for 21 examples .* only 20/, /at most 20/);
+    await expectDataError(
+      load({ path: '.', train: 21, test: 1 }),
+      'DATA',
+      /asks for 21 examples .* only 20/,
+      /at most 20/,
+    );
     await expectDataError(load({ path: '.', train: 1, test: 5 }), 'DATA', /test asks for 5/);
   });
 
   it('damaged batches.meta.txt', async () => {
     await writeFile(file('batches.meta.txt'), 'a\nb\n');
-    await expectDataError(load({ path: '.', train: 1, test: 1 }), 'DATA', /batches\.meta\.txt: expected 10 class names/);
+    await expectDataError(
+      load({ path: '.', train: 1, test: 1 }),
+      'DATA',
+      /batches\.meta\.txt: expected 10 class names/,
+    );
   });
 });
 
@@ -171,11 +230,22 @@ describe('cifar10 location', () => {
   });
 
   it('folder without CIFAR-10 files → DATA_MISSING saying what to run', async () => {
-    await expectDataError(load({ path: '.' }), 'DATA_MISSING', /no CIFAR-10 binary data/, /npx expbench data cifar10 --dir/);
+    await expectDataError(
+      load({ path: '.' }),
+      'DATA_MISSING',
+      /no CIFAR-10 binary data/,
+      /npx expbench data cifar10 --dir/,
+    );
   });
 
   it('nothing anywhere → DATA_MISSING with the command and the variable', async () => {
-    const e = await expectDataError(load({}), 'DATA_MISSING', /CIFAR-10 not found/, /npx expbench data cifar10/, /EXPBENCH_DATA/);
+    const e = await expectDataError(
+      load({}),
+      'DATA_MISSING',
+      /CIFAR-10 not found/,
+      /npx expbench data cifar10/,
+      /EXPBENCH_DATA/,
+    );
     expect(e.message).toContain(join(dir, 'cache', 'expbench'));
   });
 
@@ -185,7 +255,10 @@ describe('cifar10 location', () => {
     const viaEnv = await load({ train: 3, test: 1 }, isolatedEnv({ EXPBENCH_DATA: join(dir, 'envdata') }));
     expect(viaEnv.source).toContain('envdata');
     await writeFiles(join(dir, 'cache', 'expbench'), [
-      { name: 'cifar-10-binary.tar.gz', data: await makeTar(files.map((f) => ({ name: `cifar-10-batches-bin/${f.name}`, data: f.data }))) },
+      {
+        name: 'cifar-10-binary.tar.gz',
+        data: await makeTar(files.map((f) => ({ name: `cifar-10-batches-bin/${f.name}`, data: f.data }))),
+      },
     ]);
     const viaCache = await load({ train: 3, test: 1 });
     expect(viaCache.source).toContain(join('cache', 'expbench', 'cifar-10-binary.tar.gz'));

@@ -114,7 +114,14 @@ describe('downloadCifar10 against a local HTTP server', () => {
   it('downloads, verifies, extracts atomically, reports progress, and the loader reads the result', async () => {
     server = await serve({ ranges: true });
     const events: DownloadProgress[] = [];
-    const r = await downloadCifar10({ dir: target(), url: server.url, sha256, retryDelayMs: 0, onProgress: (p) => events.push(p), progressIntervalMs: 0 });
+    const r = await downloadCifar10({
+      dir: target(),
+      url: server.url,
+      sha256,
+      retryDelayMs: 0,
+      onProgress: (p) => events.push(p),
+      progressIntervalMs: 0,
+    });
     expect(r.alreadyPresent).toBe(false);
     expect(r.archiveBytes).toBe(archive.length);
     expect(r.attempts).toBe(1);
@@ -129,7 +136,10 @@ describe('downloadCifar10 against a local HTTP server', () => {
     expect(dl.every((e) => e.bytesPerSecond >= 0)).toBe(true);
     expect(events.map((e) => e.phase).filter((p) => p !== 'download')).toEqual(['verify', 'extract', 'done']);
 
-    const ds = await loadDataset({ kind: 'cifar10', train: 200, test: 40 }, { baseDir: dir, env: { EXPBENCH_DATA: target() } });
+    const ds = await loadDataset(
+      { kind: 'cifar10', train: 200, test: 40 },
+      { baseDir: dir, env: { EXPBENCH_DATA: target() } },
+    );
     expect(ds.train.labels[199]).toBe(cifarLabel(199));
 
     // Already there: nothing is fetched.
@@ -144,7 +154,9 @@ describe('downloadCifar10 against a local HTTP server', () => {
     const err = await downloadCifar10({ dir: target(), url: server.url, retryDelayMs: 0 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DataError);
     expect((err as DataError).code).toBe('DOWNLOAD');
-    expect((err as DataError).message).toMatch(/checksum mismatch .* expected md5 c32a1d4ab5d03f1284b67883e8d87530, got [0-9a-f]{32}/);
+    expect((err as DataError).message).toMatch(
+      /checksum mismatch .* expected md5 c32a1d4ab5d03f1284b67883e8d87530, got [0-9a-f]{32}/,
+    );
     expect((err as DataError).message).toContain('deleted');
     expect(await listing()).toEqual([]);
     // With the right MD5 the same download succeeds.
@@ -169,7 +181,9 @@ describe('downloadCifar10 against a local HTTP server', () => {
     server = await serve({ ranges: true, cuts: 1, cutAt: 1000 });
     const err = await downloadCifar10({ dir: target(), url: server.url, sha256, retries: 0 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DataError);
-    expect((err as DataError).message).toMatch(/failed after 1 attempt: connection (lost|closed) after 1000 of \d+ bytes/);
+    expect((err as DataError).message).toMatch(
+      /failed after 1 attempt: connection (lost|closed) after 1000 of \d+ bytes/,
+    );
     expect((err as DataError).hint).toMatch(/resumes from the 1000 bytes/);
     expect(await listing()).toEqual(['cifar-10-binary.tar.gz.part']);
     const r = await downloadCifar10({ dir: target(), url: server.url, sha256, retries: 0 });
@@ -199,7 +213,9 @@ describe('downloadCifar10 against a local HTTP server', () => {
 
   it('HTTP 404 fails at once with a DOWNLOAD error', async () => {
     server = await serve({ ranges: true, status: 404 });
-    const err = await downloadCifar10({ dir: target(), url: server.url, sha256, retryDelayMs: 0 }).catch((e: unknown) => e);
+    const err = await downloadCifar10({ dir: target(), url: server.url, sha256, retryDelayMs: 0 }).catch(
+      (e: unknown) => e,
+    );
     expect((err as DataError).code).toBe('DOWNLOAD');
     expect((err as DataError).message).toContain('HTTP 404');
     expect(server.requests).toHaveLength(1);
@@ -209,7 +225,11 @@ describe('downloadCifar10 against a local HTTP server', () => {
   it('an archive that verifies but is not CIFAR-10 leaves nothing behind', async () => {
     const other = await makeTar([{ name: 'something/else.txt', data: Buffer.from('hi') }]);
     server = await serve({ ranges: true, body: other });
-    const err = await downloadCifar10({ dir: target(), url: server.url, sha256: createHash('sha256').update(other).digest('hex') }).catch((e: unknown) => e);
+    const err = await downloadCifar10({
+      dir: target(),
+      url: server.url,
+      sha256: createHash('sha256').update(other).digest('hex'),
+    }).catch((e: unknown) => e);
     expect((err as DataError).message).toMatch(/not a complete CIFAR-10 binary release: data_batch_1\.bin is missing/);
     expect(await listing()).toEqual([]);
   });
@@ -230,7 +250,10 @@ describe('expbench data command', () => {
   it('prints progress to stderr and returns 0, then says it is already there', async () => {
     server = await serve({ ranges: true, cuts: 1 });
     const err = capture();
-    const code = await runDataCommand({ dataset: 'cifar10', dir: target(), url: server.url, sha256 }, { stderr: err.stream, env: {}, retryDelayMs: 0 });
+    const code = await runDataCommand(
+      { dataset: 'cifar10', dir: target(), url: server.url, sha256 },
+      { stderr: err.stream, env: {}, retryDelayMs: 0 },
+    );
     expect(code).toBe(0);
     const text = err.text();
     if (process.env.SHOW_CLI_OUTPUT) console.log(text);
@@ -239,14 +262,24 @@ describe('expbench data command', () => {
     expect(text).toContain(`CIFAR-10 ready in ${join(target(), 'cifar-10-batches-bin')}`);
     expect(text).toContain(`EXPBENCH_DATA=${target()}`);
     const again = capture();
-    expect(await runDataCommand({ dataset: 'cifar10', dir: target(), url: server.url, sha256 }, { stderr: again.stream, env: {} })).toBe(0);
+    expect(
+      await runDataCommand(
+        { dataset: 'cifar10', dir: target(), url: server.url, sha256 },
+        { stderr: again.stream, env: {} },
+      ),
+    ).toBe(0);
     expect(again.text()).toContain('already in');
   });
 
   it('returns 1 with the message and hint on a checksum mismatch, 2 for an unknown dataset', async () => {
     server = await serve({ ranges: true });
     const err = capture();
-    expect(await runDataCommand({ dataset: 'cifar10', dir: target(), url: server.url }, { stderr: err.stream, env: {}, retryDelayMs: 0 })).toBe(1);
+    expect(
+      await runDataCommand(
+        { dataset: 'cifar10', dir: target(), url: server.url },
+        { stderr: err.stream, env: {}, retryDelayMs: 0 },
+      ),
+    ).toBe(1);
     expect(err.text()).toMatch(/error: checksum mismatch/);
     expect(err.text()).toMatch(/hint: /);
     expect(err.text()).not.toMatch(/\n\s+at /);

@@ -50,7 +50,11 @@ export const META_NAMES = ['plane', 'car', 'bird', 'cat', 'deer', 'dog', 'frog',
  * (global train indices run on across files), `test` records in `test_batch.bin` (global indices
  * from 100,000 so they differ from train), and optionally `batches.meta.txt`.
  */
-export function cifarFiles(perFile: number[] = [4, 4, 4, 4, 4], test = 5, meta = true): { name: string; data: Buffer }[] {
+export function cifarFiles(
+  perFile: number[] = [4, 4, 4, 4, 4],
+  test = 5,
+  meta = true,
+): { name: string; data: Buffer }[] {
   const files: { name: string; data: Buffer }[] = [];
   let g = 0;
   perFile.forEach((n, i) => {
@@ -58,7 +62,7 @@ export function cifarFiles(perFile: number[] = [4, 4, 4, 4, 4], test = 5, meta =
     g += n;
   });
   files.push({ name: 'test_batch.bin', data: cifarRecords(100_000, test) });
-  if (meta) files.push({ name: 'batches.meta.txt', data: Buffer.from(META_NAMES.join('\n') + '\n\n') });
+  if (meta) files.push({ name: 'batches.meta.txt', data: Buffer.from(`${META_NAMES.join('\n')}\n\n`) });
   return files;
 }
 
@@ -86,7 +90,7 @@ export async function makeTar(files: { name: string; data: Buffer | Uint8Array }
   for (const f of files) {
     const segs = f.name.split('/');
     for (let i = 1; i < segs.length; i++) {
-      const d = segs.slice(0, i).join('/') + '/';
+      const d = `${segs.slice(0, i).join('/')}/`;
       if (!dirs.has(d)) {
         dirs.add(d);
         p.entry({ name: d, type: 'directory', mtime: FIXED_MTIME });
@@ -116,14 +120,24 @@ export function fixtureRgb(cls: number, idx: number, w: number, h: number): Uint
 }
 
 export function encodePng(rgb: Uint8Array, w: number, h: number, mode: 'rgb' | 'rgba' | 'gray' = 'rgb'): Buffer {
-  const png = new PNG({ width: w, height: h, colorType: mode === 'gray' ? 0 : mode === 'rgba' ? 6 : 2, inputColorType: 6, inputHasAlpha: true });
+  const png = new PNG({
+    width: w,
+    height: h,
+    colorType: mode === 'gray' ? 0 : mode === 'rgba' ? 6 : 2,
+    inputColorType: 6,
+    inputHasAlpha: true,
+  });
   for (let i = 0; i < w * h; i++) {
     png.data[i * 4] = rgb[i * 3]!;
     png.data[i * 4 + 1] = rgb[i * 3 + 1]!;
     png.data[i * 4 + 2] = rgb[i * 3 + 2]!;
     png.data[i * 4 + 3] = mode === 'rgba' ? 77 : 255;
   }
-  return PNG.sync.write(png, { colorType: mode === 'gray' ? 0 : mode === 'rgba' ? 6 : 2, inputColorType: 6, inputHasAlpha: true });
+  return PNG.sync.write(png, {
+    colorType: mode === 'gray' ? 0 : mode === 'rgba' ? 6 : 2,
+    inputColorType: 6,
+    inputHasAlpha: true,
+  });
 }
 
 export function encodeJpeg(rgb: Uint8Array, w: number, h: number, quality = 95): Buffer {
@@ -154,7 +168,10 @@ const encoded = new Map<string, Buffer>();
 export function imageTree(spec: TreeSpec): { name: string; data: Buffer }[] {
   const files: { name: string; data: Buffer }[] = [];
   const prefix = spec.prefix ?? '';
-  for (const [split, count] of [['train', spec.train], ['test', spec.test]] as const) {
+  for (const [split, count] of [
+    ['train', spec.train],
+    ['test', spec.test],
+  ] as const) {
     spec.classes.forEach((cls, k) => {
       for (let i = 0; i < count; i++) {
         // Encoding (jpeg-js especially) costs tens of ms per image; the same image is encoded once.
@@ -165,7 +182,10 @@ export function imageTree(spec: TreeSpec): { name: string; data: Buffer }[] {
           data = spec.format === 'png' ? encodePng(rgb, spec.size, spec.size) : encodeJpeg(rgb, spec.size, spec.size);
           encoded.set(key, data);
         }
-        files.push({ name: `${prefix}${split}/${cls}/${String(i).padStart(4, '0')}.${spec.format}`, data: Buffer.from(data) });
+        files.push({
+          name: `${prefix}${split}/${cls}/${String(i).padStart(4, '0')}.${spec.format}`,
+          data: Buffer.from(data),
+        });
       }
     });
   }

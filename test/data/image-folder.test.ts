@@ -21,7 +21,10 @@ afterEach(async () => {
 
 const env = (): NodeJS.ProcessEnv => ({ XDG_CACHE_HOME: join(dir, 'cache') });
 const load = (cfg: Partial<Folder>, e: NodeJS.ProcessEnv = env()) =>
-  loadDataset({ kind: 'image-folder', path: 'tree', train: 6, test: 3, sizeMismatch: 'reject', ...cfg }, { baseDir: dir, env: e });
+  loadDataset(
+    { kind: 'image-folder', path: 'tree', train: 6, test: 3, sizeMismatch: 'reject', ...cfg },
+    { baseDir: dir, env: e },
+  );
 
 const CLASSES = ['cat', 'dog', 'frog'];
 
@@ -101,7 +104,11 @@ describe('image folder (PNG)', () => {
   it('rejects or resizes images of another size, as configured', async () => {
     const big = fixtureRgb(1, 0, 16, 16);
     await writeFile(join(dir, 'tree/train/dog/0001.png'), encodePng(big, 16, 16));
-    await dataError(load({ train: 6 }), /train[/\\]dog[/\\]0001\.png: image is 16×16, but the dataset's images are 8×8/, /sizeMismatch: resize/);
+    await dataError(
+      load({ train: 6 }),
+      /train[/\\]dog[/\\]0001\.png: image is 16×16, but the dataset's images are 8×8/,
+      /sizeMismatch: resize/,
+    );
     const ds = await load({ train: 6, sizeMismatch: 'resize' });
     // A flat image stays flat when resized.
     expect(px(ds, 'train', 4)).toEqual(Array.from(big.subarray(0, 3)));
@@ -129,7 +136,12 @@ describe('cancellation', () => {
     await writeFiles(join(dir, 'tree'), imageTree({ format: 'png', classes: CLASSES, train: 1, test: 1, size: 8 }));
     const ac = new AbortController();
     ac.abort(new Error('stop'));
-    await expect(loadDataset({ kind: 'image-folder', path: 'tree', train: 3, test: 3, sizeMismatch: 'reject' }, { baseDir: dir, signal: ac.signal })).rejects.toThrow('stop');
+    await expect(
+      loadDataset(
+        { kind: 'image-folder', path: 'tree', train: 3, test: 3, sizeMismatch: 'reject' },
+        { baseDir: dir, signal: ac.signal },
+      ),
+    ).rejects.toThrow('stop');
   });
 });
 
@@ -156,7 +168,11 @@ describe('image folder (JPEG), folder and .tar.gz', () => {
     await writeFiles(join(dir, 'cache', 'expbench'), files);
     const viaCache = await load({ path: undefined, train: 3, test: 3 });
     expect(viaCache.source).toContain(join('cache', 'expbench', 'cifar10-jpg'));
-    const missing = await dataError(load({ path: undefined }, { XDG_CACHE_HOME: join(dir, 'nothing') }), /image folder not found/, /EXPBENCH_DATA/);
+    const missing = await dataError(
+      load({ path: undefined }, { XDG_CACHE_HOME: join(dir, 'nothing') }),
+      /image folder not found/,
+      /EXPBENCH_DATA/,
+    );
     expect(missing.code).toBe('DATA_MISSING');
   });
 });
@@ -189,7 +205,10 @@ describe('image folder bad data → DataError naming the file', () => {
     const files = imageTree({ format: 'jpg', classes: CLASSES, train: 2, test: 1, size: 8, prefix: 'x/' });
     files[1]!.data = Buffer.from('garbage');
     await writeFile(join(dir, 'x.tar.gz'), await makeTar(files));
-    await dataError(load({ path: 'x.tar.gz', train: 6 }), new RegExp(`x\.tar\.gz:${files[1]!.name.replace(/\./g, '\.')}: cannot decode`));
+    await dataError(
+      load({ path: 'x.tar.gz', train: 6 }),
+      new RegExp(`x.tar.gz:${files[1]!.name.replace(/\./g, '.')}: cannot decode`),
+    );
   });
 
   it('empty class folder', async () => {
@@ -207,7 +226,9 @@ describe('image folder bad data → DataError naming the file', () => {
   });
 
   it('a test class unknown to train, and a train class missing from test', async () => {
-    await writeFiles(join(dir, 'tree/test/zebra'), [{ name: '0000.jpg', data: encodeJpeg(fixtureRgb(0, 0, 8, 8), 8, 8) }]);
+    await writeFiles(join(dir, 'tree/test/zebra'), [
+      { name: '0000.jpg', data: encodeJpeg(fixtureRgb(0, 0, 8, 8), 8, 8) },
+    ]);
     await dataError(load({}), /test[/\\]zebra: class folder not present in/);
     await rm(join(dir, 'tree/test/zebra'), { recursive: true });
     await rm(join(dir, 'tree/test/dog'), { recursive: true });
@@ -215,7 +236,10 @@ describe('image folder bad data → DataError naming the file', () => {
   });
 
   it('archive without a train/ tree, and an archive that is not one', async () => {
-    await writeFile(join(dir, 'flat.tar.gz'), await makeTar([{ name: 'a/b.jpg', data: encodeJpeg(fixtureRgb(0, 0, 8, 8), 8, 8) }]));
+    await writeFile(
+      join(dir, 'flat.tar.gz'),
+      await makeTar([{ name: 'a/b.jpg', data: encodeJpeg(fixtureRgb(0, 0, 8, 8), 8, 8) }]),
+    );
     await dataError(load({ path: 'flat.tar.gz' }), /flat\.tar\.gz: missing split folder train/);
     await writeFile(join(dir, 'junk.tar.gz'), Buffer.from([0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5, 6, 7]));
     await dataError(load({ path: 'junk.tar.gz' }), /junk\.tar\.gz: cannot read the archive/);
@@ -240,7 +264,12 @@ describe('bilinear resize', () => {
 describe('JPEG decoder (libjpeg-turbo/WASM)', () => {
   it('keeps decoding correctly after many corrupt inputs (the instance is renewed after a failure)', async () => {
     const { decodeJpegTurbo } = await import('../../src/data/jpeg-turbo.ts');
-    const good = encodeJpeg(fixtureRgb(3, 2, 16, 16).map((v, i) => (v + i * 13) & 255), 16, 16, 90);
+    const good = encodeJpeg(
+      fixtureRgb(3, 2, 16, 16).map((v, i) => (v + i * 13) & 255),
+      16,
+      16,
+      90,
+    );
     const first = decodeJpegTurbo(good, 1e6)!;
     let failures = 0;
     for (let k = 0; k < 500; k++) {

@@ -91,7 +91,12 @@ describe('epochOrder', () => {
     expect(same(a, b)).toBeLessThan(20);
     expect(same(a, c)).toBeLessThan(20);
     // And each really shuffles: not the identity.
-    expect(same(a, Uint32Array.from({ length: 1000 }, (_, i) => i))).toBeLessThan(20);
+    expect(
+      same(
+        a,
+        Uint32Array.from({ length: 1000 }, (_, i) => i),
+      ),
+    ).toBeLessThan(20);
   });
 
   it('puts every element in every position about equally often (no Fisher–Yates bias)', () => {
@@ -102,7 +107,7 @@ describe('epochOrder', () => {
       const o = epochOrder(11, e, n);
       o.forEach((v, pos) => counts[v]![pos]++);
     }
-    for (const row of counts) for (const c of row) expect(Math.abs(c - epochs / n)).toBeLessThan(epochs / n * 0.08);
+    for (const row of counts) for (const c of row) expect(Math.abs(c - epochs / n)).toBeLessThan((epochs / n) * 0.08);
   });
 
   it('pins the order for seed 1, epoch 0, n 10 so a change of algorithm is noticed', () => {

@@ -36,7 +36,10 @@ async function entries(file: string, names: string[]): Promise<Map<string, Buffe
 
 describe.skipIf(!datasets)(`real CIFAR-10 JPEG folder${why}`, () => {
   it('cifar10-jpg-small.tar.gz: counts, labels, class order, decoded pixels, statistics', async () => {
-    const ds = await loadDataset({ kind: 'image-folder', path: small, train: 10_000, test: 2_000, sizeMismatch: 'reject' }, { baseDir: repo });
+    const ds = await loadDataset(
+      { kind: 'image-folder', path: small, train: 10_000, test: 2_000, sizeMismatch: 'reject' },
+      { baseDir: repo },
+    );
     expect(ds.classNames).toEqual(CIFAR10_CLASSES);
     expect([ds.height, ds.width, ds.channels, ds.numClasses]).toEqual([32, 32, 3, 10]);
     expect([ds.train.n, ds.test.n]).toEqual([10_000, 2_000]);
@@ -51,7 +54,11 @@ describe.skipIf(!datasets)(`real CIFAR-10 JPEG folder${why}`, () => {
 
     // Example 3 is cat/0000.jpg and example 13 is cat/0001.jpg (interleaved order); decode those
     // files through the package's own API and compare byte for byte.
-    const names = ['cifar10-jpg-small/train/cat/0000.jpg', 'cifar10-jpg-small/train/cat/0001.jpg', 'cifar10-jpg-small/test/truck/0199.jpg'];
+    const names = [
+      'cifar10-jpg-small/train/cat/0000.jpg',
+      'cifar10-jpg-small/train/cat/0001.jpg',
+      'cifar10-jpg-small/test/truck/0199.jpg',
+    ];
     const raw = await entries(small, names);
     const check = (split: 'train' | 'test', index: number, name: string) => {
       const ref = decodeWithPackage(raw.get(name)!);
@@ -74,20 +81,27 @@ describe.skipIf(!datasets)(`real CIFAR-10 JPEG folder${why}`, () => {
     // Abort as soon as the load has started reading: a fixed delay raced the load itself, which on an
     // idle machine streams the 4 MB archive in less time than the delay.
     setImmediate(() => ac.abort());
-    const err = await loadDataset({ kind: 'image-folder', path: small, train: 10_000, test: 2_000, sizeMismatch: 'reject' }, { baseDir: repo, signal: ac.signal }).catch(
-      (e: unknown) => e,
-    );
+    const err = await loadDataset(
+      { kind: 'image-folder', path: small, train: 10_000, test: 2_000, sizeMismatch: 'reject' },
+      { baseDir: repo, signal: ac.signal },
+    ).catch((e: unknown) => e);
     expect((err as Error).name).toBe('AbortError');
   });
 
-  it.skipIf(!existsSync(full))('cifar10-jpg.tar.gz: the full 50,000 train images give the published statistics to 3 decimals', async () => {
-    const ds = await loadDataset({ kind: 'image-folder', path: full, train: 50_000, test: 0, sizeMismatch: 'reject' }, { baseDir: repo });
-    expect(ds.train.n).toBe(50_000);
-    ds.normalization.mean.forEach((m, c) => expect(Math.abs(m - README.mean[c]!)).toBeLessThanOrEqual(0.0005));
-    ds.normalization.std.forEach((s, c) => expect(Math.abs(s - README.std[c]!)).toBeLessThanOrEqual(0.0005));
-    // 49,984 (the study's train size) is a class-balanced prefix.
-    const c = new Array(10).fill(0);
-    for (const l of ds.train.labels.subarray(0, 49_984)) c[l]++;
-    expect(Math.max(...c) - Math.min(...c)).toBeLessThanOrEqual(1);
-  });
+  it.skipIf(!existsSync(full))(
+    'cifar10-jpg.tar.gz: the full 50,000 train images give the published statistics to 3 decimals',
+    async () => {
+      const ds = await loadDataset(
+        { kind: 'image-folder', path: full, train: 50_000, test: 0, sizeMismatch: 'reject' },
+        { baseDir: repo },
+      );
+      expect(ds.train.n).toBe(50_000);
+      ds.normalization.mean.forEach((m, c) => expect(Math.abs(m - README.mean[c]!)).toBeLessThanOrEqual(0.0005));
+      ds.normalization.std.forEach((s, c) => expect(Math.abs(s - README.std[c]!)).toBeLessThanOrEqual(0.0005));
+      // 49,984 (the study's train size) is a class-balanced prefix.
+      const c = new Array(10).fill(0);
+      for (const l of ds.train.labels.subarray(0, 49_984)) c[l]++;
+      expect(Math.max(...c) - Math.min(...c)).toBeLessThanOrEqual(1);
+    },
+  );
 });

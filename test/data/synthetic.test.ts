@@ -5,7 +5,16 @@ import { computeNormalization, loadDataset } from '../../src/data/index.ts';
 import type { Split } from '../../src/data/types.ts';
 
 type Synthetic = Extract<DatasetConfig, { kind: 'synthetic' }>;
-const base: Synthetic = { kind: 'synthetic', train: 512, test: 256, imageSize: 16, channels: 3, classes: 10, seed: 1, noise: 20 };
+const base: Synthetic = {
+  kind: 'synthetic',
+  train: 512,
+  test: 256,
+  imageSize: 16,
+  channels: 3,
+  classes: 10,
+  seed: 1,
+  noise: 20,
+};
 const load = (over: Partial<Synthetic> = {}) => loadDataset({ ...base, ...over }, { baseDir: process.cwd() });
 
 /** Nearest-centroid accuracy on the raw pixels: a linear-ish learnability probe. */
@@ -63,7 +72,9 @@ describe('synthetic dataset', () => {
     expect(Buffer.compare(Buffer.from(a.train.labels), Buffer.from(b.train.labels))).toBe(0);
     expect(Buffer.compare(Buffer.from(a.train.images), Buffer.from(c.train.images))).not.toBe(0);
     // Test examples are new draws, not copies of train ones.
-    expect(Buffer.compare(Buffer.from(a.train.images.subarray(0, 768)), Buffer.from(a.test.images.subarray(0, 768)))).not.toBe(0);
+    expect(
+      Buffer.compare(Buffer.from(a.train.images.subarray(0, 768)), Buffer.from(a.test.images.subarray(0, 768))),
+    ).not.toBe(0);
   });
 
   it('is learnable far above chance at low noise, and harder (not trivially perfect) at high noise', async () => {
@@ -117,7 +128,10 @@ describe('normalisation', () => {
 
   it('matches hand-computed figures on a tiny split', () => {
     // Two pixels, two channels: channel 0 = {0, 255} → mean 0.5, std 0.5; channel 1 = {51, 51} → std 0 → 1.
-    const n = computeNormalization({ n: 1, images: Uint8Array.from([0, 51, 255, 51]), labels: Uint8Array.from([0]) }, 2);
+    const n = computeNormalization(
+      { n: 1, images: Uint8Array.from([0, 51, 255, 51]), labels: Uint8Array.from([0]) },
+      2,
+    );
     expect(n.mean[0]).toBeCloseTo(0.5, 12);
     expect(n.std[0]).toBeCloseTo(0.5, 12);
     expect(n.mean[1]).toBeCloseTo(0.2, 12);
@@ -125,9 +139,14 @@ describe('normalisation', () => {
   });
 
   it('uses given figures when the config has them, and checks them', async () => {
-    const ds = await loadDataset({ ...base, train: 10, test: 10, normalization: { mean: [0.1, 0.2, 0.3], std: [0.5, 0.5, 0.5] } }, { baseDir: '.' });
+    const ds = await loadDataset(
+      { ...base, train: 10, test: 10, normalization: { mean: [0.1, 0.2, 0.3], std: [0.5, 0.5, 0.5] } },
+      { baseDir: '.' },
+    );
     expect(ds.normalization).toEqual({ mean: [0.1, 0.2, 0.3], std: [0.5, 0.5, 0.5], source: 'given' });
-    await expect(loadDataset({ ...base, train: 10, test: 10, normalization: { mean: [0.1], std: [0.5] } }, { baseDir: '.' })).rejects.toThrow(/3 finite means/);
+    await expect(
+      loadDataset({ ...base, train: 10, test: 10, normalization: { mean: [0.1], std: [0.5] } }, { baseDir: '.' }),
+    ).rejects.toThrow(/3 finite means/);
   });
 
   it('refuses an empty train split when it has to compute the figures', async () => {

@@ -16,12 +16,25 @@ import {
 import { compareLogits, formatParity } from '../../src/models/parity.ts';
 import { referenceForward } from '../../src/models/reference.ts';
 
-const cfg = (arch: string, over: Partial<ModelConfig> = {}): ModelConfig => ({ arch, width: 1, batchNorm: false, classifier: [256], dropout: 0, ...over });
+const cfg = (arch: string, over: Partial<ModelConfig> = {}): ModelConfig => ({
+  arch,
+  width: 1,
+  batchNorm: false,
+  classifier: [256],
+  dropout: 0,
+  ...over,
+});
 const CIFAR = { channels: 3, height: 32, width: 32 };
 
 /** Bitwise equality of two float arrays (vitest's deep equality is slow on millions of elements). */
 function sameBits(a: Float32Array, b: Float32Array): boolean {
-  return a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+  return (
+    a.length === b.length &&
+    Buffer.compare(
+      Buffer.from(a.buffer, a.byteOffset, a.byteLength),
+      Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+    ) === 0
+  );
 }
 
 function randomArray(n: number, seed: number): Float32Array {
@@ -78,7 +91,7 @@ describe('initWeights', () => {
       state = (state + 0x6d2b79f5) | 0;
       let t = Math.imul(state ^ (state >>> 15), 1 | state);
       t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0);
+      return (t ^ (t >>> 14)) >>> 0;
     };
     const g = mulberry32(12345);
     for (let i = 0; i < 1000; i++) expect(g()).toBe(ref());
@@ -155,7 +168,9 @@ describe('compareLogits', () => {
     expect(c.worstIndex % 10).toBe(3);
     const msg = formatParity(c);
     console.log(msg);
-    expect(msg).toMatch(/^logits of corrupted differ from reference\/float64: max rel error \S+ > tolerance 1\.000e-4 \(max abs \S+ at example \d, class 3 \(index \d+\)/);
+    expect(msg).toMatch(
+      /^logits of corrupted differ from reference\/float64: max rel error \S+ > tolerance 1\.000e-4 \(max abs \S+ at example \d, class 3 \(index \d+\)/,
+    );
     expect(msg).toMatch(/Hint: /);
   });
 });

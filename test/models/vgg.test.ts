@@ -4,7 +4,14 @@ import { ModelError } from '../../src/errors.ts';
 import { ARCHS, buildModelGraph, convPads, resolveLayers } from '../../src/models/index.ts';
 
 const CIFAR = { channels: 3, height: 32, width: 32 };
-const cfg = (arch: string, over: Partial<ModelConfig> = {}): ModelConfig => ({ arch, width: 1, batchNorm: false, classifier: [256], dropout: 0, ...over });
+const cfg = (arch: string, over: Partial<ModelConfig> = {}): ModelConfig => ({
+  arch,
+  width: 1,
+  batchNorm: false,
+  classifier: [256],
+  dropout: 0,
+  ...over,
+});
 
 /** Trainable parameters with classifier [256], no BN, 32×32×3 in, 10 classes. */
 const EXPECTED_COUNTS: Record<string, number> = {
@@ -35,7 +42,9 @@ describe('VGG family', () => {
     const rows: string[] = [];
     for (const arch of ARCHS.filter((a) => a !== 'custom')) {
       const m = buildModelGraph(cfg(arch), CIFAR, 10);
-      rows.push(`${arch.padEnd(10)} ${m.paramCount.toLocaleString('en-US').padStart(12)}  convs ${m.layers.filter((l) => l.spec.kind === 'conv').length}  features ${m.layers.find((l) => l.spec.kind === 'flatten')!.inShape.join('×')}`);
+      rows.push(
+        `${arch.padEnd(10)} ${m.paramCount.toLocaleString('en-US').padStart(12)}  convs ${m.layers.filter((l) => l.spec.kind === 'conv').length}  features ${m.layers.find((l) => l.spec.kind === 'flatten')!.inShape.join('×')}`,
+      );
       expect(m.paramCount).toBe(EXPECTED_COUNTS[arch]);
       expect(m.layers.filter((l) => l.spec.kind === 'conv')).toHaveLength(CONVS[arch]!);
       expect(m.layers.at(-1)!.outShape).toEqual([10]);
@@ -60,12 +69,34 @@ describe('VGG family', () => {
   it('lays out vgg-small exactly and names parameters stably', () => {
     const m = buildModelGraph(cfg('vgg-small'), CIFAR, 10);
     expect(m.layers.map((l) => l.name)).toEqual([
-      'conv1', 'relu1', 'conv2', 'relu2', 'pool1', 'conv3', 'relu3', 'conv4', 'relu4', 'pool2', 'flatten1', 'fc1', 'relu5', 'fc2',
+      'conv1',
+      'relu1',
+      'conv2',
+      'relu2',
+      'pool1',
+      'conv3',
+      'relu3',
+      'conv4',
+      'relu4',
+      'pool2',
+      'flatten1',
+      'fc1',
+      'relu5',
+      'fc2',
     ]);
     expect(m.params.map((p) => `${p.name}:${p.shape.join('x')}:${p.init}`)).toEqual([
-      'conv1.weight:64x3x3x3:he', 'conv1.bias:64:zeros', 'conv2.weight:64x64x3x3:he', 'conv2.bias:64:zeros',
-      'conv3.weight:128x64x3x3:he', 'conv3.bias:128:zeros', 'conv4.weight:128x128x3x3:he', 'conv4.bias:128:zeros',
-      'fc1.weight:8192x256:he', 'fc1.bias:256:zeros', 'fc2.weight:256x10:glorot', 'fc2.bias:10:zeros',
+      'conv1.weight:64x3x3x3:he',
+      'conv1.bias:64:zeros',
+      'conv2.weight:64x64x3x3:he',
+      'conv2.bias:64:zeros',
+      'conv3.weight:128x64x3x3:he',
+      'conv3.bias:128:zeros',
+      'conv4.weight:128x128x3x3:he',
+      'conv4.bias:128:zeros',
+      'fc1.weight:8192x256:he',
+      'fc1.bias:256:zeros',
+      'fc2.weight:256x10:glorot',
+      'fc2.bias:10:zeros',
     ]);
     expect(m.layers[1]!.outShape).toEqual([64, 32, 32]);
     expect(m.layers[4]!.outShape).toEqual([64, 16, 16]);
@@ -76,7 +107,10 @@ describe('VGG family', () => {
     const m = buildModelGraph(cfg('vgg-small', { batchNorm: true }), CIFAR, 10);
     expect(m.layers.slice(0, 4).map((l) => l.name)).toEqual(['conv1', 'bn1', 'relu1', 'conv2']);
     expect(m.params.filter((p) => p.name.startsWith('bn1.')).map((p) => [p.name, p.trainable])).toEqual([
-      ['bn1.gamma', true], ['bn1.beta', true], ['bn1.mean', false], ['bn1.var', false],
+      ['bn1.gamma', true],
+      ['bn1.beta', true],
+      ['bn1.mean', false],
+      ['bn1.var', false],
     ]);
     // 4 BN layers × (64, 64, 128, 128) channels × 2 trainable vectors
     expect(m.paramCount).toBe(2_360_138 + 2 * (64 + 64 + 128 + 128));
@@ -88,7 +122,16 @@ describe('VGG family', () => {
     const m = buildModelGraph(cfg('vgg16', { width: 0.125, classifier: [64, 32], dropout: 0.5 }), CIFAR, 7);
     expect(m.layers.find((l) => l.name === 'conv1')!.outShape[0]).toBe(8);
     expect(m.layers.find((l) => l.name === 'conv13')!.outShape[0]).toBe(64);
-    expect(m.layers.slice(-8).map((l) => l.name)).toEqual(['flatten1', 'fc1', 'relu14', 'drop1', 'fc2', 'relu15', 'drop2', 'fc3']);
+    expect(m.layers.slice(-8).map((l) => l.name)).toEqual([
+      'flatten1',
+      'fc1',
+      'relu14',
+      'drop1',
+      'fc2',
+      'relu15',
+      'drop2',
+      'fc3',
+    ]);
     expect(m.layers.at(-1)!.outShape).toEqual([7]);
     const tiny = buildModelGraph(cfg('vgg11', { width: 0.001 }), CIFAR, 10);
     expect(tiny.layers.filter((l) => l.spec.kind === 'conv').every((l) => l.outShape[0] === 1)).toBe(true);
@@ -109,7 +152,15 @@ describe('VGG family', () => {
       { channels: 1, height: 28, width: 28 },
       10,
     );
-    expect(m.layers.map((l) => l.outShape.join('x'))).toEqual(['6x24x24', '6x24x24', '6x11x11', '4x6x6', '4x6x6', '144', '10']);
+    expect(m.layers.map((l) => l.outShape.join('x'))).toEqual([
+      '6x24x24',
+      '6x24x24',
+      '6x11x11',
+      '4x6x6',
+      '4x6x6',
+      '144',
+      '10',
+    ]);
     // SAME_UPPER for an even kernel with stride 2 on 11: out 6, total pad 3 → 1 before, 2 after.
     expect(convPads(m.layers[3]!)).toEqual([1, 1, 2, 2]);
   });
@@ -125,19 +176,38 @@ describe('impossible models', () => {
   });
 
   it('rejects dense before flatten and conv after flatten', () => {
-    const dense = thrown(() => resolveLayers('custom', [{ kind: 'conv', filters: 4 }, { kind: 'dense', units: 10 }], [3, 8, 8], 10));
+    const dense = thrown(() =>
+      resolveLayers(
+        'custom',
+        [
+          { kind: 'conv', filters: 4 },
+          { kind: 'dense', units: 10 },
+        ],
+        [3, 8, 8],
+        10,
+      ),
+    );
     expect(dense.message).toContain('layer 1 (fc1, dense 10)');
     expect(dense.message).toContain('4×8×8');
     expect(dense.hint).toMatch(/flatten/);
-    const conv = thrown(() => resolveLayers('custom', [{ kind: 'flatten' }, { kind: 'conv', filters: 4 }], [3, 8, 8], 10));
+    const conv = thrown(() =>
+      resolveLayers('custom', [{ kind: 'flatten' }, { kind: 'conv', filters: 4 }], [3, 8, 8], 10),
+    );
     expect(conv.message).toContain('layer 1 (conv1');
     expect(conv.message).toContain('192');
   });
 
   it('rejects a kernel that does not fit, a bad rate, a wrong class count, an unknown arch', () => {
-    expect(thrown(() => resolveLayers('c', [{ kind: 'conv', filters: 2, kernel: 5, padding: 'valid' }], [1, 3, 3], 2)).message).toMatch(/5×5 kernel does not fit the 3×3 input/);
-    expect(thrown(() => resolveLayers('c', [{ kind: 'flatten' }, { kind: 'dropout', rate: 1.5 }], [1, 2, 2], 4)).message).toMatch(/rate must be in \[0, 1\)/);
-    expect(thrown(() => resolveLayers('c', [{ kind: 'flatten' }, { kind: 'dense', units: 3 }], [1, 2, 2], 4)).message).toMatch(/ends in \[3\].*must end in \[4\]/);
+    expect(
+      thrown(() => resolveLayers('c', [{ kind: 'conv', filters: 2, kernel: 5, padding: 'valid' }], [1, 3, 3], 2))
+        .message,
+    ).toMatch(/5×5 kernel does not fit the 3×3 input/);
+    expect(
+      thrown(() => resolveLayers('c', [{ kind: 'flatten' }, { kind: 'dropout', rate: 1.5 }], [1, 2, 2], 4)).message,
+    ).toMatch(/rate must be in \[0, 1\)/);
+    expect(
+      thrown(() => resolveLayers('c', [{ kind: 'flatten' }, { kind: 'dense', units: 3 }], [1, 2, 2], 4)).message,
+    ).toMatch(/ends in \[3\].*must end in \[4\]/);
     const arch = thrown(() => buildModelGraph(cfg('vgg-16'), CIFAR, 10));
     expect(arch.message).toMatch(/unknown architecture "vgg-16".*did you mean vgg16\?/);
     expect(thrown(() => buildModelGraph(cfg('custom'), CIFAR, 10)).message).toMatch(/needs a non-empty `layers`/);

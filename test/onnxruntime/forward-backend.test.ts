@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrtBackend } from '../../src/backends/onnxruntime/index.ts';
-import { argmaxRows, OrtSession } from '../../src/backends/onnxruntime/session.ts';
+import { argmaxRows, type OrtSession } from '../../src/backends/onnxruntime/session.ts';
 import type { LoadOptions, ModelSession } from '../../src/backends/types.ts';
 import { fillBatch, identityOrder } from '../../src/data/batch.ts';
 import type { Dataset, Split } from '../../src/data/types.ts';
@@ -12,7 +12,11 @@ import { referenceForward } from '../../src/models/reference.ts';
 
 function split(n: number, seed: number, H: number, W: number, C: number, classes: number): Split {
   const r = mulberry32(seed);
-  return { n, images: Uint8Array.from({ length: n * H * W * C }, () => r() & 255), labels: Uint8Array.from({ length: n }, () => r() % classes) };
+  return {
+    n,
+    images: Uint8Array.from({ length: n * H * W * C }, () => r() & 255),
+    labels: Uint8Array.from({ length: n }, () => r() % classes),
+  };
 }
 
 const H = 16;
@@ -31,7 +35,11 @@ const dataset: Dataset = {
   normalization: { mean: [0.49, 0.48, 0.45], std: [0.25, 0.24, 0.26], source: 'given' },
   bytes: 0,
 };
-const model = buildModelGraph({ arch: 'vgg-small', width: 0.25, batchNorm: true, classifier: [32], dropout: 0.5 }, { channels: C, height: H, width: W }, 10);
+const model = buildModelGraph(
+  { arch: 'vgg-small', width: 0.25, batchNorm: true, classifier: [32], dropout: 0.5 },
+  { channels: C, height: H, width: W },
+  10,
+);
 const weights = initWeights(model, 3);
 const opts: LoadOptions = {
   optimizer: { kind: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 0 },
@@ -57,7 +65,9 @@ describe('onnxruntime backend probes', () => {
     console.log('onnxruntime/cuda:', cuda.available ? `available (${cuda.detail})` : cuda.reason);
     if (!cuda.available) expect(cuda.reason).toMatch(/CUDA.*onnxruntime-node-install=cuda12/);
     if (!gpu.available) {
-      await expect(createOrtBackend('webgpu').load(model, weights, opts)).rejects.toMatchObject({ code: 'BACKEND_UNAVAILABLE' });
+      await expect(createOrtBackend('webgpu').load(model, weights, opts)).rejects.toMatchObject({
+        code: 'BACKEND_UNAVAILABLE',
+      });
     }
   });
 
@@ -85,7 +95,16 @@ describe('onnxruntime/cpu session', () => {
   it('logits match the float64 reference', async () => {
     const n = 5;
     const x = new Float32Array(n * C * H * W);
-    fillBatch(dataset.train, { channels: C, height: H, width: W }, dataset.normalization, identityOrder(8), 0, n, 'NCHW', x);
+    fillBatch(
+      dataset.train,
+      { channels: C, height: H, width: W },
+      dataset.normalization,
+      identityOrder(8),
+      0,
+      n,
+      'NCHW',
+      x,
+    );
     const got = await s.logits(x, n);
     const c = compareLogits(got, referenceForward(model, weights, x, n), 1e-4, { numClasses: 10 });
     if (!c.passed) throw new Error(formatParity(c));
@@ -95,7 +114,16 @@ describe('onnxruntime/cpu session', () => {
     const ids = await s.infer({ split: dataset.test, batchSize: 3 });
     expect(ids).toHaveLength(7);
     const x = new Float32Array(7 * C * H * W);
-    fillBatch(dataset.test, { channels: C, height: H, width: W }, dataset.normalization, identityOrder(7), 0, 7, 'NCHW', x);
+    fillBatch(
+      dataset.test,
+      { channels: C, height: H, width: W },
+      dataset.normalization,
+      identityOrder(7),
+      0,
+      7,
+      'NCHW',
+      x,
+    );
     const ref = referenceForward(model, weights, x, 7);
     const expected = new Int32Array(7);
     argmaxRows(ref, 7, 10, expected);
@@ -118,11 +146,26 @@ describe('onnxruntime/cpu session', () => {
     expect(state.location).toBe('cpu');
     const n = 2;
     const x = new Float32Array(n * C * H * W);
-    fillBatch(dataset.train, { channels: C, height: H, width: W }, dataset.normalization, identityOrder(8), 0, n, 'NCHW', x);
-    const changed = { ...weights, 'fc2.weight': { shape: weights['fc2.weight']!.shape, data: weights['fc2.weight']!.data.map((v) => -2 * v) } };
+    fillBatch(
+      dataset.train,
+      { channels: C, height: H, width: W },
+      dataset.normalization,
+      identityOrder(8),
+      0,
+      n,
+      'NCHW',
+      x,
+    );
+    const changed = {
+      ...weights,
+      'fc2.weight': { shape: weights['fc2.weight']!.shape, data: weights['fc2.weight']!.data.map((v) => -2 * v) },
+    };
     const ort = await import('onnxruntime-node');
     const old = state.tensors.get('fc2.weight')!;
-    state.tensors.set('fc2.weight', new ort.Tensor('float32', changed['fc2.weight'].data.slice(), changed['fc2.weight'].shape));
+    state.tensors.set(
+      'fc2.weight',
+      new ort.Tensor('float32', changed['fc2.weight'].data.slice(), changed['fc2.weight'].shape),
+    );
     old.dispose();
     // Not yet announced: the session still answers with the weights it holds.
     expect(compareLogits(await s.logits(x, n), referenceForward(model, weights, x, n), 1e-4).passed).toBe(true);
@@ -131,12 +174,17 @@ describe('onnxruntime/cpu session', () => {
     if (!c.passed) throw new Error(formatParity(c));
     expect((await s.getWeights())['fc2.weight']!.data).toEqual(changed['fc2.weight'].data);
     // Restore for the tests that follow.
-    state.tensors.set('fc2.weight', new ort.Tensor('float32', weights['fc2.weight']!.data.slice(), weights['fc2.weight']!.shape));
+    state.tensors.set(
+      'fc2.weight',
+      new ort.Tensor('float32', weights['fc2.weight']!.data.slice(), weights['fc2.weight']!.shape),
+    );
     state.version++;
   });
 
   it('refuses to train when loaded for inference only', async () => {
-    await expect(s.train({ split: dataset.train, epochs: 1, batchSize: 4, order: () => identityOrder(8), lossEvery: 1 })).rejects.toThrow(/training: false/);
+    await expect(
+      s.train({ split: dataset.train, epochs: 1, batchSize: 4, order: () => identityOrder(8), lossEvery: 1 }),
+    ).rejects.toThrow(/training: false/);
   });
 
   it('argmaxRows picks the first maximum', () => {
@@ -148,7 +196,9 @@ describe('onnxruntime/cpu session', () => {
 
 it('rejects a dataset whose geometry does not match the model, and use after dispose', async () => {
   const other = { ...dataset, height: 32, width: 32 };
-  await expect(createOrtBackend('cpu').load(model, weights, { ...opts, dataset: other })).rejects.toThrow(/expects 3×16×16 inputs but dataset synthetic has 3×32×32/);
+  await expect(createOrtBackend('cpu').load(model, weights, { ...opts, dataset: other })).rejects.toThrow(
+    /expects 3×16×16 inputs but dataset synthetic has 3×32×32/,
+  );
   const s = await createOrtBackend('cpu').load(model, weights, opts);
   await s.dispose();
   await expect(s.infer({ split: dataset.test, batchSize: 3 })).rejects.toThrow(/after dispose/);
@@ -157,13 +207,28 @@ it('rejects a dataset whose geometry does not match the model, and use after dis
 it('train() runs the trainer on the shared state, and inference afterwards uses the trained weights', async () => {
   const s = await createOrtBackend('cpu').load(model, weights, { ...opts, training: true });
   try {
-    const res = await s.train({ split: dataset.train, epochs: 1, batchSize: 4, order: () => identityOrder(8), lossEvery: 1 });
+    const res = await s.train({
+      split: dataset.train,
+      epochs: 1,
+      batchSize: 4,
+      order: () => identityOrder(8),
+      lossEvery: 1,
+    });
     expect(res.steps).toBe(2);
     const trained = await s.getWeights();
     expect(trained['conv1.weight']!.data).not.toEqual(weights['conv1.weight']!.data);
     const n = 4;
     const x = new Float32Array(n * C * H * W);
-    fillBatch(dataset.test, { channels: C, height: H, width: W }, dataset.normalization, identityOrder(7), 0, n, 'NCHW', x);
+    fillBatch(
+      dataset.test,
+      { channels: C, height: H, width: W },
+      dataset.normalization,
+      identityOrder(7),
+      0,
+      n,
+      'NCHW',
+      x,
+    );
     const c = compareLogits(await s.logits(x, n), referenceForward(model, trained, x, n), 1e-4, { numClasses: 10 });
     if (!c.passed) throw new Error(formatParity(c));
   } finally {

@@ -12,7 +12,14 @@ import type { ModelGraph, Weights } from '../../src/models/ir.ts';
 import { compareLogits, formatParity } from '../../src/models/parity.ts';
 import { referenceForward } from '../../src/models/reference.ts';
 
-const cfg = (arch: string, over: Partial<ModelConfig> = {}): ModelConfig => ({ arch, width: 1, batchNorm: false, classifier: [256], dropout: 0, ...over });
+const cfg = (arch: string, over: Partial<ModelConfig> = {}): ModelConfig => ({
+  arch,
+  width: 1,
+  batchNorm: false,
+  classifier: [256],
+  dropout: 0,
+  ...over,
+});
 const CIFAR = { channels: 3, height: 32, width: 32 };
 const TOL = 1e-4;
 const dir = mkdtempSync(join(tmpdir(), 'expbench-forward-'));
@@ -31,7 +38,8 @@ function perturbBatchNorm(model: ModelGraph, w: Weights, seed: number): Weights 
   for (const p of model.params) {
     if (!p.name.startsWith('bn')) continue;
     const d = w[p.name]!.data;
-    for (let i = 0; i < d.length; i++) d[i] = p.name.endsWith('.var') || p.name.endsWith('.gamma') ? 0.5 + u() : u() - 0.5;
+    for (let i = 0; i < d.length; i++)
+      d[i] = p.name.endsWith('.var') || p.name.endsWith('.gamma') ? 0.5 + u() : u() - 0.5;
   }
   return w;
 }
@@ -39,13 +47,17 @@ function perturbBatchNorm(model: ModelGraph, w: Weights, seed: number): Weights 
 function feeds(fg: ForwardGraph, w: Weights, x: Float32Array, n: number): Record<string, ort.Tensor> {
   const f: Record<string, ort.Tensor> = { [fg.input]: new ort.Tensor('float32', x, [n, ...fg.model.input]) };
   for (const [name, value] of Object.entries(fg.paramInputs)) {
-    if (fg.graph.inputs.some((i) => i.name === value)) f[value] = new ort.Tensor('float32', w[name]!.data, w[name]!.shape);
+    if (fg.graph.inputs.some((i) => i.name === value))
+      f[value] = new ort.Tensor('float32', w[name]!.data, w[name]!.shape);
   }
   return f;
 }
 
 async function runOrt(fg: ForwardGraph, w: Weights, x: Float32Array, n: number, fetch: string[] = [fg.logits]) {
-  const session = await ort.InferenceSession.create(fg.graph.toModelBytes(), { graphOptimizationLevel: 'all', intraOpNumThreads: 2 });
+  const session = await ort.InferenceSession.create(fg.graph.toModelBytes(), {
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: 2,
+  });
   try {
     return await session.run(feeds(fg, w, x, n), fetch);
   } finally {
@@ -60,7 +72,11 @@ async function checkParity(model: ModelGraph, w: Weights, n: number, seed: numbe
   const got = out[fg.logits]!.data as Float32Array;
   expect(out[fg.logits]!.dims).toEqual([n, model.numClasses]);
   const ref = referenceForward(model, w, x, n);
-  const c = compareLogits(got, ref, TOL, { actual: 'onnxruntime/cpu', reference: 'float64 reference', numClasses: model.numClasses });
+  const c = compareLogits(got, ref, TOL, {
+    actual: 'onnxruntime/cpu',
+    reference: 'float64 reference',
+    numClasses: model.numClasses,
+  });
   if (!c.passed) throw new Error(formatParity(c));
   return c;
 }
@@ -84,7 +100,11 @@ describe('ONNX forward graph vs the float64 reference', () => {
   }
 
   it('batch norm (running statistics) and dropout (identity) at inference', async () => {
-    const model = buildModelGraph(cfg('vgg11', { width: 0.125, batchNorm: true, dropout: 0.5, classifier: [32, 16] }), CIFAR, 10);
+    const model = buildModelGraph(
+      cfg('vgg11', { width: 0.125, batchNorm: true, dropout: 0.5, classifier: [32, 16] }),
+      CIFAR,
+      10,
+    );
     const c = await checkParity(model, perturbBatchNorm(model, initWeights(model, 3), 4), 3, 13);
     rows.push(`vgg11 bn+dropout   ${c.maxRel.toExponential(2)}`);
   });
@@ -111,11 +131,18 @@ describe('ONNX forward graph vs the float64 reference', () => {
   });
 
   it('training mode: batch statistics and the Dropout mask it reports', async () => {
-    const model = buildModelGraph(cfg('vgg-small', { width: 0.125, batchNorm: true, dropout: 0.3, classifier: [24] }), { channels: 3, height: 8, width: 8 }, 5);
+    const model = buildModelGraph(
+      cfg('vgg-small', { width: 0.125, batchNorm: true, dropout: 0.3, classifier: [24] }),
+      { channels: 3, height: 8, width: 8 },
+      5,
+    );
     const w = perturbBatchNorm(model, initWeights(model, 7), 8);
     const fg = buildForwardGraph(model, { weights: 'inputs', batch: 4, mode: 'training', dropoutSeed: 99 });
     expect(fg.batchNormUpdates.map((b) => [b.meanParam, b.newMean])).toEqual([
-      ['bn1.mean', 'bn1.mean.next'], ['bn2.mean', 'bn2.mean.next'], ['bn3.mean', 'bn3.mean.next'], ['bn4.mean', 'bn4.mean.next'],
+      ['bn1.mean', 'bn1.mean.next'],
+      ['bn2.mean', 'bn2.mean.next'],
+      ['bn3.mean', 'bn3.mean.next'],
+      ['bn4.mean', 'bn4.mean.next'],
     ]);
     expect(fg.dropouts).toHaveLength(1);
     const mask = fg.dropouts[0]!.mask;
@@ -140,15 +167,24 @@ describe('ONNX forward graph vs the float64 reference', () => {
     const fg = buildForwardGraph(model, { weights: 'inputs', batch: 'N', mode: 'inference' });
     const x = randomInput(2, model, 16);
     const good = await runOrt(fg, w, x, 2);
-    const bad: Weights = { ...w, 'conv3.weight': { shape: w['conv3.weight']!.shape, data: w['conv3.weight']!.data.slice() } };
+    const bad: Weights = {
+      ...w,
+      'conv3.weight': { shape: w['conv3.weight']!.shape, data: w['conv3.weight']!.data.slice() },
+    };
     bad['conv3.weight']!.data[17] = bad['conv3.weight']!.data[17]! * -3;
     const corrupted = await runOrt(fg, bad, x, 2);
     const ref = referenceForward(model, w, x, 2);
     expect(compareLogits(good[fg.logits]!.data as Float32Array, ref, TOL).passed).toBe(true);
-    const c = compareLogits(corrupted[fg.logits]!.data as Float32Array, ref, TOL, { actual: 'onnxruntime/cpu', reference: 'float64 reference', numClasses: 10 });
+    const c = compareLogits(corrupted[fg.logits]!.data as Float32Array, ref, TOL, {
+      actual: 'onnxruntime/cpu',
+      reference: 'float64 reference',
+      numClasses: 10,
+    });
     expect(c.passed).toBe(false);
     const msg = formatParity(c);
-    expect(msg).toMatch(/^logits of onnxruntime\/cpu differ from float64 reference: max rel error [\d.e+-]+ > tolerance 1\.000e-4 \(max abs [\d.e+-]+ at example [01], class \d \(index \d+\): [-\d.e+]+ vs [-\d.e+]+; reference scale [\d.e+-]+; 20 logits compared\)\. Hint: /);
+    expect(msg).toMatch(
+      /^logits of onnxruntime\/cpu differ from float64 reference: max rel error [\d.e+-]+ > tolerance 1\.000e-4 \(max abs [\d.e+-]+ at example [01], class \d \(index \d+\): [-\d.e+]+ vs [-\d.e+]+; reference scale [\d.e+-]+; 20 logits compared\)\. Hint: /,
+    );
   });
 });
 
@@ -176,13 +212,17 @@ describe('exportOnnx', () => {
 
   it('names the file when it cannot write', async () => {
     const model = buildModelGraph(cfg('vgg-small', { width: 0.125 }), CIFAR, 10);
-    await expect(exportOnnx(model, initWeights(model, 1), join(dir, 'missing', 'x.onnx'))).rejects.toThrow(/missing\/x\.onnx: cannot write the ONNX model.*Hint:/);
+    await expect(exportOnnx(model, initWeights(model, 1), join(dir, 'missing', 'x.onnx'))).rejects.toThrow(
+      /missing\/x\.onnx: cannot write the ONNX model.*Hint:/,
+    );
   });
 
   it('rejects weights of the wrong shape', () => {
     const model = buildModelGraph(cfg('vgg-small', { width: 0.125 }), CIFAR, 10);
     const w = initWeights(model, 1);
     w['fc1.weight'] = { shape: [10, 10], data: new Float32Array(100) };
-    expect(() => buildForwardGraph(model, { weights: 'initializers', weightsData: w, batch: 1, mode: 'inference' })).toThrow(/fc1\.weight have shape 10×10.*needs 1024×256/);
+    expect(() =>
+      buildForwardGraph(model, { weights: 'initializers', weightsData: w, batch: 1, mode: 'inference' }),
+    ).toThrow(/fc1\.weight have shape 10×10.*needs 1024×256/);
   });
 });

@@ -34,7 +34,14 @@ function projectionLoss(g: OnnxGraph, y: string, shape: number[]): string {
   return g.op('ReduceSum', [g.op('Mul', [y, rName]), g.ints(shape.map((_, i) => i))], { keepdims: 0 });
 }
 
-function convCase(name: string, x: number[], w: number[], attrs: Record<string, AttrValue>, outShape: number[], bias: boolean): GradCheckCase {
+function convCase(
+  name: string,
+  x: number[],
+  w: number[],
+  attrs: Record<string, AttrValue>,
+  outShape: number[],
+  bias: boolean,
+): GradCheckCase {
   return {
     name,
     feeds: { x: randn(x), w: randn(w, 0.5), ...(bias ? { b: randn([w[0]!]) } : {}) },
@@ -53,14 +60,49 @@ const ZERO_GRAD = new Set(['tiny net conv-bn-relu-pool-fc-CE/b1']);
 
 const cases: GradCheckCase[] = [
   convCase('conv 3x3 pad1 stride1 +bias', [2, 3, 5, 5], [4, 3, 3, 3], { pads: [1, 1, 1, 1] }, [2, 4, 5, 5], true),
-  convCase('conv 3x3 pad1 stride2 odd', [2, 3, 7, 8], [4, 3, 3, 3], { pads: [1, 1, 1, 1], strides: [2, 2] }, [2, 4, 4, 4], true),
+  convCase(
+    'conv 3x3 pad1 stride2 odd',
+    [2, 3, 7, 8],
+    [4, 3, 3, 3],
+    { pads: [1, 1, 1, 1], strides: [2, 2] },
+    [2, 4, 4, 4],
+    true,
+  ),
   convCase('conv 3x3 valid stride2', [1, 2, 8, 8], [3, 2, 3, 3], { strides: [2, 2] }, [1, 3, 3, 3], false),
   convCase('conv 1x1', [2, 3, 4, 4], [5, 3, 1, 1], {}, [2, 5, 4, 4], false),
-  convCase('conv 3x3 asym pads s2 dil', [1, 2, 9, 7], [2, 2, 3, 3], { pads: [1, 0, 0, 1], strides: [2, 2], dilations: [1, 2] }, [1, 2, 4, 2], true),
-  convCase('conv 3x3 dil2 pad2 stride1', [1, 2, 6, 7], [3, 2, 3, 3], { pads: [2, 2, 2, 2], dilations: [2, 2] }, [1, 3, 6, 7], true),
+  convCase(
+    'conv 3x3 asym pads s2 dil',
+    [1, 2, 9, 7],
+    [2, 2, 3, 3],
+    { pads: [1, 0, 0, 1], strides: [2, 2], dilations: [1, 2] },
+    [1, 2, 4, 2],
+    true,
+  ),
+  convCase(
+    'conv 3x3 dil2 pad2 stride1',
+    [1, 2, 6, 7],
+    [3, 2, 3, 3],
+    { pads: [2, 2, 2, 2], dilations: [2, 2] },
+    [1, 3, 6, 7],
+    true,
+  ),
   convCase('conv 5x5 pad2 (conv dW path)', [2, 2, 6, 6], [3, 2, 5, 5], { pads: [2, 2, 2, 2] }, [2, 3, 6, 6], true),
-  convCase('conv 5x5 pad1 stride2 (conv dW)', [1, 2, 9, 8], [2, 2, 5, 5], { pads: [1, 1, 1, 1], strides: [2, 2] }, [1, 2, 4, 3], false),
-  convCase('conv 3x3 auto_pad SAME_UPPER', [1, 2, 6, 6], [3, 2, 3, 3], { auto_pad: 'SAME_UPPER', strides: [2, 2] }, [1, 3, 3, 3], true),
+  convCase(
+    'conv 5x5 pad1 stride2 (conv dW)',
+    [1, 2, 9, 8],
+    [2, 2, 5, 5],
+    { pads: [1, 1, 1, 1], strides: [2, 2] },
+    [1, 2, 4, 3],
+    false,
+  ),
+  convCase(
+    'conv 3x3 auto_pad SAME_UPPER',
+    [1, 2, 6, 6],
+    [3, 2, 3, 3],
+    { auto_pad: 'SAME_UPPER', strides: [2, 2] },
+    [1, 3, 3, 3],
+    true,
+  ),
   {
     name: 'relu',
     feeds: { x: randn([3, 7]) },
@@ -98,11 +140,21 @@ const cases: GradCheckCase[] = [
   },
   {
     name: 'batchnorm train',
-    feeds: { x: randn([4, 3, 3, 3], 2), gamma: randn([3]), beta: randn([3]), rm: randn([3]), rv: refTensor([3], [0.5, 1, 2]) },
+    feeds: {
+      x: randn([4, 3, 3, 3], 2),
+      gamma: randn([3]),
+      beta: randn([3]),
+      rm: randn([3]),
+      rv: refTensor([3], [0.5, 1, 2]),
+    },
     build(g) {
       g.input('x', 'float32', [4, 3, 3, 3]);
       for (const p of ['gamma', 'beta', 'rm', 'rv']) g.input(p, 'float32', [3]);
-      const [y] = g.node('BatchNormalization', ['x', 'gamma', 'beta', 'rm', 'rv'], ['y', 'rm_new', 'rv_new'], { training_mode: 1, epsilon: 1e-5, momentum: 0.9 });
+      const [y] = g.node('BatchNormalization', ['x', 'gamma', 'beta', 'rm', 'rv'], ['y', 'rm_new', 'rv_new'], {
+        training_mode: 1,
+        epsilon: 1e-5,
+        momentum: 0.9,
+      });
       return { loss: projectionLoss(g, y!, [4, 3, 3, 3]), wrt: ['x', 'gamma', 'beta'] };
     },
   },
@@ -112,16 +164,20 @@ const cases: GradCheckCase[] = [
     build(g) {
       g.input('x', 'float32', [6, 4]);
       for (const p of ['gamma', 'beta', 'rm', 'rv']) g.input(p, 'float32', [4]);
-      const [y] = g.node('BatchNormalization', ['x', 'gamma', 'beta', 'rm', 'rv'], ['y', 'rm_new', 'rv_new'], { training_mode: 1 });
+      const [y] = g.node('BatchNormalization', ['x', 'gamma', 'beta', 'rm', 'rv'], ['y', 'rm_new', 'rv_new'], {
+        training_mode: 1,
+      });
       return { loss: projectionLoss(g, y!, [6, 4]), wrt: ['x', 'gamma', 'beta'] };
     },
   },
-  ...([
-    [0, 0],
-    [1, 0],
-    [0, 1],
-    [1, 1],
-  ] as const).map(
+  ...(
+    [
+      [0, 0],
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ] as const
+  ).map(
     ([ta, tb]): GradCheckCase => ({
       name: `gemm transA=${ta} transB=${tb} alpha`,
       feeds: { a: randn(ta ? [5, 4] : [4, 5]), b: randn(tb ? [3, 5] : [5, 3]), c: randn([3]) },
@@ -129,7 +185,12 @@ const cases: GradCheckCase[] = [
         g.input('a', 'float32', ta ? [5, 4] : [4, 5]);
         g.input('b', 'float32', tb ? [3, 5] : [5, 3]);
         g.input('c', 'float32', [3]);
-        const y = g.op('Gemm', ['a', 'b', 'c'], { transA: ta, transB: tb, alpha: { float: 0.7 }, beta: { float: 1.3 } });
+        const y = g.op('Gemm', ['a', 'b', 'c'], {
+          transA: ta,
+          transB: tb,
+          alpha: { float: 0.7 },
+          beta: { float: 1.3 },
+        });
         return { loss: projectionLoss(g, y, [4, 3]), wrt: ['a', 'b', 'c'] };
       },
     }),
@@ -231,7 +292,9 @@ const cases: GradCheckCase[] = [
 
 const table: GradCheckRow[] = [];
 afterAll(() => {
-  console.log(`gradient checks: ORT CPU float32 analytic vs float64 central differences (eps 1e-6)\n${formatGradTable(table)}`);
+  console.log(
+    `gradient checks: ORT CPU float32 analytic vs float64 central differences (eps 1e-6)\n${formatGradTable(table)}`,
+  );
 });
 
 describe('autodiff gradient rules', () => {
@@ -263,32 +326,51 @@ describe('autodiff special cases', () => {
     const proj = g.floats([1, 2, 3, 4], [1, 1, 2, 2]);
     const loss = g.op('ReduceSum', [g.op('Mul', [y, proj]), g.ints([0, 1, 2, 3])], { keepdims: 0 });
     const { grads } = appendGradients(g, loss, ['x']);
-    g.output(grads['x']!, 'float32', [1, 1, 4, 4]);
+    g.output(grads.x!, 'float32', [1, 1, 4, 4]);
     // windows: all equal; tie on the second row; tie on the right column; single max last.
     const x = Float32Array.from([5, 5, 1, 7, 5, 5, 0, 7, 0, 0, 3, 2, 9, 9, 1, 4]);
     const s = await ort.InferenceSession.create(g.toModelBytes());
     const out = await s.run({ x: new ort.Tensor('float32', x, [1, 1, 4, 4]) });
     await s.release();
-    expect(Array.from(out[grads['x']!]!.data as Float32Array)).toEqual([1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 4]);
+    expect(Array.from(out[grads.x!]!.data as Float32Array)).toEqual([
+      1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 4,
+    ]);
   });
 
   it('lowered training-mode batch norm updates the running statistics as ONNX defines', async () => {
     const g = new OnnxGraph('bn-stats');
     g.input('x', 'float32', [3, 2, 2, 2]);
     for (const p of ['gamma', 'beta', 'rm', 'rv']) g.input(p, 'float32', [2]);
-    g.node('BatchNormalization', ['x', 'gamma', 'beta', 'rm', 'rv'], ['y', 'rm_new', 'rv_new'], { training_mode: 1, momentum: 0.8, epsilon: 1e-3 });
+    g.node('BatchNormalization', ['x', 'gamma', 'beta', 'rm', 'rv'], ['y', 'rm_new', 'rv_new'], {
+      training_mode: 1,
+      momentum: 0.8,
+      epsilon: 1e-3,
+    });
     const ref = new OnnxGraph('bn-stats-ref');
     ref.nodes.push(...g.nodes.map((n) => ({ ...n })));
     const loss = g.op('ReduceSum', [g.op('Mul', ['y', 'y']), g.ints([0, 1, 2, 3])], { keepdims: 0 });
     appendGradients(g, loss, ['x']);
     for (const o of ['y', 'rm_new', 'rv_new']) g.output(o, 'float32', o === 'y' ? [3, 2, 2, 2] : [2]);
     expect(g.nodes.some((n) => n.op === 'BatchNormalization')).toBe(false);
-    const feeds = { x: randn([3, 2, 2, 2], 3), gamma: randn([2]), beta: randn([2]), rm: randn([2]), rv: refTensor([2], [0.5, 2]) };
+    const feeds = {
+      x: randn([3, 2, 2, 2], 3),
+      gamma: randn([2]),
+      beta: randn([2]),
+      rm: randn([2]),
+      rv: refTensor([2], [0.5, 2]),
+    };
     const s = await ort.InferenceSession.create(g.toModelBytes());
-    const ortFeeds = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, new ort.Tensor('float32', Float32Array.from(t.data), t.shape)]));
+    const ortFeeds = Object.fromEntries(
+      Object.entries(feeds).map(([k, t]) => [k, new ort.Tensor('float32', Float32Array.from(t.data), t.shape)]),
+    );
     const out = await s.run(ortFeeds);
     await s.release();
-    const rounded = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, { shape: t.shape, data: Float64Array.from(Float32Array.from(t.data)) }]));
+    const rounded = Object.fromEntries(
+      Object.entries(feeds).map(([k, t]) => [
+        k,
+        { shape: t.shape, data: Float64Array.from(Float32Array.from(t.data)) },
+      ]),
+    );
     const expected = runReference(ref, rounded);
     for (const o of ['y', 'rm_new', 'rv_new']) {
       const got = out[o]!.data as Float32Array;

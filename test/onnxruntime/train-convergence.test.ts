@@ -58,7 +58,11 @@ describe('onnxruntime/cpu training converges', () => {
       normalization: computeNormalization(train, 3),
       bytes: train.images.length + test.images.length,
     };
-    const model = buildModelGraph({ arch: 'vgg-small', width: 0.25, batchNorm: true, classifier: [64], dropout: 0.25 }, { channels: 3, height: S, width: S }, K);
+    const model = buildModelGraph(
+      { arch: 'vgg-small', width: 0.25, batchNorm: true, classifier: [64], dropout: 0.25 },
+      { channels: 3, height: S, width: S },
+      K,
+    );
     const backend = createOrtBackend('cpu');
     const session = await backend.load(model, initWeights(model, 5), {
       optimizer: { kind: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 5e-4 },

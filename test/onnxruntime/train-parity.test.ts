@@ -34,7 +34,20 @@ const dataset: Dataset = {
   bytes: train.images.length,
 };
 const model = buildModelGraph(
-  { arch: 'custom', width: 1, batchNorm: true, classifier: [8], dropout: 0, layers: [{ kind: 'conv', filters: 4 }, { kind: 'relu' }, { kind: 'maxpool' }, { kind: 'conv', filters: 6 }, { kind: 'relu' }] },
+  {
+    arch: 'custom',
+    width: 1,
+    batchNorm: true,
+    classifier: [8],
+    dropout: 0,
+    layers: [
+      { kind: 'conv', filters: 4 },
+      { kind: 'relu' },
+      { kind: 'maxpool' },
+      { kind: 'conv', filters: 6 },
+      { kind: 'relu' },
+    ],
+  },
   { channels: C, height: S, width: S },
   K,
 );
@@ -48,7 +61,14 @@ async function trainOn(backend: Backend, weights: Weights): Promise<{ losses: nu
   const session: ModelSession = await backend.load(model, weights, opts);
   try {
     const losses: number[] = [];
-    await session.train({ split: train, epochs: 2, batchSize: B, order, lossEvery: 1, onStep: (i) => void losses.push(i.loss!) });
+    await session.train({
+      split: train,
+      epochs: 2,
+      batchSize: B,
+      order,
+      lossEvery: 1,
+      onStep: (i) => void losses.push(i.loss!),
+    });
     return { losses, weights: await session.getWeights() };
   } finally {
     await session.dispose();
@@ -80,7 +100,8 @@ describe('training parity onnxruntime/cpu vs tfjs/cpu', () => {
       }
       lines.push(`${p.name.padEnd(12)} moved ${moved.toExponential(2)}  |ort − tfjs| ${diff.toExponential(2)}`);
       // Every conv here is followed by batch norm, which cancels its bias: zero gradient, zero init.
-      if (!(p.name.startsWith('conv') && p.name.endsWith('.bias'))) expect(moved, `${p.name} did not change`).toBeGreaterThan(1e-4);
+      if (!(p.name.startsWith('conv') && p.name.endsWith('.bias')))
+        expect(moved, `${p.name} did not change`).toBeGreaterThan(1e-4);
       expect(diff, p.name).toBeLessThan(1e-4 * Math.max(1, scale));
     }
     console.log(`weights after 8 steps, onnxruntime/cpu vs tfjs/cpu:\n${lines.join('\n')}`);

@@ -29,7 +29,14 @@ const K = 4;
 /** conv(3) → bn → relu → pool → flatten → dense(5) → relu → dense(4), no dropout (deterministic). */
 function tinyModel(): ModelGraph {
   return buildModelGraph(
-    { arch: 'custom', width: 1, batchNorm: true, classifier: [5], dropout: 0, layers: [{ kind: 'conv', filters: 3 }, { kind: 'relu' }, { kind: 'maxpool' }] },
+    {
+      arch: 'custom',
+      width: 1,
+      batchNorm: true,
+      classifier: [5],
+      dropout: 0,
+      layers: [{ kind: 'conv', filters: 3 }, { kind: 'relu' }, { kind: 'maxpool' }],
+    },
     INPUT,
     K,
   );
@@ -60,7 +67,13 @@ function refLoss(model: ModelGraph, w: Weights, x: Float64Array, labels: Int32Ar
 }
 
 /** Float64 gradients of the mean loss by central differences, for every trainable element. */
-function fdGradients(model: ModelGraph, w: Weights, x: Float64Array, labels: Int32Array, n: number): Record<string, Float64Array> {
+function fdGradients(
+  model: ModelGraph,
+  w: Weights,
+  x: Float64Array,
+  labels: Int32Array,
+  n: number,
+): Record<string, Float64Array> {
   const out: Record<string, Float64Array> = {};
   const eps = 1e-5;
   for (const p of model.params.filter((q) => q.trainable)) {
@@ -71,7 +84,13 @@ function fdGradients(model: ModelGraph, w: Weights, x: Float64Array, labels: Int
       const f = (delta: number) => {
         const data = Float64Array.from(base.data);
         data[i] = data[i]! + delta;
-        return refLoss(model, { ...w, [p.name]: { shape: base.shape, data: data as unknown as Float32Array } }, x, labels, n);
+        return refLoss(
+          model,
+          { ...w, [p.name]: { shape: base.shape, data: data as unknown as Float32Array } },
+          x,
+          labels,
+          n,
+        );
       };
       g[i] = (f(eps) - f(-eps)) / (2 * eps);
     }
@@ -81,7 +100,9 @@ function fdGradients(model: ModelGraph, w: Weights, x: Float64Array, labels: Int
 }
 
 function tensorsFor(model: ModelGraph, w: Weights): Record<string, ort.Tensor> {
-  return Object.fromEntries(model.params.map((p) => [p.name, new ort.Tensor('float32', Float32Array.from(w[p.name]!.data), p.shape)]));
+  return Object.fromEntries(
+    model.params.map((p) => [p.name, new ort.Tensor('float32', Float32Array.from(w[p.name]!.data), p.shape)]),
+  );
 }
 
 const N = 4;
@@ -95,7 +116,10 @@ describe('training graph of a tiny model', () => {
   it('gradients of the generated graph match float64 finite differences of the reference forward', async () => {
     const gg = buildGradientGraph(model, { batch: N });
     const s = await ort.InferenceSession.create(gg.bytes);
-    const feeds: Record<string, ort.Tensor> = { [gg.inputs.x]: new ort.Tensor('float32', x32, [N, 2, 6, 6]), [gg.inputs.labels]: new ort.Tensor('int32', labels, [N]) };
+    const feeds: Record<string, ort.Tensor> = {
+      [gg.inputs.x]: new ort.Tensor('float32', x32, [N, 2, 6, 6]),
+      [gg.inputs.labels]: new ort.Tensor('int32', labels, [N]),
+    };
     const wt = tensorsFor(model, weights);
     for (const [p, v] of Object.entries(gg.inputs.params)) feeds[v] = wt[p]!;
     const out = await s.run(feeds);
@@ -112,7 +136,9 @@ describe('training graph of a tiny model', () => {
         err = Math.max(err, Math.abs(v - a[i]!));
         scale = Math.max(scale, Math.abs(v));
       });
-      lines.push(`${p.padEnd(14)} max|fd| ${scale.toExponential(2)}  max abs err ${err.toExponential(2)}  rel ${(err / Math.max(scale, 1e-12)).toExponential(2)}`);
+      lines.push(
+        `${p.padEnd(14)} max|fd| ${scale.toExponential(2)}  max abs err ${err.toExponential(2)}  rel ${(err / Math.max(scale, 1e-12)).toExponential(2)}`,
+      );
       if (p === 'conv1.bias') {
         // Batch norm follows the conv: its bias cannot change the loss.
         expect(scale).toBeLessThan(1e-8);
@@ -183,11 +209,51 @@ describe('operators of the generated training step', () => {
   it('stay within what the WebGPU EP implements (Dropout excepted), MaxPool without Indices', () => {
     // Kernels ORT's WebGPU EP registers, of those an expbench training graph could use. Dropout has
     // none: that node (after a dense layer, small) runs on the CPU EP.
-    const webgpu = new Set(['Add', 'Sub', 'Mul', 'Div', 'Neg', 'Sqrt', 'Reciprocal', 'Exp', 'Log', 'Relu', 'Equal', 'Greater', 'Less', 'Where', 'Cast',
-      'Conv', 'ConvTranspose', 'MaxPool', 'Gemm', 'MatMul', 'ReduceMean', 'ReduceSum', 'ReduceMax', 'ArgMax', 'Reshape', 'Flatten', 'Transpose',
-      'Unsqueeze', 'Squeeze', 'Expand', 'Slice', 'Pad', 'Concat', 'Gather']);
-    const vgg = buildModelGraph({ arch: 'vgg-small', width: 0.25, batchNorm: true, classifier: [32], dropout: 0.5 }, { channels: 3, height: 16, width: 16 }, 10);
-    const tg = buildTrainStepGraph(vgg, { batch: 8, optimizer: { kind: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 1e-4 } });
+    const webgpu = new Set([
+      'Add',
+      'Sub',
+      'Mul',
+      'Div',
+      'Neg',
+      'Sqrt',
+      'Reciprocal',
+      'Exp',
+      'Log',
+      'Relu',
+      'Equal',
+      'Greater',
+      'Less',
+      'Where',
+      'Cast',
+      'Conv',
+      'ConvTranspose',
+      'MaxPool',
+      'Gemm',
+      'MatMul',
+      'ReduceMean',
+      'ReduceSum',
+      'ReduceMax',
+      'ArgMax',
+      'Reshape',
+      'Flatten',
+      'Transpose',
+      'Unsqueeze',
+      'Squeeze',
+      'Expand',
+      'Slice',
+      'Pad',
+      'Concat',
+      'Gather',
+    ]);
+    const vgg = buildModelGraph(
+      { arch: 'vgg-small', width: 0.25, batchNorm: true, classifier: [32], dropout: 0.5 },
+      { channels: 3, height: 16, width: 16 },
+      10,
+    );
+    const tg = buildTrainStepGraph(vgg, {
+      batch: 8,
+      optimizer: { kind: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 1e-4 },
+    });
     const ops = new Set(tg.graph.nodes.map((n) => n.op));
     expect([...ops].filter((op) => !webgpu.has(op))).toEqual(['Dropout']);
     for (const n of tg.graph.nodes.filter((m) => m.op === 'MaxPool')) expect(n.outputs).toHaveLength(1);
@@ -207,8 +273,10 @@ describe('operators of the generated training step', () => {
       const x = Float32Array.from({ length: N * 2 * 6 * 6 }, () => rand() * 2 - 1);
       // Half the labels are the predicted class (found from a first run), half another one.
       const feeds: Record<string, ort.Tensor> = { [gg.inputs.x]: new ort.Tensor('float32', x, [N, 2, 6, 6]) };
-      for (const p of model.params) feeds[gg.inputs.params[p.name]!] = new ort.Tensor('float32', w[p.name]!.data, p.shape);
-      const run = async (labels: Int32Array) => session.run({ ...feeds, [gg.inputs.labels]: new ort.Tensor('int32', labels, [N]) });
+      for (const p of model.params)
+        feeds[gg.inputs.params[p.name]!] = new ort.Tensor('float32', w[p.name]!.data, p.shape);
+      const run = async (labels: Int32Array) =>
+        session.run({ ...feeds, [gg.inputs.labels]: new ort.Tensor('int32', labels, [N]) });
       const first = await run(new Int32Array(N));
       const logits = first[gg.outputs.logits]!.data as Float32Array;
       const argmax = Int32Array.from({ length: N }, (_, n) => {
@@ -254,17 +322,47 @@ function freshState(w: Weights): OrtWeightState {
 
 const B = 4;
 const split = tinySplit(22); // 5 full batches, 2 examples left out
-const loadOpts = (optimizer: OptimizerConfig): LoadOptions => ({ optimizer, trainBatchSize: B, inferBatchSize: B, seed: 1, dataset: dataset(split) });
+const loadOpts = (optimizer: OptimizerConfig): LoadOptions => ({
+  optimizer,
+  trainBatchSize: B,
+  inferBatchSize: B,
+  seed: 1,
+  dataset: dataset(split),
+});
 const SGD: OptimizerConfig = { kind: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 5e-4 };
-const orders = [Uint32Array.from([21, 3, 7, 0, 15, 9, 11, 2, 20, 5, 6, 1, 19, 4, 8, 10, 18, 12, 13, 14, 16, 17]), Uint32Array.from({ length: 22 }, (_, i) => 21 - i)];
+const orders = [
+  Uint32Array.from([21, 3, 7, 0, 15, 9, 11, 2, 20, 5, 6, 1, 19, 4, 8, 10, 18, 12, 13, 14, 16, 17]),
+  Uint32Array.from({ length: 22 }, (_, i) => 21 - i),
+];
 
 describe('ORT trainer', () => {
   it('follows order(epoch) exactly, full batches only, and keeps weights and velocities across train() calls', async () => {
     const state = freshState(weights);
-    const trainer = await createOrtTrainer({ ort, model, state, opts: loadOpts(SGD), executionProviders: ['cpu'], sessionOptions: { intraOpNumThreads: 1 } });
+    const trainer = await createOrtTrainer({
+      ort,
+      model,
+      state,
+      opts: loadOpts(SGD),
+      executionProviders: ['cpu'],
+      sessionOptions: { intraOpNumThreads: 1 },
+    });
     const seen: StepInfo[] = [];
-    const r1 = await trainer.train({ split, epochs: 1, batchSize: B, order: (e) => orders[e]!, lossEvery: 2, onStep: (i) => void seen.push(i) });
-    const r2 = await trainer.train({ split, epochs: 1, batchSize: B, order: () => orders[1]!, lossEvery: 2, onStep: (i) => void seen.push(i) });
+    const r1 = await trainer.train({
+      split,
+      epochs: 1,
+      batchSize: B,
+      order: (e) => orders[e]!,
+      lossEvery: 2,
+      onStep: (i) => void seen.push(i),
+    });
+    const r2 = await trainer.train({
+      split,
+      epochs: 1,
+      batchSize: B,
+      order: () => orders[1]!,
+      lossEvery: 2,
+      onStep: (i) => void seen.push(i),
+    });
     expect(r1.steps + r2.steps).toBe(10);
     expect(r1.stoppedEarly).toBe(false);
     expect(seen.map((i) => `${i.epoch}:${i.step}/${i.stepsPerEpoch}:${i.loss === undefined ? '-' : 'L'}`)).toEqual([
@@ -279,7 +377,12 @@ describe('ORT trainer', () => {
     const tg = buildTrainStepGraph(model, { batch: B, optimizer: SGD, dropoutSeed: 1 });
     const s = await ort.InferenceSession.create(tg.bytes, { intraOpNumThreads: 1 });
     const cur = tensorsFor(model, weights);
-    const vel: Record<string, ort.Tensor> = Object.fromEntries(Object.keys(tg.inputs.velocities).map((p) => [p, new ort.Tensor('float32', new Float32Array(weights[p]!.data.length), weights[p]!.shape)]));
+    const vel: Record<string, ort.Tensor> = Object.fromEntries(
+      Object.keys(tg.inputs.velocities).map((p) => [
+        p,
+        new ort.Tensor('float32', new Float32Array(weights[p]!.data.length), weights[p]!.shape),
+      ]),
+    );
     const xb = new Float32Array(B * 72);
     const lb = new Int32Array(B);
     const losses: number[] = [];
@@ -301,9 +404,14 @@ describe('ORT trainer', () => {
     }
     await s.release();
     for (const p of model.params) {
-      expect(Array.from(state.tensors.get(p.name)!.data as Float32Array), p.name).toEqual(Array.from(cur[p.name]!.data as Float32Array));
+      expect(Array.from(state.tensors.get(p.name)!.data as Float32Array), p.name).toEqual(
+        Array.from(cur[p.name]!.data as Float32Array),
+      );
     }
-    for (const p of Object.keys(vel)) expect(Array.from(state.aux.get(velocityKey(p))!.data as Float32Array)).toEqual(Array.from(vel[p]!.data as Float32Array));
+    for (const p of Object.keys(vel))
+      expect(Array.from(state.aux.get(velocityKey(p))!.data as Float32Array)).toEqual(
+        Array.from(vel[p]!.data as Float32Array),
+      );
     // Reported losses are the replay's, every step (host-resident state), and the epoch loss their mean.
     expect(seen.filter((i) => i.loss !== undefined).map((i) => i.loss)).toEqual(losses);
     expect(r1.epochLoss[0]).toBeCloseTo(losses.slice(0, 5).reduce((a, b) => a + b, 0) / 5, 6);
@@ -313,8 +421,22 @@ describe('ORT trainer', () => {
   });
 
   it("stops when onStep returns 'stop'", async () => {
-    const trainer = await createOrtTrainer({ ort, model, state: freshState(weights), opts: loadOpts(SGD), executionProviders: ['cpu'], sessionOptions: {} });
-    const r = await trainer.train({ split, epochs: 3, batchSize: B, order: () => orders[0]!, lossEvery: 10, onStep: (i) => (i.epoch === 1 && i.step === 2 ? 'stop' : undefined) });
+    const trainer = await createOrtTrainer({
+      ort,
+      model,
+      state: freshState(weights),
+      opts: loadOpts(SGD),
+      executionProviders: ['cpu'],
+      sessionOptions: {},
+    });
+    const r = await trainer.train({
+      split,
+      epochs: 3,
+      batchSize: B,
+      order: () => orders[0]!,
+      lossEvery: 10,
+      onStep: (i) => (i.epoch === 1 && i.step === 2 ? 'stop' : undefined),
+    });
     expect(r).toMatchObject({ steps: 8, stoppedEarly: true });
     expect(r.epochLoss).toHaveLength(2);
     await trainer.dispose();
@@ -322,9 +444,18 @@ describe('ORT trainer', () => {
 
   it('raises NumericError with the step and epoch when the loss turns NaN', async () => {
     const bad: OptimizerConfig = { ...SGD, lr: Number.NaN };
-    const trainer = await createOrtTrainer({ ort, model, state: freshState(weights), opts: loadOpts(bad), executionProviders: ['cpu'], sessionOptions: {} });
+    const trainer = await createOrtTrainer({
+      ort,
+      model,
+      state: freshState(weights),
+      opts: loadOpts(bad),
+      executionProviders: ['cpu'],
+      sessionOptions: {},
+    });
     // Step 0's loss is computed before the NaN update, so it is finite; step 1's is NaN.
-    const err = await trainer.train({ split, epochs: 2, batchSize: B, order: () => orders[0]!, lossEvery: 1 }).catch((e: unknown) => e);
+    const err = await trainer
+      .train({ split, epochs: 2, batchSize: B, order: () => orders[0]!, lossEvery: 1 })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NumericError);
     expect(err).toMatchObject({ code: 'NUMERIC', step: 1, epoch: 0 });
     await trainer.dispose();

@@ -12,7 +12,7 @@
  * also checked on the CPU EP, which runs everywhere.
  */
 import { describe, expect, it } from 'vitest';
-import { createOrtBackend, OrtSession } from '../../src/backends/onnxruntime/index.ts';
+import { createOrtBackend, type OrtSession } from '../../src/backends/onnxruntime/index.ts';
 import { EXECUTION_PROVIDER, loadOrt, sessionOptions } from '../../src/backends/onnxruntime/runtime.ts';
 import { buildTrainStepGraph } from '../../src/backends/onnxruntime/train-graph.ts';
 import { createOrtTrainer } from '../../src/backends/onnxruntime/trainer.ts';
@@ -26,7 +26,11 @@ import { initWeights, mulberry32 } from '../../src/models/init.ts';
 
 function split(n: number, seed: number, size: number, classes: number): Split {
   const r = mulberry32(seed);
-  return { n, images: Uint8Array.from({ length: n * size * size * 3 }, () => r() & 255), labels: Uint8Array.from({ length: n }, () => r() % classes) };
+  return {
+    n,
+    images: Uint8Array.from({ length: n * size * size * 3 }, () => r() & 255),
+    labels: Uint8Array.from({ length: n }, () => r() % classes),
+  };
 }
 
 const S = 16;
@@ -43,17 +47,41 @@ const dataset: Dataset = {
   normalization: { mean: [0.49, 0.48, 0.45], std: [0.25, 0.24, 0.26], source: 'given' },
   bytes: 0,
 };
-const model = buildModelGraph({ arch: 'vgg-small', width: 0.125, batchNorm: true, classifier: [32], dropout: 0 }, { channels: 3, height: S, width: S }, 10);
+const model = buildModelGraph(
+  { arch: 'vgg-small', width: 0.125, batchNorm: true, classifier: [32], dropout: 0 },
+  { channels: 3, height: S, width: S },
+  10,
+);
 const weights = initWeights(model, 5);
-const opts: LoadOptions = { optimizer: { kind: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 5e-4 }, trainBatchSize: 4, inferBatchSize: 5, seed: 1, dataset };
+const opts: LoadOptions = {
+  optimizer: { kind: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 5e-4 },
+  trainBatchSize: 4,
+  inferBatchSize: 5,
+  seed: 1,
+  dataset,
+};
 
 const probe = await createOrtBackend('webgpu').probe();
 
-async function trainAndRead(device: 'cpu' | 'webgpu'): Promise<{ weights: Awaited<ReturnType<ModelSession['getWeights']>>; classes: Int32Array; logits: Float32Array; losses: number[] }> {
+async function trainAndRead(
+  device: 'cpu' | 'webgpu',
+): Promise<{
+  weights: Awaited<ReturnType<ModelSession['getWeights']>>;
+  classes: Int32Array;
+  logits: Float32Array;
+  losses: number[];
+}> {
   const s = await createOrtBackend(device).load(model, weights, opts);
   try {
     const losses: number[] = [];
-    await s.train({ split: dataset.train, epochs: 1, batchSize: 4, order: () => identityOrder(16), lossEvery: 1, onStep: (i) => void (i.loss !== undefined && losses.push(i.loss)) });
+    await s.train({
+      split: dataset.train,
+      epochs: 1,
+      batchSize: 4,
+      order: () => identityOrder(16),
+      lossEvery: 1,
+      onStep: (i) => void (i.loss !== undefined && losses.push(i.loss)),
+    });
     const w = await s.getWeights();
     const classes = await s.infer({ split: dataset.test, batchSize: 5 });
     const x = new Float32Array(2 * 3 * S * S).fill(0.25);
@@ -81,7 +109,9 @@ describe.skipIf(!probe.available)(`onnxruntime/webgpu (${probe.available ? probe
         }
         // Relative to the parameter's scale, with an absolute floor: a conv bias ahead of batch norm gets
         // no gradient, only weight decay, and stays at ~1e-8, where float32 rounding is all there is.
-        expect(err, `${p.name}: max abs difference ${err} against a scale of ${scale}`).toBeLessThan(1e-4 * scale + 1e-6);
+        expect(err, `${p.name}: max abs difference ${err} against a scale of ${scale}`).toBeLessThan(
+          1e-4 * scale + 1e-6,
+        );
       }
       let worst = 0;
       for (let i = 0; i < cpu.logits.length; i++) worst = Math.max(worst, Math.abs(gpu.logits[i]! - cpu.logits[i]!));
@@ -102,7 +132,9 @@ function expectWeightsClose(got: Weights, want: Weights, what: string): void {
       scale = Math.max(scale, Math.abs(b[i]!));
       err = Math.max(err, Math.abs(a[i]! - b[i]!));
     }
-    expect(err, `${what} ${p.name}: max abs difference ${err} against a scale of ${scale}`).toBeLessThan(1e-4 * scale + 1e-6);
+    expect(err, `${what} ${p.name}: max abs difference ${err} against a scale of ${scale}`).toBeLessThan(
+      1e-4 * scale + 1e-6,
+    );
   }
 }
 
@@ -114,14 +146,31 @@ const otherSplit = split(12, 3, S, 10);
  * another split (its loss read every second step on the device; the CPU reads every step). Losses are
  * keyed `call:epoch:step`.
  */
-async function trainShuffled(s: ModelSession): Promise<{ losses: Map<string, number>; afterFirst: Weights; afterSecond: Weights }> {
+async function trainShuffled(
+  s: ModelSession,
+): Promise<{ losses: Map<string, number>; afterFirst: Weights; afterSecond: Weights }> {
   const losses = new Map<string, number>();
   let call = 0;
-  const onStep: TrainRequest['onStep'] = (i) => void (i.loss !== undefined && losses.set(`${call}:${i.epoch}:${i.step}`, i.loss));
-  await s.train({ split: dataset.train, epochs: 2, batchSize: 4, order: (e) => epochOrder(7, e, 16), lossEvery: 1, onStep });
+  const onStep: TrainRequest['onStep'] = (i) =>
+    void (i.loss !== undefined && losses.set(`${call}:${i.epoch}:${i.step}`, i.loss));
+  await s.train({
+    split: dataset.train,
+    epochs: 2,
+    batchSize: 4,
+    order: (e) => epochOrder(7, e, 16),
+    lossEvery: 1,
+    onStep,
+  });
   const afterFirst = await s.getWeights();
   call++;
-  await s.train({ split: otherSplit, epochs: 1, batchSize: 4, order: (e) => epochOrder(8, e, 12), lossEvery: 2, onStep });
+  await s.train({
+    split: otherSplit,
+    epochs: 1,
+    batchSize: 4,
+    order: (e) => epochOrder(8, e, 12),
+    lossEvery: 2,
+    onStep,
+  });
   return { losses, afterFirst, afterSecond: await s.getWeights() };
 }
 
@@ -129,12 +178,18 @@ describe('the gathered training step (batchSource: gather) on the CPU EP', () =>
   it('adds only Gather and Add (int32), both WebGPU EP kernels, to the fed step', () => {
     const fed = buildTrainStepGraph(model, { batch: 4, optimizer: opts.optimizer });
     const gathered = buildTrainStepGraph(model, { batch: 4, optimizer: opts.optimizer, batchSource: 'gather' });
-    const count = (nodes: { op: string }[]) => nodes.reduce((m, n) => m.set(n.op, (m.get(n.op) ?? 0) + 1), new Map<string, number>());
+    const count = (nodes: { op: string }[]) =>
+      nodes.reduce((m, n) => m.set(n.op, (m.get(n.op) ?? 0) + 1), new Map<string, number>());
     const a = count(fed.graph.nodes);
     const b = count(gathered.graph.nodes);
     const added = [...b].flatMap(([op, k]) => Array.from({ length: k - (a.get(op) ?? 0) }, () => op)).sort();
     expect(added).toEqual(['Add', 'Gather', 'Gather', 'Gather']);
-    expect(gathered.graph.inputs.filter((v) => v.type === 'int32').map((v) => v.name).sort()).toEqual(['labelsAll', 'order', 'step']);
+    expect(
+      gathered.graph.inputs
+        .filter((v) => v.type === 'int32')
+        .map((v) => v.name)
+        .sort(),
+    ).toEqual(['labelsAll', 'order', 'step']);
   });
 
   it('computes the fed step of the rows order[step] picks, and returns step + 1', async () => {
@@ -146,22 +201,56 @@ describe('the gathered training step (batchSource: gather) on the CPU EP', () =>
     expect(gathered.graph.inputs.map((v) => v.name)).not.toContain(fed.inputs.labels);
     const gi = gathered.inputs.gather!;
     const o = sessionOptions('cpu');
-    const [a, b] = await Promise.all([ort.InferenceSession.create(fed.bytes, o), ort.InferenceSession.create(gathered.bytes, o)]);
+    const [a, b] = await Promise.all([
+      ort.InferenceSession.create(fed.bytes, o),
+      ort.InferenceSession.create(gathered.bytes, o),
+    ]);
     try {
       const n = dataset.train.n;
       const per = 3 * S * S;
       const all = new Float32Array(n * per);
       const labelsAll = new Int32Array(n);
-      fillBatch(dataset.train, { channels: 3, height: S, width: S }, dataset.normalization, identityOrder(n), 0, n, 'NCHW', all, labelsAll);
+      fillBatch(
+        dataset.train,
+        { channels: 3, height: S, width: S },
+        dataset.normalization,
+        identityOrder(n),
+        0,
+        n,
+        'NCHW',
+        all,
+        labelsAll,
+      );
       const order = Int32Array.from(epochOrder(3, 0, n));
       const x = new Float32Array(4 * per);
       const labels = new Int32Array(4);
       const step = 2;
-      fillBatch(dataset.train, { channels: 3, height: S, width: S }, dataset.normalization, order, step * 4, 4, 'NCHW', x, labels);
-      const common: Record<string, InstanceType<typeof ort.Tensor>> = { [fed.inputs.lr]: new ort.Tensor('float32', Float32Array.of(0.05), []) };
+      fillBatch(
+        dataset.train,
+        { channels: 3, height: S, width: S },
+        dataset.normalization,
+        order,
+        step * 4,
+        4,
+        'NCHW',
+        x,
+        labels,
+      );
+      const common: Record<string, InstanceType<typeof ort.Tensor>> = {
+        [fed.inputs.lr]: new ort.Tensor('float32', Float32Array.of(0.05), []),
+      };
       for (const p of model.params) common[p.name] = new ort.Tensor('float32', weights[p.name]!.data, p.shape);
-      for (const [p, v] of Object.entries(fed.inputs.velocities)) common[v] = new ort.Tensor('float32', new Float32Array(weights[p]!.data.length).fill(0.01), model.params.find((q) => q.name === p)!.shape);
-      const ra = await a.run({ ...common, [fed.inputs.x]: new ort.Tensor('float32', x, [4, 3, S, S]), [fed.inputs.labels]: new ort.Tensor('int32', labels, [4]) });
+      for (const [p, v] of Object.entries(fed.inputs.velocities))
+        common[v] = new ort.Tensor(
+          'float32',
+          new Float32Array(weights[p]!.data.length).fill(0.01),
+          model.params.find((q) => q.name === p)!.shape,
+        );
+      const ra = await a.run({
+        ...common,
+        [fed.inputs.x]: new ort.Tensor('float32', x, [4, 3, S, S]),
+        [fed.inputs.labels]: new ort.Tensor('int32', labels, [4]),
+      });
       const rb = await b.run({
         ...common,
         [gi.data]: new ort.Tensor('float32', all, [n, 3, S, S]),
@@ -170,7 +259,13 @@ describe('the gathered training step (batchSource: gather) on the CPU EP', () =>
         [gi.step]: new ort.Tensor('int32', Int32Array.of(step), []),
       });
       expect(Array.from(rb[gi.stepNext]!.data as Int32Array)).toEqual([step + 1]);
-      for (const name of [fed.outputs.loss, fed.outputs.correct, ...Object.values(fed.outputs.params), ...Object.values(fed.outputs.velocities), ...Object.values(fed.outputs.stats)]) {
+      for (const name of [
+        fed.outputs.loss,
+        fed.outputs.correct,
+        ...Object.values(fed.outputs.params),
+        ...Object.values(fed.outputs.velocities),
+        ...Object.values(fed.outputs.stats),
+      ]) {
         expect(Array.from(rb[name]!.data as Float32Array), name).toEqual(Array.from(ra[name]!.data as Float32Array));
       }
     } finally {
@@ -180,65 +275,85 @@ describe('the gathered training step (batchSource: gather) on the CPU EP', () =>
   });
 });
 
-describe.skipIf(!probe.available)(`onnxruntime/webgpu, batches gathered on the device (${probe.available ? probe.detail : probe.reason})`, () => {
-  it('trains like onnxruntime/cpu over shuffled epochs and a change of split, and disposes twice in one process', async () => {
-    const cpuSession = await createOrtBackend('cpu').load(model, weights, opts);
-    let cpu: Awaited<ReturnType<typeof trainShuffled>>;
-    try {
-      cpu = await trainShuffled(cpuSession);
-    } finally {
-      await cpuSession.dispose();
-    }
-    expect(cpu.losses.size).toBe(8 + 3);
-    for (let round = 0; round < 2; round++) {
-      const s = await createOrtBackend('webgpu').load(model, weights, opts);
+describe.skipIf(!probe.available)(
+  `onnxruntime/webgpu, batches gathered on the device (${probe.available ? probe.detail : probe.reason})`,
+  () => {
+    it('trains like onnxruntime/cpu over shuffled epochs and a change of split, and disposes twice in one process', async () => {
+      const cpuSession = await createOrtBackend('cpu').load(model, weights, opts);
+      let cpu: Awaited<ReturnType<typeof trainShuffled>>;
       try {
-        const gpu = await trainShuffled(s);
-        expect(s.info.notes?.join('\n')).toMatch(/training split held in device memory/);
-        // Every step of the first call; steps 2 and 3 (the last) of the second.
-        expect([...gpu.losses.keys()]).toEqual([...cpu.losses.keys()].filter((k) => !k.startsWith('1:') || k === '1:0:1' || k === '1:0:2'));
-        for (const [k, loss] of gpu.losses) expect(loss, `loss ${k}`).toBeCloseTo(cpu.losses.get(k)!, 3);
-        expectWeightsClose(gpu.afterFirst, cpu.afterFirst, `round ${round}, after two epochs:`);
-        expectWeightsClose(gpu.afterSecond, cpu.afterSecond, `round ${round}, after the other split:`);
+        cpu = await trainShuffled(cpuSession);
       } finally {
-        await s.dispose();
-        await s.dispose();
+        await cpuSession.dispose();
       }
-    }
-  }, 120_000);
+      expect(cpu.losses.size).toBe(8 + 3);
+      for (let round = 0; round < 2; round++) {
+        const s = await createOrtBackend('webgpu').load(model, weights, opts);
+        try {
+          const gpu = await trainShuffled(s);
+          expect(s.info.notes?.join('\n')).toMatch(/training split held in device memory/);
+          // Every step of the first call; steps 2 and 3 (the last) of the second.
+          expect([...gpu.losses.keys()]).toEqual(
+            [...cpu.losses.keys()].filter((k) => !k.startsWith('1:') || k === '1:0:1' || k === '1:0:2'),
+          );
+          for (const [k, loss] of gpu.losses) expect(loss, `loss ${k}`).toBeCloseTo(cpu.losses.get(k)!, 3);
+          expectWeightsClose(gpu.afterFirst, cpu.afterFirst, `round ${round}, after two epochs:`);
+          expectWeightsClose(gpu.afterSecond, cpu.afterSecond, `round ${round}, after the other split:`);
+        } finally {
+          await s.dispose();
+          await s.dispose();
+        }
+      }
+    }, 120_000);
 
-  it('uploads the split in several chunks and trains as the host-fed device trainer does; over the buffer limit it feeds from the host', async () => {
-    const ort = await loadOrt();
-    const run = async (batches: 'host' | 'device', deviceBufferLimit?: number) => {
-      const s = (await createOrtBackend('webgpu').load(model, weights, { ...opts, training: false })) as OrtSession;
-      const notes: string[] = [];
-      const trainer = await createOrtTrainer(
-        { ort, model, state: s.state, opts, executionProviders: [EXECUTION_PROVIDER.webgpu], sessionOptions: sessionOptions('webgpu'), notes },
-        // 5 examples per chunk: the 16-example split goes up in four chunks joined by one Concat.
-        { batches, uploadChunkBytes: 5 * 3 * S * S * 4, deviceBufferLimit },
-      );
-      try {
-        const losses: number[] = [];
-        await trainer.train({ split: dataset.train, epochs: 2, batchSize: 4, order: (e) => epochOrder(9, e, 16), lossEvery: 1, onStep: (i) => void (i.loss !== undefined && losses.push(i.loss)) });
-        s.state.version++;
-        return { losses, weights: await s.getWeights(), notes };
-      } finally {
-        await trainer.dispose();
-        await s.dispose();
-      }
-    };
-    const host = await run('host');
-    const device = await run('device');
-    expect(device.notes.join('\n')).toMatch(/training split held in device memory/);
-    expect(device.losses.length).toBe(8);
-    for (let i = 0; i < 8; i++) expect(device.losses[i], `loss ${i}`).toBeCloseTo(host.losses[i]!, 4);
-    expectWeightsClose(device.weights, host.weights, 'device-gathered against host-fed:');
-    // A split over the device's buffer limit is fed from the host instead, and the notes say so.
-    const over = await run('device', 16 * 3 * S * S * 4 - 1);
-    expect(over.notes.join('\n')).toMatch(/exceeds the device's 0 MiB buffer limit: batches fed from the host/);
-    expect(over.losses).toEqual(host.losses);
-  }, 120_000);
-});
+    it('uploads the split in several chunks and trains as the host-fed device trainer does; over the buffer limit it feeds from the host', async () => {
+      const ort = await loadOrt();
+      const run = async (batches: 'host' | 'device', deviceBufferLimit?: number) => {
+        const s = (await createOrtBackend('webgpu').load(model, weights, { ...opts, training: false })) as OrtSession;
+        const notes: string[] = [];
+        const trainer = await createOrtTrainer(
+          {
+            ort,
+            model,
+            state: s.state,
+            opts,
+            executionProviders: [EXECUTION_PROVIDER.webgpu],
+            sessionOptions: sessionOptions('webgpu'),
+            notes,
+          },
+          // 5 examples per chunk: the 16-example split goes up in four chunks joined by one Concat.
+          { batches, uploadChunkBytes: 5 * 3 * S * S * 4, deviceBufferLimit },
+        );
+        try {
+          const losses: number[] = [];
+          await trainer.train({
+            split: dataset.train,
+            epochs: 2,
+            batchSize: 4,
+            order: (e) => epochOrder(9, e, 16),
+            lossEvery: 1,
+            onStep: (i) => void (i.loss !== undefined && losses.push(i.loss)),
+          });
+          s.state.version++;
+          return { losses, weights: await s.getWeights(), notes };
+        } finally {
+          await trainer.dispose();
+          await s.dispose();
+        }
+      };
+      const host = await run('host');
+      const device = await run('device');
+      expect(device.notes.join('\n')).toMatch(/training split held in device memory/);
+      expect(device.losses.length).toBe(8);
+      for (let i = 0; i < 8; i++) expect(device.losses[i], `loss ${i}`).toBeCloseTo(host.losses[i]!, 4);
+      expectWeightsClose(device.weights, host.weights, 'device-gathered against host-fed:');
+      // A split over the device's buffer limit is fed from the host instead, and the notes say so.
+      const over = await run('device', 16 * 3 * S * S * 4 - 1);
+      expect(over.notes.join('\n')).toMatch(/exceeds the device's 0 MiB buffer limit: batches fed from the host/);
+      expect(over.losses).toEqual(host.losses);
+    }, 120_000);
+  },
+);
 
 describe.skipIf(probe.available)('onnxruntime/webgpu without an adapter', () => {
   it('says why it cannot run', () => {

@@ -19,7 +19,15 @@ beforeAll(() => {
   results = mkdtempSync(join(tmpdir(), 'expbench-e2e-'));
   const r = spawnSync(process.execPath, [vitestEntry(), 'run', '--root', ROOT, '--reporter=verbose'], {
     encoding: 'utf8',
-    env: { ...process.env, EXPBENCH_RESULTS_DIR: results, EXPBENCH_RUN_ID: 'e2e', EXPBENCH_REPORT_DIR: join(results, 'report'), CI: 'true', NO_COLOR: '1', FORCE_COLOR: '0' },
+    env: {
+      ...process.env,
+      EXPBENCH_RESULTS_DIR: results,
+      EXPBENCH_RUN_ID: 'e2e',
+      EXPBENCH_REPORT_DIR: join(results, 'report'),
+      CI: 'true',
+      NO_COLOR: '1',
+      FORCE_COLOR: '0',
+    },
     timeout: 180_000,
   });
   out = `${r.stdout}\n${r.stderr}`;
@@ -33,11 +41,15 @@ test('the run fails because of the impossible expectation and the broken file', 
 
 test('the impossible expectation names the case, the measured value and the limit', () => {
   expect(out).toMatch(/impossible › onnxruntime\/cpu/);
-  expect(out).toMatch(/impossible › onnxruntime\/cpu: accuracy: median [\d.]+% over 1 repeat is below the floor 99\.9%/);
+  expect(out).toMatch(
+    /impossible › onnxruntime\/cpu: accuracy: median [\d.]+% over 1 repeat is below the floor 99\.9%/,
+  );
 });
 
 test('a time budget fails the test of its phase, with measured value and limit', () => {
-  expect(out).toMatch(/impossible › onnxruntime\/cpu: train time: median [\d.]+ ?m?s over 1 sample exceeds the budget 1(\.0+)? ?ms/);
+  expect(out).toMatch(
+    /impossible › onnxruntime\/cpu: train time: median [\d.]+ ?m?s over 1 sample exceeds the budget 1(\.0+)? ?ms/,
+  );
   expect(out).toMatch(/× impossible\.experiment\.yaml > impossible > onnxruntime\/cpu > train/);
   expect(out).toMatch(/✓ impossible\.experiment\.yaml > impossible > onnxruntime\/cpu > infer/);
   expect(out).toMatch(/✓ impossible\.experiment\.yaml > impossible > onnxruntime\/cpu > build\+init/);
@@ -51,20 +63,39 @@ test('the healthy experiment still runs and passes; the missing backend is skipp
   expect(out).toMatch(/✓ good\.experiment\.yaml > good > fake\/ok > accuracy/);
   expect(out).toMatch(/skipped: fake\/unavailable: a test backend that is never available/);
   const recs = readdirSync(results).filter((f) => f.endsWith('.json'));
-  expect(recs.sort()).toEqual(['good__fake-ok.json', 'good__fake-unavailable.json', 'impossible__onnxruntime-cpu.json']);
+  expect(recs.sort()).toEqual([
+    'good__fake-ok.json',
+    'good__fake-unavailable.json',
+    'impossible__onnxruntime-cpu.json',
+  ]);
 });
 
 test('a backend filter that leaves a file no case skips that file, saying why, instead of failing it', () => {
   const dir = mkdtempSync(join(tmpdir(), 'expbench-e2e-filter-'));
   try {
-    const r = spawnSync(process.execPath, [vitestEntry(), 'run', '--root', ROOT, '--reporter=verbose', 'good.experiment.yaml'], {
-      encoding: 'utf8',
-      env: { ...process.env, EXPBENCH_BACKENDS: 'webgpu', EXPBENCH_RESULTS_DIR: dir, EXPBENCH_RUN_ID: 'e2e-filter', EXPBENCH_REPORT_DIR: join(dir, 'report'), CI: 'true', NO_COLOR: '1', FORCE_COLOR: '0' },
-      timeout: 120_000,
-    });
+    const r = spawnSync(
+      process.execPath,
+      [vitestEntry(), 'run', '--root', ROOT, '--reporter=verbose', 'good.experiment.yaml'],
+      {
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          EXPBENCH_BACKENDS: 'webgpu',
+          EXPBENCH_RESULTS_DIR: dir,
+          EXPBENCH_RUN_ID: 'e2e-filter',
+          EXPBENCH_REPORT_DIR: join(dir, 'report'),
+          CI: 'true',
+          NO_COLOR: '1',
+          FORCE_COLOR: '0',
+        },
+        timeout: 120_000,
+      },
+    );
     const text = `${r.stdout}\n${r.stderr}`;
     expect(r.status, text).toBe(0);
-    expect(text).toMatch(/skipped: none of this file's backends \(fake\/ok, fake\/unavailable\) matches EXPBENCH_BACKENDS=webgpu/);
+    expect(text).toMatch(
+      /skipped: none of this file's backends \(fake\/ok, fake\/unavailable\) matches EXPBENCH_BACKENDS=webgpu/,
+    );
     expect(text).not.toMatch(/No test found/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

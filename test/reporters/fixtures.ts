@@ -79,7 +79,9 @@ export function makeRecord(o: MakeRecordOptions): ResultRecord {
         : {
             session: {
               backend: o.ranOn ?? o.backend,
-              device: o.device ?? ((o.ranOn ?? o.backend).endsWith('/cpu') ? 'cpu' : (o.ranOn ?? o.backend).split('/')[1] ?? ''),
+              device:
+                o.device ??
+                ((o.ranOn ?? o.backend).endsWith('/cpu') ? 'cpu' : ((o.ranOn ?? o.backend).split('/')[1] ?? '')),
               versions: {},
             },
           }),
@@ -153,7 +155,14 @@ export function paperRecords(runId = 'run-2025-05-01T10-00-00Z'): ResultRecord[]
       warmup: [0.9],
       accuracy: samples(0.72, 0.01),
       memory: { train: [rss(1.5 * GiB), tfMemory(300 * MiB)], infer: [rss(1.1 * GiB)] },
-      parity: { reference: 'onnxruntime/cpu', maxAbs: 2e-6, maxRel: 1.5e-6, tolerance: 1e-4, passed: true, examples: 8 },
+      parity: {
+        reference: 'onnxruntime/cpu',
+        maxAbs: 2e-6,
+        maxRel: 1.5e-6,
+        tolerance: 1e-4,
+        passed: true,
+        examples: 8,
+      },
     }),
     makeRecord({
       ...t2,
@@ -196,7 +205,14 @@ export function paperRecords(runId = 'run-2025-05-01T10-00-00Z'): ResultRecord[]
   for (const arch of ['vgg11', 'vgg13', 'vgg16', 'vgg19']) {
     const d = depth[arch] as number;
     out.push(
-      makeRecord({ ...common, experiment: `paper-fig2-${arch}`, artefact: 'fig2', arch, backend: 'tfjs/cpu', train: samples(40 * d, 2 * d) }),
+      makeRecord({
+        ...common,
+        experiment: `paper-fig2-${arch}`,
+        artefact: 'fig2',
+        arch,
+        backend: 'tfjs/cpu',
+        train: samples(40 * d, 2 * d),
+      }),
       arch === 'vgg19'
         ? makeRecord({
             ...common,
@@ -205,16 +221,43 @@ export function paperRecords(runId = 'run-2025-05-01T10-00-00Z'): ResultRecord[]
             arch,
             backend: 'onnxruntime/cpu',
             status: 'failed',
-            error: { code: 'BACKEND', phase: 'train', message: 'onnxruntime: failed to allocate 2147483648 bytes\n    at OrtSession.run' },
+            error: {
+              code: 'BACKEND',
+              phase: 'train',
+              message: 'onnxruntime: failed to allocate 2147483648 bytes\n    at OrtSession.run',
+            },
           })
-        : makeRecord({ ...common, experiment: `paper-fig2-${arch}`, artefact: 'fig2', arch, backend: 'onnxruntime/cpu', train: samples(22 * d, d) }),
+        : makeRecord({
+            ...common,
+            experiment: `paper-fig2-${arch}`,
+            artefact: 'fig2',
+            arch,
+            backend: 'onnxruntime/cpu',
+            train: samples(22 * d, d),
+          }),
     );
   }
   for (const arch of ['vgg7', 'vgg11', 'vgg13', 'vgg16', 'vgg19']) {
     const d = depth[arch] as number;
     out.push(
-      makeRecord({ ...common, experiment: `paper-fig3-${arch}`, artefact: 'fig3', arch, backend: 'tfjs/cpu', train: [30 * d], memory: { train: [rss((0.9 + d) * GiB)] } }),
-      makeRecord({ ...common, experiment: `paper-fig3-${arch}`, artefact: 'fig3', arch, backend: 'onnxruntime/cpu', train: [17 * d], memory: { train: [rss((0.5 + 0.6 * d) * GiB)] } }),
+      makeRecord({
+        ...common,
+        experiment: `paper-fig3-${arch}`,
+        artefact: 'fig3',
+        arch,
+        backend: 'tfjs/cpu',
+        train: [30 * d],
+        memory: { train: [rss((0.9 + d) * GiB)] },
+      }),
+      makeRecord({
+        ...common,
+        experiment: `paper-fig3-${arch}`,
+        artefact: 'fig3',
+        arch,
+        backend: 'onnxruntime/cpu',
+        train: [17 * d],
+        memory: { train: [rss((0.5 + 0.6 * d) * GiB)] },
+      }),
     );
   }
   out.push(

@@ -1,6 +1,17 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MarkdownReporter } from '../../src/reporters/markdown.ts';
-import { GiB, makeRecord, MiB, NO_CUDA, NO_WEBGPU, paperRecords, rss, samples, TABLE2_REFERENCE, TABLE3_REFERENCE } from './fixtures.ts';
+import {
+  GiB,
+  makeRecord,
+  MiB,
+  NO_CUDA,
+  NO_WEBGPU,
+  paperRecords,
+  rss,
+  samples,
+  TABLE2_REFERENCE,
+  TABLE3_REFERENCE,
+} from './fixtures.ts';
 import type { MemoryFigure } from '../../src/runner/record.ts';
 import { cellAt, tableAfter } from './md-tables.ts';
 
@@ -37,11 +48,14 @@ describe('MarkdownReporter', () => {
     expect(cellAt(t3, 'training · peak RSS', '`onnxruntime/webgpu`')).toBe('skipped: no WebGPU adapter ᵃ');
     const acc = tableAfter(doc, '## Accuracy');
     expect(cellAt(acc, 'paper-table2 · `vgg-small`', '`tfjs/webgpu`')).toBe('skipped: no WebGPU adapter ᵃ');
-    expect(cellAt(acc, 'paper-table2 · `vgg-small`', '`onnxruntime/cuda`')).toBe('skipped: CUDA EP binaries are not installed ᵇ');
+    expect(cellAt(acc, 'paper-table2 · `vgg-small`', '`onnxruntime/cuda`')).toBe(
+      'skipped: CUDA EP binaries are not installed ᵇ',
+    );
     const cases = tableAfter(doc, '## Cases');
     expect(cellAt(cases, 'paper-table2 › tfjs/webgpu', 'Detail')).toBe('skipped: no WebGPU adapter ᵃ');
     // Every cell is short; the long reasons are written out once, in "What did not run".
-    for (const t of [t2, t3, acc, cases]) for (const row of t.rows) for (const c of row) expect(c.length).toBeLessThan(80);
+    for (const t of [t2, t3, acc, cases])
+      for (const row of t.rows) for (const c of row) expect(c.length).toBeLessThan(80);
     expect(occurrences(doc, NO_CUDA)).toBe(1);
     expect(occurrences(doc, NO_WEBGPU)).toBe(1);
     const list = doc.slice(doc.indexOf('## What did not run'), doc.indexOf('## Table 2'));
@@ -65,7 +79,14 @@ describe('MarkdownReporter', () => {
     expect(cellAt(t2, 'graph construction and initialisation', 'study (K80) Caffe2')).toBe('1.89 s');
     expect(cellAt(t2, 'graph construction and initialisation', 'study (K80) Caffe2 : TF')).toBe('0.401×'); // 1.89 / 4.71
     expect(cellAt(t2, 'inference', 'study (K80) Caffe2 : TF')).toBe('0.101×'); // 0.40 / 3.96
-    expect(t2.header.slice(1, 7)).toEqual(['`tfjs/cpu`', '`tfjs/wasm`', '`tfjs/webgpu`', '`onnxruntime/cpu`', '`onnxruntime/webgpu`', '`onnxruntime/cuda`']);
+    expect(t2.header.slice(1, 7)).toEqual([
+      '`tfjs/cpu`',
+      '`tfjs/wasm`',
+      '`tfjs/webgpu`',
+      '`onnxruntime/cpu`',
+      '`onnxruntime/webgpu`',
+      '`onnxruntime/cuda`',
+    ]);
   });
 
   it('computes the median and MAD of an even number of samples', () => {
@@ -85,7 +106,12 @@ describe('MarkdownReporter', () => {
       makeRecord({ artefact: 'table2', backend: 'tfjs/cpu', train: samples(10, 0.5) }),
       makeRecord({ artefact: 'table2', backend: 'tfjs/wasm', train: samples(8, 0.5) }),
       makeRecord({ artefact: 'table2', backend: 'tfjs/webgpu', train: samples(4, 0.1) }),
-      makeRecord({ artefact: 'table2', backend: 'tfjs/tensorflow', train: samples(5, 0.1), device: 'tfjs-node backend (@tensorflow/tfjs-node-gpu, TensorFlow C library)' }),
+      makeRecord({
+        artefact: 'table2',
+        backend: 'tfjs/tensorflow',
+        train: samples(5, 0.1),
+        device: 'tfjs-node backend (@tensorflow/tfjs-node-gpu, TensorFlow C library)',
+      }),
       makeRecord({ artefact: 'table2', backend: 'onnxruntime/cpu', train: samples(6, 0.5) }),
       makeRecord({ artefact: 'table2', backend: 'onnxruntime/webgpu', train: samples(2, 0.1) }),
       makeRecord({ artefact: 'table2', backend: 'onnxruntime/cuda', train: samples(1, 0.1) }),
@@ -104,17 +130,29 @@ describe('MarkdownReporter', () => {
   it('compares onnxruntime/cpu with tfjs/tensorflow when tfjs-node ran on the CPU, and with tfjs/cpu when it is the only one', () => {
     const node = render([
       makeRecord({ artefact: 'table2', backend: 'tfjs/wasm', train: samples(8, 0.5) }),
-      makeRecord({ artefact: 'table2', backend: 'tfjs/tensorflow', train: samples(3, 0.1), device: 'tfjs-node backend (@tensorflow/tfjs-node, TensorFlow C library)' }),
+      makeRecord({
+        artefact: 'table2',
+        backend: 'tfjs/tensorflow',
+        train: samples(3, 0.1),
+        device: 'tfjs-node backend (@tensorflow/tfjs-node, TensorFlow C library)',
+      }),
       makeRecord({ artefact: 'table2', backend: 'onnxruntime/cpu', train: samples(6, 0.5) }),
       makeRecord({ artefact: 'table2', backend: 'onnxruntime/cuda', status: 'skipped', skipReason: NO_CUDA }),
     ]);
     const t = tableAfter(node, TABLE2);
-    expect(t.header.filter((h) => h.startsWith('ONNX Runtime : TF.js'))).toEqual(['ONNX Runtime : TF.js (cpu: onnxruntime/cpu vs tfjs/tensorflow)']);
+    expect(t.header.filter((h) => h.startsWith('ONNX Runtime : TF.js'))).toEqual([
+      'ONNX Runtime : TF.js (cpu: onnxruntime/cpu vs tfjs/tensorflow)',
+    ]);
     expect(cellAt(t, 'training', 'ONNX Runtime : TF.js (cpu: onnxruntime/cpu vs tfjs/tensorflow)')).toBe('2.00×');
     const cpuOnly = tableAfter(
       render([
         makeRecord({ artefact: 'table2', backend: 'tfjs/cpu', train: samples(12, 0.5) }),
-        makeRecord({ artefact: 'table2', backend: 'tfjs/wasm', status: 'failed', error: { code: 'BACKEND', phase: 'buildInit', message: 'no wasm' } }),
+        makeRecord({
+          artefact: 'table2',
+          backend: 'tfjs/wasm',
+          status: 'failed',
+          error: { code: 'BACKEND', phase: 'buildInit', message: 'no wasm' },
+        }),
         makeRecord({ artefact: 'table2', backend: 'onnxruntime/cpu', train: samples(6, 0.5) }),
       ]),
       TABLE2,
@@ -183,20 +221,44 @@ describe('MarkdownReporter', () => {
   });
 
   it('keeps peak RSS and device memory in the memory tables and moves the other measures to "more memory figures"', () => {
-    const fig = (metric: string, bytes: number, source = 'process.memoryUsage()'): MemoryFigure => ({ metric, bytes, source, reliable: false });
+    const fig = (metric: string, bytes: number, source = 'process.memoryUsage()'): MemoryFigure => ({
+      metric,
+      bytes,
+      source,
+      reliable: false,
+    });
     const memory = {
-      train: [rss(GiB), fig('device', 2 * GiB, 'nvidia-smi'), fig('heap-used', 50 * MiB), fig('array-buffers', 10 * MiB), fig('external', 30 * MiB)],
+      train: [
+        rss(GiB),
+        fig('device', 2 * GiB, 'nvidia-smi'),
+        fig('heap-used', 50 * MiB),
+        fig('array-buffers', 10 * MiB),
+        fig('external', 30 * MiB),
+      ],
       infer: [rss(GiB), fig('heap-used', 40 * MiB)],
       dataset: [{ metric: 'dataset', bytes: 3 * MiB, source: 'bytes of the loaded images and labels', reliable: true }],
     };
     const doc = render([
       makeRecord({ artefact: 'table3', experiment: 'paper-table3', backend: 'tfjs/webgpu', train: [1], memory }),
       makeRecord({ artefact: 'table3', experiment: 'paper-table3', backend: 'onnxruntime/webgpu', train: [1], memory }),
-      makeRecord({ artefact: 'fig3', experiment: 'paper-fig3-vgg7', arch: 'vgg7', backend: 'tfjs/webgpu', train: [1], memory }),
+      makeRecord({
+        artefact: 'fig3',
+        experiment: 'paper-fig3-vgg7',
+        arch: 'vgg7',
+        backend: 'tfjs/webgpu',
+        train: [1],
+        memory,
+      }),
     ]);
     const t3 = tableAfter(doc, '## Table 3');
-    expect(t3.rows.map((r) => r[0])).toEqual(['training · peak RSS', 'training · device memory', 'inference · peak RSS']);
-    expect(cellAt(t3, 'training · device memory', 'ONNX Runtime : TF.js (gpu: onnxruntime/webgpu vs tfjs/webgpu)')).toBe('1.00×');
+    expect(t3.rows.map((r) => r[0])).toEqual([
+      'training · peak RSS',
+      'training · device memory',
+      'inference · peak RSS',
+    ]);
+    expect(
+      cellAt(t3, 'training · device memory', 'ONNX Runtime : TF.js (gpu: onnxruntime/webgpu vs tfjs/webgpu)'),
+    ).toBe('1.00×');
     const more = tableAfter(doc, '<summary>More memory figures (JS heap used');
     expect(more.rows.map((r) => r[0])).toEqual([
       'training · JS heap used',
@@ -208,7 +270,11 @@ describe('MarkdownReporter', () => {
     const f3 = tableAfter(doc, '## Fig. 3');
     expect(f3.rows.map((r) => r[0])).toEqual(['`vgg7` · peak RSS', '`vgg7` · device memory']);
     const more3 = tableAfter(doc.slice(doc.indexOf('## Fig. 3')), '<summary>More memory figures while training');
-    expect(more3.rows.map((r) => r[0])).toEqual(['`vgg7` · JS heap used', '`vgg7` · array buffers', '`vgg7` · external (native objects held by JS)']);
+    expect(more3.rows.map((r) => r[0])).toEqual([
+      '`vgg7` · JS heap used',
+      '`vgg7` · array buffers',
+      '`vgg7` · external (native objects held by JS)',
+    ]);
   });
 
   it('links the figures that have data and tables their numbers', () => {
@@ -216,7 +282,9 @@ describe('MarkdownReporter', () => {
     expect(doc).toContain('![Fig. 2: training time against depth](figures/fig2-train-time.svg)');
     expect(doc).toContain('![Fig. 3: peak memory against architecture](figures/fig3-memory.svg)');
     const f3 = tableAfter(doc, '## Fig. 3');
-    expect(f3.rows.map((r) => r[0])).toEqual(['vgg7', 'vgg11', 'vgg13', 'vgg16', 'vgg19'].map((a) => `\`${a}\` · peak RSS`));
+    expect(f3.rows.map((r) => r[0])).toEqual(
+      ['vgg7', 'vgg11', 'vgg13', 'vgg16', 'vgg19'].map((a) => `\`${a}\` · peak RSS`),
+    );
     const noFigs = new MarkdownReporter({ embedFigures: false }).document(paperRecords());
     expect(noFigs).not.toContain('](figures/');
   });
@@ -228,11 +296,17 @@ describe('MarkdownReporter', () => {
     ];
     const none = render(plain);
     expect(none).not.toContain('study (K80) TF');
-    for (const reference of [{ tensorflow: 'fast', caffe2: [1, 2] }, { note: 'see paper' }, { tf: { training: '89.43' } }]) {
+    for (const reference of [
+      { tensorflow: 'fast', caffe2: [1, 2] },
+      { note: 'see paper' },
+      { tf: { training: '89.43' } },
+    ]) {
       const doc = render(plain.map((r) => ({ ...r, experiment: { ...r.experiment, reference } })));
       expect(tableAfter(doc, TABLE2).rows.length).toBe(2); // training and throughput
     }
-    const aliased = render(plain.map((r) => ({ ...r, experiment: { ...r.experiment, reference: { tf: { training: '89.43' } } } })));
+    const aliased = render(
+      plain.map((r) => ({ ...r, experiment: { ...r.experiment, reference: { tf: { training: '89.43' } } } })),
+    );
     expect(cellAt(tableAfter(aliased, TABLE2), 'training', 'study (K80) TF')).toBe('89.43 s');
     const odd = render(plain.map((r) => ({ ...r, experiment: { ...r.experiment, reference: { caffe2: [1, 2] } } })));
     expect(odd).toContain('`caffe2.0` = 1 s, `caffe2.1` = 2 s');
@@ -245,14 +319,25 @@ describe('MarkdownReporter', () => {
   });
 
   it('marks a case that ran on another backend than requested', () => {
-    const doc = render([makeRecord({ artefact: 'table2', backend: 'tfjs/webgpu', ranOn: 'tfjs/cpu', train: samples(10, 1) })]);
+    const doc = render([
+      makeRecord({ artefact: 'table2', backend: 'tfjs/webgpu', ranOn: 'tfjs/cpu', train: samples(10, 1) }),
+    ]);
     expect(cellAt(tableAfter(doc, TABLE2), 'training', '`tfjs/webgpu`')).toBe('10.0 s ± 1.0 (n=5) (ran on tfjs/cpu)');
   });
 
   it('describes every machine the records come from', () => {
     const doc = render([
-      makeRecord({ backend: 'tfjs/cpu', train: [1], env: { fingerprint: 'aaaa', gpu: 'NVIDIA H100 80GB HBM3', driver: '550.54' } }),
-      makeRecord({ backend: 'onnxruntime/cpu', train: [1], env: { fingerprint: 'bbbb' }, finishedAt: '2025-05-02T08:00:00.000Z' }),
+      makeRecord({
+        backend: 'tfjs/cpu',
+        train: [1],
+        env: { fingerprint: 'aaaa', gpu: 'NVIDIA H100 80GB HBM3', driver: '550.54' },
+      }),
+      makeRecord({
+        backend: 'onnxruntime/cpu',
+        train: [1],
+        env: { fingerprint: 'bbbb' },
+        finishedAt: '2025-05-02T08:00:00.000Z',
+      }),
     ]);
     const env = tableAfter(doc, '## Environment');
     expect(env.header).toEqual(['', 'machine 1', 'machine 2']);
@@ -278,17 +363,39 @@ describe('MarkdownReporter', () => {
 
   it('keeps a table whose every case was skipped', () => {
     const doc = render([
-      makeRecord({ artefact: 'table2', backend: 'tfjs/webgpu', status: 'skipped', skipReason: NO_WEBGPU, reference: TABLE2_REFERENCE }),
-      makeRecord({ artefact: 'table3', experiment: 'paper-table3', backend: 'tfjs/webgpu', status: 'skipped', skipReason: NO_WEBGPU }),
+      makeRecord({
+        artefact: 'table2',
+        backend: 'tfjs/webgpu',
+        status: 'skipped',
+        skipReason: NO_WEBGPU,
+        reference: TABLE2_REFERENCE,
+      }),
+      makeRecord({
+        artefact: 'table3',
+        experiment: 'paper-table3',
+        backend: 'tfjs/webgpu',
+        status: 'skipped',
+        skipReason: NO_WEBGPU,
+      }),
     ]);
     const t2 = tableAfter(doc, TABLE2);
-    expect(t2.rows.map((r) => r[1])).toEqual(['skipped: no WebGPU adapter ᵃ', 'skipped: no WebGPU adapter ᵃ', 'skipped: no WebGPU adapter ᵃ']);
+    expect(t2.rows.map((r) => r[1])).toEqual([
+      'skipped: no WebGPU adapter ᵃ',
+      'skipped: no WebGPU adapter ᵃ',
+      'skipped: no WebGPU adapter ᵃ',
+    ]);
     expect(doc).toContain('No memory figures in these records (`tfjs/webgpu`: skipped: no WebGPU adapter ᵃ).');
   });
 
   it('takes Table 3 from the Table 2 runs when there is no table3 experiment, without their seconds', () => {
     const doc = render([
-      makeRecord({ artefact: 'table2', backend: 'tfjs/cpu', train: [1], memory: { train: [rss(2 * GiB)], infer: [rss(GiB)] }, reference: TABLE2_REFERENCE }),
+      makeRecord({
+        artefact: 'table2',
+        backend: 'tfjs/cpu',
+        train: [1],
+        memory: { train: [rss(2 * GiB)], infer: [rss(GiB)] },
+        reference: TABLE2_REFERENCE,
+      }),
     ]);
     expect(doc).toContain('Measured in the Table 2 runs');
     const t3 = tableAfter(doc, '## Table 3');
@@ -303,23 +410,50 @@ describe('MarkdownReporter', () => {
   it('shows a reference only beside figures of its unit, in every table', () => {
     const ms = { unit: 's', tensorflow: { train: 3.96, infer: 3.405 }, caffe2: { train: 2.424, infer: 1.854 } };
     // A Table 3 experiment whose reference is in seconds: not shown, and the document says why.
-    const t3doc = render([makeRecord({ artefact: 'table3', experiment: 'paper-table3', backend: 'tfjs/cpu', train: [1], memory: { train: [rss(GiB)] }, reference: ms })]);
+    const t3doc = render([
+      makeRecord({
+        artefact: 'table3',
+        experiment: 'paper-table3',
+        backend: 'tfjs/cpu',
+        train: [1],
+        memory: { train: [rss(GiB)] },
+        reference: ms,
+      }),
+    ]);
     expect(tableAfter(t3doc, '## Table 3').header.some((h) => h.startsWith('study'))).toBe(false);
     expect(t3doc).toContain("The experiment file's `reference` (study (K80)) is in s, which is not a unit of memory");
     // A Table 2 experiment quoting GB: not beside times.
-    const t2doc = render([makeRecord({ artefact: 'table2', backend: 'tfjs/cpu', train: [1], reference: TABLE3_REFERENCE })]);
+    const t2doc = render([
+      makeRecord({ artefact: 'table2', backend: 'tfjs/cpu', train: [1], reference: TABLE3_REFERENCE }),
+    ]);
     expect(tableAfter(t2doc, TABLE2).header.some((h) => h.startsWith('study'))).toBe(false);
-    expect(t2doc).toContain("is in GB, which is not a unit of times");
+    expect(t2doc).toContain('is in GB, which is not a unit of times');
     // Fig. 3 drawn from Fig. 2 runs that quote training seconds: no study column; a fig3 reference in GB: shown.
     const fig2ref = { tensorflow: { vgg11: 120 }, caffe2: { vgg11: 80 } };
     const fromFig2 = render([
-      makeRecord({ artefact: 'fig2', experiment: 'paper-fig2', arch: 'vgg11', backend: 'tfjs/cpu', train: [1], memory: { train: [rss(GiB)] }, reference: fig2ref }),
+      makeRecord({
+        artefact: 'fig2',
+        experiment: 'paper-fig2',
+        arch: 'vgg11',
+        backend: 'tfjs/cpu',
+        train: [1],
+        memory: { train: [rss(GiB)] },
+        reference: fig2ref,
+      }),
     ]);
     expect(cellAt(tableAfter(fromFig2, '## Fig. 2'), '`vgg11`', 'study (K80) TF')).toBe('120 s');
     expect(tableAfter(fromFig2, '## Fig. 3').header.some((h) => h.startsWith('study'))).toBe(false);
     const fig3ref = { tensorflow: { vgg11: 5.2 }, caffe2: { vgg11: 3.1 } };
     const own = render([
-      makeRecord({ artefact: 'fig3', experiment: 'paper-fig3', arch: 'vgg11', backend: 'tfjs/cpu', train: [1], memory: { train: [rss(GiB)] }, reference: fig3ref }),
+      makeRecord({
+        artefact: 'fig3',
+        experiment: 'paper-fig3',
+        arch: 'vgg11',
+        backend: 'tfjs/cpu',
+        train: [1],
+        memory: { train: [rss(GiB)] },
+        reference: fig3ref,
+      }),
     ]);
     expect(cellAt(tableAfter(own, '## Fig. 3'), '`vgg11` · peak RSS', 'study (K80) TF')).toBe('5.2 GB');
   });
@@ -341,14 +475,31 @@ describe('MarkdownReporter', () => {
 
   it('tables accuracy per architecture, says it is on the test split and with which sizes', () => {
     const doc = render([
-      makeRecord({ artefact: 'fig2', experiment: 'fig2', arch: 'vgg11', backend: 'tfjs/wasm', train: [1], accuracy: [0.5] }),
-      makeRecord({ artefact: 'fig2', experiment: 'fig2', arch: 'vgg19', backend: 'tfjs/wasm', train: [1], accuracy: [0.25], finishedAt: '2025-05-01T11:00:00.000Z' }),
+      makeRecord({
+        artefact: 'fig2',
+        experiment: 'fig2',
+        arch: 'vgg11',
+        backend: 'tfjs/wasm',
+        train: [1],
+        accuracy: [0.5],
+      }),
+      makeRecord({
+        artefact: 'fig2',
+        experiment: 'fig2',
+        arch: 'vgg19',
+        backend: 'tfjs/wasm',
+        train: [1],
+        accuracy: [0.25],
+        finishedAt: '2025-05-01T11:00:00.000Z',
+      }),
     ]);
     expect(doc).toContain('## Accuracy on the test split');
     const acc = tableAfter(doc, '## Accuracy');
     expect(cellAt(acc, 'fig2 · `vgg11`', '`tfjs/wasm`')).toBe('50.0 % (n=1)');
     expect(cellAt(acc, 'fig2 · `vgg19`', '`tfjs/wasm`')).toBe('25.0 % (n=1)');
-    expect(cellAt(acc, 'fig2 · `vgg11`', 'Trained on → tested on')).toBe('10 epochs × 49,984 images → 9,984 test images');
+    expect(cellAt(acc, 'fig2 · `vgg11`', 'Trained on → tested on')).toBe(
+      '10 epochs × 49,984 images → 9,984 test images',
+    );
     expect(doc).toContain('Share of the test split (images never trained on) classified correctly');
   });
 });

@@ -5,15 +5,17 @@ import { NO_CUDA, NO_WEBGPU } from './fixtures.ts';
 describe('shortReason', () => {
   it('keeps the first clause of the reasons the backends write', () => {
     expect(shortReason(NO_WEBGPU)).toBe('no WebGPU adapter');
-    expect(shortReason('not installed: npm install @tensorflow/tfjs-node(-gpu) on a machine with network access')).toBe('not installed');
+    expect(shortReason('not installed: npm install @tensorflow/tfjs-node(-gpu) on a machine with network access')).toBe(
+      'not installed',
+    );
     expect(
       shortReason(
         "no WebGPU adapter: ONNX Runtime's WebGPU EP (Dawn) found no usable GPU on this machine (no GPU, or no Vulkan/Metal/D3D12 driver); ORT said: Failed",
       ),
     ).toBe('no WebGPU adapter');
-    expect(shortReason('onnxruntime-node cannot be loaded: Cannot find module; run `npm install onnxruntime-node`')).toBe(
-      'onnxruntime-node cannot be loaded',
-    );
+    expect(
+      shortReason('onnxruntime-node cannot be loaded: Cannot find module; run `npm install onnxruntime-node`'),
+    ).toBe('onnxruntime-node cannot be loaded');
   });
 
   it('shortens a first clause that is too long without losing its outcome', () => {
@@ -23,10 +25,14 @@ describe('shortReason', () => {
     expect(shortReason("this onnxruntime-node build (v20.20.2, linux/x64) has no 'cuda' execution provider")).toBe(
       "onnxruntime-node build has no 'cuda' EP",
     );
-    const long = shortReason('tfjs webgpu backend failed to initialise on NVIDIA GeForce RTX 4090 Laptop GPU: device lost');
+    const long = shortReason(
+      'tfjs webgpu backend failed to initialise on NVIDIA GeForce RTX 4090 Laptop GPU: device lost',
+    );
     expect(long.length).toBeLessThanOrEqual(SHORT_REASON_MAX);
     expect(long).toBe('tfjs webgpu backend failed … Laptop GPU');
-    const oneWord = shortReason(`missing /work/main/node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm; reinstall`);
+    const oneWord = shortReason(
+      `missing /work/main/node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm; reinstall`,
+    );
     expect(oneWord.length).toBeLessThanOrEqual(SHORT_REASON_MAX);
     expect(oneWord.endsWith('…')).toBe(true);
   });
@@ -36,7 +42,13 @@ describe('shortReason', () => {
   });
 
   it('never exceeds the limit', () => {
-    for (const r of [NO_CUDA, NO_WEBGPU, 'x'.repeat(200), `a ${'word '.repeat(60)}`, 'the quick brown fox jumps over the lazy dog is not installed ever again']) {
+    for (const r of [
+      NO_CUDA,
+      NO_WEBGPU,
+      'x'.repeat(200),
+      `a ${'word '.repeat(60)}`,
+      'the quick brown fox jumps over the lazy dog is not installed ever again',
+    ]) {
       expect(shortReason(r).length).toBeLessThanOrEqual(SHORT_REASON_MAX);
     }
   });

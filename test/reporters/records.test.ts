@@ -45,7 +45,13 @@ describe('loadRecords', () => {
     const inShard1 = (r: ResultRecord) => names.indexOf(r.experiment.name) % 2 === 0;
     await writeRecords(join(root, 'unsharded'), all);
     await writeRecords(join(root, 'shard-1'), withRun(all.filter(inShard1), 'run-shard-1'));
-    await writeRecords(join(root, 'shard-2'), withRun(all.filter((r) => !inShard1(r)), 'run-shard-2'));
+    await writeRecords(
+      join(root, 'shard-2'),
+      withRun(
+        all.filter((r) => !inShard1(r)),
+        'run-shard-2',
+      ),
+    );
 
     const one = await loadRecords([join(root, 'unsharded')]);
     const merged = await loadRecords([join(root, 'shard-1'), join(root, 'shard-2')]);
@@ -78,8 +84,18 @@ describe('loadRecords', () => {
   });
 
   it('keeps the newest record of a case measured in several runs, and says which', async () => {
-    const old = makeRecord({ backend: 'tfjs/cpu', train: [20], runId: 'run-old', finishedAt: '2025-04-01T00:00:00.000Z' });
-    const fresh = makeRecord({ backend: 'tfjs/cpu', train: [10], runId: 'run-new', finishedAt: '2025-05-01T00:00:00.000Z' });
+    const old = makeRecord({
+      backend: 'tfjs/cpu',
+      train: [20],
+      runId: 'run-old',
+      finishedAt: '2025-04-01T00:00:00.000Z',
+    });
+    const fresh = makeRecord({
+      backend: 'tfjs/cpu',
+      train: [10],
+      runId: 'run-new',
+      finishedAt: '2025-05-01T00:00:00.000Z',
+    });
     // Newest given first, so the choice does not depend on input order.
     await writeRecords(join(root, 'runs-a'), [fresh]);
     await writeRecords(join(root, 'runs-b'), [old]);
@@ -98,14 +114,19 @@ describe('loadRecords', () => {
     const { records, warnings } = await loadRecords([join(root, 'reruns')]);
     expect(records.map((r) => r.runId)).toEqual(newer.map(() => 'run-2'));
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/^29 cases have records from runs run-1 and run-2; kept the newest, run run-2, for each: "paper-argmax › onnxruntime\/cpu", .*, …$/);
+    expect(warnings[0]).toMatch(
+      /^29 cases have records from runs run-1 and run-2; kept the newest, run run-2, for each: "paper-argmax › onnxruntime\/cpu", .*, …$/,
+    );
   });
 
   it('rejects another schema version, naming the file, the version and what to do', async () => {
     const dir = join(root, 'v2');
     await writeRecords(dir, [makeRecord({ backend: 'tfjs/cpu', train: [1], runId: 'run-ok' })]);
     const bad = join(dir, 'future.json');
-    await writeFile(bad, JSON.stringify({ ...makeRecord({ backend: 'onnxruntime/cpu', train: [1] }), schema: 'expbench/result@2' }));
+    await writeFile(
+      bad,
+      JSON.stringify({ ...makeRecord({ backend: 'onnxruntime/cpu', train: [1] }), schema: 'expbench/result@2' }),
+    );
     const err = await loadRecords([dir]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RecordError);
     const e = err as RecordError;
@@ -134,7 +155,9 @@ describe('loadRecords', () => {
     expect(e.problems).toHaveLength(3);
     expect(e.problems.find((p) => p.includes('truncated.json'))).toContain('not valid JSON');
     expect(e.problems.find((p) => p.includes('no-run.json'))).toContain('"runId" is missing');
-    expect(e.problems.find((p) => p.startsWith(pkg))).toContain('not an expbench result record (has no "schema" field)');
+    expect(e.problems.find((p) => p.startsWith(pkg))).toContain(
+      'not an expbench result record (has no "schema" field)',
+    );
   });
 
   it('ignores other JSON files inside a results folder, with a warning', async () => {
@@ -144,7 +167,9 @@ describe('loadRecords', () => {
     await writeFile(join(dir, 'notes.txt'), 'not json');
     const { records, warnings } = await loadRecords([dir]);
     expect(records).toHaveLength(1);
-    expect(warnings).toEqual([`${join(dir, 'progress.json')}: ignored, not an expbench result record (has schema "expbench/progress@1")`]);
+    expect(warnings).toEqual([
+      `${join(dir, 'progress.json')}: ignored, not an expbench result record (has schema "expbench/progress@1")`,
+    ]);
   });
 
   it('reads a results.json bundle back into the records it was written from', async () => {

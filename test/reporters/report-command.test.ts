@@ -46,7 +46,12 @@ describe('expbench report', () => {
       'results.json',
     ]);
     // Atomic writes leave no temporary files behind.
-    expect(await listFiles(out)).toEqual(['comparison.md', 'figures/fig2-train-time.svg', 'figures/fig3-memory.svg', 'results.json']);
+    expect(await listFiles(out)).toEqual([
+      'comparison.md',
+      'figures/fig2-train-time.svg',
+      'figures/fig3-memory.svg',
+      'results.json',
+    ]);
     const md = await readFile(join(out, 'comparison.md'), 'utf8');
     expect(md).toContain('## Table 2');
     expect(md).toContain('](figures/fig2-train-time.svg)');
@@ -94,12 +99,16 @@ describe('writeReport', () => {
 
   it('refuses a reporter that writes outside the output folder', async () => {
     const evil: Reporter = { name: 'evil', render: () => [{ path: '../escape.md', content: 'x' }] };
-    await expect(writeReport([], join(root, 'guarded'), { reporters: [evil] })).rejects.toThrow('outside the output folder');
+    await expect(writeReport([], join(root, 'guarded'), { reporters: [evil] })).rejects.toThrow(
+      'outside the output folder',
+    );
   });
 
   it('refuses two reporters writing the same file', async () => {
     const a: Reporter = { name: 'a', render: () => [{ path: 'same.md', content: 'a' }] };
     const b: Reporter = { name: 'b', render: async () => [{ path: 'same.md', content: 'b' }] };
-    await expect(writeReport([], join(root, 'clash'), { reporters: [a, b] })).rejects.toThrow('reporters "a" and "b" both write same.md');
+    await expect(writeReport([], join(root, 'clash'), { reporters: [a, b] })).rejects.toThrow(
+      'reporters "a" and "b" both write same.md',
+    );
   });
 });

@@ -20,7 +20,13 @@ function run(name: string, shard?: string): void {
   const args = [vitestEntry(), 'run', '--root', ROOT, ...(shard ? [`--shard=${shard}`] : [])];
   const r = spawnSync(process.execPath, args, {
     encoding: 'utf8',
-    env: { ...process.env, EXPBENCH_RESULTS_DIR: join(dir, name), EXPBENCH_RUN_ID: name, EXPBENCH_REPORT_DIR: join(dir, `${name}-report`), CI: 'true' },
+    env: {
+      ...process.env,
+      EXPBENCH_RESULTS_DIR: join(dir, name),
+      EXPBENCH_RUN_ID: name,
+      EXPBENCH_REPORT_DIR: join(dir, `${name}-report`),
+      CI: 'true',
+    },
     timeout: 120_000,
   });
   if (r.status !== 0) throw new Error(`vitest ${shard ?? ''} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
@@ -32,12 +38,14 @@ function run(name: string, shard?: string): void {
  * which depends on how long it ran, so two runs number the same sources differently.
  */
 function skeleton(markdown: string): string[] {
-  return markdown
-    .split('\n')
-    // What legitimately differs between two shard runs and one run: their ids and when they finished
-    // (the shards may straddle a minute boundary the single run does not).
-    .filter((l) => l.startsWith('|') && !l.startsWith('| Runs |') && !l.startsWith('| Finished |'))
-    .map((l) => l.replace(/\d[\d,]*(\.\d+)?(e[-+]?\d+)?/g, '#').replace(/[⁰¹²³⁴⁵⁶⁷⁸⁹]+/g, '⁽ⁿ⁾'));
+  return (
+    markdown
+      .split('\n')
+      // What legitimately differs between two shard runs and one run: their ids and when they finished
+      // (the shards may straddle a minute boundary the single run does not).
+      .filter((l) => l.startsWith('|') && !l.startsWith('| Runs |') && !l.startsWith('| Finished |'))
+      .map((l) => l.replace(/\d[\d,]*(\.\d+)?(e[-+]?\d+)?/g, '#').replace(/[⁰¹²³⁴⁵⁶⁷⁸⁹]+/g, '⁽ⁿ⁾'))
+  );
 }
 
 const quiet = { out: () => {}, err: () => {} };
@@ -48,7 +56,7 @@ beforeAll(() => {
   run('s2', '2/2');
 }, 300_000);
 
-test('the shards together hold exactly the unsharded run\'s cases, with the same statuses', async () => {
+test("the shards together hold exactly the unsharded run's cases, with the same statuses", async () => {
   const whole = await loadRecords([join(dir, 'whole')]);
   const merged = await loadRecords([join(dir, 's1'), join(dir, 's2')]);
   const s1 = await loadRecords([join(dir, 's1')]);
@@ -61,7 +69,9 @@ test('the shards together hold exactly the unsharded run\'s cases, with the same
 
 test('expbench report over the two shard folders renders the unsharded tables case for case', async () => {
   expect(await runReportCommand({ inputs: [join(dir, 'whole')], out: join(dir, 'r-whole') }, quiet)).toBe(0);
-  expect(await runReportCommand({ inputs: [join(dir, 's1'), join(dir, 's2')], out: join(dir, 'r-merged') }, quiet)).toBe(0);
+  expect(
+    await runReportCommand({ inputs: [join(dir, 's1'), join(dir, 's2')], out: join(dir, 'r-merged') }, quiet),
+  ).toBe(0);
   const a = skeleton(readFileSync(join(dir, 'r-whole', 'comparison.md'), 'utf8'));
   const b = skeleton(readFileSync(join(dir, 'r-merged', 'comparison.md'), 'utf8'));
   expect(a.length).toBeGreaterThan(10);

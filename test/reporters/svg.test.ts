@@ -31,7 +31,11 @@ function rasterise(svg: string): Raster {
 /** The text content of every `<text>` element. */
 function texts(svg: string): string[] {
   return [...svg.matchAll(/<text\b[^>]*>([^<]*)<\/text>/g)].map((m) =>
-    (m[1] as string).replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&#177;|&plusmn;/g, '±'),
+    (m[1] as string)
+      .replace(/&amp;/g, '&')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&#177;|&plusmn;/g, '±'),
   );
 }
 
@@ -112,8 +116,18 @@ describe('SvgReporter', () => {
   });
 
   it('writes no figure without data for it, and plots only the chosen memory metric', async () => {
-    expect(await new SvgReporter().render([makeRecord({ artefact: 'table2', backend: 'tfjs/cpu', train: [1] })])).toEqual([]);
-    const onlyRss = [makeRecord({ artefact: 'fig3', arch: 'vgg11', backend: 'tfjs/cpu', train: [1], memory: { train: [rss(2 * GiB)] } })];
+    expect(
+      await new SvgReporter().render([makeRecord({ artefact: 'table2', backend: 'tfjs/cpu', train: [1] })]),
+    ).toEqual([]);
+    const onlyRss = [
+      makeRecord({
+        artefact: 'fig3',
+        arch: 'vgg11',
+        backend: 'tfjs/cpu',
+        train: [1],
+        memory: { train: [rss(2 * GiB)] },
+      }),
+    ];
     expect(await new SvgReporter({ memoryMetric: 'device' }).render(onlyRss)).toEqual([]);
     const [fig3] = await new SvgReporter({ dir: 'out/figs' }).render(onlyRss);
     expect(fig3?.path).toBe('out/figs/fig3-memory.svg');

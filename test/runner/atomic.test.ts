@@ -21,7 +21,9 @@ describe('atomic JSON files', () => {
   it('a missing file is undefined for readJsonIfExists and an error naming it for readJson', async () => {
     const file = join(tmpdir(), 'expbench-missing-file.json');
     expect(await readJsonIfExists(file, opts)).toBeUndefined();
-    await expect(readJson(file, opts)).rejects.toThrow(/expbench-missing-file\.json: result record does not exist; rerun/);
+    await expect(readJson(file, opts)).rejects.toThrow(
+      /expbench-missing-file\.json: result record does not exist; rerun/,
+    );
   });
 
   it('a syntax error is reported with file:line:col, the line, a caret and the hint', async () => {

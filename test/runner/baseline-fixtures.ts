@@ -12,7 +12,13 @@ export const ENV_A: EnvironmentInfo = {
   fingerprint: 'aaaaaaaaaaaaaaaa',
 };
 
-export const ENV_B: EnvironmentInfo = { ...ENV_A, cpu: 'Intel Xeon Platinum 8480C', cores: 8, memoryBytes: 32 * 2 ** 30, fingerprint: 'bbbbbbbbbbbbbbbb' };
+export const ENV_B: EnvironmentInfo = {
+  ...ENV_A,
+  cpu: 'Intel Xeon Platinum 8480C',
+  cores: 8,
+  memoryBytes: 32 * 2 ** 30,
+  fingerprint: 'bbbbbbbbbbbbbbbb',
+};
 
 /** A finished record of `key` with the given train samples (and fixed build+init / infer samples). */
 export function makeRecord(key: string, train: number[], over: Partial<ResultRecord> = {}): ResultRecord {

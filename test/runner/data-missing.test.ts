@@ -9,7 +9,10 @@ import { runCase } from '../../src/runner/case.ts';
 const dir = mkdtempSync(join(tmpdir(), 'expbench-nodata-'));
 const saved = { data: process.env.EXPBENCH_DATA, cache: process.env.XDG_CACHE_HOME };
 afterAll(() => {
-  for (const [k, v] of [['EXPBENCH_DATA', saved.data], ['XDG_CACHE_HOME', saved.cache]] as const) {
+  for (const [k, v] of [
+    ['EXPBENCH_DATA', saved.data],
+    ['XDG_CACHE_HOME', saved.cache],
+  ] as const) {
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;
   }

@@ -11,7 +11,7 @@ import { runCase } from '../../src/runner/case.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'expbench-device-'));
 const smi = join(dir, 'nvidia-smi');
-writeFileSync(smi, "#!/bin/sh\nfor p in $(pgrep -f 'runner/worker.ts'); do echo \"$p, 8192\"; done\n");
+writeFileSync(smi, '#!/bin/sh\nfor p in $(pgrep -f \'runner/worker.ts\'); do echo "$p, 8192"; done\n');
 chmodSync(smi, 0o755);
 const saved = process.env.EXPBENCH_NVIDIA_SMI;
 process.env.EXPBENCH_NVIDIA_SMI = smi;
@@ -42,7 +42,9 @@ test('a case over its device-memory budget is stopped with the figure and the li
   const r = await runCase(c!, { runId: 'device', resultsDir: dir });
   expect(r.status).toBe('crashed');
   expect(r.error).toMatchObject({ code: 'BUDGET', signal: 'SIGKILL' });
-  expect(r.error!.message).toMatch(/device memory budget exceeded: 8590 MB on the GPU \(nvidia-smi\) > limit 1074 MB in phase [\w-]+; the case was stopped/);
+  expect(r.error!.message).toMatch(
+    /device memory budget exceeded: 8590 MB on the GPU \(nvidia-smi\) > limit 1074 MB in phase [\w-]+; the case was stopped/,
+  );
   expect(Date.now() - t0).toBeLessThan(30_000); // stopped by the budget, not the 60 s timeout
 }, 60_000);
 

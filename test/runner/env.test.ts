@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { collectEnvironment, describeMachine, fingerprintOf, packageVersions, parseNvidiaSmiGpus } from '../../src/runner/env.ts';
+import {
+  collectEnvironment,
+  describeMachine,
+  fingerprintOf,
+  packageVersions,
+  parseNvidiaSmiGpus,
+} from '../../src/runner/env.ts';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,13 +28,17 @@ describe('fingerprint', () => {
     expect(fingerprintOf({ ...parts, gpu: 'NVIDIA H100 80GB HBM3' })).not.toBe(fp);
   });
   it('describes a machine in one line', () => {
-    expect(describeMachine({ ...parts, gpu: 'NVIDIA H100 80GB HBM3' })).toBe('AMD EPYC 7B13, 16 cores, 64 GiB, NVIDIA H100 80GB HBM3');
+    expect(describeMachine({ ...parts, gpu: 'NVIDIA H100 80GB HBM3' })).toBe(
+      'AMD EPYC 7B13, 16 cores, 64 GiB, NVIDIA H100 80GB HBM3',
+    );
   });
 });
 
 describe('nvidia-smi output', () => {
   it('parses name, driver and memory per GPU', () => {
-    expect(parseNvidiaSmiGpus('NVIDIA H100 80GB HBM3, 550.54.15, 81559\n')).toEqual([{ name: 'NVIDIA H100 80GB HBM3', driver: '550.54.15', memoryMiB: 81559 }]);
+    expect(parseNvidiaSmiGpus('NVIDIA H100 80GB HBM3, 550.54.15, 81559\n')).toEqual([
+      { name: 'NVIDIA H100 80GB HBM3', driver: '550.54.15', memoryMiB: 81559 },
+    ]);
     expect(parseNvidiaSmiGpus('\n')).toEqual([]);
   });
 });
@@ -43,7 +53,9 @@ describe('collectEnvironment (this machine)', () => {
     expect(env.node).toBe(process.version);
     expect(env.cpu.length).toBeGreaterThan(0);
     expect(env.os).toMatch(new RegExp(process.arch));
-    expect(env.fingerprint).toBe(fingerprintOf({ cpu: env.cpu, cores: env.cores, memoryBytes: env.memoryBytes, gpu: env.gpu }));
+    expect(env.fingerprint).toBe(
+      fingerprintOf({ cpu: env.cpu, cores: env.cores, memoryBytes: env.memoryBytes, gpu: env.gpu }),
+    );
     expect(env.packages['onnxruntime-node']).toMatch(/^\d+\.\d+\.\d+/);
     expect(env.packages['@tensorflow/tfjs-core']).toMatch(/^\d+\.\d+\.\d+/);
   });

@@ -20,7 +20,9 @@ describe('compareToBaseline', () => {
     expect(v.ci[0]).toBeGreaterThan(1.15);
     expect(v.current).toEqual({ n: 10, median: expect.closeTo(12.53, 1) });
     expect(v.baseline.median).toBeCloseTo(10.01, 2);
-    expect(v.message).toMatch(/^train time: median 12\.5 s vs baseline 10\.0 s \(ratio 1\.2\d\d, \+2\d\.\d%; 90% CI 1\.\d{3}–1\.\d{3}; p < 0\.0001, Mann–Whitney exact; n = 10 vs 10\): regression/);
+    expect(v.message).toMatch(
+      /^train time: median 12\.5 s vs baseline 10\.0 s \(ratio 1\.2\d\d, \+2\d\.\d%; 90% CI 1\.\d{3}–1\.\d{3}; p < 0\.0001, Mann–Whitney exact; n = 10 vs 10\): regression/,
+    );
   });
 
   it('passes noise: a rerun of the same work', () => {
@@ -57,9 +59,13 @@ describe('compareToBaseline', () => {
     const noisy = [7.1, 13.2, 9.0, 11.8, 8.2, 14.5, 10.3, 6.9, 12.4, 9.6];
     const v = compareToBaseline(scale(noisy, 1.3), base, opts);
     expect(v.status).toBe('incomparable');
-    expect(v.message).toMatch(/too noisy to judge a 10% change — relative spread \(robust sd\/median\) \d+\.\d% now, \d\.\d% in the baseline, above 7\.5%; not compared\. Rerun on an idle machine/);
+    expect(v.message).toMatch(
+      /too noisy to judge a 10% change — relative spread \(robust sd\/median\) \d+\.\d% now, \d\.\d% in the baseline, above 7\.5%; not compared\. Rerun on an idle machine/,
+    );
     // With the guard off the same data is judged.
-    expect(compareToBaseline(scale(noisy, 1.3), base, { ...opts, maxSpread: Infinity }).status).not.toBe('incomparable');
+    expect(compareToBaseline(scale(noisy, 1.3), base, { ...opts, maxSpread: Infinity }).status).not.toBe(
+      'incomparable',
+    );
   });
 
   it('no baseline: not compared, says how to record one', () => {
@@ -94,7 +100,11 @@ describe('compareToBaseline', () => {
 
   it('bytes are formatted as bytes', () => {
     const mib = 2 ** 20;
-    const v = compareToBaseline(scale(rerun, 60 * mib), scale(base, 50 * mib), { ...opts, metric: 'train peak RSS', unit: 'bytes' });
+    const v = compareToBaseline(scale(rerun, 60 * mib), scale(base, 50 * mib), {
+      ...opts,
+      metric: 'train peak RSS',
+      unit: 'bytes',
+    });
     expect(v.status).toBe('regression');
     expect(v.message).toMatch(/^train peak RSS: median 600 MiB vs baseline 50\d MiB/);
   });

@@ -48,7 +48,10 @@ timeout: 5m
     const results = join(dir, signal);
     const mark = `EXPBENCH_INTERRUPT_MARK=${signal}-${process.pid}-${Date.now()}`;
     const [k, v] = mark.split('=') as [string, string];
-    const child = spawn(process.execPath, ['--import', TSX, RUNNER, file, results], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, [k]: v } });
+    const child = spawn(process.execPath, ['--import', TSX, RUNNER, file, results], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, [k]: v },
+    });
     await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
     expect(processesMarked(mark).length).toBeGreaterThanOrEqual(2); // the runner and its case process
     child.kill(signal);

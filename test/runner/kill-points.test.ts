@@ -23,11 +23,15 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** Starts a writer, waits until it writes, lets it run `ms`, then kills it with SIGKILL. */
 function killAfter(id: number, ms: number): Promise<NodeJS.Signals | null> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX, WRITER, dir, String(id)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', TSX, WRITER, dir, String(id)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (d) => (err += d));
     child.stdout.once('data', () => setTimeout(() => child.kill('SIGKILL'), ms));
-    child.on('exit', (code, signal) => (signal === 'SIGKILL' ? resolve(signal) : reject(new Error(`writer ${id} exited ${code}: ${err}`))));
+    child.on('exit', (code, signal) =>
+      signal === 'SIGKILL' ? resolve(signal) : reject(new Error(`writer ${id} exited ${code}: ${err}`)),
+    );
   });
 }
 
@@ -44,7 +48,9 @@ test('50 kills at random points leave every record, baseline and report whole', 
   const KILLS = 50;
   const WAVE = 10;
   for (let wave = 0; wave < KILLS / WAVE; wave++) {
-    await Promise.all(Array.from({ length: WAVE }, (_, i) => killAfter(wave * WAVE + i, 100 + Math.floor(rand() * 2400))));
+    await Promise.all(
+      Array.from({ length: WAVE }, (_, i) => killAfter(wave * WAVE + i, 100 + Math.floor(rand() * 2400))),
+    );
   }
   const files = allFiles(dir).filter((f) => !f.includes('.lock'));
   const json = files.filter((f) => f.endsWith('.json'));
@@ -55,10 +61,14 @@ test('50 kills at random points leave every record, baseline and report whole', 
   const baseline = await readBaseline(join(dir, 'baseline.json'));
   expect(Object.keys(baseline!.machines).length).toBe(1);
   const keys = Object.keys(Object.values(baseline!.machines)[0]!.cases);
-  console.log(`kill points: ${KILLS}; ${json.length} JSON and ${md.length} markdown files whole; baseline holds ${keys.length} cases`);
+  console.log(
+    `kill points: ${KILLS}; ${json.length} JSON and ${md.length} markdown files whole; baseline holds ${keys.length} cases`,
+  );
   expect(json.length).toBeGreaterThan(KILLS / 2);
 
   // The next run starts cleanly: a lock left by a killed writer goes stale and is taken over.
-  const summary = await updateBaseline(join(dir, 'baseline.json'), [makeRecord('after › onnxruntime/cpu', [1, 1.1, 0.9])]);
+  const summary = await updateBaseline(join(dir, 'baseline.json'), [
+    makeRecord('after › onnxruntime/cpu', [1, 1.1, 0.9]),
+  ]);
   expect(summary.written.length).toBeGreaterThan(0);
 }, 120_000);

@@ -18,7 +18,10 @@ process.stdout.write('ready\n');
 for (;;) {
   const rec = makeRecord(`kill-${id} › onnxruntime/cpu`, samples.slice(0, 5 + (n % 5)), { runId: `w${id}-${n}` });
   await updateBaseline(join(dir, 'baseline.json'), [rec]);
-  await writeJsonAtomic(join(dir, 'records', `w${id}-${n % 3}.json`), { ...rec, phases: { ...rec.phases, warmup: { samples } } });
+  await writeJsonAtomic(join(dir, 'records', `w${id}-${n % 3}.json`), {
+    ...rec,
+    phases: { ...rec.phases, warmup: { samples } },
+  });
   if (n % 4 === 0) await writeReport([rec], join(dir, `report-${id}`), { reporters: ['markdown', 'json'] });
   n++;
 }

@@ -1,16 +1,31 @@
 import { describe, expect, it } from 'vitest';
 import { createProgress, formatEta, formatProgress, progressEnabled } from '../../src/runner/progress.ts';
 
-const info = { label: 'table2 › tfjs/cpu', epoch: 2, epochs: 10, step: 411, stepsPerEpoch: 781, loss: 1.23456, imagesPerSecond: 1234.4, elapsedSeconds: 120 };
+const info = {
+  label: 'table2 › tfjs/cpu',
+  epoch: 2,
+  epochs: 10,
+  step: 411,
+  stepsPerEpoch: 781,
+  loss: 1.23456,
+  imagesPerSecond: 1234.4,
+  elapsedSeconds: 120,
+};
 
 describe('formatProgress', () => {
   it('shows epoch, step, loss, throughput and ETA', () => {
     // done = 2·781 + 412 = 1974 of 7810 steps in 120 s → (120 / 1974) · 5836 ≈ 355 s left.
-    expect(formatProgress(info)).toBe('table2 › tfjs/cpu  epoch 3/10  step 412/781  loss 1.2346  1,234 img/s  ETA 5 min 55 s');
+    expect(formatProgress(info)).toBe(
+      'table2 › tfjs/cpu  epoch 3/10  step 412/781  loss 1.2346  1,234 img/s  ETA 5 min 55 s',
+    );
   });
   it('omits what is unknown and ends with the total time', () => {
-    expect(formatProgress({ epoch: 0, epochs: 1, step: 9, stepsPerEpoch: 10, elapsedSeconds: 3725 })).toBe('epoch 1/1  step 10/10  done in 1 h 02 min');
-    expect(formatProgress({ epoch: 0, epochs: 1, step: 0, stepsPerEpoch: 10, loss: Number.NaN, elapsedSeconds: 1 })).toBe('epoch 1/1  step 1/10  loss NaN  ETA 9 s');
+    expect(formatProgress({ epoch: 0, epochs: 1, step: 9, stepsPerEpoch: 10, elapsedSeconds: 3725 })).toBe(
+      'epoch 1/1  step 10/10  done in 1 h 02 min',
+    );
+    expect(
+      formatProgress({ epoch: 0, epochs: 1, step: 0, stepsPerEpoch: 10, loss: Number.NaN, elapsedSeconds: 1 }),
+    ).toBe('epoch 1/1  step 1/10  loss NaN  ETA 9 s');
   });
   it('formatEta', () => {
     expect(formatEta(42.4)).toBe('42 s');
@@ -33,7 +48,12 @@ describe('createProgress', () => {
   it('throttles, then prints the last state on done (log mode: whole lines)', () => {
     let t = 0;
     const out: string[] = [];
-    const p = createProgress({ stream: { write: (s: string) => out.push(s), isTTY: false }, enabled: true, intervalMs: 1000, now: () => t });
+    const p = createProgress({
+      stream: { write: (s: string) => out.push(s), isTTY: false },
+      enabled: true,
+      intervalMs: 1000,
+      now: () => t,
+    });
     for (let step = 0; step < 30; step++) {
       t = step * 100; // a step every 100 ms
       p.update({ ...info, step, elapsedSeconds: t / 1000 });
@@ -46,7 +66,12 @@ describe('createProgress', () => {
   });
   it('redraws in place on a terminal and ends the line once', () => {
     const out: string[] = [];
-    const p = createProgress({ stream: { write: (s: string) => out.push(s), isTTY: true }, enabled: true, intervalMs: 0, now: () => 0 });
+    const p = createProgress({
+      stream: { write: (s: string) => out.push(s), isTTY: true },
+      enabled: true,
+      intervalMs: 0,
+      now: () => 0,
+    });
     p.update(info);
     p.done();
     expect(out).toEqual([`\r${formatProgress(info)}\x1b[K`, '\n']);

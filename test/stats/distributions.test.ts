@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { erfc, logGamma, normalCdf, normalQuantile, normalSf, studentTCdf, studentTQuantile } from '../../src/stats/distributions.ts';
+import {
+  erfc,
+  logGamma,
+  normalCdf,
+  normalQuantile,
+  normalSf,
+  studentTCdf,
+  studentTQuantile,
+} from '../../src/stats/distributions.ts';
 
 // Reference values from SciPy 1.17 (scipy.stats.norm / scipy.stats.t).
 describe('normal distribution', () => {

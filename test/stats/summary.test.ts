@@ -84,7 +84,24 @@ describe('descriptive statistics on fixed samples', () => {
     expect(sum.p50).toBe(sum.median);
     expect(sum.moe).toBeCloseTo(0.12749462825448396, 9);
     expect(Object.keys(sum).sort()).toEqual(
-      ['iqr', 'mad', 'max', 'mean', 'median', 'min', 'moe', 'n', 'p25', 'p50', 'p75', 'p90', 'p99', 'rme', 'sd', 'sem'].sort(),
+      [
+        'iqr',
+        'mad',
+        'max',
+        'mean',
+        'median',
+        'min',
+        'moe',
+        'n',
+        'p25',
+        'p50',
+        'p75',
+        'p90',
+        'p99',
+        'rme',
+        'sd',
+        'sem',
+      ].sort(),
     );
   });
 });

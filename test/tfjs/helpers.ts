@@ -63,7 +63,15 @@ export function randomWeights(graph: ModelGraph, seed: number): Weights {
  * A dataset of `classes` fixed random patterns (one per class) with Gaussian noise, `size`×`size`×`channels`
  * uint8 HWC images, normalised with mean 0.5 / std 0.25.
  */
-export function patternDataset(opts: { train: number; test: number; size: number; channels: number; classes: number; noise: number; seed: number }): Dataset {
+export function patternDataset(opts: {
+  train: number;
+  test: number;
+  size: number;
+  channels: number;
+  classes: number;
+  noise: number;
+  seed: number;
+}): Dataset {
   const { size, channels: C, classes } = opts;
   const per = size * size * C;
   const u = rng(opts.seed);
@@ -77,7 +85,8 @@ export function patternDataset(opts: { train: number; test: number; size: number
       const k = Math.floor(u() * classes);
       labels[i] = k;
       const p = patterns[k]!;
-      for (let j = 0; j < per; j++) images[i * per + j] = Math.max(0, Math.min(255, Math.round(p[j]! + opts.noise * n())));
+      for (let j = 0; j < per; j++)
+        images[i * per + j] = Math.max(0, Math.min(255, Math.round(p[j]! + opts.noise * n())));
     }
     return { n: count, images, labels };
   };

@@ -48,7 +48,10 @@ describe('tfjs probe', () => {
   it('tfjs/tensorflow says tfjs-node is not installed, or probes it when it is', async () => {
     const a = await createTfjsBackend('tensorflow').probe();
     if (!installed('@tensorflow/tfjs-node') && !installed('@tensorflow/tfjs-node-gpu')) {
-      expect(a).toEqual({ available: false, reason: expect.stringContaining('not installed: npm install @tensorflow/tfjs-node') });
+      expect(a).toEqual({
+        available: false,
+        reason: expect.stringContaining('not installed: npm install @tensorflow/tfjs-node'),
+      });
     } else if (!a.available) {
       expect(a.reason).toMatch(/tfjs-node/);
     }

@@ -82,7 +82,11 @@ function copyWeights(w: Weights): Weights {
 }
 
 /** Largest |a - b| over all params, relative to the largest |b|. */
-function relErr(a: Record<string, ArrayLike<number>>, b: Record<string, ArrayLike<number>>, names: string[]): { rel: number; worst: string } {
+function relErr(
+  a: Record<string, ArrayLike<number>>,
+  b: Record<string, ArrayLike<number>>,
+  names: string[],
+): { rel: number; worst: string } {
   let maxAbs = 0;
   let scale = 0;
   let worst = '';
@@ -106,7 +110,8 @@ function channelStats(act: Float64Array, n: number, C: number): { mean: Float64A
   const inner = act.length / (n * C);
   const mean = new Float64Array(C);
   const variance = new Float64Array(C);
-  for (let b = 0; b < n; b++) for (let c = 0; c < C; c++) for (let i = 0; i < inner; i++) mean[c]! += act[(b * C + c) * inner + i]!;
+  for (let b = 0; b < n; b++)
+    for (let c = 0; c < C; c++) for (let i = 0; i < inner; i++) mean[c]! += act[(b * C + c) * inner + i]!;
   for (let c = 0; c < C; c++) mean[c]! /= n * inner;
   for (let b = 0; b < n; b++)
     for (let c = 0; c < C; c++)
@@ -202,7 +207,14 @@ describe('tfjs/cpu training step', () => {
       const { x, y } = nchwBatch(ds, 4);
       const trainable = graph.params.filter((p) => p.trainable).map((p) => p.name);
       const losses: number[] = [];
-      const req = { split: ds.train, epochs: 1, batchSize: 4, order: () => identityOrder(4), lossEvery: 1, onStep: (i: { loss?: number }) => void losses.push(i.loss!) };
+      const req = {
+        split: ds.train,
+        epochs: 1,
+        batchSize: 4,
+        order: () => identityOrder(4),
+        lossEvery: 1,
+        onStep: (i: { loss?: number }) => void losses.push(i.loss!),
+      };
 
       // Step 1: v1 = g(w0) + wd·w0; w1 = w0 − lr·v1.
       const r1 = await s.train(req);
@@ -227,7 +239,10 @@ describe('tfjs/cpu training step', () => {
       const upToFlat = { ...graph, layers: graph.layers.slice(0, 5) };
       const st1 = channelStats(referenceForward(upToBn1, copyWeights(w0), x, 4, { training: true }), 4, 4);
       const st2 = channelStats(referenceForward(upToFlat, copyWeights(w0), x, 4, { training: true }), 4, 36);
-      for (const [bn, st] of [['bn1', st1], ['bn2', st2]] as const) {
+      for (const [bn, st] of [
+        ['bn1', st1],
+        ['bn2', st2],
+      ] as const) {
         const mean = w0[`${bn}.mean`]!.data;
         const vari = w0[`${bn}.var`]!.data;
         const expMean = Array.from(mean, (v, i) => 0.9 * v + 0.1 * st.mean[i]!);
@@ -270,9 +285,20 @@ describe('tfjs/cpu session contract', () => {
   const graph = resolveLayers('custom', specs, [1, 6, 6], 3);
   const ds = patternDataset({ train: 20, test: 10, size: 6, channels: 1, classes: 3, noise: 40, seed: 4 });
   const weights = randomWeights(graph, 1);
-  const req = (over: object = {}) => ({ split: ds.train, epochs: 1, batchSize: 4, order: (e: number) => permutation(ds.train.n, e), lossEvery: 2, ...over });
+  const req = (over: object = {}) => ({
+    split: ds.train,
+    epochs: 1,
+    batchSize: 4,
+    order: (e: number) => permutation(ds.train.n, e),
+    lossEvery: 2,
+    ...over,
+  });
 
-  async function withSession<T>(w: Weights, over: Partial<LoadOptions>, f: (s: ModelSession) => Promise<T>): Promise<T> {
+  async function withSession<T>(
+    w: Weights,
+    over: Partial<LoadOptions>,
+    f: (s: ModelSession) => Promise<T>,
+  ): Promise<T> {
     const s = await backend.load(graph, w, options(ds, over));
     try {
       return await f(s);
@@ -286,9 +312,21 @@ describe('tfjs/cpu session contract', () => {
     const counts: number[] = [];
     await withSession(weights, {}, async (s) => {
       // The first step creates the momentum accumulators; from then on nothing may accumulate.
-      await s.train(req({ epochs: 1, order: () => identityOrder(ds.train.n), onStep: () => void counts.push(tf.memory().numTensors) }));
+      await s.train(
+        req({
+          epochs: 1,
+          order: () => identityOrder(ds.train.n),
+          onStep: () => void counts.push(tf.memory().numTensors),
+        }),
+      );
       await s.infer({ split: ds.test, batchSize: 4 });
-      await s.train(req({ epochs: 1, order: () => identityOrder(ds.train.n), onStep: () => void counts.push(tf.memory().numTensors) }));
+      await s.train(
+        req({
+          epochs: 1,
+          order: () => identityOrder(ds.train.n),
+          onStep: () => void counts.push(tf.memory().numTensors),
+        }),
+      );
     });
     expect(counts).toHaveLength(10);
     expect(new Set(counts.slice(1)).size, `tensor counts per step: ${counts.join(' ')}`).toBe(1);
@@ -298,13 +336,29 @@ describe('tfjs/cpu session contract', () => {
   it('reports epoch losses, honours stop, and counts only full batches', async () => {
     await withSession(weights, {}, async (s) => {
       const seen: { epoch: number; step: number; loss?: number }[] = [];
-      const r = await s.train(req({ epochs: 3, onStep: (i: { epoch: number; step: number; loss?: number }) => (seen.push(i), i.epoch === 1 && i.step === 2 ? 'stop' : undefined) }));
+      const r = await s.train(
+        req({
+          epochs: 3,
+          onStep: (i: { epoch: number; step: number; loss?: number }) => (
+            seen.push(i), i.epoch === 1 && i.step === 2 ? 'stop' : undefined
+          ),
+        }),
+      );
       // 20 examples in batches of 4: 5 steps per epoch; stopped after epoch 1 step 2.
       expect(r.steps).toBe(8);
       expect(r.stoppedEarly).toBe(true);
       expect(r.epochLoss).toHaveLength(2);
       // tfjs/cpu is synchronous: the loss is read back at every step, whatever lossEvery says.
-      expect(seen.filter((i) => i.loss !== undefined).map((i) => `${i.epoch}.${i.step}`)).toEqual(['0.0', '0.1', '0.2', '0.3', '0.4', '1.0', '1.1', '1.2']);
+      expect(seen.filter((i) => i.loss !== undefined).map((i) => `${i.epoch}.${i.step}`)).toEqual([
+        '0.0',
+        '0.1',
+        '0.2',
+        '0.3',
+        '0.4',
+        '1.0',
+        '1.1',
+        '1.2',
+      ]);
       expect(r.epochLoss.every((l) => Number.isFinite(l) && l > 0)).toBe(true);
       const mem = await s.memory!();
       expect(mem).toMatchObject({ source: 'tf.memory()', reliable: true });
@@ -326,7 +380,12 @@ describe('tfjs/cpu session contract', () => {
   });
 
   it('draws the same dropout masks for the same seed and different ones for another', async () => {
-    const run = (seed: number) => withSession(weights, { seed }, async (s) => (await s.train(req({ epochs: 1 })), (await s.getWeights())['fc1.weight']!.data));
+    const run = (seed: number) =>
+      withSession(
+        weights,
+        { seed },
+        async (s) => (await s.train(req({ epochs: 1 })), (await s.getWeights())['fc1.weight']!.data),
+      );
     const a = await run(1);
     const b = await run(1);
     const c = await run(2);
@@ -336,7 +395,10 @@ describe('tfjs/cpu session contract', () => {
 
   it('refuses to train a session loaded with training: false, and still infers', async () => {
     await withSession(weights, { training: false }, async (s) => {
-      await expect(s.train(req())).rejects.toMatchObject({ code: 'BACKEND', message: expect.stringContaining('training: false') });
+      await expect(s.train(req())).rejects.toMatchObject({
+        code: 'BACKEND',
+        message: expect.stringContaining('training: false'),
+      });
       expect(await s.infer({ split: ds.test, batchSize: 4 })).toHaveLength(10);
     });
   });

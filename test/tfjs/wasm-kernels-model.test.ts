@@ -44,14 +44,22 @@ const INIT: Record<string, Float32Array> = Object.fromEntries(
     return [name, v];
   }),
 );
-const X = normals(X_SHAPE.reduce((p, v) => p * v, 1), 7);
+const X = normals(
+  X_SHAPE.reduce((p, v) => p * v, 1),
+  7,
+);
 const LABELS = [0, 3, 1, 4];
 
 type Params = Record<string, tf.Variable>;
 
 /** Fresh variables on the active backend, all from {@link INIT}. */
 function makeParams(): Params {
-  return Object.fromEntries(Object.entries(PARAM_SHAPES).map(([name, shape]) => [name, tf.variable(tf.tensor(INIT[name]!, shape), true, `${name}_${Math.random()}`)]));
+  return Object.fromEntries(
+    Object.entries(PARAM_SHAPES).map(([name, shape]) => [
+      name,
+      tf.variable(tf.tensor(INIT[name]!, shape), true, `${name}_${Math.random()}`),
+    ]),
+  );
 }
 
 /** Logits of the test network; `fused` uses tf.fused ops where tfjs has them. */
@@ -72,7 +80,9 @@ function forward(p: Params, x: tf.Tensor4D, fused: boolean, training = true): tf
   h = tf.maxPool(h, 2, 2, 'valid');
   let f = tf.reshape(h, [N, -1]) as tf.Tensor2D;
   if (training) f = tf.dropout(f, 0.25, undefined, 5) as tf.Tensor2D;
-  return fused ? (tf.fused.matMul({ a: f, b: p.fw as tf.Tensor2D, bias: p.fb }) as tf.Tensor2D) : (tf.add(tf.matMul(f, p.fw as tf.Tensor2D), p.fb!) as tf.Tensor2D);
+  return fused
+    ? (tf.fused.matMul({ a: f, b: p.fw as tf.Tensor2D, bias: p.fb }) as tf.Tensor2D)
+    : (tf.add(tf.matMul(f, p.fw as tf.Tensor2D), p.fb!) as tf.Tensor2D);
 }
 
 function loss(p: Params, fused: boolean): tf.Scalar {
@@ -82,7 +92,10 @@ function loss(p: Params, fused: boolean): tf.Scalar {
 }
 
 /** Loss and gradients of every parameter, as plain arrays, computed on `backend`. */
-async function gradients(backend: 'cpu' | 'wasm', fused: boolean): Promise<{ loss: number; grads: Record<string, Float32Array> }> {
+async function gradients(
+  backend: 'cpu' | 'wasm',
+  fused: boolean,
+): Promise<{ loss: number; grads: Record<string, Float32Array> }> {
   await tf.setBackend(backend);
   const p = makeParams();
   const { value, grads } = tf.variableGrads(() => loss(p, fused), Object.values(p));
@@ -144,7 +157,13 @@ describe('tfjs/wasm with expbench kernels', () => {
     expect(first).toEqual({
       registered: ['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Sum'],
       replaced: ['BatchMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Sum'],
-      reasons: { BatchMatMul: 'slower', Conv2DBackpropFilter: 'missing', Conv2DBackpropInput: 'slower', MaxPoolGrad: 'wrong', Sum: 'slower' },
+      reasons: {
+        BatchMatMul: 'slower',
+        Conv2DBackpropFilter: 'missing',
+        Conv2DBackpropInput: 'slower',
+        MaxPoolGrad: 'wrong',
+        Sum: 'slower',
+      },
     });
     expect(registerWasmTrainingKernels()).toEqual(first);
     expect(missingWasmTrainingKernels()).toEqual([]);
@@ -164,7 +183,9 @@ describe('tfjs/wasm with expbench kernels', () => {
         }
         opt.dispose();
       }
-      const evalProf = await tf.profile(() => tf.tidy(() => tf.argMax(tf.softmax(forward(p, tf.tensor4d(X, X_SHAPE), fused, false)), 1)));
+      const evalProf = await tf.profile(() =>
+        tf.tidy(() => tf.argMax(tf.softmax(forward(p, tf.tensor4d(X, X_SHAPE), fused, false)), 1)),
+      );
       for (const k of evalProf.kernels) seen.add(k.name);
     }
     tf.dispose(Object.values(p));
@@ -183,10 +204,16 @@ describe('tfjs/wasm with expbench kernels', () => {
       const c = await gradients('cpu', fused);
       expect(Math.abs(w.loss - c.loss)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(c.loss)));
       const errs = Object.fromEntries(Object.keys(PARAM_SHAPES).map((k) => [k, rel(w.grads[k]!, c.grads[k]!)]));
-      console.log(`model gradients wasm vs cpu (${fused ? 'fused' : 'unfused'}), rel error per parameter: ${JSON.stringify(errs, (_, v: unknown) => (typeof v === 'number' ? Number(v.toExponential(2)) : v))}`);
+      console.log(
+        `model gradients wasm vs cpu (${fused ? 'fused' : 'unfused'}), rel error per parameter: ${JSON.stringify(errs, (_, v: unknown) => (typeof v === 'number' ? Number(v.toExponential(2)) : v))}`,
+      );
       for (const [k, e] of Object.entries(errs)) expect(e, k).toBeLessThanOrEqual(1e-3);
       // A gradient that is zero everywhere would pass the comparison vacuously.
-      for (const k of Object.keys(PARAM_SHAPES)) expect(c.grads[k]!.some((v) => v !== 0), k).toBe(true);
+      for (const k of Object.keys(PARAM_SHAPES))
+        expect(
+          c.grads[k]!.some((v) => v !== 0),
+          k,
+        ).toBe(true);
     });
   }
 

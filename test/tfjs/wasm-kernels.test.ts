@@ -20,7 +20,6 @@ import { maxError, normals, size } from './helpers.ts';
 
 const REL_BOUND = 1e-4;
 
-
 interface Err {
   maxAbs: number;
   rel: number;
@@ -34,7 +33,9 @@ function error(got: ArrayLike<number>, ref: ArrayLike<number>): Err {
 
 const table: string[] = [];
 function record(kernel: string, label: string, e: Err): void {
-  table.push(`${kernel.padEnd(22)} ${label.padEnd(46)} maxAbs ${e.maxAbs.toExponential(2)}  rel ${e.rel.toExponential(2)}`);
+  table.push(
+    `${kernel.padEnd(22)} ${label.padEnd(46)} maxAbs ${e.maxAbs.toExponential(2)}  rel ${e.rel.toExponential(2)}`,
+  );
 }
 
 /** Runs `f` with tfjs on `backend` and returns the values of the tensor it gives. */
@@ -64,8 +65,32 @@ const convCases: ConvCase[] = [
   { label: '3x3 same s2 even', x: [2, 8, 8, 4], k: 3, co: 6, s: 2, pad: 'same' },
   { label: '3x3 same s2 odd', x: [2, 9, 7, 5], k: 3, co: 3, s: 2, pad: 'same' },
   { label: '3x3 same s2 Ci=36', x: [2, 10, 6, 36], k: 3, co: 4, s: 2, pad: 'same' },
-  { label: '3x3 pad 1 s2 (explicit)', x: [2, 8, 8, 3], k: 3, co: 4, s: 2, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
-  { label: '3x3 pad 1 s1 (explicit)', x: [2, 7, 6, 34], k: 3, co: 4, s: 1, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
+  {
+    label: '3x3 pad 1 s2 (explicit)',
+    x: [2, 8, 8, 3],
+    k: 3,
+    co: 4,
+    s: 2,
+    pad: [
+      [0, 0],
+      [1, 1],
+      [1, 1],
+      [0, 0],
+    ],
+  },
+  {
+    label: '3x3 pad 1 s1 (explicit)',
+    x: [2, 7, 6, 34],
+    k: 3,
+    co: 4,
+    s: 1,
+    pad: [
+      [0, 0],
+      [1, 1],
+      [1, 1],
+      [0, 0],
+    ],
+  },
   { label: '1x1 s1', x: [2, 6, 6, 40], k: 1, co: 10, s: 1, pad: 'same' },
   { label: '1x1 s2 valid', x: [2, 9, 9, 4], k: 1, co: 6, s: 2, pad: 'valid' },
   { label: '3x3 valid s1', x: [2, 9, 8, 6], k: 3, co: 4, s: 1, pad: 'valid' },
@@ -103,7 +128,14 @@ describe('Conv2DBackpropFilter on wasm', () => {
       const info = tf.backend_util.computeConv2DInfo(c.x, filterShape, c.s, 1, c.pad, undefined, false, 'channelsLast');
       const dyv = normals(size(info.outShape), 12);
       const attrs = { strides: c.s, pad: c.pad, dataFormat: 'NHWC', filterShape } as unknown as tf.NamedAttrMap;
-      const viaKernel = (): tf.Tensor => tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor(xv, c.x), dy: tf.tensor(dyv, info.outShape) }, attrs) as tf.Tensor;
+      const viaKernel = (): tf.Tensor =>
+        tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropFilter',
+            { x: tf.tensor(xv, c.x), dy: tf.tensor(dyv, info.outShape) },
+            attrs,
+          ) as tf.Tensor;
       const ref = await on('cpu', () => tf.tidy(viaKernel));
       const got = await on('wasm', () => tf.tidy(viaKernel));
       const e = error(got, ref);
@@ -112,7 +144,9 @@ describe('Conv2DBackpropFilter on wasm', () => {
 
       // Every formulation that applies, whichever the heuristic picks, and none leaves a buffer behind.
       const strategies = applicableFilterGradStrategies(info);
-      expect(strategies).toEqual(FILTER_GRAD_STRATEGIES.filter((st) => c.s === 1 || (st !== 'tap-shift' && st !== 'tap-view')));
+      expect(strategies).toEqual(
+        FILTER_GRAD_STRATEGIES.filter((st) => c.s === 1 || (st !== 'tap-shift' && st !== 'tap-view')),
+      );
       for (const strategy of strategies) {
         const x = tf.tensor(xv, c.x);
         const dy = tf.tensor(dyv, info.outShape);
@@ -134,11 +168,27 @@ describe('Conv2DBackpropFilter on wasm', () => {
   it('handles NCHW like tfjs/cpu', async () => {
     const xShape: [number, number, number, number] = [2, 5, 7, 6]; // NCHW
     const filterShape: [number, number, number, number] = [3, 3, 5, 4];
-    const info = tf.backend_util.computeConv2DInfo(xShape, filterShape, 2, 1, 'same', undefined, false, 'channelsFirst');
+    const info = tf.backend_util.computeConv2DInfo(
+      xShape,
+      filterShape,
+      2,
+      1,
+      'same',
+      undefined,
+      false,
+      'channelsFirst',
+    );
     const xv = normals(size(xShape), 21);
     const dyv = normals(size(info.outShape), 22);
     const attrs = { strides: 2, pad: 'same', dataFormat: 'NCHW', filterShape } as unknown as tf.NamedAttrMap;
-    const f = (): tf.Tensor => tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor(xv, xShape), dy: tf.tensor(dyv, info.outShape) }, attrs) as tf.Tensor;
+    const f = (): tf.Tensor =>
+      tf
+        .engine()
+        .runKernel(
+          'Conv2DBackpropFilter',
+          { x: tf.tensor(xv, xShape), dy: tf.tensor(dyv, info.outShape) },
+          attrs,
+        ) as tf.Tensor;
     const e = error(await on('wasm', () => tf.tidy(f)), await on('cpu', () => tf.tidy(f)));
     record('Conv2DBackpropFilter', 'NCHW 3x3 same s2', e);
     expect(e.rel).toBeLessThanOrEqual(REL_BOUND);
@@ -153,7 +203,14 @@ describe('Conv2DBackpropInput on wasm', () => {
       const wv = normals(size(filterShape), 13);
       const dyv = normals(size(info.outShape), 14);
       const attrs = { strides: c.s, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x } as unknown as tf.NamedAttrMap;
-      const f = (): tf.Tensor => tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.tensor(dyv, info.outShape), filter: tf.tensor(wv, filterShape) }, attrs) as tf.Tensor;
+      const f = (): tf.Tensor =>
+        tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropInput',
+            { dy: tf.tensor(dyv, info.outShape), filter: tf.tensor(wv, filterShape) },
+            attrs,
+          ) as tf.Tensor;
       const ref = await on('cpu', () => tf.tidy(f));
       const before = (await tf.setBackend('wasm'), wasmBackend.numDataIds());
       const got = await on('wasm', () => tf.tidy(f));
@@ -167,11 +224,27 @@ describe('Conv2DBackpropInput on wasm', () => {
   it('handles NCHW like tfjs/cpu', async () => {
     const xShape: [number, number, number, number] = [2, 5, 7, 6]; // NCHW
     const filterShape: [number, number, number, number] = [3, 3, 5, 4];
-    const info = tf.backend_util.computeConv2DInfo(xShape, filterShape, 2, 1, 'same', undefined, false, 'channelsFirst');
+    const info = tf.backend_util.computeConv2DInfo(
+      xShape,
+      filterShape,
+      2,
+      1,
+      'same',
+      undefined,
+      false,
+      'channelsFirst',
+    );
     const wv = normals(size(filterShape), 23);
     const dyv = normals(size(info.outShape), 24);
     const attrs = { strides: 2, pad: 'same', dataFormat: 'NCHW', inputShape: xShape } as unknown as tf.NamedAttrMap;
-    const f = (): tf.Tensor => tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.tensor(dyv, info.outShape), filter: tf.tensor(wv, filterShape) }, attrs) as tf.Tensor;
+    const f = (): tf.Tensor =>
+      tf
+        .engine()
+        .runKernel(
+          'Conv2DBackpropInput',
+          { dy: tf.tensor(dyv, info.outShape), filter: tf.tensor(wv, filterShape) },
+          attrs,
+        ) as tf.Tensor;
     const e = error(await on('wasm', () => tf.tidy(f)), await on('cpu', () => tf.tidy(f)));
     record('Conv2DBackpropInput', 'NCHW 3x3 same s2', e);
     expect(e.rel).toBeLessThanOrEqual(REL_BOUND);
@@ -196,7 +269,14 @@ describe('BatchMatMul on wasm', () => {
     it(`matches tfjs/cpu: [${as.join('×')}]${tA ? 'ᵀ' : ''} · [${bs.join('×')}]${tB ? 'ᵀ' : ''}`, async () => {
       const av = normals(size(as), 41);
       const bv = normals(size(bs), 42);
-      const f = (): tf.Tensor => tf.engine().runKernel('BatchMatMul', { a: tf.tensor(av, as), b: tf.tensor(bv, bs) }, { transposeA: tA, transposeB: tB }) as tf.Tensor;
+      const f = (): tf.Tensor =>
+        tf
+          .engine()
+          .runKernel(
+            'BatchMatMul',
+            { a: tf.tensor(av, as), b: tf.tensor(bv, bs) },
+            { transposeA: tA, transposeB: tB },
+          ) as tf.Tensor;
       const ref = await on('cpu', () => tf.tidy(f));
       await tf.setBackend('wasm');
       const before = wasmBackend.numDataIds();
@@ -226,10 +306,22 @@ describe('BatchMatMul on wasm: the native operator cache', () => {
       return [p1, p2];
     };
     await tf.setBackend('cpu');
-    const ref = await Promise.all(tf.tidy(both).map(async (t) => { const v = await t.data(); t.dispose(); return v; }));
+    const ref = await Promise.all(
+      tf.tidy(both).map(async (t) => {
+        const v = await t.data();
+        t.dispose();
+        return v;
+      }),
+    );
     await tf.setBackend('wasm');
     const before = wasmBackend.numDataIds();
-    const got = await Promise.all(tf.tidy(both).map(async (t) => { const v = await t.data(); t.dispose(); return v; }));
+    const got = await Promise.all(
+      tf.tidy(both).map(async (t) => {
+        const v = await t.data();
+        t.dispose();
+        return v;
+      }),
+    );
     expect(wasmBackend.numDataIds()).toBe(before);
     for (const [i, g] of got.entries()) {
       const e = error(g as Float32Array, ref[i] as Float32Array);
@@ -261,7 +353,9 @@ function poolGrad(c: PoolCase, xv: Float32Array, dyv: Float32Array): () => tf.Te
   return () =>
     tf.tidy(() => {
       const dy = tf.tensor(dyv, tf.backend_util.computePool2DInfo(c.x, c.k, c.s, 1, c.pad).outShape);
-      return tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(x as tf.Tensor4D, c.k, c.s, c.pad), dy)))(tf.tensor4d(xv, c.x));
+      return tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(x as tf.Tensor4D, c.k, c.s, c.pad), dy)))(
+        tf.tensor4d(xv, c.x),
+      );
     });
 }
 
@@ -273,7 +367,10 @@ describe('MaxPoolGrad on wasm', () => {
       const random = normals(size(c.x), 31);
       // Values in {-1, 0, 1}: most windows hold several equal maxima; cpu routes dy to the first.
       const ties = random.map((v) => Math.max(-1, Math.min(1, Math.round(v))));
-      for (const [kind, xv] of [['N(0,1)', random], ['ties', ties]] as const) {
+      for (const [kind, xv] of [
+        ['N(0,1)', random],
+        ['ties', ties],
+      ] as const) {
         const e = error(await on('wasm', poolGrad(c, xv, dyv)), await on('cpu', poolGrad(c, xv, dyv)));
         record('MaxPoolGrad', `${c.label} ${kind}`, e);
         // Non-overlapping windows: each dx gets at most one dy, so the results are identical.

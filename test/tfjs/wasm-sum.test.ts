@@ -8,7 +8,12 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { getKernel } from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { leadingAxesCount, registerWasmTrainingKernels, SUM_BY_POOLING_MIN_SIZE, unregisterWasmTrainingKernels } from '../../src/backends/tfjs/wasm-kernels/index.ts';
+import {
+  leadingAxesCount,
+  registerWasmTrainingKernels,
+  SUM_BY_POOLING_MIN_SIZE,
+  unregisterWasmTrainingKernels,
+} from '../../src/backends/tfjs/wasm-kernels/index.ts';
 import { maxError, normals, size } from './helpers.ts';
 
 const REL_BOUND = 1e-6;
@@ -25,7 +30,13 @@ interface Result {
 }
 
 /** `tf.sum` of the given values on `backend`. */
-async function sumOn(backend: string, values: Float32Array | Int32Array, shape: number[], axis: number | number[] | undefined, keepDims = false): Promise<Result> {
+async function sumOn(
+  backend: string,
+  values: Float32Array | Int32Array,
+  shape: number[],
+  axis: number | number[] | undefined,
+  keepDims = false,
+): Promise<Result> {
   await tf.setBackend(backend);
   const x = tf.tensor(values, shape, values instanceof Int32Array ? 'int32' : 'float32');
   const t = tf.sum(x, axis, keepDims);

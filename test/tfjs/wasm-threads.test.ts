@@ -33,7 +33,8 @@ function child(threads: number): Promise<ChildResult> {
       (err, stdout, stderr) => {
         if (err) return reject(new Error(`child (threads ${threads}) failed: ${err.message}\n${stderr.slice(-2000)}`));
         const line = stdout.split('\n').find((l) => l.startsWith('{'));
-        if (!line) return reject(new Error(`child (threads ${threads}) printed no result:\n${stdout}\n${stderr.slice(-2000)}`));
+        if (!line)
+          return reject(new Error(`child (threads ${threads}) printed no result:\n${stdout}\n${stderr.slice(-2000)}`));
         resolve(JSON.parse(line) as ChildResult);
       },
     );
@@ -51,14 +52,18 @@ describe('requestedWasmThreads', () => {
   });
   it('rejects what is not a whole number ≥ 1, saying what 1 means', () => {
     for (const bad of ['0', '-2', '1.5', 'two']) {
-      expect(() => requestedWasmThreads({ EXPBENCH_WASM_THREADS: bad })).toThrow(/EXPBENCH_WASM_THREADS must be a whole number ≥ 1.*single-threaded/);
+      expect(() => requestedWasmThreads({ EXPBENCH_WASM_THREADS: bad })).toThrow(
+        /EXPBENCH_WASM_THREADS must be a whole number ≥ 1.*single-threaded/,
+      );
     }
   });
 });
 
 describe('the worker shim', () => {
-  it('routes only tfjs-backend-wasm\'s pthread worker Blob to a file; other Blobs keep blob: URLs', async () => {
-    const { wasmWorkerContents } = createRequire(import.meta.url)('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js') as { wasmWorkerContents: string };
+  it("routes only tfjs-backend-wasm's pthread worker Blob to a file; other Blobs keep blob: URLs", async () => {
+    const { wasmWorkerContents } = createRequire(import.meta.url)(
+      '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js',
+    ) as { wasmWorkerContents: string };
     const path = installWasmThreadShim();
     const worker = new Blob([wasmWorkerContents.replace(/\n/g, '\\n')], { type: 'application/javascript' });
     expect(URL.createObjectURL(worker)).toBe(path);

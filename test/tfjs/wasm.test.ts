@@ -27,7 +27,13 @@ const specs: LayerSpec[] = [
 const graph = resolveLayers('custom', specs, [3, 8, 8], 4);
 const ds = patternDataset({ train: 16, test: 10, size: 8, channels: 3, classes: 4, noise: 40, seed: 8 });
 const weights = randomWeights(graph, 2);
-const opts: LoadOptions = { optimizer: { kind: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 1e-3 }, trainBatchSize: 8, inferBatchSize: 4, seed: 1, dataset: ds };
+const opts: LoadOptions = {
+  optimizer: { kind: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 1e-3 },
+  trainBatchSize: 8,
+  inferBatchSize: 4,
+  seed: 1,
+  dataset: ds,
+};
 const x = new Float32Array(10 * 3 * 8 * 8);
 fillBatch(ds.test, ds, ds.normalization, identityOrder(10), 0, 10, 'NCHW', x);
 
@@ -76,12 +82,18 @@ describe('tfjs/wasm', () => {
     const wasm = await run(wasmSession).catch((e: unknown) => e as Error);
     if (wasm instanceof Error) {
       // Only acceptable reason: a gradient kernel the stock wasm backend does not have.
-      expect(wasm).toMatchObject({ code: 'BACKEND', message: expect.stringMatching(/Kernel '\w+' not registered for backend 'wasm'/) });
+      expect(wasm).toMatchObject({
+        code: 'BACKEND',
+        message: expect.stringMatching(/Kernel '\w+' not registered for backend 'wasm'/),
+      });
       return;
     }
     const cpu = await run(await createTfjsBackend('cpu').load(graph, weights, opts));
     for (const p of graph.params) {
-      const c = compareLogits(wasm[p.name]!.data, cpu[p.name]!.data, 1e-4, { actual: `tfjs/wasm ${p.name}`, reference: 'tfjs/cpu' });
+      const c = compareLogits(wasm[p.name]!.data, cpu[p.name]!.data, 1e-4, {
+        actual: `tfjs/wasm ${p.name}`,
+        reference: 'tfjs/cpu',
+      });
       expect(c.passed, formatParity(c)).toBe(true);
     }
   });

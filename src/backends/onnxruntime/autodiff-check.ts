@@ -45,7 +45,11 @@ function toOrt(ort: typeof OrtNode, type: ElemType, t: RefTensor): OrtNode.Tenso
     case 'int32':
       return new ort.Tensor('int32', Int32Array.from(t.data), t.shape);
     case 'int64':
-      return new ort.Tensor('int64', BigInt64Array.from(t.data, (v) => BigInt(v)), t.shape);
+      return new ort.Tensor(
+        'int64',
+        BigInt64Array.from(t.data, (v) => BigInt(v)),
+        t.shape,
+      );
     case 'bool':
       return new ort.Tensor('bool', Uint8Array.from(t.data), t.shape);
     case 'uint8':
@@ -58,7 +62,9 @@ function snapshot(g: OnnxGraph): OnnxGraph {
   const s = new OnnxGraph(g.name, g.opset);
   s.inputs.push(...g.inputs.map((v) => ({ ...v, shape: [...v.shape] })));
   for (const [k, v] of g.initializers) s.initializers.set(k, v);
-  s.nodes.push(...g.nodes.map((n) => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs], attrs: { ...n.attrs } })));
+  s.nodes.push(
+    ...g.nodes.map((n) => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs], attrs: { ...n.attrs } })),
+  );
   return s;
 }
 
@@ -66,7 +72,11 @@ function snapshot(g: OnnxGraph): OnnxGraph {
  * Runs one case: builds the graph, appends gradients, runs it on ORT's CPU EP, and compares every
  * differentiated value with float64 central differences. Also returns the forward loss from both sides.
  */
-export async function checkGradients(ort: typeof OrtNode, c: GradCheckCase, seed = 1): Promise<{ rows: GradCheckRow[]; loss: { ort: number; ref: number } }> {
+export async function checkGradients(
+  ort: typeof OrtNode,
+  c: GradCheckCase,
+  seed = 1,
+): Promise<{ rows: GradCheckRow[]; loss: { ort: number; ref: number } }> {
   const g = new OnnxGraph(c.name);
   const { loss, wrt } = c.build(g);
   // Give training-mode Dropout nodes a named mask before the snapshot, so both sides share its name.
@@ -89,7 +99,10 @@ export async function checkGradients(ort: typeof OrtNode, c: GradCheckCase, seed
     g.output(name, 'float32', shapes.get(m)!.shape);
     outNames.push(name);
   }
-  const session = await ort.InferenceSession.create(g.toModelBytes(), { executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(g.toModelBytes(), {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+  });
   const feeds: Record<string, OrtNode.Tensor> = {};
   const rounded: Record<string, RefTensor> = {};
   for (const inp of g.inputs) {
@@ -134,11 +147,22 @@ export async function checkGradients(ort: typeof OrtNode, c: GradCheckCase, seed
       plus[i] = plus[i]! + eps;
       const minus = Float64Array.from(base.data);
       minus[i] = minus[i]! - eps;
-      const fd = (refLoss({ ...given, [w]: { shape: base.shape, data: plus } }) - refLoss({ ...given, [w]: { shape: base.shape, data: minus } })) / (2 * eps);
+      const fd =
+        (refLoss({ ...given, [w]: { shape: base.shape, data: plus } }) -
+          refLoss({ ...given, [w]: { shape: base.shape, data: minus } })) /
+        (2 * eps);
       maxAbs = Math.max(maxAbs, Math.abs(analytic[i]! - fd));
       scale = Math.max(scale, Math.abs(fd));
     }
-    rows.push({ case: c.name, value: w, elems: n, checked: idx.length, maxAbsErr: maxAbs, relErr: maxAbs / Math.max(scale, 1e-12), scale });
+    rows.push({
+      case: c.name,
+      value: w,
+      elems: n,
+      checked: idx.length,
+      maxAbsErr: maxAbs,
+      relErr: maxAbs / Math.max(scale, 1e-12),
+      scale,
+    });
   });
   return { rows, loss: { ort: lossOrt, ref: lossRef } };
 }

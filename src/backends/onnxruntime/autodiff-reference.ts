@@ -8,7 +8,15 @@
  * reference sees the same mask ONNX Runtime drew.
  */
 import { ModelError } from '../../errors.ts';
-import { attrInt, attrInts, constantOf, reduceAxes, reducedShape, windowGeometry, broadcastShapes } from './autodiff-shapes.ts';
+import {
+  attrInt,
+  attrInts,
+  constantOf,
+  reduceAxes,
+  reducedShape,
+  windowGeometry,
+  broadcastShapes,
+} from './autodiff-shapes.ts';
 import type { OnnxGraph, OnnxNode, OnnxTensorInit } from './graph.ts';
 
 /** A float64 tensor (booleans and integers are stored as numbers). */
@@ -29,7 +37,10 @@ export function refTensor(shape: number[], data: ArrayLike<number>): RefTensor {
 }
 
 function fromInit(t: OnnxTensorInit): RefTensor {
-  return { shape: [...t.dims], data: Float64Array.from(t.data as ArrayLike<number | bigint | boolean>, (v) => Number(v)) };
+  return {
+    shape: [...t.dims],
+    data: Float64Array.from(t.data as ArrayLike<number | bigint | boolean>, (v) => Number(v)),
+  };
 }
 
 /** Elementwise op with numpy broadcasting over any number of inputs. */
@@ -181,7 +192,10 @@ export function runReference(graph: OnnxGraph, given: Record<string, RefTensor>)
   for (const node of graph.nodes) {
     const inp = (i: number): RefTensor => {
       const t = v.get(node.inputs[i] ?? '');
-      if (!t) throw new ModelError(`reference: ${node.op} node ${node.name} input ${node.inputs[i]} unknown. Hint: feed every graph input.`);
+      if (!t)
+        throw new ModelError(
+          `reference: ${node.op} node ${node.name} input ${node.inputs[i]} unknown. Hint: feed every graph input.`,
+        );
       return t;
     };
     const opt = (i: number): RefTensor | undefined => (node.inputs[i] ? v.get(node.inputs[i]!) : undefined);
@@ -239,10 +253,19 @@ export function runReference(graph: OnnxGraph, given: Record<string, RefTensor>)
         bin((a, b) => (a < b ? 1 : 0));
         break;
       case 'Where':
-        set(0, broadcast([inp(0), inp(1), inp(2)], (c, a, b) => (c ? a : b)));
+        set(
+          0,
+          broadcast([inp(0), inp(1), inp(2)], (c, a, b) => (c ? a : b)),
+        );
         break;
       case 'Sum':
-        set(0, broadcast(node.inputs.map((_, i) => inp(i)), (...xs) => xs.reduce((p, q) => p + q, 0)));
+        set(
+          0,
+          broadcast(
+            node.inputs.map((_, i) => inp(i)),
+            (...xs) => xs.reduce((p, q) => p + q, 0),
+          ),
+        );
         break;
       case 'ReduceSum':
       case 'ReduceMean':
@@ -258,7 +281,12 @@ export function runReference(graph: OnnxGraph, given: Record<string, RefTensor>)
         const mx = reduce(x, [axis], true, 'max');
         const e = broadcast([x, mx], (a, m) => Math.exp(a - m));
         const s = reduce(e, [axis], true, 'sum');
-        set(0, node.op === 'Softmax' ? broadcast([e, s], (a, b) => a / b) : broadcast([x, mx, s], (a, m, q) => a - m - Math.log(q)));
+        set(
+          0,
+          node.op === 'Softmax'
+            ? broadcast([e, s], (a, b) => a / b)
+            : broadcast([x, mx, s], (a, m, q) => a - m - Math.log(q)),
+        );
         break;
       }
       case 'Flatten': {
@@ -273,7 +301,10 @@ export function runReference(graph: OnnxGraph, given: Record<string, RefTensor>)
         const x = inp(0);
         const target = Array.from(inp(1).data);
         if (node.op === 'Expand') {
-          set(0, broadcast([x, { shape: target, data: new Float64Array(size(target)) }], (a) => a));
+          set(
+            0,
+            broadcast([x, { shape: target, data: new Float64Array(size(target)) }], (a) => a),
+          );
         } else if (node.op === 'Unsqueeze') {
           const rank = x.shape.length + target.length;
           const ax = new Set(target.map((a) => (a < 0 ? a + rank : a)));
@@ -328,14 +359,31 @@ export function runReference(graph: OnnxGraph, given: Record<string, RefTensor>)
         let variance: RefTensor;
         if (attrInt(node, 'training_mode', 0) === 1) {
           mean = reduce(x, axes, true, 'mean');
-          variance = reduce(broadcast([x, mean], (a, m) => (a - m) * (a - m)), axes, true, 'mean');
-          set(1, broadcast([rm, { shape: [C], data: mean.data }], (r, b) => r * mom + b * (1 - mom)));
-          set(2, broadcast([rv, { shape: [C], data: variance.data }], (r, b) => r * mom + b * (1 - mom)));
+          variance = reduce(
+            broadcast([x, mean], (a, m) => (a - m) * (a - m)),
+            axes,
+            true,
+            'mean',
+          );
+          set(
+            1,
+            broadcast([rm, { shape: [C], data: mean.data }], (r, b) => r * mom + b * (1 - mom)),
+          );
+          set(
+            2,
+            broadcast([rv, { shape: [C], data: variance.data }], (r, b) => r * mom + b * (1 - mom)),
+          );
         } else {
           mean = cshape(rm);
           variance = cshape(rv);
         }
-        set(0, broadcast([x, mean, variance, cshape(gamma), cshape(beta)], (a, m, s, g, b) => ((a - m) / Math.sqrt(s + eps)) * g + b));
+        set(
+          0,
+          broadcast(
+            [x, mean, variance, cshape(gamma), cshape(beta)],
+            (a, m, s, g, b) => ((a - m) / Math.sqrt(s + eps)) * g + b,
+          ),
+        );
         break;
       }
       case 'Dropout': {
@@ -347,15 +395,23 @@ export function runReference(graph: OnnxGraph, given: Record<string, RefTensor>)
         }
         const ratio = node.inputs[1] ? inp(1).data[0]! : 0.5;
         const mask = v.get(node.outputs[1] ?? '');
-        if (!mask) throw new ModelError(`reference: Dropout node ${node.name} needs its mask ${node.outputs[1]} given. Hint: pass the mask ONNX Runtime produced.`);
-        set(0, broadcast([x, mask], (a, m) => (m ? a / (1 - ratio) : 0)));
+        if (!mask)
+          throw new ModelError(
+            `reference: Dropout node ${node.name} needs its mask ${node.outputs[1]} given. Hint: pass the mask ONNX Runtime produced.`,
+          );
+        set(
+          0,
+          broadcast([x, mask], (a, m) => (m ? a / (1 - ratio) : 0)),
+        );
         break;
       }
       case 'Constant':
-        set(0, fromInit(node.attrs['value'] as OnnxTensorInit));
+        set(0, fromInit(node.attrs.value as OnnxTensorInit));
         break;
       default:
-        throw new ModelError(`reference: no float64 rule for op ${node.op}. Hint: add one to src/backends/onnxruntime/autodiff-reference.ts.`);
+        throw new ModelError(
+          `reference: no float64 rule for op ${node.op}. Hint: add one to src/backends/onnxruntime/autodiff-reference.ts.`,
+        );
     }
   }
   return v;

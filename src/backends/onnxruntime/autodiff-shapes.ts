@@ -22,7 +22,7 @@ export function constantOf(graph: OnnxGraph, name: string): OnnxTensorInit | und
   if (init) return init;
   for (const n of graph.nodes) {
     if (n.op === 'Constant' && n.outputs[0] === name) {
-      const v = n.attrs['value'];
+      const v = n.attrs.value;
       if (v && typeof v === 'object' && 'dims' in v) return v;
     }
   }
@@ -47,14 +47,18 @@ export function attrInt(node: OnnxNode, key: string, dflt: number): number {
   if (v === undefined) return dflt;
   if (typeof v === 'number') return v;
   if (typeof v === 'object' && 'float' in v) return v.float;
-  throw new ModelError(`${node.op} node ${node.name}: attribute ${key} is not a number. Hint: the graph builder emitted an unexpected attribute type.`);
+  throw new ModelError(
+    `${node.op} node ${node.name}: attribute ${key} is not a number. Hint: the graph builder emitted an unexpected attribute type.`,
+  );
 }
 
 export function attrInts(node: OnnxNode, key: string): number[] | undefined {
   const v: AttrValue | undefined = node.attrs[key];
   if (v === undefined) return undefined;
   if (Array.isArray(v)) return v;
-  throw new ModelError(`${node.op} node ${node.name}: attribute ${key} is not a list of integers. Hint: the graph builder emitted an unexpected attribute type.`);
+  throw new ModelError(
+    `${node.op} node ${node.name}: attribute ${key} is not a list of integers. Hint: the graph builder emitted an unexpected attribute type.`,
+  );
 }
 
 export function attrString(node: OnnxNode, key: string, dflt: string): string {
@@ -110,7 +114,9 @@ export function broadcastShapes(a: number[], b: number[], where: string): number
     const da = a[a.length - r + i] ?? 1;
     const db = b[b.length - r + i] ?? 1;
     if (da !== db && da !== 1 && db !== 1) {
-      throw new ModelError(`${where}: shapes [${a}] and [${b}] do not broadcast. Hint: check the layer shapes that feed this node.`);
+      throw new ModelError(
+        `${where}: shapes [${a}] and [${b}] do not broadcast. Hint: check the layer shapes that feed this node.`,
+      );
     }
     out.push(da === 1 ? db : da);
   }
@@ -135,14 +141,29 @@ export function reducedShape(shape: number[], axes: number[] | undefined, keepdi
 
 /** Reduction axes of a Reduce* node (attribute before opset 18, second input for ReduceSum from 13). */
 export function reduceAxes(graph: OnnxGraph, node: OnnxNode): number[] | undefined {
-  if (node.op === 'ReduceSum' || (graph.opset >= 18 && node.op.startsWith('Reduce'))) return constInts(graph, node.inputs[1]);
+  if (node.op === 'ReduceSum' || (graph.opset >= 18 && node.op.startsWith('Reduce')))
+    return constInts(graph, node.inputs[1]);
   return attrInts(node, 'axes');
 }
 
 const ELEM_BY_ONNX: Record<number, ElemType> = { 1: 'float32', 2: 'uint8', 6: 'int32', 7: 'int64', 9: 'bool' };
 
 const SAME_SHAPE = new Set([
-  'Identity', 'Relu', 'Neg', 'Sqrt', 'Exp', 'Log', 'Reciprocal', 'Abs', 'Sigmoid', 'Tanh', 'LogSoftmax', 'Softmax', 'Not', 'Floor', 'Ceil',
+  'Identity',
+  'Relu',
+  'Neg',
+  'Sqrt',
+  'Exp',
+  'Log',
+  'Reciprocal',
+  'Abs',
+  'Sigmoid',
+  'Tanh',
+  'LogSoftmax',
+  'Softmax',
+  'Not',
+  'Floor',
+  'Ceil',
 ]);
 const BROADCAST = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Sum', 'Mean', 'And', 'Or']);
 const COMPARE = new Set(['Equal', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual']);
@@ -157,7 +178,9 @@ export function inferShapes(graph: OnnxGraph, overrides: Record<string, number[]
   for (const v of graph.inputs) {
     const shape = overrides[v.name] ?? v.shape;
     if (!shape.every((d): d is number => typeof d === 'number')) {
-      throw new ModelError(`graph ${graph.name}: input ${v.name} has a symbolic shape [${v.shape}]. Hint: build the training graph for a concrete batch size.`);
+      throw new ModelError(
+        `graph ${graph.name}: input ${v.name} has a symbolic shape [${v.shape}]. Hint: build the training graph for a concrete batch size.`,
+      );
     }
     m.set(v.name, { type: v.type, shape: [...shape] });
   }
@@ -172,7 +195,10 @@ export function inferNode(graph: OnnxGraph, node: OnnxNode, m: Map<string, Value
   const get = (i: number): ValueType => {
     const name = node.inputs[i];
     const v = name === undefined || name === '' ? undefined : m.get(name);
-    if (!v) throw new ModelError(`${where}: input ${i} (${name}) has no known shape. Hint: nodes must be in topological order.`);
+    if (!v)
+      throw new ModelError(
+        `${where}: input ${i} (${name}) has no known shape. Hint: nodes must be in topological order.`,
+      );
     return v;
   };
   const set = (i: number, type: ElemType, shape: number[]) => {
@@ -189,16 +215,23 @@ export function inferNode(graph: OnnxGraph, node: OnnxNode, m: Map<string, Value
   if (COMPARE.has(op)) return set(0, 'bool', broadcastShapes(get(0).shape, get(1).shape, where));
   switch (op) {
     case 'Constant': {
-      const v = node.attrs['value'] as OnnxTensorInit;
+      const v = node.attrs.value as OnnxTensorInit;
       return set(0, v.type, [...v.dims]);
     }
     case 'Cast': {
       const to = ELEM_BY_ONNX[attrInt(node, 'to', 1)];
-      if (!to) throw new ModelError(`${where}: unsupported cast target. Hint: expbench casts only to float32, int32, int64, bool, uint8.`);
+      if (!to)
+        throw new ModelError(
+          `${where}: unsupported cast target. Hint: expbench casts only to float32, int32, int64, bool, uint8.`,
+        );
       return set(0, to, get(0).shape);
     }
     case 'Where':
-      return set(0, get(1).type, broadcastShapes(broadcastShapes(get(0).shape, get(1).shape, where), get(2).shape, where));
+      return set(
+        0,
+        get(1).type,
+        broadcastShapes(broadcastShapes(get(0).shape, get(1).shape, where), get(2).shape, where),
+      );
     case 'Conv':
     case 'MaxPool':
     case 'AveragePool': {
@@ -220,7 +253,9 @@ export function inferNode(graph: OnnxGraph, node: OnnxNode, m: Map<string, Value
       const pads = attrInts(node, 'pads') ?? Array<number>(2 * r).fill(0);
       const op2 = attrInts(node, 'output_padding') ?? Array<number>(r).fill(0);
       const group = attrInt(node, 'group', 1);
-      const out = x.slice(2).map((s, i) => strides[i]! * (s - 1) + op2[i]! + (kernel[i]! - 1) * dil[i]! + 1 - pads[i]! - pads[i + r]!);
+      const out = x
+        .slice(2)
+        .map((s, i) => strides[i]! * (s - 1) + op2[i]! + (kernel[i]! - 1) * dil[i]! + 1 - pads[i]! - pads[i + r]!);
       return set(0, get(0).type, [x[0]!, w[1]! * group, ...out]);
     }
     case 'GlobalAveragePool':
@@ -251,17 +286,28 @@ export function inferNode(graph: OnnxGraph, node: OnnxNode, m: Map<string, Value
     case 'Reshape': {
       const x = get(0).shape;
       const target = constInts(graph, node.inputs[1]);
-      if (!target) throw new ModelError(`${where}: the target shape is not a constant. Hint: emit Reshape shapes as initializers.`);
+      if (!target)
+        throw new ModelError(
+          `${where}: the target shape is not a constant. Hint: emit Reshape shapes as initializers.`,
+        );
       const allowZero = attrInt(node, 'allowzero', 0) === 1;
       const shape = target.map((d, i) => (d === 0 && !allowZero ? x[i]! : d));
       const total = x.reduce((p, q) => p * q, 1);
       const known = shape.filter((d) => d !== -1).reduce((p, q) => p * q, 1);
-      return set(0, get(0).type, shape.map((d) => (d === -1 ? total / known : d)));
+      return set(
+        0,
+        get(0).type,
+        shape.map((d) => (d === -1 ? total / known : d)),
+      );
     }
     case 'Transpose': {
       const x = get(0).shape;
       const perm = attrInts(node, 'perm') ?? x.map((_, i) => x.length - 1 - i);
-      return set(0, get(0).type, perm.map((p) => x[p]!));
+      return set(
+        0,
+        get(0).type,
+        perm.map((p) => x[p]!),
+      );
     }
     case 'Unsqueeze': {
       const x = get(0).shape;
@@ -276,19 +322,27 @@ export function inferNode(graph: OnnxGraph, node: OnnxNode, m: Map<string, Value
     case 'Squeeze': {
       const x = get(0).shape;
       const axes = constInts(graph, node.inputs[1]) ?? attrInts(node, 'axes');
-      const ax = new Set((axes ?? x.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0)).map((a) => normAxis(a, x.length)));
-      return set(0, get(0).type, x.filter((_, i) => !ax.has(i)));
+      const ax = new Set(
+        (axes ?? x.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0)).map((a) => normAxis(a, x.length)),
+      );
+      return set(
+        0,
+        get(0).type,
+        x.filter((_, i) => !ax.has(i)),
+      );
     }
     case 'Expand': {
       const target = constInts(graph, node.inputs[1]);
-      if (!target) throw new ModelError(`${where}: the target shape is not a constant. Hint: emit Expand shapes as initializers.`);
+      if (!target)
+        throw new ModelError(`${where}: the target shape is not a constant. Hint: emit Expand shapes as initializers.`);
       return set(0, get(0).type, broadcastShapes(get(0).shape, target, where));
     }
     case 'Slice': {
       const x = get(0).shape;
       const starts = constInts(graph, node.inputs[1]);
       const ends = constInts(graph, node.inputs[2]);
-      if (!starts || !ends) throw new ModelError(`${where}: starts/ends are not constants. Hint: emit Slice bounds as initializers.`);
+      if (!starts || !ends)
+        throw new ModelError(`${where}: starts/ends are not constants. Hint: emit Slice bounds as initializers.`);
       const axes = constInts(graph, node.inputs[3]) ?? starts.map((_, i) => i);
       const steps = constInts(graph, node.inputs[4]) ?? starts.map(() => 1);
       const out = [...x];
@@ -315,7 +369,11 @@ export function inferNode(graph: OnnxGraph, node: OnnxNode, m: Map<string, Value
       const x = get(0).shape;
       const pads = constInts(graph, node.inputs[1]);
       if (!pads) throw new ModelError(`${where}: pads are not constants. Hint: emit Pad amounts as initializers.`);
-      return set(0, get(0).type, x.map((d, i) => d + pads[i]! + pads[i + x.length]!));
+      return set(
+        0,
+        get(0).type,
+        x.map((d, i) => d + pads[i]! + pads[i + x.length]!),
+      );
     }
     case 'Gemm': {
       const a = get(0).shape;
@@ -327,7 +385,8 @@ export function inferNode(graph: OnnxGraph, node: OnnxNode, m: Map<string, Value
     case 'MatMul': {
       const a = get(0).shape;
       const b = get(1).shape;
-      if (a.length < 2 || b.length < 2) throw new ModelError(`${where}: 1-D MatMul operands are not supported. Hint: reshape to 2-D first.`);
+      if (a.length < 2 || b.length < 2)
+        throw new ModelError(`${where}: 1-D MatMul operands are not supported. Hint: reshape to 2-D first.`);
       const batch = broadcastShapes(a.slice(0, -2), b.slice(0, -2), where);
       return set(0, get(0).type, [...batch, a[a.length - 2]!, b[b.length - 1]!]);
     }
@@ -339,7 +398,8 @@ export function inferNode(graph: OnnxGraph, node: OnnxNode, m: Map<string, Value
       const x = get(0);
       const axes = reduceAxes(graph, node);
       const keep = attrInt(node, 'keepdims', 1) === 1;
-      if ((!axes || axes.length === 0) && attrInt(node, 'noop_with_empty_axes', 0) === 1) return set(0, x.type, x.shape);
+      if ((!axes || axes.length === 0) && attrInt(node, 'noop_with_empty_axes', 0) === 1)
+        return set(0, x.type, x.shape);
       return set(0, x.type, reducedShape(x.shape, axes, keep));
     }
     case 'ArgMax':
@@ -364,6 +424,8 @@ export function inferNode(graph: OnnxGraph, node: OnnxNode, m: Map<string, Value
       return set(0, get(0).type, out);
     }
     default:
-      throw new ModelError(`${where}: no shape rule for op ${op}. Hint: add a rule to src/backends/onnxruntime/autodiff-shapes.ts.`);
+      throw new ModelError(
+        `${where}: no shape rule for op ${op}. Hint: add a rule to src/backends/onnxruntime/autodiff-shapes.ts.`,
+      );
   }
 }

@@ -25,7 +25,17 @@
  * Shapes are static (see `autodiff-shapes.ts`): the graph is built for one batch size.
  */
 import { ModelError } from '../../errors.ts';
-import { attrInt, attrInts, constFloats, constInts, inferNode, inferShapes, reduceAxes, reducedShape, windowGeometry } from './autodiff-shapes.ts';
+import {
+  attrInt,
+  attrInts,
+  constFloats,
+  constInts,
+  inferNode,
+  inferShapes,
+  reduceAxes,
+  reducedShape,
+  windowGeometry,
+} from './autodiff-shapes.ts';
 import type { ValueType } from './autodiff-shapes.ts';
 import type { AttrValue, OnnxGraph, OnnxNode } from './graph.ts';
 
@@ -52,7 +62,11 @@ export interface GradientResult {
 }
 
 /** Emits the gradient of one unit (a node, or a lowered composite such as batch norm). */
-type GradRule = (ctx: GradContext, dOut: ReadonlyArray<string | undefined>, want: readonly boolean[]) => Array<string | undefined>;
+type GradRule = (
+  ctx: GradContext,
+  dOut: ReadonlyArray<string | undefined>,
+  want: readonly boolean[],
+) => Array<string | undefined>;
 
 interface Unit {
   op: string;
@@ -65,7 +79,22 @@ interface Unit {
 }
 
 /** Ops whose outputs never carry a gradient. */
-const NON_DIFFERENTIABLE = new Set(['Equal', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual', 'ArgMax', 'ArgMin', 'Shape', 'Not', 'And', 'Or', 'Floor', 'Ceil', 'Constant']);
+const NON_DIFFERENTIABLE = new Set([
+  'Equal',
+  'Greater',
+  'Less',
+  'GreaterOrEqual',
+  'LessOrEqual',
+  'ArgMax',
+  'ArgMin',
+  'Shape',
+  'Not',
+  'And',
+  'Or',
+  'Floor',
+  'Ceil',
+  'Constant',
+]);
 
 /**
  * Emission helpers shared by the gradient rules: every node appended through {@link GradContext.op}
@@ -82,7 +111,8 @@ export class GradContext {
 
   shape(v: string): number[] {
     const t = this.shapes.get(v);
-    if (!t) throw new ModelError(`autodiff: no shape for value ${v}. Hint: the value is produced by no node or graph input.`);
+    if (!t)
+      throw new ModelError(`autodiff: no shape for value ${v}. Hint: the value is produced by no node or graph input.`);
     return t.shape;
   }
 
@@ -197,8 +227,14 @@ const RULES: Record<string, (node: OnnxNode) => GradRule> = {
   Reciprocal: (n) => (c, d) => [c.op('Neg', [c.mul(d[0]!, c.mul(n.outputs[0]!, n.outputs[0]!))])],
   Pow: (n) => (c, d, want) => {
     const p = constFloats(c.graph, n.inputs[1]);
-    if (!p || p.length !== 1) throw new ModelError(`Pow node ${n.name}: only a constant scalar exponent is differentiable. Hint: use Mul for squares.`);
-    if (want[1]) throw new ModelError(`Pow node ${n.name}: the gradient with respect to the exponent is not supported. Hint: keep exponents constant.`);
+    if (p?.length !== 1)
+      throw new ModelError(
+        `Pow node ${n.name}: only a constant scalar exponent is differentiable. Hint: use Mul for squares.`,
+      );
+    if (want[1])
+      throw new ModelError(
+        `Pow node ${n.name}: the gradient with respect to the exponent is not supported. Hint: keep exponents constant.`,
+      );
     const e = p[0]!;
     const base = n.inputs[0]!;
     const deriv = e === 2 ? c.mul(base, c.scalar(2)) : c.mul(c.op('Pow', [base, c.scalar(e - 1)]), c.scalar(e));
@@ -246,11 +282,17 @@ const RULES: Record<string, (node: OnnxNode) => GradRule> = {
   Dropout: (n) => (c, d) => {
     const modeInput = n.inputs[2] ?? '';
     const training = modeInput === '' ? [0] : constInts(c.graph, modeInput);
-    if (!training) throw new ModelError(`Dropout node ${n.name}: training_mode is not a constant. Hint: build the training graph with a constant training_mode.`);
+    if (!training)
+      throw new ModelError(
+        `Dropout node ${n.name}: training_mode is not a constant. Hint: build the training graph with a constant training_mode.`,
+      );
     if (training[0] === 0) return [d[0], undefined, undefined];
     const ratio = constFloats(c.graph, n.inputs[1])?.[0] ?? 0.5;
     const mask = n.outputs[1];
-    if (!mask) throw new ModelError(`Dropout node ${n.name}: no mask output to differentiate through. Hint: appendGradients adds one; do not strip it.`);
+    if (!mask)
+      throw new ModelError(
+        `Dropout node ${n.name}: no mask output to differentiate through. Hint: appendGradients adds one; do not strip it.`,
+      );
     const scaled = ratio === 0 ? d[0]! : c.mul(d[0]!, c.scalar(1 / (1 - ratio)));
     return [c.op('Where', [mask, scaled, c.scalar(0)]), undefined, undefined];
   },
@@ -280,13 +322,31 @@ function gemmRule(n: OnnxNode): GradRule {
     const [a, b, cc] = [n.inputs[0]!, n.inputs[1]!, n.inputs[2]];
     const dy = d[0]!;
     const gemm = (p: string, q: string, tA: boolean, tB: boolean) =>
-      c.op('Gemm', [p, q], { ...(tA ? { transA: 1 } : {}), ...(tB ? { transB: 1 } : {}), ...(alpha !== 1 ? { alpha: { float: alpha } } : {}) });
+      c.op('Gemm', [p, q], {
+        ...(tA ? { transA: 1 } : {}),
+        ...(tB ? { transB: 1 } : {}),
+        ...(alpha !== 1 ? { alpha: { float: alpha } } : {}),
+      });
     // Y = α·op(A)·op(B) + β·C; d op(A) = α·dY·op(B)ᵀ, d op(B) = α·op(A)ᵀ·dY, transposed back where op transposes.
     let da: string | undefined;
     let db: string | undefined;
     let dc: string | undefined;
-    if (want[0]) da = !ta ? (!tb ? gemm(dy, b, false, true) : gemm(dy, b, false, false)) : !tb ? gemm(b, dy, false, true) : gemm(b, dy, true, true);
-    if (want[1]) db = !tb ? (!ta ? gemm(a, dy, true, false) : gemm(a, dy, false, false)) : !ta ? gemm(dy, a, true, false) : gemm(dy, a, true, true);
+    if (want[0])
+      da = !ta
+        ? !tb
+          ? gemm(dy, b, false, true)
+          : gemm(dy, b, false, false)
+        : !tb
+          ? gemm(b, dy, false, true)
+          : gemm(b, dy, true, true);
+    if (want[1])
+      db = !tb
+        ? !ta
+          ? gemm(a, dy, true, false)
+          : gemm(a, dy, false, false)
+        : !ta
+          ? gemm(dy, a, true, false)
+          : gemm(dy, a, true, true);
     if (want[2] && cc) {
       const scaled = beta === 1 ? dy : c.mul(dy, c.scalar(beta));
       dc = c.unbroadcast(scaled, c.shape(cc));
@@ -302,7 +362,10 @@ function matmulRule(n: OnnxNode): GradRule {
     const as = c.shape(a);
     const bs = c.shape(b);
     if (as.length === 2 && bs.length === 2) {
-      return [want[0] ? c.op('Gemm', [dy, b], { transB: 1 }) : undefined, want[1] ? c.op('Gemm', [a, dy], { transA: 1 }) : undefined];
+      return [
+        want[0] ? c.op('Gemm', [dy, b], { transB: 1 }) : undefined,
+        want[1] ? c.op('Gemm', [a, dy], { transA: 1 }) : undefined,
+      ];
     }
     const swapLast = (v: string) => {
       const r = c.shape(v).length;
@@ -321,7 +384,8 @@ function matmulRule(n: OnnxNode): GradRule {
 function convRule(n: OnnxNode): GradRule {
   return (c, d, want) => {
     const [x, w, bias] = [n.inputs[0]!, n.inputs[1]!, n.inputs[2]];
-    if (attrInt(n, 'group', 1) !== 1) throw new ModelError(`Conv node ${n.name}: grouped convolutions have no gradient rule. Hint: use group = 1.`);
+    if (attrInt(n, 'group', 1) !== 1)
+      throw new ModelError(`Conv node ${n.name}: grouped convolutions have no gradient rule. Hint: use group = 1.`);
     const dy = d[0]!;
     const xs = c.shape(x);
     const ws = c.shape(w);
@@ -332,7 +396,11 @@ function convRule(n: OnnxNode): GradRule {
     const g = windowGeometry(n, spatial, kernel);
     const out: Array<string | undefined> = [undefined, undefined, undefined];
     if (want[0]) out[0] = convInputGrad(c, dy, w, g, spatial, kernel, ys);
-    if (want[1]) out[1] = kernel.length === 2 && numel(kernel) <= 9 ? convFilterGradGemm(c, x, dy, g, xs, ws, ys) : convFilterGradConv(c, x, dy, g, spatial, kernel, ys);
+    if (want[1])
+      out[1] =
+        kernel.length === 2 && numel(kernel) <= 9
+          ? convFilterGradGemm(c, x, dy, g, xs, ws, ys)
+          : convFilterGradConv(c, x, dy, g, spatial, kernel, ys);
     if (want[2] && bias) {
       const axes = [0, ...Array.from({ length: r }, (_, i) => i + 2)];
       out[2] = c.op('ReduceSum', [dy, c.ints(axes)], { keepdims: 0 });
@@ -349,7 +417,15 @@ type Geometry = ReturnType<typeof windowGeometry>;
  * runs in its fast blocked layout. Otherwise ConvTranspose with the forward's geometry, its
  * output_padding restoring rows a strided forward never reached.
  */
-function convInputGrad(c: GradContext, dy: string, w: string, g: Geometry, spatial: number[], kernel: number[], ys: number[]): string {
+function convInputGrad(
+  c: GradContext,
+  dy: string,
+  w: string,
+  g: Geometry,
+  spatial: number[],
+  kernel: number[],
+  ys: number[],
+): string {
   const r = spatial.length;
   const ext = kernel.map((k, i) => (k - 1) * g.dilations[i]!);
   const flippable = g.strides.every((s) => s === 1) && g.pads.every((p, i) => p <= ext[i % r]!);
@@ -365,7 +441,9 @@ function convInputGrad(c: GradContext, dy: string, w: string, g: Geometry, spati
       pads: g.pads.map((p, i) => ext[i % r]! - p),
     });
   }
-  const outputPadding = spatial.map((s, i) => s - (g.strides[i]! * (ys[i + 2]! - 1) + ext[i]! + 1 - g.pads[i]! - g.pads[i + r]!));
+  const outputPadding = spatial.map(
+    (s, i) => s - (g.strides[i]! * (ys[i + 2]! - 1) + ext[i]! + 1 - g.pads[i]! - g.pads[i + r]!),
+  );
   return c.op('ConvTranspose', [dy, w], {
     kernel_shape: kernel,
     strides: g.strides,
@@ -381,7 +459,15 @@ function convInputGrad(c: GradContext, dy: string, w: string, g: Geometry, spati
  * taken from the input transposed to [C, N, H, W] so the contraction axis (n, p) is contiguous in both
  * operands. One large GEMM is far faster on ORT's CPU EP than a Conv whose filter is the whole dY.
  */
-function convFilterGradGemm(c: GradContext, x: string, dy: string, g: Geometry, xs: number[], ws: number[], ys: number[]): string {
+function convFilterGradGemm(
+  c: GradContext,
+  x: string,
+  dy: string,
+  g: Geometry,
+  xs: number[],
+  ws: number[],
+  ys: number[],
+): string {
   const [N, C, H, W] = xs as [number, number, number, number];
   const [M, , kh, kw] = ws as [number, number, number, number];
   const [Ho, Wo] = [ys[2]!, ys[3]!];
@@ -397,7 +483,15 @@ function convFilterGradGemm(c: GradContext, x: string, dy: string, g: Geometry, 
       const [y0, x0] = [i * dh, j * dw];
       const whole = y0 === 0 && x0 === 0 && sh === 1 && sw === 1 && Ho === H + pt + pb && Wo === W + pl + pr;
       windows.push(
-        whole ? padded : c.op('Slice', [padded, c.ints([y0, x0]), c.ints([y0 + (Ho - 1) * sh + 1, x0 + (Wo - 1) * sw + 1]), c.ints([2, 3]), c.ints([sh, sw])]),
+        whole
+          ? padded
+          : c.op('Slice', [
+              padded,
+              c.ints([y0, x0]),
+              c.ints([y0 + (Ho - 1) * sh + 1, x0 + (Wo - 1) * sw + 1]),
+              c.ints([2, 3]),
+              c.ints([sh, sw]),
+            ]),
       );
     }
   }
@@ -413,12 +507,22 @@ function convFilterGradGemm(c: GradContext, x: string, dy: string, g: Geometry, 
  * dW of a convolution of any rank or kernel size: a Conv with batch and channel axes swapped, dY as the
  * filter, strides and dilations exchanged: dW[m,c,i,j] = Σ_{n,y,x} dY[n,m,y,x] · X[n,c,y·s+i·d−p, …].
  */
-function convFilterGradConv(c: GradContext, x: string, dy: string, g: Geometry, spatial: number[], kernel: number[], ys: number[]): string {
+function convFilterGradConv(
+  c: GradContext,
+  x: string,
+  dy: string,
+  g: Geometry,
+  spatial: number[],
+  kernel: number[],
+  ys: number[],
+): string {
   const r = spatial.length;
   const perm = [1, 0, ...Array.from({ length: r }, (_, i) => i + 2)];
   const xt = c.op('Transpose', [x], { perm });
   const dyt = c.op('Transpose', [dy], { perm });
-  const endPads = spatial.map((s, i) => Math.max(0, (kernel[i]! - 1) * g.dilations[i]! + (ys[i + 2]! - 1) * g.strides[i]! + 1 - s - g.pads[i]!));
+  const endPads = spatial.map((s, i) =>
+    Math.max(0, (kernel[i]! - 1) * g.dilations[i]! + (ys[i + 2]! - 1) * g.strides[i]! + 1 - s - g.pads[i]!),
+  );
   let z = c.op('Conv', [xt, dyt], {
     kernel_shape: ys.slice(2),
     strides: g.dilations,
@@ -437,12 +541,17 @@ function maxPoolRule(n: OnnxNode): GradRule {
   return (c, d) => {
     const [x, y] = [n.inputs[0]!, n.outputs[0]!];
     const xs = c.shape(x);
-    if (xs.length !== 4) throw new ModelError(`MaxPool node ${n.name}: only 2-D pooling has a gradient rule. Hint: use NCHW inputs.`);
+    if (xs.length !== 4)
+      throw new ModelError(`MaxPool node ${n.name}: only 2-D pooling has a gradient rule. Hint: use NCHW inputs.`);
     const kernel = attrInts(n, 'kernel_shape') ?? [];
     const g = windowGeometry(n, xs.slice(2), kernel);
     const [kh, kw] = [kernel[0]!, kernel[1]!];
     const ok =
-      g.strides[0] === kh && g.strides[1] === kw && g.pads.every((p) => p === 0) && g.dilations.every((v) => v === 1) && attrInt(n, 'ceil_mode', 0) === 0;
+      g.strides[0] === kh &&
+      g.strides[1] === kw &&
+      g.pads.every((p) => p === 0) &&
+      g.dilations.every((v) => v === 1) &&
+      attrInt(n, 'ceil_mode', 0) === 0;
     if (!ok) {
       throw new ModelError(
         `MaxPool node ${n.name}: the gradient rule needs non-overlapping windows (stride = kernel, no padding, no dilation, floor mode); got kernel [${kernel}] strides [${g.strides}] pads [${g.pads}]. Hint: use maxpool size = stride, as VGG does.`,
@@ -454,7 +563,10 @@ function maxPoolRule(n: OnnxNode): GradRule {
     // Rows and columns a floor-mode pool never reads get no gradient: crop them here, pad back below.
     const xc = Hc !== H || Wc !== W ? c.op('Slice', [x, c.ints([0, 0]), c.ints([Hc, Wc]), c.ints([2, 3])]) : x;
     // [N,C,Hc,Wc] → [N·C·Ho, kh, Wo, kw] → [N·C·Ho, Wo, kh, kw] → [N·C·Ho·Wo, kh·kw]: one row per window.
-    const win = c.reshape(c.op('Transpose', [c.reshape(xc, [N * C * Ho, kh, Wo, kw])], { perm: [0, 2, 1, 3] }), [N * C * Ho * Wo, kh * kw]);
+    const win = c.reshape(c.op('Transpose', [c.reshape(xc, [N * C * Ho, kh, Wo, kw])], { perm: [0, 2, 1, 3] }), [
+      N * C * Ho * Wo,
+      kh * kw,
+    ]);
     const ymax = c.reshape(y, [N * C * Ho * Wo, 1]);
     const hit = c.op('Cast', [c.op('Equal', [win, ymax])], { to: 1 });
     // Exclusive prefix count of hits within a window: keep a hit only where none came before it.
@@ -466,7 +578,12 @@ function maxPoolRule(n: OnnxNode): GradRule {
     const before = c.op('MatMul', [hit, upperName]);
     const first = c.op('Where', [c.op('Less', [before, c.scalar(0.5)]), hit, c.scalar(0)]);
     const dwin = c.mul(first, c.reshape(d[0]!, [N * C * Ho * Wo, 1]));
-    let dx = c.reshape(c.op('Transpose', [c.reshape(dwin, [N * C * Ho, Wo, kh, kw])], { perm: [0, 2, 1, 3] }), [N, C, Hc, Wc]);
+    let dx = c.reshape(c.op('Transpose', [c.reshape(dwin, [N * C * Ho, Wo, kh, kw])], { perm: [0, 2, 1, 3] }), [
+      N,
+      C,
+      Hc,
+      Wc,
+    ]);
     if (Hc !== H || Wc !== W) dx = c.op('Pad', [dx, c.ints([0, 0, 0, 0, 0, 0, H - Hc, W - Wc])]);
     return [dx];
   };
@@ -611,13 +728,24 @@ function ensureDropoutMasks(graph: OnnxGraph, shapes: Map<string, ValueType>): v
  * primitives first (see {@link lowerTrainingBatchNorm}), and so is LogSoftmax ({@link lowerLogSoftmax});
  * contributions of values used more than once are summed.
  */
-export function appendGradients(graph: OnnxGraph, loss: string, wrt: string[], opts: GradientOptions = {}): GradientResult {
+export function appendGradients(
+  graph: OnnxGraph,
+  loss: string,
+  wrt: string[],
+  opts: GradientOptions = {},
+): GradientResult {
   const shapes = inferShapes(graph, opts.shapeOverrides);
   const composites = [...lowerTrainingBatchNorm(graph, shapes), ...lowerLogSoftmax(graph, shapes)];
   ensureDropoutMasks(graph, shapes);
   const lossShape = shapes.get(loss)?.shape;
-  if (!lossShape) throw new ModelError(`autodiff: loss ${loss} is not a value of graph ${graph.name}. Hint: pass the name of the scalar loss output.`);
-  if (numel(lossShape) !== 1) throw new ModelError(`autodiff: loss ${loss} has shape [${lossShape}], not a scalar. Hint: reduce the loss to one value first.`);
+  if (!lossShape)
+    throw new ModelError(
+      `autodiff: loss ${loss} is not a value of graph ${graph.name}. Hint: pass the name of the scalar loss output.`,
+    );
+  if (numel(lossShape) !== 1)
+    throw new ModelError(
+      `autodiff: loss ${loss} has shape [${lossShape}], not a scalar. Hint: reduce the loss to one value first.`,
+    );
 
   // Units in topological order: each composite stands where its last member stood.
   const memberOf = new Map<OnnxNode, Composite>();
@@ -638,7 +766,14 @@ export function appendGradients(graph: OnnxGraph, loss: string, wrt: string[], o
       if (shapes.get(o)?.type !== 'float32') nonDiff.add(j);
     });
     const make = RULES[n.op];
-    units.push({ op: n.op, where: `${n.op} node ${n.name}`, inputs: n.inputs, outputs: n.outputs, nonDiffOutputs: nonDiff, rule: make?.(n) });
+    units.push({
+      op: n.op,
+      where: `${n.op} node ${n.name}`,
+      inputs: n.inputs,
+      outputs: n.outputs,
+      nonDiffOutputs: nonDiff,
+      rule: make?.(n),
+    });
   }
 
   // Forward: which values depend on a wrt value. Backward: which values the loss depends on.
@@ -652,7 +787,8 @@ export function appendGradients(graph: OnnxGraph, loss: string, wrt: string[], o
   const reaches = new Set([loss]);
   for (let i = units.length - 1; i >= 0; i--) {
     const u = units[i]!;
-    if (u.outputs.some((o, j) => reaches.has(o) && !u.nonDiffOutputs.has(j))) for (const v of u.inputs) if (v !== '') reaches.add(v);
+    if (u.outputs.some((o, j) => reaches.has(o) && !u.nonDiffOutputs.has(j)))
+      for (const v of u.inputs) if (v !== '') reaches.add(v);
   }
 
   const ctx = new GradContext(graph, shapes);
@@ -683,7 +819,9 @@ export function appendGradients(graph: OnnxGraph, loss: string, wrt: string[], o
     const dOut = u.outputs.map((o, j) => (u.nonDiffOutputs.has(j) ? undefined : total(o)));
     if (dOut.every((g) => g === undefined)) continue;
     if (!u.rule) {
-      throw new ModelError(`autodiff: ${u.where}: no gradient rule for op ${u.op}. Hint: add one to src/backends/onnxruntime/autodiff.ts or keep the op off the path from the weights to the loss.`);
+      throw new ModelError(
+        `autodiff: ${u.where}: no gradient rule for op ${u.op}. Hint: add one to src/backends/onnxruntime/autodiff.ts or keep the op off the path from the weights to the loss.`,
+      );
     }
     // Rules read the first output gradient; a missing one (an output that does not reach the loss) is zero.
     if (dOut[0] === undefined) {
@@ -702,7 +840,10 @@ export function appendGradients(graph: OnnxGraph, loss: string, wrt: string[], o
     const g = total(v);
     if (g !== undefined) grads[v] = g;
     else if (opts.allowUnused) grads[v] = ctx.expand(ctx.scalar(0), ctx.shape(v));
-    else throw new ModelError(`autodiff: ${v} does not influence loss ${loss}. Hint: remove it from the values to differentiate, or pass allowUnused.`);
+    else
+      throw new ModelError(
+        `autodiff: ${v} does not influence loss ${loss}. Hint: remove it from the values to differentiate, or pass allowUnused.`,
+      );
   }
   return { grads, shapes };
 }

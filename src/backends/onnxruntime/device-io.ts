@@ -48,15 +48,20 @@ export class DeviceUploader {
           g.output(g.op('Identity', [v.name], {}, `${v.name}.device`), type, shape);
         }
       }
-      this.session = await this.ort.InferenceSession.create(g.toModelBytes(), { ...this.opts, preferredOutputLocation: 'gpu-buffer' });
+      this.session = await this.ort.InferenceSession.create(g.toModelBytes(), {
+        ...this.opts,
+        preferredOutputLocation: 'gpu-buffer',
+      });
     }
     const out = await this.session.run(feeds);
     const m: Record<string, Tensor> = {};
     for (const v of this.values) {
       const t = out[`${v.name}.device`];
-      if (!t || t.location !== 'gpu-buffer') {
+      if (t?.location !== 'gpu-buffer') {
         for (const u of Object.values(out)) u.dispose();
-        throw new BackendError(`onnxruntime: uploading ${v.name} left it in '${t?.location}', not on the device. Hint: the execution provider must keep outputs as gpu-buffer tensors.`);
+        throw new BackendError(
+          `onnxruntime: uploading ${v.name} left it in '${t?.location}', not on the device. Hint: the execution provider must keep outputs as gpu-buffer tensors.`,
+        );
       }
       m[v.name] = t;
     }
@@ -87,9 +92,13 @@ export class DeviceReader {
         g.input(v.name, v.type ?? 'float32', [...v.shape]);
         g.output(g.op('Identity', [v.name], {}, `${v.name}.host`), v.type ?? 'float32', [...v.shape]);
       }
-      this.session = await this.ort.InferenceSession.create(g.toModelBytes(), { ...this.opts, preferredOutputLocation: 'cpu' });
+      this.session = await this.ort.InferenceSession.create(g.toModelBytes(), {
+        ...this.opts,
+        preferredOutputLocation: 'cpu',
+      });
     }
-    const get = (name: string) => (tensors instanceof Map ? tensors.get(name) : (tensors as Record<string, Tensor>)[name]);
+    const get = (name: string) =>
+      tensors instanceof Map ? tensors.get(name) : (tensors as Record<string, Tensor>)[name];
     const feeds: Record<string, Tensor> = {};
     for (const v of this.values) feeds[v.name] = get(v.name)!;
     const out = await this.session.run(feeds);

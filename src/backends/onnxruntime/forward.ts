@@ -110,7 +110,10 @@ export function buildForwardGraph(model: ModelGraph, opts: ForwardOptions): Forw
       paramInputs[p.name] = g.input(p.name, 'float32', p.shape);
     } else {
       const t = opts.weightsData?.[p.name];
-      if (!t) throw new BackendError(`ONNX forward graph of ${model.name}: no weights for ${p.name}. Hint: pass weightsData with every parameter (initWeights makes them).`);
+      if (!t)
+        throw new BackendError(
+          `ONNX forward graph of ${model.name}: no weights for ${p.name}. Hint: pass weightsData with every parameter (initWeights makes them).`,
+        );
       const n = p.shape.reduce((a, b) => a * b, 1);
       if (t.data.length !== n || t.shape.join('x') !== p.shape.join('x')) {
         throw new BackendError(
@@ -135,7 +138,18 @@ export function buildForwardGraph(model: ModelGraph, opts: ForwardOptions): Forw
       case 'conv': {
         const ins = [x, pv('weight')];
         if (s.bias) ins.push(pv('bias'));
-        y = g.op('Conv', ins, { kernel_shape: [s.kernel!, s.kernel!], strides: [s.stride!, s.stride!], pads: convPads(layer), dilations: [1, 1], group: 1 }, out);
+        y = g.op(
+          'Conv',
+          ins,
+          {
+            kernel_shape: [s.kernel!, s.kernel!],
+            strides: [s.stride!, s.stride!],
+            pads: convPads(layer),
+            dilations: [1, 1],
+            group: 1,
+          },
+          out,
+        );
         break;
       }
       case 'relu':
@@ -152,7 +166,15 @@ export function buildForwardGraph(model: ModelGraph, opts: ForwardOptions): Forw
           const newVar = `${layer.name}.var.next`;
           g.node('BatchNormalization', ins, [out, newMean, newVar], { ...attrs, training_mode: 1 });
           y = out;
-          batchNormUpdates.push({ layer, meanParam: `${layer.name}.mean`, varParam: `${layer.name}.var`, newMean, newVar, momentum: s.momentum!, epsilon: s.epsilon! });
+          batchNormUpdates.push({
+            layer,
+            meanParam: `${layer.name}.mean`,
+            varParam: `${layer.name}.var`,
+            newMean,
+            newVar,
+            momentum: s.momentum!,
+            epsilon: s.epsilon!,
+          });
         } else {
           y = g.op('BatchNormalization', ins, attrs, out);
         }
@@ -187,7 +209,18 @@ export function buildForwardGraph(model: ModelGraph, opts: ForwardOptions): Forw
     x = y;
   });
   g.output(LOGITS_NAME, 'float32', [batch, model.numClasses]);
-  return { graph: g, model, mode: opts.mode, batch, input, logits: LOGITS_NAME, paramInputs, layerValues, batchNormUpdates, dropouts };
+  return {
+    graph: g,
+    model,
+    mode: opts.mode,
+    batch,
+    input,
+    logits: LOGITS_NAME,
+    paramInputs,
+    layerValues,
+    batchNormUpdates,
+    dropouts,
+  };
 }
 
 /** Serialised standalone inference model: weights as initializers, symbolic batch `N`. */
@@ -207,6 +240,9 @@ export async function exportOnnx(model: ModelGraph, weights: Weights, path: stri
   try {
     await writeFileAtomic(path, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   } catch (e) {
-    throw new BackendError(`${path}: cannot write the ONNX model: ${(e as Error).message}. Hint: check that the folder exists and is writable.`, { cause: e });
+    throw new BackendError(
+      `${path}: cannot write the ONNX model: ${(e as Error).message}. Hint: check that the folder exists and is writable.`,
+      { cause: e },
+    );
   }
 }

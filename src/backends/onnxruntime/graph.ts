@@ -62,7 +62,10 @@ export class OnnxGraph {
   readonly initializers = new Map<string, OnnxTensorInit>();
   private counter = 0;
 
-  constructor(readonly name: string, readonly opset = DEFAULT_OPSET) {}
+  constructor(
+    readonly name: string,
+    readonly opset = DEFAULT_OPSET,
+  ) {}
 
   /** A fresh value name with a readable prefix. */
   fresh(prefix: string): string {
@@ -100,8 +103,15 @@ export class OnnxGraph {
    * Appends a node. `outputs` may be a number (that many fresh names) or explicit names.
    * Returns the output names.
    */
-  node(op: string, inputs: string[], outputs: number | string[] = 1, attrs: Record<string, AttrValue> = {}, domain = ''): string[] {
-    const outs = typeof outputs === 'number' ? Array.from({ length: outputs }, () => this.fresh(op.toLowerCase())) : outputs;
+  node(
+    op: string,
+    inputs: string[],
+    outputs: number | string[] = 1,
+    attrs: Record<string, AttrValue> = {},
+    domain = '',
+  ): string[] {
+    const outs =
+      typeof outputs === 'number' ? Array.from({ length: outputs }, () => this.fresh(op.toLowerCase())) : outputs;
     this.nodes.push({ op, inputs, outputs: outs, attrs, name: this.fresh(`n_${op}`), domain });
     return outs;
   }
@@ -148,7 +158,9 @@ function encodeValueInfo(v: ValueInfo) {
         elemType: ELEM[v.type],
         shape: onnx.TensorShapeProto.create({
           dim: v.shape.map((d) =>
-            typeof d === 'number' ? onnx.TensorShapeProto.Dimension.create({ dimValue: d }) : onnx.TensorShapeProto.Dimension.create({ dimParam: d }),
+            typeof d === 'number'
+              ? onnx.TensorShapeProto.Dimension.create({ dimValue: d })
+              : onnx.TensorShapeProto.Dimension.create({ dimParam: d }),
           ),
         }),
       }),
@@ -170,7 +182,8 @@ export function encodeTensor(t: OnnxTensorInit) {
 
 function encodeAttr(name: string, v: AttrValue) {
   const A = onnx.AttributeProto.AttributeType;
-  if (typeof v === 'string') return onnx.AttributeProto.create({ name, type: A.STRING, s: new TextEncoder().encode(v) });
+  if (typeof v === 'string')
+    return onnx.AttributeProto.create({ name, type: A.STRING, s: new TextEncoder().encode(v) });
   if (typeof v === 'number') {
     return Number.isInteger(v)
       ? onnx.AttributeProto.create({ name, type: A.INT, i: v })

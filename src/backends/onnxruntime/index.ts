@@ -34,7 +34,10 @@ class OrtBackend implements Backend {
   async load(model: ModelGraph, weights: Weights, opts: LoadOptions): Promise<ModelSession> {
     const avail = await probeDevice(this.device);
     if (!avail.available) {
-      throw new BackendError(`${this.id} is unavailable: ${avail.reason}`, { code: 'BACKEND_UNAVAILABLE', hint: 'pick another backend, or fix the reason above' });
+      throw new BackendError(`${this.id} is unavailable: ${avail.reason}`, {
+        code: 'BACKEND_UNAVAILABLE',
+        hint: 'pick another backend, or fix the reason above',
+      });
     }
     return OrtSession.create(await loadOrt(), this.device, model, weights, opts);
   }
@@ -42,6 +45,7 @@ class OrtBackend implements Backend {
 
 /** The ONNX Runtime backend for `device`. Creating it is free; `probe`/`load` import the runtime. */
 export function createOrtBackend(device: OrtDevice): Backend {
-  if (!DEVICES.includes(device)) throw new BackendError(`onnxruntime: unknown device ${String(device)}. Hint: use one of ${DEVICES.join(', ')}.`);
+  if (!DEVICES.includes(device))
+    throw new BackendError(`onnxruntime: unknown device ${String(device)}. Hint: use one of ${DEVICES.join(', ')}.`);
   return new OrtBackend(device);
 }

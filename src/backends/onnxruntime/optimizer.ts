@@ -45,14 +45,22 @@ export function sgdConstants(graph: OnnxGraph, cfg: OptimizerConfig): SgdConstan
  * output velocity is the decayed gradient (so the state layout does not depend on the config).
  */
 export function appendSgdMomentum(graph: OnnxGraph, consts: SgdConstants, lr: string, v: SgdParamValues): void {
-  const decayed = consts.weightDecay ? graph.op('Add', [v.grad, graph.op('Mul', [v.param, consts.weightDecay])]) : v.grad;
+  const decayed = consts.weightDecay
+    ? graph.op('Add', [v.grad, graph.op('Mul', [v.param, consts.weightDecay])])
+    : v.grad;
   if (consts.momentum) graph.node('Add', [graph.op('Mul', [v.velocity, consts.momentum]), decayed], [v.velocityOut]);
   else graph.node('Identity', [decayed], [v.velocityOut]);
   graph.node('Sub', [v.param, graph.op('Mul', [v.velocityOut, lr])], [v.paramOut]);
 }
 
 /** The same update in plain float64 arithmetic, for tests and for checking a backend's step. */
-export function sgdMomentumReference(cfg: OptimizerConfig, lr: number, w: ArrayLike<number>, g: ArrayLike<number>, v: ArrayLike<number>): { w: Float64Array; v: Float64Array } {
+export function sgdMomentumReference(
+  cfg: OptimizerConfig,
+  lr: number,
+  w: ArrayLike<number>,
+  g: ArrayLike<number>,
+  v: ArrayLike<number>,
+): { w: Float64Array; v: Float64Array } {
   const n = w.length;
   const w2 = new Float64Array(n);
   const v2 = new Float64Array(n);

@@ -44,7 +44,10 @@ export function defaultThreads(): number {
  * Session options for `device`: full graph optimisation, one intra-op thread per core, sequential
  * execution (a VGG is a chain; inter-op threads would only compete), warnings off the console.
  */
-export function sessionOptions(device: OrtDevice, extra: InferenceSession.SessionOptions = {}): InferenceSession.SessionOptions {
+export function sessionOptions(
+  device: OrtDevice,
+  extra: InferenceSession.SessionOptions = {},
+): InferenceSession.SessionOptions {
   return {
     executionProviders: [EXECUTION_PROVIDER[device]],
     graphOptimizationLevel: 'all',
@@ -79,7 +82,11 @@ export function explainEpFailure(device: OrtDevice, message: string): string {
     return `ONNX Runtime's WebGPU EP failed to start: ${first.trim()}`;
   }
   if (device === 'cuda') {
-    if (/shared library|libcudart|libcudnn|libcublas|providers_cuda|providers_shared|cannot open shared object/i.test(message)) {
+    if (
+      /shared library|libcudart|libcudnn|libcublas|providers_cuda|providers_shared|cannot open shared object/i.test(
+        message,
+      )
+    ) {
       return `the CUDA execution provider could not be loaded (its libraries or CUDA/cuDNN are missing): ${first.trim()}; ${CUDA_INSTALL_HINT}`;
     }
     return `ONNX Runtime's CUDA EP failed to start: ${first.trim()}`;
@@ -117,15 +124,29 @@ async function probeUncached(device: OrtDevice): Promise<Availability> {
   try {
     ort = await loadOrt();
   } catch (e) {
-    return { available: false, reason: `onnxruntime-node cannot be loaded: ${(e as Error).message.split('\n')[0]}; run \`npm install onnxruntime-node\`` };
+    return {
+      available: false,
+      reason: `onnxruntime-node cannot be loaded: ${(e as Error).message.split('\n')[0]}; run \`npm install onnxruntime-node\``,
+    };
   }
   const ep = EXECUTION_PROVIDER[device];
   const listed = ort.listSupportedBackends().find((b) => b.name === ep);
   if (!listed) {
-    return { available: false, reason: `this onnxruntime-node build (${ort.env.versions.node}, ${process.platform}/${process.arch}) has no '${ep}' execution provider` };
+    return {
+      available: false,
+      reason: `this onnxruntime-node build (${ort.env.versions.node}, ${process.platform}/${process.arch}) has no '${ep}' execution provider`,
+    };
   }
-  if (device === 'cuda' && !listed.bundled && !existsSync(join(bindingDir(), 'libonnxruntime_providers_cuda.so')) && !existsSync(join(bindingDir(), 'onnxruntime_providers_cuda.dll'))) {
-    return { available: false, reason: `the CUDA execution provider binaries are not installed (onnxruntime-node does not bundle them; looked in ${bindingDir()}); ${CUDA_INSTALL_HINT}` };
+  if (
+    device === 'cuda' &&
+    !listed.bundled &&
+    !existsSync(join(bindingDir(), 'libonnxruntime_providers_cuda.so')) &&
+    !existsSync(join(bindingDir(), 'onnxruntime_providers_cuda.dll'))
+  ) {
+    return {
+      available: false,
+      reason: `the CUDA execution provider binaries are not installed (onnxruntime-node does not bundle them; looked in ${bindingDir()}); ${CUDA_INSTALL_HINT}`,
+    };
   }
   if (device === 'webgpu' && !softwareGpuAllowed()) {
     const a = await dawnAdapter();
@@ -137,11 +158,15 @@ async function probeUncached(device: OrtDevice): Promise<Availability> {
     session = await ort.InferenceSession.create(tinyModelBytes(), { executionProviders: [ep], logSeverityLevel: 4 });
     const out = await session.run({ x: new ort.Tensor('float32', Float32Array.from([-1, 0, 1, 2]), [1, 4]) });
     const y = Array.from(out.y!.data as Float32Array);
-    if (y.join(',') !== '0,0,1,2') return { available: false, reason: `the ${ep} EP computed Relu([-1,0,1,2]) = [${y.join(', ')}]` };
+    if (y.join(',') !== '0,0,1,2')
+      return { available: false, reason: `the ${ep} EP computed Relu([-1,0,1,2]) = [${y.join(', ')}]` };
   } catch (e) {
     return { available: false, reason: explainEpFailure(device, (e as Error).message) };
   } finally {
     await session?.release();
   }
-  return { available: true, detail: `onnxruntime-node ${ort.env.versions.node}, ${ep} execution provider${device === 'cpu' ? `, ${defaultThreads()} threads` : ''}` };
+  return {
+    available: true,
+    detail: `onnxruntime-node ${ort.env.versions.node}, ${ep} execution provider${device === 'cpu' ? `, ${defaultThreads()} threads` : ''}`,
+  };
 }

@@ -19,7 +19,16 @@ import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import { fillBatch, identityOrder } from '../../data/batch.ts';
 import { BackendError, ModelError } from '../../errors.ts';
 import type { ModelGraph, Weights } from '../../models/ir.ts';
-import type { BackendId, BackendMemory, InferRequest, LoadOptions, ModelSession, SessionInfo, TrainRequest, TrainResult } from '../types.ts';
+import type {
+  BackendId,
+  BackendMemory,
+  InferRequest,
+  LoadOptions,
+  ModelSession,
+  SessionInfo,
+  TrainRequest,
+  TrainResult,
+} from '../types.ts';
 import { forwardModelBytes, INPUT_NAME, LOGITS_NAME } from './forward.ts';
 import { EXECUTION_PROVIDER, explainEpFailure, ortVersions, sessionOptions } from './runtime.ts';
 import type { OrtDevice, OrtModule } from './runtime.ts';
@@ -96,7 +105,13 @@ export class OrtSession implements ModelSession {
    * trainer (unless `opts.training === false`) and runs one warm-up inference of `inferBatchSize`
    * examples, so first-run costs (kernel selection, allocation, shader compilation) land here.
    */
-  static async create(ort: OrtModule, device: OrtDevice, model: ModelGraph, weights: Weights, opts: LoadOptions): Promise<OrtSession> {
+  static async create(
+    ort: OrtModule,
+    device: OrtDevice,
+    model: ModelGraph,
+    weights: Weights,
+    opts: LoadOptions,
+  ): Promise<OrtSession> {
     const ds = opts.dataset;
     const [C, H, W] = model.input as [number, number, number];
     if (ds.channels !== C || ds.height !== H || ds.width !== W) {
@@ -113,11 +128,14 @@ export class OrtSession implements ModelSession {
     try {
       session = await ort.InferenceSession.create(forwardModelBytes(model, weights), options);
     } catch (e) {
-      throw new BackendError(`${id}: cannot create the inference session: ${explainEpFailure(device, (e as Error).message)}`, {
-        cause: e,
-        code: 'BACKEND_UNAVAILABLE',
-        hint: 'run the backend probe to see why, or pick another backend',
-      });
+      throw new BackendError(
+        `${id}: cannot create the inference session: ${explainEpFailure(device, (e as Error).message)}`,
+        {
+          cause: e,
+          code: 'BACKEND_UNAVAILABLE',
+          hint: 'run the backend probe to see why, or pick another backend',
+        },
+      );
     }
 
     // Copies: the trainer replaces these tensors, and the caller's arrays must stay as given.
@@ -125,7 +143,10 @@ export class OrtSession implements ModelSession {
       const m = new Map<string, Tensor>();
       for (const p of model.params) {
         const t = weights[p.name];
-        if (!t) throw new BackendError(`${id}: weights lack ${p.name}. Hint: pass the weights initWeights made for this model.`);
+        if (!t)
+          throw new BackendError(
+            `${id}: weights lack ${p.name}. Hint: pass the weights initWeights made for this model.`,
+          );
         m.set(p.name, new ort.Tensor('float32', t.data.slice(), p.shape));
       }
       return m;
@@ -139,7 +160,9 @@ export class OrtSession implements ModelSession {
         state.owners = [up.owner];
         state.location = 'gpu-buffer';
       } catch (e) {
-        notes.push(`training-state weights kept in CPU memory (each training step uploads them): ${(e as Error).message.split('\n')[0]}`);
+        notes.push(
+          `training-state weights kept in CPU memory (each training step uploads them): ${(e as Error).message.split('\n')[0]}`,
+        );
       }
     }
 
@@ -191,7 +214,10 @@ export class OrtSession implements ModelSession {
   private async refresh(): Promise<void> {
     if (this.sessionVersion === this.state.version) return;
     const version = this.state.version;
-    const next = await this.ort.InferenceSession.create(forwardModelBytes(this.model, await this.getWeights()), this.options);
+    const next = await this.ort.InferenceSession.create(
+      forwardModelBytes(this.model, await this.getWeights()),
+      this.options,
+    );
     const old = this.session;
     this.session = next;
     this.sessionVersion = version;
@@ -199,21 +225,29 @@ export class OrtSession implements ModelSession {
   }
 
   private live(): void {
-    if (this.disposed) throw new BackendError(`${this.info.backend}: session used after dispose(). Hint: load the model again.`);
+    if (this.disposed)
+      throw new BackendError(`${this.info.backend}: session used after dispose(). Hint: load the model again.`);
   }
 
   async logits(x: Float32Array, n: number): Promise<Float32Array> {
     this.live();
     const per = this.model.input.reduce((a, b) => a * b, 1);
-    if (x.length < n * per) throw new BackendError(`${this.info.backend}: logits() got ${x.length} values for ${n} examples of ${per}. Hint: pass n·C·H·W floats in NCHW.`);
+    if (x.length < n * per)
+      throw new BackendError(
+        `${this.info.backend}: logits() got ${x.length} values for ${n} examples of ${per}. Hint: pass n·C·H·W floats in NCHW.`,
+      );
     await this.refresh();
-    const input = new this.ort.Tensor('float32', x.length === n * per ? x : x.subarray(0, n * per), [n, ...this.model.input]);
+    const input = new this.ort.Tensor('float32', x.length === n * per ? x : x.subarray(0, n * per), [
+      n,
+      ...this.model.input,
+    ]);
     const out = await this.session.run({ [INPUT_NAME]: input }, [LOGITS_NAME]);
     const t = out[LOGITS_NAME]!;
     // The result is read back to the CPU here, so the device is idle when this returns.
     // The inference session's outputs are host tensors (no preferredOutputLocation): never getData()
     // a device one, which aborts ONNX Runtime 1.30 for Node.
-    if (t.location !== 'cpu') throw new BackendError(`${this.info.backend}: logits came back in '${t.location}', expected host memory`);
+    if (t.location !== 'cpu')
+      throw new BackendError(`${this.info.backend}: logits came back in '${t.location}', expected host memory`);
     const copy = Float32Array.from(t.data as Float32Array);
     t.dispose();
     return copy;
@@ -268,12 +302,18 @@ export class OrtSession implements ModelSession {
     this.live();
     for (const p of this.model.params) {
       if (!this.state.tensors.has(p.name)) {
-        throw new BackendError(`${this.info.backend}: the weight state lacks ${p.name}. Hint: the trainer must replace tensors, not remove them.`);
+        throw new BackendError(
+          `${this.info.backend}: the weight state lacks ${p.name}. Hint: the trainer must replace tensors, not remove them.`,
+        );
       }
     }
     const out: Weights = {};
     if (this.state.location === 'cpu') {
-      for (const p of this.model.params) out[p.name] = { shape: [...p.shape], data: Float32Array.from(this.state.tensors.get(p.name)!.data as Float32Array) };
+      for (const p of this.model.params)
+        out[p.name] = {
+          shape: [...p.shape],
+          data: Float32Array.from(this.state.tensors.get(p.name)!.data as Float32Array),
+        };
       return out;
     }
     this.reader ??= new DeviceReader(this.ort, this.model.params, this.options);

@@ -99,7 +99,13 @@ export interface GradientGraph {
   graph: OnnxGraph;
   inputs: { x: string; labels: string; params: Record<string, string> };
   /** `grads[param]`: gradient of the mean loss with respect to each trainable parameter. */
-  outputs: { loss: string; correct: string; logits: string; grads: Record<string, string>; stats: Record<string, string> };
+  outputs: {
+    loss: string;
+    correct: string;
+    logits: string;
+    grads: Record<string, string>;
+    stats: Record<string, string>;
+  };
   labelType: LabelType;
 }
 
@@ -118,17 +124,34 @@ interface Core {
 /** Forward + loss + gradients, shared by both graphs. */
 function buildCore(model: ModelGraph, opts: TrainGraphOptions): Core {
   if (!Number.isInteger(opts.batch) || opts.batch < 1) {
-    throw new ModelError(`training graph of ${model.name}: batch ${opts.batch} must be a positive integer. Hint: the training graph is built for one batch size.`);
+    throw new ModelError(
+      `training graph of ${model.name}: batch ${opts.batch} must be a positive integer. Hint: the training graph is built for one batch size.`,
+    );
   }
   const labelType = opts.labelType ?? 'int32';
-  const fg = buildForwardGraph(model, { weights: 'inputs', batch: opts.batch, mode: 'training', dropoutSeed: opts.dropoutSeed, name: `${model.name}-train` });
+  const fg = buildForwardGraph(model, {
+    weights: 'inputs',
+    batch: opts.batch,
+    mode: 'training',
+    dropoutSeed: opts.dropoutSeed,
+    name: `${model.name}-train`,
+  });
   const g = fg.graph;
   // The step declares its own outputs; logits stay an internal value.
   g.outputs.splice(0);
   const labels = g.input('labels', labelType, [opts.batch]);
-  const { loss, correct } = appendSoftmaxCrossEntropy(g, fg.logits, labels, { batch: opts.batch, numClasses: model.numClasses, labelType, names: { loss: 'loss', correct: 'correct' } });
+  const { loss, correct } = appendSoftmaxCrossEntropy(g, fg.logits, labels, {
+    batch: opts.batch,
+    numClasses: model.numClasses,
+    labelType,
+    names: { loss: 'loss', correct: 'correct' },
+  });
   const trainable = model.params.filter((p) => p.trainable).map((p) => p.name);
-  const { grads: byValue } = appendGradients(g, loss, trainable.map((p) => fg.paramInputs[p]!));
+  const { grads: byValue } = appendGradients(
+    g,
+    loss,
+    trainable.map((p) => fg.paramInputs[p]!),
+  );
   const grads: Record<string, string> = {};
   for (const p of trainable) grads[p] = byValue[fg.paramInputs[p]!]!;
   const statUpdates: Record<string, string> = {};
@@ -138,7 +161,9 @@ function buildCore(model: ModelGraph, opts: TrainGraphOptions): Core {
   }
   for (const p of model.params) {
     if (!p.trainable && !statUpdates[p.name]) {
-      throw new ModelError(`training graph of ${model.name}: non-trainable parameter ${p.name} has no update. Hint: only batch-norm running statistics may be non-trainable.`);
+      throw new ModelError(
+        `training graph of ${model.name}: non-trainable parameter ${p.name} has no update. Hint: only batch-norm running statistics may be non-trainable.`,
+      );
     }
   }
   return { fg, g, labels, loss, correct, grads, trainable, statUpdates, labelType };
@@ -149,10 +174,15 @@ function buildCore(model: ModelGraph, opts: TrainGraphOptions): Core {
  * velocity and running statistic; outputs their updated values, the loss and the correct count.
  * With `batchSource: 'gather'` x and labels are gathered inside the graph instead ({@link BatchSource}).
  */
-export function buildTrainStepGraph(model: ModelGraph, opts: TrainGraphOptions & { optimizer: OptimizerConfig; batchSource?: BatchSource }): TrainStepGraph {
+export function buildTrainStepGraph(
+  model: ModelGraph,
+  opts: TrainGraphOptions & { optimizer: OptimizerConfig; batchSource?: BatchSource },
+): TrainStepGraph {
   const source = opts.batchSource ?? 'inputs';
   if (source === 'gather' && (opts.labelType ?? 'int32') !== 'int32') {
-    throw new ModelError(`training graph of ${model.name}: batchSource 'gather' keeps the labels as int32. Hint: leave labelType at 'int32'.`);
+    throw new ModelError(
+      `training graph of ${model.name}: batchSource 'gather' keeps the labels as int32. Hint: leave labelType at 'int32'.`,
+    );
   }
   const { fg, g, labels, loss, correct, grads, trainable, statUpdates, labelType } = buildCore(model, opts);
   const lr = g.input('lr', 'float32', []);
@@ -193,7 +223,10 @@ export function buildTrainStepGraph(model: ModelGraph, opts: TrainGraphOptions &
 function gatherBatch(g: OnnxGraph, model: ModelGraph, batch: number, x: string, labels: string): TrainStepGather {
   for (const name of [x, labels]) {
     const i = g.inputs.findIndex((v) => v.name === name);
-    if (i < 0) throw new ModelError(`training graph of ${model.name}: ${name} is not a graph input. Hint: the batch is gathered in place of the x and labels inputs.`);
+    if (i < 0)
+      throw new ModelError(
+        `training graph of ${model.name}: ${name} is not a graph input. Hint: the batch is gathered in place of the x and labels inputs.`,
+      );
     g.inputs.splice(i, 1);
   }
   const data = g.input('data', 'float32', ['examples', ...model.input]);

@@ -31,8 +31,16 @@ export function appendSoftmaxCrossEntropy(
   const K = opts.numClasses;
   const classes =
     labelType === 'int32'
-      ? graph.constant(graph.fresh('class_ids'), { type: 'int32', dims: [1, K], data: Int32Array.from({ length: K }, (_, i) => i) })
-      : graph.constant(graph.fresh('class_ids'), { type: 'int64', dims: [1, K], data: BigInt64Array.from({ length: K }, (_, i) => BigInt(i)) });
+      ? graph.constant(graph.fresh('class_ids'), {
+          type: 'int32',
+          dims: [1, K],
+          data: Int32Array.from({ length: K }, (_, i) => i),
+        })
+      : graph.constant(graph.fresh('class_ids'), {
+          type: 'int64',
+          dims: [1, K],
+          data: BigInt64Array.from({ length: K }, (_, i) => BigInt(i)),
+        });
   const column = graph.op('Unsqueeze', [labels, graph.ints([1])]);
   const onehot = graph.op('Cast', [graph.op('Equal', [column, classes])], { to: 1 });
   const logp = graph.op('LogSoftmax', [logits], { axis: 1 });

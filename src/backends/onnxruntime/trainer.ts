@@ -73,214 +73,264 @@ let bindingLimit: Promise<number> | undefined;
 function deviceBindingLimit(): Promise<number> {
   bindingLimit ??= (async () => {
     try {
-        type Limits = { maxStorageBufferBindingSize?: number; maxBufferSize?: number };
-        const webgpu = (await import('webgpu')) as unknown as { create: (o: string[]) => { requestAdapter(o?: object): Promise<{ limits?: Limits } | null> } };
-        const a = await webgpu.create([]).requestAdapter({ powerPreference: 'high-performance' });
-        const l = a?.limits;
-        if (!l?.maxStorageBufferBindingSize) return WEBGPU_DEFAULT_BINDING;
-        return Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize ?? Number.POSITIVE_INFINITY);
-      } catch {
-        return WEBGPU_DEFAULT_BINDING;
-      }
-    })();
-    return bindingLimit;
-  }
-
-  /** A training split on the device (see the file header). */
-  interface DeviceSplit {
-    split: Split;
-    /** `[N, C, H, W]` float32, normalised. */
-    data: Tensor;
-    /** `[N]` int32. */
-    labels: Tensor;
-  }
-
-  /** Device tensors a gathered step reads besides the state. */
-  interface GatherFeeds {
-    split: DeviceSplit;
-    /** `[steps, batch]` int32. */
-    order: Tensor;
-    /** Scalar int32; replaced by each step's `step.next`. */
-    step: Tensor;
-    lr: Tensor;
-  }
-
-  /** Key of a parameter's velocity in {@link OrtWeightState.aux}. */
-  export function velocityKey(param: string): string {
-    return `${param}.velocity`;
-  }
-
-  /** One state value the step reads and rewrites. */
-  interface Slot {
-    /** Parameter name (the key in state.tensors), or velocity key (in state.aux). */
-    key: string;
-    where: 'tensors' | 'aux';
-    input: string;
-    output: string;
-    shape: number[];
-  }
-
-  /** A compiled step for one batch size and batch source. */
-  interface Step {
-    batch: number;
-    source: BatchSource;
-    graph: TrainStepGraph;
-    session: InferenceSession;
-    slots: Slot[];
-    x: Tensor;
-    xBuf: Float32Array;
-    labels: Tensor;
-    labelBuf: Int32Array;
-    /** CPU mode: the spare tensor of each slot (written by the next step). */
-    spare: Map<string, Tensor>;
-    loss: Tensor | undefined;
-    correct: Tensor | undefined;
-  }
-
-  function numel(shape: readonly number[]): number {
-    return shape.reduce((a, b) => a * b, 1);
-  }
-
-  /** Trainer implementation; see the file header. */
-  class OrtTrainerImpl implements OrtTrainer {
-    private readonly steps = new Map<string, Step>();
-    private readback: DeviceReader | undefined;
-    private readonly lr: Tensor;
-    /** Device mode: the learning rate on the device (uploaded once). */
-    private lrDevice: Tensor | undefined;
-    /** Device mode: the split uploaded last (one at a time). */
-    private deviceSplit: DeviceSplit | undefined;
-    /** Splits found too large for one device buffer, and why (host-fed instead). */
-    private readonly tooLarge = new WeakMap<Split, string>();
-    /** Identity/Concat sessions that put host data on the device, by purpose; released after their outputs. */
-    private readonly uploaders = new Map<string, DeviceUploader>();
-    private disposed = false;
-
-    constructor(
-      private readonly ort: Ort,
-      private readonly model: ModelGraph,
-      private readonly state: OrtWeightState,
-      private readonly opts: LoadOptions,
-      private readonly sessionOptions: InferenceSession.SessionOptions,
-      private readonly options: OrtTrainerOptions = {},
-      private readonly notes: string[] | undefined = undefined,
-    ) {
-      this.lr = new ort.Tensor('float32', Float32Array.of(opts.optimizer.lr), []);
+      type Limits = { maxStorageBufferBindingSize?: number; maxBufferSize?: number };
+      const webgpu = (await import('webgpu')) as unknown as {
+        create: (o: string[]) => { requestAdapter(o?: object): Promise<{ limits?: Limits } | null> };
+      };
+      const a = await webgpu.create([]).requestAdapter({ powerPreference: 'high-performance' });
+      const l = a?.limits;
+      if (!l?.maxStorageBufferBindingSize) return WEBGPU_DEFAULT_BINDING;
+      return Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize ?? Number.POSITIVE_INFINITY);
+    } catch {
+      return WEBGPU_DEFAULT_BINDING;
     }
+  })();
+  return bindingLimit;
+}
 
-    private get onDevice(): boolean {
-      return this.state.location === 'gpu-buffer';
-    }
+/** A training split on the device (see the file header). */
+interface DeviceSplit {
+  split: Split;
+  /** `[N, C, H, W]` float32, normalised. */
+  data: Tensor;
+  /** `[N]` int32. */
+  labels: Tensor;
+}
 
-    /** The batch source a train() starts from: gathered on the device unless asked otherwise or on the CPU. */
-    get defaultSource(): BatchSource {
-      return this.onDevice && this.options.batches !== 'host' ? 'gather' : 'inputs';
-    }
+/** Device tensors a gathered step reads besides the state. */
+interface GatherFeeds {
+  split: DeviceSplit;
+  /** `[steps, batch]` int32. */
+  order: Tensor;
+  /** Scalar int32; replaced by each step's `step.next`. */
+  step: Tensor;
+  lr: Tensor;
+}
 
-    /** Builds (once per batch size and source) the training graph, its session and the step's buffers. */
-    async prepare(batch: number, source: BatchSource = 'inputs'): Promise<Step> {
-      const key = `${source}:${batch}`;
-      const have = this.steps.get(key);
-      if (have) return have;
-      const graph = buildTrainStepGraph(this.model, { batch, optimizer: this.opts.optimizer, dropoutSeed: this.opts.seed, labelType: 'int32', batchSource: source });
-      const options: InferenceSession.SessionOptions = { ...this.sessionOptions, ...(this.onDevice ? { preferredOutputLocation: 'gpu-buffer' as const } : {}) };
-      let session: InferenceSession;
-      try {
-        session = await this.ort.InferenceSession.create(graph.bytes, options);
-      } catch (e) {
-        throw new BackendError(`onnxruntime: cannot create the training session of ${this.model.name} (batch ${batch}): ${(e as Error).message.split('\n')[0]}`, {
+/** Key of a parameter's velocity in {@link OrtWeightState.aux}. */
+export function velocityKey(param: string): string {
+  return `${param}.velocity`;
+}
+
+/** One state value the step reads and rewrites. */
+interface Slot {
+  /** Parameter name (the key in state.tensors), or velocity key (in state.aux). */
+  key: string;
+  where: 'tensors' | 'aux';
+  input: string;
+  output: string;
+  shape: number[];
+}
+
+/** A compiled step for one batch size and batch source. */
+interface Step {
+  batch: number;
+  source: BatchSource;
+  graph: TrainStepGraph;
+  session: InferenceSession;
+  slots: Slot[];
+  x: Tensor;
+  xBuf: Float32Array;
+  labels: Tensor;
+  labelBuf: Int32Array;
+  /** CPU mode: the spare tensor of each slot (written by the next step). */
+  spare: Map<string, Tensor>;
+  loss: Tensor | undefined;
+  correct: Tensor | undefined;
+}
+
+function numel(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Trainer implementation; see the file header. */
+class OrtTrainerImpl implements OrtTrainer {
+  private readonly steps = new Map<string, Step>();
+  private readback: DeviceReader | undefined;
+  private readonly lr: Tensor;
+  /** Device mode: the learning rate on the device (uploaded once). */
+  private lrDevice: Tensor | undefined;
+  /** Device mode: the split uploaded last (one at a time). */
+  private deviceSplit: DeviceSplit | undefined;
+  /** Splits found too large for one device buffer, and why (host-fed instead). */
+  private readonly tooLarge = new WeakMap<Split, string>();
+  /** Identity/Concat sessions that put host data on the device, by purpose; released after their outputs. */
+  private readonly uploaders = new Map<string, DeviceUploader>();
+  private disposed = false;
+
+  constructor(
+    private readonly ort: Ort,
+    private readonly model: ModelGraph,
+    private readonly state: OrtWeightState,
+    private readonly opts: LoadOptions,
+    private readonly sessionOptions: InferenceSession.SessionOptions,
+    private readonly options: OrtTrainerOptions = {},
+    private readonly notes: string[] | undefined = undefined,
+  ) {
+    this.lr = new ort.Tensor('float32', Float32Array.of(opts.optimizer.lr), []);
+  }
+
+  private get onDevice(): boolean {
+    return this.state.location === 'gpu-buffer';
+  }
+
+  /** The batch source a train() starts from: gathered on the device unless asked otherwise or on the CPU. */
+  get defaultSource(): BatchSource {
+    return this.onDevice && this.options.batches !== 'host' ? 'gather' : 'inputs';
+  }
+
+  /** Builds (once per batch size and source) the training graph, its session and the step's buffers. */
+  async prepare(batch: number, source: BatchSource = 'inputs'): Promise<Step> {
+    const key = `${source}:${batch}`;
+    const have = this.steps.get(key);
+    if (have) return have;
+    const graph = buildTrainStepGraph(this.model, {
+      batch,
+      optimizer: this.opts.optimizer,
+      dropoutSeed: this.opts.seed,
+      labelType: 'int32',
+      batchSource: source,
+    });
+    const options: InferenceSession.SessionOptions = {
+      ...this.sessionOptions,
+      ...(this.onDevice ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
+    };
+    let session: InferenceSession;
+    try {
+      session = await this.ort.InferenceSession.create(graph.bytes, options);
+    } catch (e) {
+      throw new BackendError(
+        `onnxruntime: cannot create the training session of ${this.model.name} (batch ${batch}): ${(e as Error).message.split('\n')[0]}`,
+        {
           cause: e,
           hint: 'the generated training graph uses an operator this execution provider rejects; try onnxruntime/cpu',
-        });
+        },
+      );
+    }
+    const shapeOf = new Map(this.model.params.map((p) => [p.name, p.shape]));
+    const slots: Slot[] = [];
+    for (const [p, input] of Object.entries(graph.inputs.params))
+      slots.push({ key: p, where: 'tensors', input, output: graph.outputs.params[p]!, shape: shapeOf.get(p)! });
+    for (const [p, input] of Object.entries(graph.inputs.stats))
+      slots.push({ key: p, where: 'tensors', input, output: graph.outputs.stats[p]!, shape: shapeOf.get(p)! });
+    for (const [p, input] of Object.entries(graph.inputs.velocities)) {
+      slots.push({
+        key: velocityKey(p),
+        where: 'aux',
+        input,
+        output: graph.outputs.velocities[p]!,
+        shape: shapeOf.get(p)!,
+      });
+      // Velocities start at zero (PyTorch's first step sets v = g, the same thing) and persist across
+      // train() calls and batch sizes.
+      if (!this.state.aux.has(velocityKey(p)))
+        this.state.aux.set(
+          velocityKey(p),
+          new this.ort.Tensor('float32', new Float32Array(numel(shapeOf.get(p)!)), shapeOf.get(p)!),
+        );
+    }
+    // A gathered step reads no host batch: its buffers are empty.
+    const per = source === 'inputs' ? numel(this.model.input) : 0;
+    const xBuf = new Float32Array(batch * per);
+    const labelBuf = new Int32Array(source === 'inputs' ? batch : 0);
+    const spare = new Map<string, Tensor>();
+    if (!this.onDevice)
+      for (const s of slots)
+        spare.set(s.key, new this.ort.Tensor('float32', new Float32Array(numel(s.shape)), s.shape));
+    const step: Step = {
+      batch,
+      source,
+      graph,
+      session,
+      slots,
+      x: new this.ort.Tensor('float32', xBuf, [source === 'inputs' ? batch : 0, ...this.model.input]),
+      xBuf,
+      labels: new this.ort.Tensor('int32', labelBuf, [labelBuf.length]),
+      labelBuf,
+      spare,
+      loss: this.onDevice ? undefined : new this.ort.Tensor('float32', new Float32Array(1), []),
+      correct: this.onDevice ? undefined : new this.ort.Tensor('float32', new Float32Array(1), []),
+    };
+    this.steps.set(key, step);
+    return step;
+  }
+
+  /**
+   * Puts host tensors on the device through the uploader kept under `purpose` (device-io.ts); it is
+   * released only after its outputs are disposed (a device tensor outliving its session kills ONNX
+   * Runtime 1.30 for Node).
+   */
+  private async upload(
+    purpose: string,
+    values: DeviceValue[],
+    feeds: Record<string, Tensor>,
+  ): Promise<Record<string, Tensor>> {
+    let uploader = this.uploaders.get(purpose);
+    if (!uploader) {
+      uploader = new DeviceUploader(this.ort, values, this.sessionOptions);
+      this.uploaders.set(purpose, uploader);
+    }
+    return uploader.run(feeds);
+  }
+
+  /**
+   * The split on the device, uploaded now if it is not the one there already; undefined when it does not
+   * fit one device buffer (the trainer then feeds batches from the host, and says so in the notes).
+   */
+  private async deviceSplitOf(split: Split): Promise<DeviceSplit | undefined> {
+    if (this.deviceSplit?.split === split) return this.deviceSplit;
+    if (this.tooLarge.has(split)) return undefined;
+    const [C, H, W] = this.model.input as [number, number, number];
+    const per = C * H * W;
+    const bytes = split.n * per * 4;
+    const limit = this.options.deviceBufferLimit ?? (await deviceBindingLimit());
+    if (bytes > limit) {
+      const why = `training split of ${split.n} examples (${(bytes / 2 ** 20).toFixed(0)} MiB as float32) exceeds the device's ${(limit / 2 ** 20).toFixed(0)} MiB buffer limit: batches fed from the host every step`;
+      this.tooLarge.set(split, why);
+      this.notes?.push(why);
+      return undefined;
+    }
+    this.freeDeviceSplit();
+    const geo = { channels: C, height: H, width: W };
+    const order = identityOrder(split.n);
+    const chunk = Math.max(1, Math.floor((this.options.uploadChunkBytes ?? UPLOAD_CHUNK_BYTES) / (per * 4)));
+    const buf = new Float32Array(Math.min(chunk, split.n) * per);
+    const parts: Tensor[] = [];
+    try {
+      for (let start = 0; start < split.n; start += chunk) {
+        const count = Math.min(chunk, split.n - start);
+        fillBatch(split, geo, this.opts.dataset.normalization, order, start, count, 'NCHW', buf);
+        const host = new this.ort.Tensor('float32', count * per === buf.length ? buf : buf.subarray(0, count * per), [
+          count,
+          C,
+          H,
+          W,
+        ]);
+        parts.push(
+          (await this.upload('chunk', [{ name: 'x', type: 'float32', shape: ['n', C, H, W] }], { x: host })).x!,
+        );
       }
-      const shapeOf = new Map(this.model.params.map((p) => [p.name, p.shape]));
-      const slots: Slot[] = [];
-      for (const [p, input] of Object.entries(graph.inputs.params)) slots.push({ key: p, where: 'tensors', input, output: graph.outputs.params[p]!, shape: shapeOf.get(p)! });
-      for (const [p, input] of Object.entries(graph.inputs.stats)) slots.push({ key: p, where: 'tensors', input, output: graph.outputs.stats[p]!, shape: shapeOf.get(p)! });
-      for (const [p, input] of Object.entries(graph.inputs.velocities)) {
-        slots.push({ key: velocityKey(p), where: 'aux', input, output: graph.outputs.velocities[p]!, shape: shapeOf.get(p)! });
-        // Velocities start at zero (PyTorch's first step sets v = g, the same thing) and persist across
-        // train() calls and batch sizes.
-        if (!this.state.aux.has(velocityKey(p))) this.state.aux.set(velocityKey(p), new this.ort.Tensor('float32', new Float32Array(numel(shapeOf.get(p)!)), shapeOf.get(p)!));
-      }
-      // A gathered step reads no host batch: its buffers are empty.
-      const per = source === 'inputs' ? numel(this.model.input) : 0;
-      const xBuf = new Float32Array(batch * per);
-      const labelBuf = new Int32Array(source === 'inputs' ? batch : 0);
-      const spare = new Map<string, Tensor>();
-      if (!this.onDevice) for (const s of slots) spare.set(s.key, new this.ort.Tensor('float32', new Float32Array(numel(s.shape)), s.shape));
-      const step: Step = {
-        batch,
-        source,
-        graph,
-        session,
-        slots,
-        x: new this.ort.Tensor('float32', xBuf, [source === 'inputs' ? batch : 0, ...this.model.input]),
-        xBuf,
-        labels: new this.ort.Tensor('int32', labelBuf, [labelBuf.length]),
-        labelBuf,
-        spare,
-        loss: this.onDevice ? undefined : new this.ort.Tensor('float32', new Float32Array(1), []),
-        correct: this.onDevice ? undefined : new this.ort.Tensor('float32', new Float32Array(1), []),
+      // One Concat on the device joins the chunks (the host never holds the whole normalised split).
+      const feeds: Record<string, Tensor> = {
+        labels: new this.ort.Tensor('int32', Int32Array.from(split.labels), [split.n]),
       };
-      this.steps.set(key, step);
-      return step;
-    }
-
-    /**
-     * Puts host tensors on the device through the uploader kept under `purpose` (device-io.ts); it is
-     * released only after its outputs are disposed (a device tensor outliving its session kills ONNX
-     * Runtime 1.30 for Node).
-     */
-    private async upload(purpose: string, values: DeviceValue[], feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
-      let uploader = this.uploaders.get(purpose);
-      if (!uploader) {
-        uploader = new DeviceUploader(this.ort, values, this.sessionOptions);
-        this.uploaders.set(purpose, uploader);
-      }
-      return uploader.run(feeds);
-    }
-
-    /**
-     * The split on the device, uploaded now if it is not the one there already; undefined when it does not
-     * fit one device buffer (the trainer then feeds batches from the host, and says so in the notes).
-     */
-    private async deviceSplitOf(split: Split): Promise<DeviceSplit | undefined> {
-      if (this.deviceSplit?.split === split) return this.deviceSplit;
-      if (this.tooLarge.has(split)) return undefined;
-      const [C, H, W] = this.model.input as [number, number, number];
-      const per = C * H * W;
-      const bytes = split.n * per * 4;
-      const limit = this.options.deviceBufferLimit ?? (await deviceBindingLimit());
-      if (bytes > limit) {
-        const why = `training split of ${split.n} examples (${(bytes / 2 ** 20).toFixed(0)} MiB as float32) exceeds the device's ${(limit / 2 ** 20).toFixed(0)} MiB buffer limit: batches fed from the host every step`;
-        this.tooLarge.set(split, why);
-        this.notes?.push(why);
-        return undefined;
-      }
-      this.freeDeviceSplit();
-      const geo = { channels: C, height: H, width: W };
-      const order = identityOrder(split.n);
-      const chunk = Math.max(1, Math.floor((this.options.uploadChunkBytes ?? UPLOAD_CHUNK_BYTES) / (per * 4)));
-      const buf = new Float32Array(Math.min(chunk, split.n) * per);
-      const parts: Tensor[] = [];
-      try {
-        for (let start = 0; start < split.n; start += chunk) {
-          const count = Math.min(chunk, split.n - start);
-          fillBatch(split, geo, this.opts.dataset.normalization, order, start, count, 'NCHW', buf);
-          const host = new this.ort.Tensor('float32', count * per === buf.length ? buf : buf.subarray(0, count * per), [count, C, H, W]);
-          parts.push((await this.upload('chunk', [{ name: 'x', type: 'float32', shape: ['n', C, H, W] }], { x: host }))['x']!);
-        }
-        // One Concat on the device joins the chunks (the host never holds the whole normalised split).
-        const feeds: Record<string, Tensor> = { labels: new this.ort.Tensor('int32', Int32Array.from(split.labels), [split.n]) };
-        parts.forEach((t, i) => (feeds[`data.${i}`] = t));
-        const out = await this.upload(`split-${parts.length}`, [{ name: 'data', type: 'float32', shape: ['n', C, H, W], concat: parts.length }, { name: 'labels', type: 'int32', shape: ['n'] }], feeds);
-        this.deviceSplit = { split, data: out['data']!, labels: out['labels']! };
+      parts.forEach((t, i) => (feeds[`data.${i}`] = t));
+      const out = await this.upload(
+        `split-${parts.length}`,
+        [
+          { name: 'data', type: 'float32', shape: ['n', C, H, W], concat: parts.length },
+          { name: 'labels', type: 'int32', shape: ['n'] },
+        ],
+        feeds,
+      );
+      this.deviceSplit = { split, data: out.data!, labels: out.labels! };
     } finally {
       for (const t of parts) t.dispose();
     }
     if (this.notes && !this.notes.some((n) => n.startsWith('training split held in device memory'))) {
-      this.notes.push('training split held in device memory (N·C·H·W float32, uploaded at the first train()); batches gathered on the device');
+      this.notes.push(
+        'training split held in device memory (N·C·H·W float32, uploaded at the first train()); batches gathered on the device',
+      );
     }
     return this.deviceSplit;
   }
@@ -293,7 +343,10 @@ function deviceBindingLimit(): Promise<number> {
 
   private current(slot: Slot): Tensor {
     const t = slot.where === 'tensors' ? this.state.tensors.get(slot.key) : this.state.aux.get(slot.key);
-    if (!t) throw new BackendError(`onnxruntime trainer: the weight state lacks ${slot.key}. Hint: state entries must be replaced, never removed.`);
+    if (!t)
+      throw new BackendError(
+        `onnxruntime trainer: the weight state lacks ${slot.key}. Hint: state entries must be replaced, never removed.`,
+      );
     return t;
   }
 
@@ -313,7 +366,10 @@ function deviceBindingLimit(): Promise<number> {
     const feeds: Record<string, Tensor> = {};
     const gi = g.inputs.gather;
     if (gi) {
-      if (!gather) throw new BackendError('onnxruntime trainer: a gathered step ran without its device tensors. Hint: upload the split and the order first.');
+      if (!gather)
+        throw new BackendError(
+          'onnxruntime trainer: a gathered step ran without its device tensors. Hint: upload the split and the order first.',
+        );
       feeds[gi.data] = gather.split.data;
       feeds[gi.labelsAll] = gather.split.labels;
       feeds[gi.order] = gather.order;
@@ -337,14 +393,20 @@ function deviceBindingLimit(): Promise<number> {
     const out = await step.session.run(feeds);
     for (const s of step.slots) {
       const t = out[s.output];
-      if (!t) throw new BackendError(`onnxruntime trainer: the step returned no ${s.output}. Hint: the training graph and the trainer disagree on names.`);
+      if (!t)
+        throw new BackendError(
+          `onnxruntime trainer: the step returned no ${s.output}. Hint: the training graph and the trainer disagree on names.`,
+        );
       this.replace(s, t).dispose();
     }
     this.state.version++;
     out[g.outputs.correct]?.dispose();
     if (gi && gather) {
       const next = out[gi.stepNext];
-      if (!next) throw new BackendError(`onnxruntime trainer: the step returned no ${gi.stepNext}. Hint: the training graph and the trainer disagree on names.`);
+      if (!next)
+        throw new BackendError(
+          `onnxruntime trainer: the step returned no ${gi.stepNext}. Hint: the training graph and the trainer disagree on names.`,
+        );
       gather.step.dispose();
       gather.step = next;
     }
@@ -364,12 +426,22 @@ function deviceBindingLimit(): Promise<number> {
     const feeds: Record<string, Tensor> = { [g.inputs.lr]: this.lr };
     const gi = g.inputs.gather;
     if (gi) {
-      feeds[gi.data] = new this.ort.Tensor('float32', new Float32Array(B * numel(this.model.input)), [B, ...this.model.input]);
+      feeds[gi.data] = new this.ort.Tensor('float32', new Float32Array(B * numel(this.model.input)), [
+        B,
+        ...this.model.input,
+      ]);
       feeds[gi.labelsAll] = new this.ort.Tensor('int32', new Int32Array(B), [B]);
-      feeds[gi.order] = new this.ort.Tensor('int32', Int32Array.from({ length: B }, (_, i) => i), [1, B]);
+      feeds[gi.order] = new this.ort.Tensor(
+        'int32',
+        Int32Array.from({ length: B }, (_, i) => i),
+        [1, B],
+      );
       feeds[gi.step] = new this.ort.Tensor('int32', new Int32Array(1), []);
     } else {
-      feeds[g.inputs.x] = new this.ort.Tensor('float32', new Float32Array(B * numel(this.model.input)), [B, ...this.model.input]);
+      feeds[g.inputs.x] = new this.ort.Tensor('float32', new Float32Array(B * numel(this.model.input)), [
+        B,
+        ...this.model.input,
+      ]);
       feeds[g.inputs.labels] = new this.ort.Tensor('int32', new Int32Array(B), [B]);
     }
     for (const s of step.slots) feeds[s.input] = this.current(s);
@@ -391,10 +463,11 @@ function deviceBindingLimit(): Promise<number> {
     const B = req.batchSize;
     const { split } = req;
     const stepsPerEpoch = Math.floor(split.n / B);
-    const onDeviceSplit = this.defaultSource === 'gather' && stepsPerEpoch > 0 ? await this.deviceSplitOf(split) : undefined;
+    const onDeviceSplit =
+      this.defaultSource === 'gather' && stepsPerEpoch > 0 ? await this.deviceSplitOf(split) : undefined;
     const step = await this.prepare(B, onDeviceSplit ? 'gather' : 'inputs');
     if (onDeviceSplit && !this.lrDevice) {
-      this.lrDevice = (await this.upload('lr', [{ name: 'lr', type: 'float32', shape: [] }], { lr: this.lr }))['lr'];
+      this.lrDevice = (await this.upload('lr', [{ name: 'lr', type: 'float32', shape: [] }], { lr: this.lr })).lr;
     }
     const [C, H, W] = this.model.input as [number, number, number];
     const geo = { channels: C, height: H, width: W };
@@ -412,63 +485,71 @@ function deviceBindingLimit(): Promise<number> {
     /** Gathered steps: this epoch's order and step counter on the device. */
     let gather: GatherFeeds | undefined;
     try {
-    for (let epoch = 0; epoch < req.epochs && !stoppedEarly; epoch++) {
-      const order = req.order(epoch);
-      if (order.length < stepsPerEpoch * B) {
-        throw new BackendError(`onnxruntime trainer: order(${epoch}) has ${order.length} entries for ${split.n} examples. Hint: order must be a permutation of 0..n-1.`);
-      }
-      if (onDeviceSplit) {
-        gather = this.dropGather(gather);
-        // The epoch's order and a zero counter, uploaded in one run: the only host inputs of the epoch.
-        const rows = new Int32Array(stepsPerEpoch * B);
-        for (let i = 0; i < rows.length; i++) {
-          const v = order[i]!;
-          if (v >= split.n) throw new BackendError(`onnxruntime trainer: order(${epoch})[${i}] = ${v} for ${split.n} examples. Hint: order must be a permutation of 0..n-1.`);
-          rows[i] = v;
+      for (let epoch = 0; epoch < req.epochs && !stoppedEarly; epoch++) {
+        const order = req.order(epoch);
+        if (order.length < stepsPerEpoch * B) {
+          throw new BackendError(
+            `onnxruntime trainer: order(${epoch}) has ${order.length} entries for ${split.n} examples. Hint: order must be a permutation of 0..n-1.`,
+          );
         }
-        const up = await this.upload(
-          'order',
-          [
-            { name: 'order', type: 'int32', shape: ['steps', B] },
-            { name: 'step', type: 'int32', shape: [] },
-          ],
-          { order: new this.ort.Tensor('int32', rows, [stepsPerEpoch, B]), step: new this.ort.Tensor('int32', Int32Array.of(0), []) },
-        );
-        gather = { split: onDeviceSplit, order: up['order']!, step: up['step']!, lr: this.lrDevice! };
-      }
-      let lossSum = 0;
-      let lossCount = 0;
-      for (let s = 0; s < stepsPerEpoch; s++) {
-        if (!gather) fillBatch(split, geo, norm, order, s * B, B, 'NCHW', step.xBuf, step.labelBuf);
-        const lossTensor = await this.runStep(step, gather);
-        steps++;
-        const info: StepInfo = { epoch, step: s, stepsPerEpoch };
-        if ((s + 1) % lossEvery === 0 || s === stepsPerEpoch - 1) {
-          pending = this.drop(pending);
-          const loss = await this.read(lossTensor);
-          this.drop(lossTensor);
-          if (!Number.isFinite(loss)) {
-            throw new NumericError(
-              `onnxruntime: training loss became ${loss} at epoch ${epoch}, step ${s} (lr ${this.opts.optimizer.lr}, batch ${B}). Hint: lower the learning rate or check the input normalisation.`,
-              s,
-              epoch,
-            );
+        if (onDeviceSplit) {
+          gather = this.dropGather(gather);
+          // The epoch's order and a zero counter, uploaded in one run: the only host inputs of the epoch.
+          const rows = new Int32Array(stepsPerEpoch * B);
+          for (let i = 0; i < rows.length; i++) {
+            const v = order[i]!;
+            if (v >= split.n)
+              throw new BackendError(
+                `onnxruntime trainer: order(${epoch})[${i}] = ${v} for ${split.n} examples. Hint: order must be a permutation of 0..n-1.`,
+              );
+            rows[i] = v;
           }
-          info.loss = loss;
-          lossSum += loss;
-          lossCount++;
-        } else {
-          this.drop(pending);
-          pending = lossTensor;
-          pendingAt = { epoch, step: s };
+          const up = await this.upload(
+            'order',
+            [
+              { name: 'order', type: 'int32', shape: ['steps', B] },
+              { name: 'step', type: 'int32', shape: [] },
+            ],
+            {
+              order: new this.ort.Tensor('int32', rows, [stepsPerEpoch, B]),
+              step: new this.ort.Tensor('int32', Int32Array.of(0), []),
+            },
+          );
+          gather = { split: onDeviceSplit, order: up.order!, step: up.step!, lr: this.lrDevice! };
         }
-        if (req.onStep?.(info) === 'stop') {
-          stoppedEarly = true;
-          break;
+        let lossSum = 0;
+        let lossCount = 0;
+        for (let s = 0; s < stepsPerEpoch; s++) {
+          if (!gather) fillBatch(split, geo, norm, order, s * B, B, 'NCHW', step.xBuf, step.labelBuf);
+          const lossTensor = await this.runStep(step, gather);
+          steps++;
+          const info: StepInfo = { epoch, step: s, stepsPerEpoch };
+          if ((s + 1) % lossEvery === 0 || s === stepsPerEpoch - 1) {
+            pending = this.drop(pending);
+            const loss = await this.read(lossTensor);
+            this.drop(lossTensor);
+            if (!Number.isFinite(loss)) {
+              throw new NumericError(
+                `onnxruntime: training loss became ${loss} at epoch ${epoch}, step ${s} (lr ${this.opts.optimizer.lr}, batch ${B}). Hint: lower the learning rate or check the input normalisation.`,
+                s,
+                epoch,
+              );
+            }
+            info.loss = loss;
+            lossSum += loss;
+            lossCount++;
+          } else {
+            this.drop(pending);
+            pending = lossTensor;
+            pendingAt = { epoch, step: s };
+          }
+          if (req.onStep?.(info) === 'stop') {
+            stoppedEarly = true;
+            break;
+          }
         }
+        epochLoss.push(lossCount > 0 ? lossSum / lossCount : Number.NaN);
       }
-      epochLoss.push(lossCount > 0 ? lossSum / lossCount : Number.NaN);
-    }
     } finally {
       // Disposed now: each step's work was submitted, and the device runs commands in order.
       this.dropGather(gather);
@@ -530,7 +611,10 @@ function deviceBindingLimit(): Promise<number> {
  * (tests and benches compare both on one state); `load()` passes none.
  */
 export async function createOrtTrainer(ctx: OrtTrainerContext, options: OrtTrainerOptions = {}): Promise<OrtTrainer> {
-  const sessionOptions: InferenceSession.SessionOptions = { ...ctx.sessionOptions, executionProviders: ctx.executionProviders };
+  const sessionOptions: InferenceSession.SessionOptions = {
+    ...ctx.sessionOptions,
+    executionProviders: ctx.executionProviders,
+  };
   const trainer = new OrtTrainerImpl(ctx.ort, ctx.model, ctx.state, ctx.opts, sessionOptions, options, ctx.notes);
   const step = await trainer.prepare(ctx.opts.trainBatchSize, trainer.defaultSource);
   await trainer.warmUp(step);

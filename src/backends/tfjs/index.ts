@@ -39,7 +39,11 @@ class TfjsBackend implements Backend {
       const r = await activateRuntime(this.device);
       if (!r.ok) return { available: false, reason: r.reason };
       const fellBack = r.info.backendName !== TFJS_BACKEND_NAME[this.device];
-      if (fellBack) return { available: false, reason: `tfjs ran on '${r.info.backendName}' instead of '${TFJS_BACKEND_NAME[this.device]}'` };
+      if (fellBack)
+        return {
+          available: false,
+          reason: `tfjs ran on '${r.info.backendName}' instead of '${TFJS_BACKEND_NAME[this.device]}'`,
+        };
       return { available: true, detail: r.info.description };
     } catch (e) {
       return { available: false, reason: (e as Error).message };
@@ -62,6 +66,7 @@ class TfjsBackend implements Backend {
 
 /** The tfjs backend for `device`. Creating it is free; the runtime is brought up by `probe`/`load`. */
 export function createTfjsBackend(device: TfjsDevice): Backend {
-  if (!DEVICES.includes(device)) throw new BackendError(`tfjs: unknown device ${String(device)}. Hint: use one of ${DEVICES.join(', ')}.`);
+  if (!DEVICES.includes(device))
+    throw new BackendError(`tfjs: unknown device ${String(device)}. Hint: use one of ${DEVICES.join(', ')}.`);
   return new TfjsBackend(device);
 }

@@ -65,7 +65,10 @@ function findParam(layer: ResolvedLayer, r: string): ParamSpec | undefined {
 
 function requireParam(layer: ResolvedLayer, r: string): ParamSpec {
   const p = findParam(layer, r);
-  if (!p) throw new ModelError(`tfjs: layer ${layer.name} (${layer.spec.kind}) has no '${r}' parameter. Hint: build the graph with resolveLayers().`);
+  if (!p)
+    throw new ModelError(
+      `tfjs: layer ${layer.name} (${layer.spec.kind}) has no '${r}' parameter. Hint: build the graph with resolveLayers().`,
+    );
   return p;
 }
 
@@ -117,9 +120,18 @@ export class TfjsModel {
   private addParam(spec: ParamSpec, weights: Weights): tf.Variable {
     const layout = this.plan.get(spec.name) ?? { kind: 'none' };
     const w = weights[spec.name];
-    if (!w) throw new ModelError(`tfjs: no weights for parameter ${spec.name}. Hint: initialise weights for every param of the graph.`);
-    if (w.shape.length !== spec.shape.length || w.shape.some((d, i) => d !== spec.shape[i]) || w.data.length !== size(spec.shape)) {
-      throw new ModelError(`tfjs: weights for ${spec.name} have shape [${w.shape.join(', ')}] (${w.data.length} values), expected [${spec.shape.join(', ')}]. Hint: weights must be in canonical layout.`);
+    if (!w)
+      throw new ModelError(
+        `tfjs: no weights for parameter ${spec.name}. Hint: initialise weights for every param of the graph.`,
+      );
+    if (
+      w.shape.length !== spec.shape.length ||
+      w.shape.some((d, i) => d !== spec.shape[i]) ||
+      w.data.length !== size(spec.shape)
+    ) {
+      throw new ModelError(
+        `tfjs: weights for ${spec.name} have shape [${w.shape.join(', ')}] (${w.data.length} values), expected [${spec.shape.join(', ')}]. Hint: weights must be in canonical layout.`,
+      );
     }
     let data: Float32Array;
     let shape = [...w.shape];
@@ -130,7 +142,9 @@ export class TfjsModel {
     } else if (layout.kind === 'flatten-rows') data = chwRowsToHwc(w.data, layout.chw, layout.cols);
     // A copy: the cpu backend keeps the array it is given, and the caller's weights must stay theirs.
     else data = w.data.slice();
-    const v = tf.tidy(() => tf.variable(tf.tensor(data, shape, 'float32'), spec.trainable, `${this.prefix}/${spec.name}`));
+    const v = tf.tidy(() =>
+      tf.variable(tf.tensor(data, shape, 'float32'), spec.trainable, `${this.prefix}/${spec.name}`),
+    );
     this.params.set(spec.name, { spec, variable: v, layout });
     return v;
   }
@@ -157,7 +171,14 @@ export class TfjsModel {
           this.layers.push({
             layer,
             fn: (x) =>
-              tf.fused.conv2d({ x: x as tf.Tensor4D, filter: w as tf.Tensor4D, strides: stride, pad, bias: b, activation: fuseRelu ? 'relu' : 'linear' }),
+              tf.fused.conv2d({
+                x: x as tf.Tensor4D,
+                filter: w as tf.Tensor4D,
+                strides: stride,
+                pad,
+                bias: b,
+                activation: fuseRelu ? 'relu' : 'linear',
+              }),
           });
           if (fuseRelu) i++;
           break;
@@ -184,7 +205,12 @@ export class TfjsModel {
             fn: (x, opts) => {
               if (!opts.training) return tf.batchNorm(x, mean, variance, beta, gamma, eps);
               const m = tf.moments(x, axes);
-              if (opts.batchStats) opts.batchStats.push({ layer: layer.name, mean: tf.keep(m.mean as tf.Tensor1D), variance: tf.keep(m.variance as tf.Tensor1D) });
+              if (opts.batchStats)
+                opts.batchStats.push({
+                  layer: layer.name,
+                  mean: tf.keep(m.mean as tf.Tensor1D),
+                  variance: tf.keep(m.variance as tf.Tensor1D),
+                });
               return tf.batchNorm(x, m.mean, m.variance, beta, gamma, eps);
             },
           });
@@ -200,7 +226,13 @@ export class TfjsModel {
           const fuseRelu = next?.spec.kind === 'relu';
           this.layers.push({
             layer,
-            fn: (x) => tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: b, activation: fuseRelu ? 'relu' : 'linear' }),
+            fn: (x) =>
+              tf.fused.matMul({
+                a: x as tf.Tensor2D,
+                b: w as tf.Tensor2D,
+                bias: b,
+                activation: fuseRelu ? 'relu' : 'linear',
+              }),
           });
           if (fuseRelu) i++;
           break;
@@ -210,7 +242,8 @@ export class TfjsModel {
           const index = dropoutIndex++;
           this.layers.push({
             layer,
-            fn: (x, opts) => (opts.training && rate > 0 ? tf.dropout(x, rate, undefined, mixSeed(opts.dropoutSeed ?? 0, index, 0)) : x),
+            fn: (x, opts) =>
+              opts.training && rate > 0 ? tf.dropout(x, rate, undefined, mixSeed(opts.dropoutSeed ?? 0, index, 0)) : x,
           });
           break;
         }
@@ -221,7 +254,10 @@ export class TfjsModel {
       }
     }
     const missing = this.graph.params.filter((p) => !this.params.has(p.name));
-    if (missing.length > 0) throw new ModelError(`tfjs: parameters ${missing.map((p) => p.name).join(', ')} belong to no layer the tfjs builder knows. Hint: build the graph with resolveLayers().`);
+    if (missing.length > 0)
+      throw new ModelError(
+        `tfjs: parameters ${missing.map((p) => p.name).join(', ')} belong to no layer the tfjs builder knows. Hint: build the graph with resolveLayers().`,
+      );
   }
 
   /** Logits `[n, numClasses]` for NHWC input `[n, H, W, C]`. Call inside `tf.tidy`. */

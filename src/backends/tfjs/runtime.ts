@@ -12,7 +12,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { isSoftwareAdapter, softwareAdapterReason, softwareGpuAllowed } from '../software-gpu.ts';
-import { installWasmThreadShim, requestedWasmThreads, threadSupportProblem, settleWasmPool, withCoreCountFor } from './wasm-threads.ts';
+import {
+  installWasmThreadShim,
+  requestedWasmThreads,
+  threadSupportProblem,
+  settleWasmPool,
+  withCoreCountFor,
+} from './wasm-threads.ts';
 
 /** The devices expbench runs TensorFlow.js on. `tensorflow` is tfjs-node (the TensorFlow C library). */
 export type TfjsDevice = 'cpu' | 'wasm' | 'webgpu' | 'tensorflow';
@@ -61,7 +67,12 @@ function coreVersions(): Record<string, string> {
 }
 
 function firstLine(e: unknown): string {
-  const msg = e instanceof Error ? e.message : typeof e === 'object' && e !== null && 'message' in e ? String((e as { message: unknown }).message) : String(e);
+  const msg =
+    e instanceof Error
+      ? e.message
+      : typeof e === 'object' && e !== null && 'message' in e
+        ? String((e as { message: unknown }).message)
+        : String(e);
   return msg.split('\n')[0] ?? msg;
 }
 
@@ -89,13 +100,17 @@ async function switchBackend(name: string): Promise<{ ok: true } | { ok: false; 
   };
   try {
     const ok = await tf.setBackend(name);
-    if (!ok) reason = errors.filter((e) => !e.startsWith('Initialization of backend')).join('; ') || `tf.setBackend('${name}') returned false`;
+    if (!ok)
+      reason =
+        errors.filter((e) => !e.startsWith('Initialization of backend')).join('; ') ||
+        `tf.setBackend('${name}') returned false`;
   } catch (e) {
     reason = firstLine(e);
   } finally {
     console.warn = origWarn;
   }
-  if (reason === undefined && tf.getBackend() !== name) reason = `tfjs is on '${tf.getBackend()}' after setBackend('${name}')`;
+  if (reason === undefined && tf.getBackend() !== name)
+    reason = `tfjs is on '${tf.getBackend()}' after setBackend('${name}')`;
   if (reason === undefined) return { ok: true };
   try {
     if (tf.findBackendFactory(name) != null) tf.removeBackend(name);
@@ -147,14 +162,15 @@ async function initCpu(): Promise<RuntimeResult> {
 
 /** Folder holding tfjs-backend-wasm's `.wasm` binaries, as a file path with a trailing slash. */
 export function wasmBinaryDir(): string {
-  return join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/';
+  return `${join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist')}/`;
 }
 
 async function initWasm(): Promise<RuntimeResult> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   const dir = wasmBinaryDir();
   for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']) {
-    if (!existsSync(dir + f)) return { ok: false, reason: `missing ${dir}${f}; reinstall @tensorflow/tfjs-backend-wasm` };
+    if (!existsSync(dir + f))
+      return { ok: false, reason: `missing ${dir}${f}; reinstall @tensorflow/tfjs-backend-wasm` };
   }
   wasm.setWasmPaths(dir);
   const notes: string[] = [];
@@ -192,9 +208,15 @@ async function initWasm(): Promise<RuntimeResult> {
   const kernelsUrl = new URL('./wasm-kernels/index.ts', import.meta.url);
   if (existsSync(fileURLToPath(kernelsUrl))) {
     try {
-      const mod = (await import(/* @vite-ignore */ kernelsUrl.href)) as { registerWasmTrainingKernels?: () => { registered: string[] } };
-      if (typeof mod.registerWasmTrainingKernels === 'function') extraKernels = mod.registerWasmTrainingKernels().registered;
-      else notes.push('wasm-kernels/index.ts has no registerWasmTrainingKernels(); only the stock wasm kernels are registered');
+      const mod = (await import(/* @vite-ignore */ kernelsUrl.href)) as {
+        registerWasmTrainingKernels?: () => { registered: string[] };
+      };
+      if (typeof mod.registerWasmTrainingKernels === 'function')
+        extraKernels = mod.registerWasmTrainingKernels().registered;
+      else
+        notes.push(
+          'wasm-kernels/index.ts has no registerWasmTrainingKernels(); only the stock wasm kernels are registered',
+        );
     } catch (e) {
       notes.push(`wasm training kernels not registered: ${firstLine(e)}`);
     }
@@ -222,8 +244,13 @@ async function initWasm(): Promise<RuntimeResult> {
 function vulkanLoaderHint(): string | undefined {
   if (process.platform !== 'linux') return undefined;
   try {
-    const out = execFileSync('ldconfig', ['-p'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 });
-    if (!out.includes('libvulkan.so.1')) return 'libvulkan.so.1 (the Vulkan loader Dawn uses on Linux) is not installed';
+    const out = execFileSync('ldconfig', ['-p'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 5000,
+    });
+    if (!out.includes('libvulkan.so.1'))
+      return 'libvulkan.so.1 (the Vulkan loader Dawn uses on Linux) is not installed';
     return 'the Vulkan loader is installed but Dawn found no usable GPU driver';
   } catch {
     return undefined;
@@ -260,7 +287,9 @@ interface AdapterLike {
 function describeAdapter(a: AdapterLike | null | undefined): string {
   const i = a?.info;
   if (!i) return 'unknown adapter';
-  return [i.vendor, i.architecture, i.device, i.description].filter((s) => s && s.length > 0).join(' ') || 'unknown adapter';
+  return (
+    [i.vendor, i.architecture, i.device, i.description].filter((s) => s && s.length > 0).join(' ') || 'unknown adapter'
+  );
 }
 
 async function initWebgpu(): Promise<RuntimeResult> {
@@ -276,13 +305,20 @@ async function initWebgpu(): Promise<RuntimeResult> {
     const hint = vulkanLoaderHint();
     return { ok: false, reason: `no WebGPU adapter: Dawn's requestAdapter() returned null${hint ? ` (${hint})` : ''}` };
   }
-  if (isSoftwareAdapter(adapter.info, (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter === true) && !softwareGpuAllowed()) {
+  if (
+    isSoftwareAdapter(adapter.info, (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter === true) &&
+    !softwareGpuAllowed()
+  ) {
     return { ok: false, reason: softwareAdapterReason(describeAdapter(adapter)) };
   }
   // Imported only now: the package registers its backend at import time only if navigator.gpu exists.
   const wgpu = await import('@tensorflow/tfjs-backend-webgpu');
   const sw = await switchBackend('webgpu');
-  if (!sw.ok) return { ok: false, reason: `tfjs webgpu backend failed to initialise on ${describeAdapter(adapter)}: ${sw.reason}` };
+  if (!sw.ok)
+    return {
+      ok: false,
+      reason: `tfjs webgpu backend failed to initialise on ${describeAdapter(adapter)}: ${sw.reason}`,
+    };
   const versions: Record<string, string> = coreVersions();
   const wv = packageVersion('@tensorflow/tfjs-backend-webgpu');
   if (wv) versions['@tensorflow/tfjs-backend-webgpu'] = wv;
@@ -339,7 +375,7 @@ async function initTensorflow(): Promise<RuntimeResult> {
       backendName: tf.getBackend(),
       description: `tfjs-node backend (${loadedName}, TensorFlow C library)`,
       versions,
-      notes: ['threads are TensorFlow\'s own intra/inter-op pools (not set by expbench)'],
+      notes: ["threads are TensorFlow's own intra/inter-op pools (not set by expbench)"],
       extraKernels: [],
     },
   };

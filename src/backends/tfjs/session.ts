@@ -50,7 +50,9 @@ import type { RuntimeInfo } from './runtime.ts';
  * those tensors and closes the tape, as a successful `engine.gradients` does.
  */
 function discardFailedTape(): void {
-  const state = (tf.engine() as unknown as { state: { activeTape: { saved?: tf.Tensor[] }[] | null; gradientDepth: number } }).state;
+  const state = (
+    tf.engine() as unknown as { state: { activeTape: { saved?: tf.Tensor[] }[] | null; gradientDepth: number } }
+  ).state;
   if (state.activeTape == null || state.gradientDepth !== 0) return;
   for (const node of state.activeTape) for (const t of node.saved ?? []) if (!t.isDisposed) t.dispose();
   state.activeTape = null;
@@ -88,7 +90,12 @@ export class TfjsSession implements ModelSession {
   }
 
   /** Builds the model on the device's backend and warms it up (see the file header). */
-  static async create(runtime: RuntimeInfo, graph: ModelGraph, weights: Weights, opts: LoadOptions): Promise<TfjsSession> {
+  static async create(
+    runtime: RuntimeInfo,
+    graph: ModelGraph,
+    weights: Weights,
+    opts: LoadOptions,
+  ): Promise<TfjsSession> {
     const [C, H, W] = graph.input as [number, number, number];
     const ds = opts.dataset;
     if (ds.channels !== C || ds.height !== H || ds.width !== W) {
@@ -97,9 +104,12 @@ export class TfjsSession implements ModelSession {
       );
     }
     if (ds.numClasses !== graph.numClasses) {
-      throw new BackendError(`tfjs: model ${graph.name} has ${graph.numClasses} classes, the dataset ${ds.numClasses}. Hint: build the graph with the dataset's class count.`);
+      throw new BackendError(
+        `tfjs: model ${graph.name} has ${graph.numClasses} classes, the dataset ${ds.numClasses}. Hint: build the graph with the dataset's class count.`,
+      );
     }
-    if (opts.optimizer.kind !== 'sgd') throw new BackendError(`tfjs: optimizer ${String(opts.optimizer.kind)} is not supported. Hint: use kind: sgd.`);
+    if (opts.optimizer.kind !== 'sgd')
+      throw new BackendError(`tfjs: optimizer ${String(opts.optimizer.kind)} is not supported. Hint: use kind: sgd.`);
     const model = new TfjsModel(graph, weights);
     const s = new TfjsSession(runtime, model, opts);
     if (opts.training === false) s.trainingUnavailable = 'the session was loaded with training: false (inference only)';
@@ -108,7 +118,9 @@ export class TfjsSession implements ModelSession {
       await s.warmUp();
     } catch (e) {
       await s.dispose();
-      throw new BackendError(`tfjs/${runtime.backendName}: warm-up of ${graph.name} failed: ${(e as Error).message}`, { cause: e });
+      throw new BackendError(`tfjs/${runtime.backendName}: warm-up of ${graph.name} failed: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     return s;
   }
@@ -128,7 +140,10 @@ export class TfjsSession implements ModelSession {
   private buffer(batch: number): { x: Float32Array; y: Int32Array } {
     let b = this.buffers.get(batch);
     if (!b) {
-      b = { x: new Float32Array(batch * this.geo.channels * this.geo.height * this.geo.width), y: new Int32Array(batch) };
+      b = {
+        x: new Float32Array(batch * this.geo.channels * this.geo.height * this.geo.width),
+        y: new Int32Array(batch),
+      };
       this.buffers.set(batch, b);
     }
     return b;
@@ -137,7 +152,11 @@ export class TfjsSession implements ModelSession {
   private inputTensor(x: Float32Array, n: number): tf.Tensor4D {
     // `tf.tensor4d` may keep a reference to `x` (the cpu backend does); every tensor made from a reused
     // buffer is disposed before the buffer is refilled.
-    return tf.tensor4d(x.subarray(0, n * this.geo.height * this.geo.width * this.geo.channels), [n, this.geo.height, this.geo.width, this.geo.channels], 'float32');
+    return tf.tensor4d(
+      x.subarray(0, n * this.geo.height * this.geo.width * this.geo.channels),
+      [n, this.geo.height, this.geo.width, this.geo.channels],
+      'float32',
+    );
   }
 
   private async warmUp(): Promise<void> {
@@ -181,7 +200,13 @@ export class TfjsSession implements ModelSession {
     }
   }
 
-  private lossAndGrads(x: Float32Array, y: Int32Array, n: number, stats: BatchStats[], dropoutSeed: number): { value: tf.Scalar; grads: tf.NamedTensorMap } {
+  private lossAndGrads(
+    x: Float32Array,
+    y: Int32Array,
+    n: number,
+    stats: BatchStats[],
+    dropoutSeed: number,
+  ): { value: tf.Scalar; grads: tf.NamedTensorMap } {
     const model = this.requireModel();
     const xs = this.inputTensor(x, n);
     const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(y.subarray(0, n), 'int32'), model.graph.numClasses));
@@ -230,7 +255,10 @@ export class TfjsSession implements ModelSession {
     await this.ensureBackend();
     if (this.trainingUnavailable !== undefined) {
       throw new BackendError(`tfjs/${this.runtime.backendName} cannot train: ${this.trainingUnavailable}`, {
-        hint: this.opts.training === false ? 'load the model without training: false to train it' : 'register the missing gradient kernels for this backend, or train on another backend',
+        hint:
+          this.opts.training === false
+            ? 'load the model without training: false to train it'
+            : 'register the missing gradient kernels for this backend, or train on another backend',
       });
     }
     const { split, batchSize } = req;
@@ -246,22 +274,37 @@ export class TfjsSession implements ModelSession {
     for (let epoch = 0; epoch < req.epochs && !stoppedEarly; epoch++) {
       const order = req.order(epoch);
       if (order.length !== split.n) {
-        throw new BackendError(`tfjs: order(${epoch}) has ${order.length} entries for a split of ${split.n}. Hint: return a permutation of 0..n-1.`);
+        throw new BackendError(
+          `tfjs: order(${epoch}) has ${order.length} entries for a split of ${split.n}. Hint: return a permutation of 0..n-1.`,
+        );
       }
       let sum = 0;
       let count = 0;
       for (let step = 0; step < stepsPerEpoch; step++) {
-        fillBatch(split, this.geo, this.dataset.normalization, order, step * batchSize, batchSize, 'NHWC', buf.x, buf.y);
+        fillBatch(
+          split,
+          this.geo,
+          this.dataset.normalization,
+          order,
+          step * batchSize,
+          batchSize,
+          'NHWC',
+          buf.x,
+          buf.y,
+        );
         let loss: tf.Scalar;
         try {
           loss = this.step(buf.x, buf.y, batchSize);
         } catch (e) {
-          throw new BackendError(`tfjs/${this.runtime.backendName}: training step ${step} of epoch ${epoch} failed: ${(e as Error).message}`, {
-            cause: e,
-            hint: /not registered for backend/.test((e as Error).message)
-              ? 'this backend lacks a kernel the backward pass needs; register it or train on another backend'
-              : 'check the model and the backend',
-          });
+          throw new BackendError(
+            `tfjs/${this.runtime.backendName}: training step ${step} of epoch ${epoch} failed: ${(e as Error).message}`,
+            {
+              cause: e,
+              hint: /not registered for backend/.test((e as Error).message)
+                ? 'this backend lacks a kernel the backward pass needs; register it or train on another backend'
+                : 'check the model and the backend',
+            },
+          );
         }
         steps++;
         const info: StepInfo = { epoch, step, stepsPerEpoch };
@@ -273,7 +316,11 @@ export class TfjsSession implements ModelSession {
           if (!Number.isFinite(v)) {
             // The caller sees the loss first (its own divergence bookkeeping), then training stops.
             req.onStep?.(info);
-            throw new NumericError(`tfjs/${this.runtime.backendName}: loss is ${v} at epoch ${epoch} step ${step}. Hint: lower the learning rate or check the input normalisation.`, step, epoch);
+            throw new NumericError(
+              `tfjs/${this.runtime.backendName}: loss is ${v} at epoch ${epoch} step ${step}. Hint: lower the learning rate or check the input normalisation.`,
+              step,
+              epoch,
+            );
           }
           sum += v;
           count++;
@@ -315,7 +362,9 @@ export class TfjsSession implements ModelSession {
       for (let start = 0; start < split.n; start += batchSize) {
         const n = Math.min(batchSize, split.n - start);
         fillBatch(split, this.geo, this.dataset.normalization, order, start, n, 'NHWC', buf.x);
-        const ids = tf.tidy(() => tf.argMax(model.forward(this.inputTensor(buf.x, n), { training: false }), 1) as tf.Tensor1D);
+        const ids = tf.tidy(
+          () => tf.argMax(model.forward(this.inputTensor(buf.x, n), { training: false }), 1) as tf.Tensor1D,
+        );
         pending.push({ start, ids });
       }
       for (const p of pending) out.set((await p.ids.data()) as Int32Array, p.start);
@@ -329,14 +378,19 @@ export class TfjsSession implements ModelSession {
     await this.ensureBackend();
     const model = this.requireModel();
     const { channels: C, height: H, width: W } = this.geo;
-    if (x.length < n * C * H * W) throw new BackendError(`tfjs: logits() got ${x.length} values for ${n} examples of ${C}×${H}×${W}. Hint: pass n·C·H·W floats in NCHW.`);
+    if (x.length < n * C * H * W)
+      throw new BackendError(
+        `tfjs: logits() got ${x.length} values for ${n} examples of ${C}×${H}×${W}. Hint: pass n·C·H·W floats in NCHW.`,
+      );
     const nhwc = nchwToNhwc(x.subarray(0, n * C * H * W), [n, C, H, W]);
     const out = new Float32Array(n * model.graph.numClasses);
     const bs = Math.max(1, this.opts.inferBatchSize);
     for (let start = 0; start < n; start += bs) {
       const m = Math.min(bs, n - start);
       const per = C * H * W;
-      const t = tf.tidy(() => model.forward(tf.tensor4d(nhwc.subarray(start * per, (start + m) * per), [m, H, W, C]), { training: false }));
+      const t = tf.tidy(() =>
+        model.forward(tf.tensor4d(nhwc.subarray(start * per, (start + m) * per), [m, H, W, C]), { training: false }),
+      );
       out.set((await t.data()) as Float32Array, start * model.graph.numClasses);
       t.dispose();
     }
@@ -375,4 +429,3 @@ export class TfjsSession implements ModelSession {
     this.buffers.clear();
   }
 }
-

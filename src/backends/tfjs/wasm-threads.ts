@@ -42,7 +42,9 @@ export function requestedWasmThreads(env: NodeJS.ProcessEnv = process.env): numb
   if (raw !== undefined && raw !== '') {
     const n = Number(raw);
     if (!Number.isInteger(n) || n < 1) {
-      throw new Error(`EXPBENCH_WASM_THREADS must be a whole number ≥ 1, got ${JSON.stringify(raw)} (1 runs the single-threaded wasm binary)`);
+      throw new Error(
+        `EXPBENCH_WASM_THREADS must be a whole number ≥ 1, got ${JSON.stringify(raw)} (1 runs the single-threaded wasm binary)`,
+      );
     }
     return Math.min(n, WASM_MAX_THREADS);
   }
@@ -53,9 +55,11 @@ export function requestedWasmThreads(env: NodeJS.ProcessEnv = process.env): numb
 export function threadSupportProblem(): string | undefined {
   if (typeof SharedArrayBuffer !== 'function') return 'SharedArrayBuffer is not available in this Node';
   try {
-    const Wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: object) => { buffer: ArrayBufferLike } } }).WebAssembly;
+    const Wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: object) => { buffer: ArrayBufferLike } } })
+      .WebAssembly;
     const m = new Wasm.Memory({ initial: 1, maximum: 1, shared: true });
-    if (!(m.buffer instanceof SharedArrayBuffer)) return 'shared WebAssembly.Memory is not backed by a SharedArrayBuffer';
+    if (!(m.buffer instanceof SharedArrayBuffer))
+      return 'shared WebAssembly.Memory is not backed by a SharedArrayBuffer';
   } catch (e) {
     return `shared WebAssembly.Memory is not supported: ${(e as Error).message}`;
   }
@@ -83,9 +87,13 @@ export function installWasmThreadShim(dir = shimDir()): string {
   if (installed) return installed;
   const pkg = '@tensorflow/tfjs-backend-wasm/wasm-out/';
   const mainScript = require.resolve(`${pkg}tfjs-backend-wasm-threaded-simd.js`);
-  const { wasmWorkerContents } = require(`${pkg}tfjs-backend-wasm-threaded-simd.worker.js`) as { wasmWorkerContents: string };
+  const { wasmWorkerContents } = require(`${pkg}tfjs-backend-wasm-threaded-simd.worker.js`) as {
+    wasmWorkerContents: string;
+  };
   if (typeof wasmWorkerContents !== 'string' || !wasmWorkerContents.includes('worker_threads')) {
-    throw new Error(`${pkg}tfjs-backend-wasm-threaded-simd.worker.js does not export the Node-capable pthread worker script this shim expects`);
+    throw new Error(
+      `${pkg}tfjs-backend-wasm-threaded-simd.worker.js does not export the Node-capable pthread worker script this shim expects`,
+    );
   }
   // The exact text tfjs-backend-wasm puts in its Blob (it escapes newlines), so the size identifies it.
   const blobText = wasmWorkerContents.replace(/\n/g, '\\n');

@@ -20,7 +20,14 @@
  * id) is copied first and the copy packed.
  */
 import { BatchMatMul } from '@tensorflow/tfjs-core';
-import type { BatchMatMulAttrs, DataId, KernelBackend, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type {
+  BatchMatMulAttrs,
+  DataId,
+  KernelBackend,
+  KernelConfig,
+  KernelFunc,
+  TensorInfo,
+} from '@tensorflow/tfjs-core';
 import { allocF32, heapF32, heapIndex } from './heap.ts';
 import { withKernelScope } from './kernel-scope.ts';
 
@@ -48,7 +55,11 @@ function copyOf(backend: KernelBackend, t: TensorInfo): TensorInfo {
 /** A `BatchMatMul` kernel for wasm that rewrites transposed rank-2 products onto `native`. */
 export function makeBatchMatMulConfig(native: KernelConfig): KernelConfig {
   /** The native product, with B copied first when its data was packed before under another shape. */
-  const nativeProduct = (args: { inputs: { a: TensorInfo; b: TensorInfo }; backend: KernelBackend; attrs: BatchMatMulAttrs }): TensorInfo => {
+  const nativeProduct = (args: {
+    inputs: { a: TensorInfo; b: TensorInfo };
+    backend: KernelBackend;
+    attrs: BatchMatMulAttrs;
+  }): TensorInfo => {
     const { b } = args.inputs;
     const cachesB = !args.attrs.transposeA && !args.attrs.transposeB && b.dtype === 'float32';
     const seen = cachesB ? packedAs.get(b.dataId) : undefined;
@@ -59,21 +70,41 @@ export function makeBatchMatMulConfig(native: KernelConfig): KernelConfig {
     const fresh = copyOf(args.backend, b);
     try {
       packedAs.set(fresh.dataId, bKey(fresh));
-      return native.kernelFunc({ ...args, inputs: { a: args.inputs.a, b: fresh } } as unknown as Parameters<KernelFunc>[0]) as TensorInfo;
+      return native.kernelFunc({
+        ...args,
+        inputs: { a: args.inputs.a, b: fresh },
+      } as unknown as Parameters<KernelFunc>[0]) as TensorInfo;
     } finally {
       args.backend.disposeData(fresh.dataId);
     }
   };
-  const kernelFunc = (args: { inputs: { a: TensorInfo; b: TensorInfo }; backend: KernelBackend; attrs: BatchMatMulAttrs }): TensorInfo => {
+  const kernelFunc = (args: {
+    inputs: { a: TensorInfo; b: TensorInfo };
+    backend: KernelBackend;
+    attrs: BatchMatMulAttrs;
+  }): TensorInfo => {
     const { inputs, backend, attrs } = args;
     const { a, b } = inputs;
     const { transposeA, transposeB } = attrs;
-    if ((!transposeA && !transposeB) || a.shape.length !== 2 || b.shape.length !== 2 || a.dtype !== 'float32' || b.dtype !== 'float32') {
+    if (
+      (!transposeA && !transposeB) ||
+      a.shape.length !== 2 ||
+      b.shape.length !== 2 ||
+      a.dtype !== 'float32' ||
+      b.dtype !== 'float32'
+    ) {
       return nativeProduct(args);
     }
     return withKernelScope(backend, 'wasm', (s) => {
       const t = (x: TensorInfo) => s.run('Transpose', { x }, { perm: [1, 0] });
-      const mm = (x: TensorInfo, y: TensorInfo) => s.adopt(nativeProduct({ inputs: { a: x, b: y }, backend, attrs: { transposeA: false, transposeB: false } as BatchMatMulAttrs }));
+      const mm = (x: TensorInfo, y: TensorInfo) =>
+        s.adopt(
+          nativeProduct({
+            inputs: { a: x, b: y },
+            backend,
+            attrs: { transposeA: false, transposeB: false } as BatchMatMulAttrs,
+          }),
+        );
       if (transposeA && !transposeB) return mm(t(a), b);
       // With Bᵀ involved, pack whichever operand is smaller: B itself (transposed) or A.
       const packB = size(b) <= size(a);
@@ -82,7 +113,11 @@ export function makeBatchMatMulConfig(native: KernelConfig): KernelConfig {
     });
   };
   // The stock kernel's setup binds its C++ entry point; it must still run whenever the backend initialises.
-  const config: KernelConfig = { kernelName: BatchMatMul, backendName: 'wasm', kernelFunc: kernelFunc as unknown as KernelFunc };
+  const config: KernelConfig = {
+    kernelName: BatchMatMul,
+    backendName: 'wasm',
+    kernelFunc: kernelFunc as unknown as KernelFunc,
+  };
   if (native.setupFunc) config.setupFunc = native.setupFunc;
   return config;
 }

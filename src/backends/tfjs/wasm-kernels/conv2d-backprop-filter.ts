@@ -64,16 +64,27 @@
  * would compute every stride-1 position).
  */
 import { backend_util, Conv2DBackpropFilter, getKernel } from '@tensorflow/tfjs-core';
-import type { Conv2DBackpropFilterAttrs, KernelBackend, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type {
+  Conv2DBackpropFilterAttrs,
+  KernelBackend,
+  KernelConfig,
+  KernelFunc,
+  TensorInfo,
+} from '@tensorflow/tfjs-core';
 import { BackendError } from '../../../errors.ts';
 import { allocF32, heapF32, heapIndex, makeView, releaseView, runInto } from './heap.ts';
-import { KernelScope, withKernelScope } from './kernel-scope.ts';
+import { type KernelScope, withKernelScope } from './kernel-scope.ts';
 
 /** How dW is computed; see the module comment. */
 export type FilterGradStrategy = 'im2col' | 'dilated-conv' | 'tap-shift' | 'tap-view';
 
 /** Every strategy, for tests that check each one. */
-export const FILTER_GRAD_STRATEGIES: readonly FilterGradStrategy[] = ['im2col', 'dilated-conv', 'tap-shift', 'tap-view'];
+export const FILTER_GRAD_STRATEGIES: readonly FilterGradStrategy[] = [
+  'im2col',
+  'dilated-conv',
+  'tap-shift',
+  'tap-view',
+];
 
 /** Output pixels (Ho·Wo) up to which tap-shift is the fastest formulation (measured, see module comment). */
 const TAP_SHIFT_MAX_PIXELS = 16 * 16;
@@ -91,10 +102,16 @@ export function chooseFilterGradStrategy(info: backend_util.Conv2DInfo): FilterG
   if (info.strideHeight !== 1 || info.strideWidth !== 1) return 'dilated-conv';
   if (info.filterHeight * info.filterWidth === 1) return 'im2col'; // P is just xᵀ: no copies at all
   const pixels = info.outHeight * info.outWidth;
-  if (tapViewGrid(info) != null && (pixels >= TAP_VIEW_MIN_PIXELS || (pixels >= TAP_VIEW_MIN_PIXELS_FEW_CHANNELS && info.inChannels * info.outChannels <= TAP_VIEW_MAX_CHANNEL_PRODUCT))) {
+  if (
+    tapViewGrid(info) != null &&
+    (pixels >= TAP_VIEW_MIN_PIXELS ||
+      (pixels >= TAP_VIEW_MIN_PIXELS_FEW_CHANNELS &&
+        info.inChannels * info.outChannels <= TAP_VIEW_MAX_CHANNEL_PRODUCT))
+  ) {
     return 'tap-view';
   }
-  if (info.outHeight * info.outWidth <= TAP_SHIFT_MAX_PIXELS || info.inChannels < TAP_SHIFT_MAX_IN_CHANNELS) return 'tap-shift';
+  if (info.outHeight * info.outWidth <= TAP_SHIFT_MAX_PIXELS || info.inChannels < TAP_SHIFT_MAX_IN_CHANNELS)
+    return 'tap-shift';
   return 'dilated-conv';
 }
 
@@ -124,14 +141,24 @@ interface TapGrid {
 }
 
 function tapViewGrid(info: backend_util.Conv2DInfo): TapGrid | undefined {
-  const { batchSize: n, inHeight: h, inWidth: w, outHeight: ho, outWidth: wo, filterHeight: kh, filterWidth: kw } = info;
-  if (info.strideHeight !== 1 || info.strideWidth !== 1 || info.dilationHeight !== 1 || info.dilationWidth !== 1) return undefined;
+  const {
+    batchSize: n,
+    inHeight: h,
+    inWidth: w,
+    outHeight: ho,
+    outWidth: wo,
+    filterHeight: kh,
+    filterWidth: kw,
+  } = info;
+  if (info.strideHeight !== 1 || info.strideWidth !== 1 || info.dilationHeight !== 1 || info.dilationWidth !== 1)
+    return undefined;
   const pt = info.padInfo.top;
   const pl = info.padInfo.left;
   const pb = trailingPad(kh, ho, 1, pt, h);
   const pr = trailingPad(kw, wo, 1, pl, w);
   // dy must fit the grid: every pad within the filter's reach (always so for 'same' and 'valid').
-  if (pt < 0 || pl < 0 || pb < 0 || pr < 0 || pt > kh - 1 || pl > kw - 1 || pb > kh - 1 || pr > kw - 1) return undefined;
+  if (pt < 0 || pl < 0 || pb < 0 || pr < 0 || pt > kh - 1 || pl > kw - 1 || pb > kh - 1 || pr > kw - 1)
+    return undefined;
   const gh = Math.max(pt, pb);
   const gw = Math.max(pl, pr);
   const hg = h + gh;
@@ -145,7 +172,19 @@ function tapViewGrid(info: backend_util.Conv2DInfo): TapGrid | undefined {
  * Copies NHWC `[n, h, w, c]` (at heap index `src`) into the grid `[n, hg, wg, c]` at `dst`, pixel
  * (i, j) of each sample at grid (i + r0, j + c0), zeros elsewhere: one memcpy per image row.
  */
-function toGrid(heap: Float32Array, src: number, n: number, h: number, w: number, c: number, dst: number, hg: number, wg: number, r0: number, c0: number): void {
+function toGrid(
+  heap: Float32Array,
+  src: number,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  dst: number,
+  hg: number,
+  wg: number,
+  r0: number,
+  c0: number,
+): void {
   heap.fill(0, dst, dst + n * hg * wg * c);
   const row = w * c;
   for (let s = 0; s < n; s++) {
@@ -178,13 +217,29 @@ function toGrid(heap: Float32Array, src: number, n: number, h: number, w: number
  */
 function tapView(scope: KernelScope, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
   const grid = tapViewGrid(info);
-  if (grid == null) throw new BackendError('tap-view needs stride 1 and pads within the filter', { hint: "use 'dilated-conv' for this convolution" });
-  const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, outHeight: ho, outWidth: wo, outChannels: co, filterHeight: kh, filterWidth: kw } = info;
+  if (grid == null)
+    throw new BackendError('tap-view needs stride 1 and pads within the filter', {
+      hint: "use 'dilated-conv' for this convolution",
+    });
+  const {
+    batchSize: n,
+    inHeight: h,
+    inWidth: w,
+    inChannels: ci,
+    outHeight: ho,
+    outWidth: wo,
+    outChannels: co,
+    filterHeight: kh,
+    filterWidth: kw,
+  } = info;
   const { gh, gw, hg, wg, k, slackRows } = grid;
   const backend = scope.backend;
   const transpose = getKernel('Transpose', 'wasm');
   const matMul = getKernel('BatchMatMul', 'wasm');
-  if (transpose == null || matMul == null) throw new BackendError("tap-view needs the wasm backend's Transpose and BatchMatMul", { hint: 'check the installed @tensorflow/tfjs-backend-wasm version' });
+  if (transpose == null || matMul == null)
+    throw new BackendError("tap-view needs the wasm backend's Transpose and BatchMatMul", {
+      hint: 'check the installed @tensorflow/tfjs-backend-wasm version',
+    });
   const packX = ci < co;
   const cA = packX ? co : ci; // channel-first, shifted per tap
   const cB = packX ? ci : co; // packed once
@@ -197,7 +252,19 @@ function tapView(scope: KernelScope, x: TensorInfo, dy: TensorInfo, info: backen
   const heap = heapF32(backend);
   const [xg, dyg] = packX ? [gB, gA] : [gA, gB];
   toGrid(heap, heapIndex(backend, x), n, h, w, ci, heapIndex(backend, xg), hg, wg, gh, gw);
-  toGrid(heap, heapIndex(backend, dy), n, ho, wo, co, heapIndex(backend, dyg), hg, wg, gh - info.padInfo.top, gw - info.padInfo.left);
+  toGrid(
+    heap,
+    heapIndex(backend, dy),
+    n,
+    ho,
+    wo,
+    co,
+    heapIndex(backend, dyg),
+    hg,
+    wg,
+    gh - info.padInfo.top,
+    gw - info.padInfo.left,
+  );
   // Channel-first rows of A, with the zero slack rows before them (dy shifted back) or after (x shifted on).
   const lead = packX ? slackRows * k : 0;
   const a0 = heapIndex(backend, rowsA);
@@ -267,16 +334,20 @@ function trailingPad(filter: number, out: number, stride: number, lead: number, 
 /** `size` elements of `x` from `begin` on, `strides` apart (a plain Slice when they are all 1). */
 function sliceTap(scope: KernelScope, x: TensorInfo, begin: number[], size: number[], strides: number[]): TensorInfo {
   if (strides.every((s) => s === 1)) return scope.run('Slice', { x }, { begin, size });
-  return scope.run('StridedSlice', { x }, {
-    begin,
-    end: begin.map((b, i) => b + (size[i]! - 1) * strides[i]! + 1),
-    strides,
-    beginMask: 0,
-    endMask: 0,
-    ellipsisMask: 0,
-    newAxisMask: 0,
-    shrinkAxisMask: 0,
-  });
+  return scope.run(
+    'StridedSlice',
+    { x },
+    {
+      begin,
+      end: begin.map((b, i) => b + (size[i]! - 1) * strides[i]! + 1),
+      strides,
+      beginMask: 0,
+      endMask: 0,
+      ellipsisMask: 0,
+      newAxisMask: 0,
+      shrinkAxisMask: 0,
+    },
+  );
 }
 
 /**
@@ -300,16 +371,28 @@ export function conv2dBackpropFilterNHWC(
   if (strategy === 'tap-view') return tapView(scope, x, dy, info);
 
   if (strategy === 'tap-shift') {
-    if (sh !== 1 || sw !== 1) throw new BackendError(`tap-shift needs stride 1, got ${sh}×${sw}`, { hint: "use 'dilated-conv' for strided convolutions" });
+    if (sh !== 1 || sw !== 1)
+      throw new BackendError(`tap-shift needs stride 1, got ${sh}×${sw}`, {
+        hint: "use 'dilated-conv' for strided convolutions",
+      });
     const xt = scope.run('Transpose', { x }, { perm: [3, 1, 2, 0] }); // [Ci, H, W, N]
     const dyt = scope.run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] }); // [Ho, Wo, N, Co]
     const b = scope.run('Reshape', { x: dyt }, { shape: [ho * wo * n, co] });
     scope.free(dyt);
-    const pad = [[0, 0], [pt, info.padInfo.bottom], [pl, info.padInfo.right], [0, 0]];
+    const pad = [
+      [0, 0],
+      [pt, info.padInfo.bottom],
+      [pl, info.padInfo.right],
+      [0, 0],
+    ];
     const slabs: TensorInfo[] = [];
     for (let t = 0; t < kh * kw; t++) {
       const filter = oneHotTapFilter(scope, t, kh, kw, n);
-      const shifted = scope.run('DepthwiseConv2dNative', { x: xt, filter }, { strides: [1, 1], pad, dilations: [1, 1] }); // [Ci, Ho, Wo, N]
+      const shifted = scope.run(
+        'DepthwiseConv2dNative',
+        { x: xt, filter },
+        { strides: [1, 1], pad, dilations: [1, 1] },
+      ); // [Ci, Ho, Wo, N]
       scope.free(filter);
       const a = scope.run('Reshape', { x: shifted }, { shape: [ci, ho * wo * n] });
       scope.free(shifted);
@@ -327,7 +410,19 @@ export function conv2dBackpropFilterNHWC(
     const xc = scope.run('Transpose', { x }, { perm: [3, 0, 1, 2] }); // [Ci, N, H, W]
     const padded =
       pt > 0 || pl > 0 || pb > 0 || pr > 0
-        ? scope.run('PadV2', { x: xc }, { paddings: [[0, 0], [0, 0], [pt, Math.max(pb, 0)], [pl, Math.max(pr, 0)]], constantValue: 0 })
+        ? scope.run(
+            'PadV2',
+            { x: xc },
+            {
+              paddings: [
+                [0, 0],
+                [0, 0],
+                [pt, Math.max(pb, 0)],
+                [pl, Math.max(pr, 0)],
+              ],
+              constantValue: 0,
+            },
+          )
         : xc;
     if (padded !== xc) scope.free(xc);
     const taps: TensorInfo[] = [];
@@ -347,23 +442,39 @@ export function conv2dBackpropFilterNHWC(
   }
 
   // dilated-conv: crop x where the forward pass never read it, then one dilated convolution.
-  const xs = pb < 0 || pr < 0 ? scope.run('Slice', { x }, { begin: [0, 0, 0, 0], size: [n, h + Math.min(pb, 0), w + Math.min(pr, 0), ci] }) : x;
+  const xs =
+    pb < 0 || pr < 0
+      ? scope.run('Slice', { x }, { begin: [0, 0, 0, 0], size: [n, h + Math.min(pb, 0), w + Math.min(pr, 0), ci] })
+      : x;
   const xt = scope.run('Transpose', { x: xs }, { perm: [3, 1, 2, 0] }); // [Ci, H, W, N]
   if (xs !== x) scope.free(xs);
   const dyt = scope.run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] }); // [Ho, Wo, N, Co]
-  const r = scope.run('Conv2D', { x: xt, filter: dyt }, {
-    strides: [1, 1],
-    pad: [[0, 0], [pt, Math.max(pb, 0)], [pl, Math.max(pr, 0)], [0, 0]],
-    dataFormat: 'NHWC',
-    dilations: [sh, sw],
-  }); // [Ci, kh, kw, Co]
+  const r = scope.run(
+    'Conv2D',
+    { x: xt, filter: dyt },
+    {
+      strides: [1, 1],
+      pad: [
+        [0, 0],
+        [pt, Math.max(pb, 0)],
+        [pl, Math.max(pr, 0)],
+        [0, 0],
+      ],
+      dataFormat: 'NHWC',
+      dilations: [sh, sw],
+    },
+  ); // [Ci, kh, kw, Co]
   scope.free(xt);
   scope.free(dyt);
   return scope.run('Transpose', { x: r }, { perm: [1, 2, 0, 3] });
 }
 
 /** Kernel function: the attrs and inputs tfjs's conv2d gradient passes to `Conv2DBackpropFilter`. */
-function conv2DBackpropFilter(args: { inputs: { x: TensorInfo; dy: TensorInfo }; backend: KernelBackend; attrs: Conv2DBackpropFilterAttrs }): TensorInfo {
+function conv2DBackpropFilter(args: {
+  inputs: { x: TensorInfo; dy: TensorInfo };
+  backend: KernelBackend;
+  attrs: Conv2DBackpropFilterAttrs;
+}): TensorInfo {
   const { inputs, backend, attrs } = args;
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs;
   return withKernelScope(backend, 'wasm', (scope) => {

@@ -16,21 +16,46 @@
  * heap ({@link flipSwapFilter}) rather than by native Reverse + Transpose.
  */
 import { backend_util, Conv2DBackpropInput } from '@tensorflow/tfjs-core';
-import type { Conv2DBackpropInputAttrs, KernelBackend, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { KernelScope, withKernelScope } from './kernel-scope.ts';
+import type {
+  Conv2DBackpropInputAttrs,
+  KernelBackend,
+  KernelConfig,
+  KernelFunc,
+  TensorInfo,
+} from '@tensorflow/tfjs-core';
+import { type KernelScope, withKernelScope } from './kernel-scope.ts';
 
 /**
  * dx for NHWC `dy` `[N, Ho, Wo, Co]` and filter `[kh, kw, Ci, Co]`, as `[N, H, W, Ci]`, computed
  * with the kernels of `scope`'s backend. `info` must describe the NHWC forward convolution.
  */
-export function conv2dBackpropInputNHWC(scope: KernelScope, dy: TensorInfo, filter: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
+export function conv2dBackpropInputNHWC(
+  scope: KernelScope,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): TensorInfo {
   const { batchSize: n, inHeight: h, inWidth: w, outHeight: ho, outWidth: wo, outChannels: co } = info;
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw } = info;
 
   let d = dy;
   if (sh > 1 || sw > 1) {
     const r6 = scope.run('Reshape', { x: dy }, { shape: [n, ho, 1, wo, 1, co] });
-    const p6 = scope.run('PadV2', { x: r6 }, { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 });
+    const p6 = scope.run(
+      'PadV2',
+      { x: r6 },
+      {
+        paddings: [
+          [0, 0],
+          [0, 0],
+          [0, sh - 1],
+          [0, 0],
+          [0, sw - 1],
+          [0, 0],
+        ],
+        constantValue: 0,
+      },
+    );
     scope.free(r6);
     d = scope.run('Reshape', { x: p6 }, { shape: [n, ho * sh, wo * sw, co] });
     scope.free(p6);
@@ -54,12 +79,21 @@ export function conv2dBackpropInputNHWC(scope: KernelScope, dy: TensorInfo, filt
 
   const wt = flipSwapFilter(scope.backend, filter); // [kh, kw, Co, Ci]
   try {
-    const dx = scope.run('Conv2D', { x: d, filter: wt }, {
-      strides: [1, 1],
-      pad: [[0, 0], [Math.max(top, 0), Math.max(bottom, 0)], [Math.max(left, 0), Math.max(right, 0)], [0, 0]],
-      dataFormat: 'NHWC',
-      dilations: [1, 1],
-    });
+    const dx = scope.run(
+      'Conv2D',
+      { x: d, filter: wt },
+      {
+        strides: [1, 1],
+        pad: [
+          [0, 0],
+          [Math.max(top, 0), Math.max(bottom, 0)],
+          [Math.max(left, 0), Math.max(right, 0)],
+          [0, 0],
+        ],
+        dataFormat: 'NHWC',
+        dilations: [1, 1],
+      },
+    );
     if (d !== dy) scope.free(d);
     return dx;
   } finally {
@@ -101,13 +135,22 @@ export function flipSwapFilter(backend: KernelBackend, filter: TensorInfo): Tens
 }
 
 /** Kernel function: the attrs and inputs tfjs's conv2d gradient passes to `Conv2DBackpropInput`. */
-function conv2DBackpropInput(args: { inputs: { dy: TensorInfo; filter: TensorInfo }; backend: KernelBackend; attrs: Conv2DBackpropInputAttrs }): TensorInfo {
+function conv2DBackpropInput(args: {
+  inputs: { dy: TensorInfo; filter: TensorInfo };
+  backend: KernelBackend;
+  attrs: Conv2DBackpropInputAttrs;
+}): TensorInfo {
   const { inputs, backend, attrs } = args;
   const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs;
   return withKernelScope(backend, 'wasm', (scope) => {
     const nchw = backend_util.convertConv2DDataFormat(dataFormat) === 'channelsFirst';
     const dy = nchw ? scope.run('Transpose', { x: inputs.dy }, { perm: [0, 2, 3, 1] }) : inputs.dy;
-    const xShape = (nchw ? [inputShape[0], inputShape[2], inputShape[3], inputShape[1]] : inputShape) as [number, number, number, number];
+    const xShape = (nchw ? [inputShape[0], inputShape[2], inputShape[3], inputShape[1]] : inputShape) as [
+      number,
+      number,
+      number,
+      number,
+    ];
     const info = backend_util.computeConv2DInfo(
       xShape,
       inputs.filter.shape as [number, number, number, number],

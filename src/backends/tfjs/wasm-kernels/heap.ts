@@ -23,9 +23,16 @@ interface TensorEntry {
 /** The parts of tfjs-backend-wasm's BackendWasm these helpers use. */
 interface WasmBackendInternals {
   dataIdNextNumber: number;
-  dataIdMap: { get(d: DataId): TensorEntry | undefined; set(d: DataId, v: TensorEntry): void; delete(d: DataId): boolean };
+  dataIdMap: {
+    get(d: DataId): TensorEntry | undefined;
+    set(d: DataId, v: TensorEntry): void;
+    delete(d: DataId): boolean;
+  };
   makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
-  wasm: { HEAPU8: Uint8Array; tfjs: { registerTensor(id: number, size: number, memoryOffset: number): void; disposeData(id: number): void } };
+  wasm: {
+    HEAPU8: Uint8Array;
+    tfjs: { registerTensor(id: number, size: number, memoryOffset: number): void; disposeData(id: number): void };
+  };
 }
 
 const internals = (backend: KernelBackend) => backend as unknown as WasmBackendInternals;
@@ -59,7 +66,9 @@ export function makeView(backend: KernelBackend, base: TensorInfo, offset: numbe
   const entry = b.dataIdMap.get(base.dataId)!;
   const size = util.sizeFromShape(shape);
   if (offset < 0 || offset + size > util.sizeFromShape(entry.shape)) {
-    throw new RangeError(`view [${offset}, ${offset + size}) outside a tensor of ${util.sizeFromShape(entry.shape)} elements`);
+    throw new RangeError(
+      `view [${offset}, ${offset + size}) outside a tensor of ${util.sizeFromShape(entry.shape)} elements`,
+    );
   }
   const id = b.dataIdNextNumber++;
   const dataId = { id };
@@ -84,13 +93,21 @@ export function releaseView(backend: KernelBackend, view: TensorInfo): void {
  * output's size): the kernel's one `makeOutput` call is answered with `target`. For kernels that
  * allocate nothing but their output (Transpose, BatchMatMul without transposes).
  */
-export function runInto(config: KernelConfig, backend: KernelBackend, inputs: Record<string, TensorInfo>, attrs: Record<string, unknown>, target: TensorInfo): TensorInfo {
+export function runInto(
+  config: KernelConfig,
+  backend: KernelBackend,
+  inputs: Record<string, TensorInfo>,
+  attrs: Record<string, unknown>,
+  target: TensorInfo,
+): TensorInfo {
   let used = false;
   const proxy = Object.create(backend, {
     makeOutput: {
       value: (shape: number[]) => {
         if (used || util.sizeFromShape(shape) !== util.sizeFromShape(target.shape)) {
-          throw new RangeError(`runInto: ${config.kernelName} asked for an output of [${shape.join(', ')}], the target is [${target.shape.join(', ')}]`);
+          throw new RangeError(
+            `runInto: ${config.kernelName} asked for an output of [${shape.join(', ')}], the target is [${target.shape.join(', ')}]`,
+          );
         }
         used = true;
         return target;
@@ -98,6 +115,7 @@ export function runInto(config: KernelConfig, backend: KernelBackend, inputs: Re
     },
   }) as KernelBackend;
   const out = config.kernelFunc({ inputs: inputs as never, backend: proxy, attrs: attrs as never }) as TensorInfo;
-  if (out.dataId !== target.dataId) throw new RangeError(`runInto: ${config.kernelName} did not write its output into the target`);
+  if (out.dataId !== target.dataId)
+    throw new RangeError(`runInto: ${config.kernelName} did not write its output into the target`);
   return out;
 }

@@ -34,7 +34,12 @@ import { makeBatchMatMulConfig } from './batch-mat-mul.ts';
 import { makeSumConfig } from './sum.ts';
 import { BackendError } from '../../../errors.ts';
 
-export { applicableFilterGradStrategies, chooseFilterGradStrategy, conv2dBackpropFilterNHWC, FILTER_GRAD_STRATEGIES } from './conv2d-backprop-filter.ts';
+export {
+  applicableFilterGradStrategies,
+  chooseFilterGradStrategy,
+  conv2dBackpropFilterNHWC,
+  FILTER_GRAD_STRATEGIES,
+} from './conv2d-backprop-filter.ts';
 export type { FilterGradStrategy } from './conv2d-backprop-filter.ts';
 export { conv2dBackpropInputNHWC } from './conv2d-backprop-input.ts';
 export { maxPoolGradNHWC } from './max-pool-grad.ts';
@@ -49,16 +54,59 @@ export { KernelScope, withKernelScope } from './kernel-scope.ts';
  * `tf.profile` (test/tfjs/wasm-kernels-model.test.ts checks the list against a fresh profile).
  */
 export const WASM_TRAINING_KERNELS: readonly string[] = [
-  'Add', 'ArgMax', 'BatchMatMul', 'Cast', 'Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Exp',
-  'Floor', 'FusedBatchNorm', 'FusedConv2D', 'Identity', 'Log', 'Max', 'MaxPool', 'MaxPoolGrad', 'Mean',
-  'Multiply', 'Neg', 'OneHot', 'PadV2', 'RealDiv', 'Relu', 'Reshape', 'Rsqrt', 'Slice', 'Softmax', 'Square', 'Step',
-  'Sub', 'Sum', 'Tile', 'Transpose', 'ZerosLike', '_FusedMatMul',
+  'Add',
+  'ArgMax',
+  'BatchMatMul',
+  'Cast',
+  'Conv2D',
+  'Conv2DBackpropFilter',
+  'Conv2DBackpropInput',
+  'Exp',
+  'Floor',
+  'FusedBatchNorm',
+  'FusedConv2D',
+  'Identity',
+  'Log',
+  'Max',
+  'MaxPool',
+  'MaxPoolGrad',
+  'Mean',
+  'Multiply',
+  'Neg',
+  'OneHot',
+  'PadV2',
+  'RealDiv',
+  'Relu',
+  'Reshape',
+  'Rsqrt',
+  'Slice',
+  'Softmax',
+  'Square',
+  'Step',
+  'Sub',
+  'Sum',
+  'Tile',
+  'Transpose',
+  'ZerosLike',
+  '_FusedMatMul',
 ];
 
 /** Native wasm kernels that expbench's own kernels are built from. */
 export const WASM_KERNEL_DEPENDENCIES: readonly string[] = [
-  'AvgPool', 'BatchMatMul', 'Cast', 'Concat', 'Conv2D', 'DepthwiseConv2dNative', 'Fill', 'OneHot', 'PadV2', 'Reshape',
-  'Slice', 'StridedSlice', 'Tile', 'Transpose',
+  'AvgPool',
+  'BatchMatMul',
+  'Cast',
+  'Concat',
+  'Conv2D',
+  'DepthwiseConv2dNative',
+  'Fill',
+  'OneHot',
+  'PadV2',
+  'Reshape',
+  'Slice',
+  'StridedSlice',
+  'Tile',
+  'Transpose',
 ];
 
 /** Why expbench provides a wasm kernel. */
@@ -76,7 +124,11 @@ const PROVIDED: readonly Provided[] = [
   { kernelName: 'MaxPoolGrad', reason: 'wrong', make: () => maxPoolGradConfig },
   { kernelName: 'Conv2DBackpropInput', reason: 'slower', make: () => conv2DBackpropInputConfig },
   // Wraps the native kernel (plain products stay native), so it needs one.
-  { kernelName: 'BatchMatMul', reason: 'slower', make: (native) => (native ? makeBatchMatMulConfig(native) : undefined) },
+  {
+    kernelName: 'BatchMatMul',
+    reason: 'slower',
+    make: (native) => (native ? makeBatchMatMulConfig(native) : undefined),
+  },
   // Leading-axes sums (bias gradients) by pooling; every other Sum goes to the native kernel it wraps.
   { kernelName: 'Sum', reason: 'slower', make: (native) => (native ? makeSumConfig(native) : undefined) },
 ];

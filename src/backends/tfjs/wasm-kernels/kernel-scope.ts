@@ -32,7 +32,11 @@ export class KernelScope {
    * owns until {@link keep} hands it out or {@link dispose} frees it. `inputs` is an array for
    * kernels that take a list (Concat); `attrs` are the kernel's attributes as tfjs names them.
    */
-  run(kernelName: string, inputs: Record<string, TensorInfo> | TensorInfo[], attrs: Record<string, unknown> = {}): TensorInfo {
+  run(
+    kernelName: string,
+    inputs: Record<string, TensorInfo> | TensorInfo[],
+    attrs: Record<string, unknown> = {},
+  ): TensorInfo {
     const config = getKernel(kernelName, this.backendName);
     if (config == null) {
       throw new BackendError(`kernel '${kernelName}' is not registered for backend '${this.backendName}'`, {
@@ -46,9 +50,17 @@ export class KernelScope {
    * Like {@link run}, but with a given kernel config instead of the registry's current one (a
    * replacement kernel calling the native kernel it wraps).
    */
-  runConfig(config: KernelConfig, inputs: Record<string, TensorInfo> | TensorInfo[], attrs: Record<string, unknown> = {}): TensorInfo {
+  runConfig(
+    config: KernelConfig,
+    inputs: Record<string, TensorInfo> | TensorInfo[],
+    attrs: Record<string, unknown> = {},
+  ): TensorInfo {
     const kernelName = config.kernelName;
-    const out = config.kernelFunc({ inputs: inputs as NamedTensorInfoMap, backend: this.backend, attrs: attrs as NamedAttrMap });
+    const out = config.kernelFunc({
+      inputs: inputs as NamedTensorInfoMap,
+      backend: this.backend,
+      attrs: attrs as NamedAttrMap,
+    });
     if (Array.isArray(out)) {
       for (const o of out) this.temps.add(o);
       throw new BackendError(`kernel '${kernelName}' returned ${out.length} outputs where one was expected`, {
@@ -96,7 +108,11 @@ export class KernelScope {
  * Runs `body` with a fresh {@link KernelScope}; the TensorInfo it returns is kept, every other
  * intermediate is freed, also when `body` throws.
  */
-export function withKernelScope(backend: KernelBackend, backendName: string, body: (s: KernelScope) => TensorInfo): TensorInfo {
+export function withKernelScope(
+  backend: KernelBackend,
+  backendName: string,
+  body: (s: KernelScope) => TensorInfo,
+): TensorInfo {
   const scope = new KernelScope(backend, backendName);
   try {
     return scope.keep(body(scope));

@@ -28,8 +28,14 @@ import { BackendError } from '../../../errors.ts';
 /** Whether `info` is 2×2 windows with stride 2 and no leading padding, each window whole. */
 function isPool2x2s2(info: backend_util.Conv2DInfo): boolean {
   return (
-    info.effectiveFilterHeight === 2 && info.effectiveFilterWidth === 2 && info.strideHeight === 2 && info.strideWidth === 2 &&
-    info.padInfo.top === 0 && info.padInfo.left === 0 && 2 * info.outHeight <= info.inHeight && 2 * info.outWidth <= info.inWidth
+    info.effectiveFilterHeight === 2 &&
+    info.effectiveFilterWidth === 2 &&
+    info.strideHeight === 2 &&
+    info.strideWidth === 2 &&
+    info.padInfo.top === 0 &&
+    info.padInfo.left === 0 &&
+    2 * info.outHeight <= info.inHeight &&
+    2 * info.outWidth <= info.inWidth
   );
 }
 
@@ -39,7 +45,12 @@ function isPool2x2s2(info: backend_util.Conv2DInfo): boolean {
  * best so far, starting from −∞, so NaN and −∞ never win). Windows do not overlap, so dy is stored,
  * not added, into the zeroed dx; rows and columns no window covers (odd sizes) stay zero.
  */
-function maxPoolGrad2x2s2(x: Float32Array, dy: Float32Array, info: backend_util.Conv2DInfo, dx: Float32Array): Float32Array {
+function maxPoolGrad2x2s2(
+  x: Float32Array,
+  dy: Float32Array,
+  info: backend_util.Conv2DInfo,
+  dx: Float32Array,
+): Float32Array {
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: ho, outWidth: wo } = info;
   const rowStride = w * c;
   // One native fill, then one store per window: cheaper than four stores per window from JS.
@@ -48,7 +59,7 @@ function maxPoolGrad2x2s2(x: Float32Array, dy: Float32Array, info: backend_util.
     for (let i = 0; i < ho; i++) {
       const row0 = (b * h + 2 * i) * rowStride;
       const row1 = row0 + rowStride;
-      let d = ((b * ho + i) * wo) * c;
+      let d = (b * ho + i) * wo * c;
       for (let j = 0; j < wo; j++) {
         const p00 = row0 + 2 * j * c;
         const p10 = row1 + 2 * j * c;
@@ -58,11 +69,20 @@ function maxPoolGrad2x2s2(x: Float32Array, dy: Float32Array, info: backend_util.
           let best = Number.NEGATIVE_INFINITY;
           let at = -1;
           let v = x[q00]!;
-          if (v > best) { best = v; at = q00; }
+          if (v > best) {
+            best = v;
+            at = q00;
+          }
           v = x[q00 + c]!;
-          if (v > best) { best = v; at = q00 + c; }
+          if (v > best) {
+            best = v;
+            at = q00 + c;
+          }
           v = x[q10]!;
-          if (v > best) { best = v; at = q10; }
+          if (v > best) {
+            best = v;
+            at = q10;
+          }
           v = x[q10 + c]!;
           if (v > best) at = q10 + c;
           if (at >= 0) dx[at] = dy[d]!;
@@ -78,7 +98,12 @@ function maxPoolGrad2x2s2(x: Float32Array, dy: Float32Array, info: backend_util.
  * maximum (row-major scan; padding is never a candidate). `x` and `dy` are the flat NHWC buffers;
  * `dx`, when given, receives the result (any contents: it is overwritten) and is returned.
  */
-export function maxPoolGradNHWC(x: Float32Array, dy: Float32Array, info: backend_util.Conv2DInfo, dx?: Float32Array): Float32Array {
+export function maxPoolGradNHWC(
+  x: Float32Array,
+  dy: Float32Array,
+  info: backend_util.Conv2DInfo,
+  dx?: Float32Array,
+): Float32Array {
   const out = dx ?? new Float32Array(info.batchSize * info.inHeight * info.inWidth * info.inChannels);
   if (isPool2x2s2(info)) return maxPoolGrad2x2s2(x, dy, info, out);
   if (dx != null) out.fill(0);
@@ -89,7 +114,12 @@ export function maxPoolGradNHWC(x: Float32Array, dy: Float32Array, info: backend
  * The general scan behind {@link maxPoolGradNHWC}: any window, stride and padding. Adds into `dx`,
  * which must hold zeros.
  */
-export function maxPoolGradScan(x: Float32Array, dy: Float32Array, info: backend_util.Conv2DInfo, dx: Float32Array): Float32Array {
+export function maxPoolGradScan(
+  x: Float32Array,
+  dy: Float32Array,
+  info: backend_util.Conv2DInfo,
+  dx: Float32Array,
+): Float32Array {
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: ho, outWidth: wo } = info;
   const { strideHeight: sh, strideWidth: sw, effectiveFilterHeight: kh, effectiveFilterWidth: kw } = info;
   const pt = info.padInfo.top;
@@ -138,7 +168,11 @@ interface WasmHeapAccess {
 }
 
 /** Kernel function: the inputs and attrs tfjs's maxPool gradient passes to `MaxPoolGrad`. */
-function maxPoolGrad(args: { inputs: { dy: TensorInfo; input: TensorInfo; output: TensorInfo }; backend: KernelBackend; attrs: MaxPoolGradAttrs }): TensorInfo {
+function maxPoolGrad(args: {
+  inputs: { dy: TensorInfo; input: TensorInfo; output: TensorInfo };
+  backend: KernelBackend;
+  attrs: MaxPoolGradAttrs;
+}): TensorInfo {
   const { inputs, backend, attrs } = args;
   const { dy, input } = inputs;
   if (input.dtype !== 'float32' || dy.dtype !== 'float32') {
@@ -158,7 +192,12 @@ function maxPoolGrad(args: { inputs: { dy: TensorInfo; input: TensorInfo; output
   // below are taken after it. The scan itself allocates nothing on the heap.
   const wasm = backend as unknown as WasmHeapAccess;
   const out = wasm.makeOutput(input.shape, 'float32');
-  maxPoolGradNHWC(wasm.typedArrayFromHeap(input) as Float32Array, wasm.typedArrayFromHeap(dy) as Float32Array, info, wasm.typedArrayFromHeap(out) as Float32Array);
+  maxPoolGradNHWC(
+    wasm.typedArrayFromHeap(input) as Float32Array,
+    wasm.typedArrayFromHeap(dy) as Float32Array,
+    info,
+    wasm.typedArrayFromHeap(out) as Float32Array,
+  );
   return out;
 }
 

@@ -21,7 +21,7 @@
  */
 import { backend_util, Sum, util } from '@tensorflow/tfjs-core';
 import type { KernelBackend, KernelConfig, KernelFunc, SumAttrs, TensorInfo } from '@tensorflow/tfjs-core';
-import { KernelScope, withKernelScope } from './kernel-scope.ts';
+import { type KernelScope, withKernelScope } from './kernel-scope.ts';
 
 /**
  * Smallest input (elements) summed by pooling. Below it the stock kernel's whole cost is a few
@@ -78,7 +78,10 @@ export function makeSumConfig(native: KernelConfig): KernelConfig {
     const { inputs, backend, attrs } = args;
     const { x } = inputs;
     const { axis, keepDims } = attrs;
-    const k = x.dtype === 'float32' && util.sizeFromShape(x.shape) >= SUM_BY_POOLING_MIN_SIZE ? leadingAxesCount(axis, x.shape) : 0;
+    const k =
+      x.dtype === 'float32' && util.sizeFromShape(x.shape) >= SUM_BY_POOLING_MIN_SIZE
+        ? leadingAxesCount(axis, x.shape)
+        : 0;
     if (k === 0) return native.kernelFunc(args as unknown as Parameters<KernelFunc>[0]) as TensorInfo;
     const m = util.sizeFromShape(x.shape.slice(0, k));
     const c = util.sizeFromShape(x.shape.slice(k));
@@ -92,7 +95,11 @@ export function makeSumConfig(native: KernelConfig): KernelConfig {
     });
   };
   // The stock kernel's setup binds its C++ entry point; it must still run whenever the backend initialises.
-  const config: KernelConfig = { kernelName: Sum, backendName: 'wasm', kernelFunc: kernelFunc as unknown as KernelFunc };
+  const config: KernelConfig = {
+    kernelName: Sum,
+    backendName: 'wasm',
+    kernelFunc: kernelFunc as unknown as KernelFunc,
+  };
   if (native.setupFunc) config.setupFunc = native.setupFunc;
   return config;
 }
