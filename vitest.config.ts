@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 import { expbench } from './src/plugin/index.ts';
 import { ensureRunId } from './src/plugin/settings.ts';
-import { ExpbenchReporter } from './src/reporters/vitest-reporter.ts';
+import { ExpbenchReporter } from './src/plugin/reporter.ts';
 
 // One run id for the whole run: set here, in the main process, before any worker starts.
 ensureRunId();

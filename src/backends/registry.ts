@@ -3,35 +3,8 @@
  * so a missing optional package (tfjs-node, a CUDA build of ONNX Runtime) disables only that backend,
  * and the reason reaches the skipped test's name.
  */
+import { isKnownBackend, type KnownBackendId } from '../vocab/backends.ts';
 import type { Availability, Backend, BackendFactory, BackendId } from './types.ts';
-
-/** Every backend id expbench knows, in the order reports list them. */
-export const BACKEND_IDS = [
-  'tfjs/cpu',
-  'tfjs/wasm',
-  'tfjs/webgpu',
-  'tfjs/tensorflow',
-  'onnxruntime/cpu',
-  'onnxruntime/webgpu',
-  'onnxruntime/cuda',
-] as const satisfies readonly BackendId[];
-
-/**
- * Backends used only by expbench's own tests of the runner (crash isolation, timeouts). They are
- * accepted in experiment files so fault-injection fixtures are ordinary experiments.
- */
-export const TEST_BACKEND_IDS = [
-  'fake/ok',
-  'fake/segfault',
-  'fake/abort',
-  'fake/hang',
-  'fake/oom',
-  'fake/nan',
-  'fake/throw',
-  'fake/unavailable',
-] as const satisfies readonly BackendId[];
-
-export type KnownBackendId = (typeof BACKEND_IDS)[number] | (typeof TEST_BACKEND_IDS)[number];
 
 const factories: Record<KnownBackendId, BackendFactory> = {
   'tfjs/cpu': async () => (await import('./tfjs/index.ts')).createTfjsBackend('cpu'),
@@ -51,12 +24,8 @@ const factories: Record<KnownBackendId, BackendFactory> = {
   'fake/unavailable': async () => (await import('./fake.ts')).createFakeBackend('unavailable'),
 };
 
-export function isKnownBackend(id: string): id is KnownBackendId {
-  return Object.hasOwn(factories, id);
-}
-
-/** Every id accepted in an experiment file. */
-export function knownBackendIds(): string[] {
+/** The ids the registry has a factory for (the type above makes them the known ids; tests check it). */
+export function registeredBackendIds(): string[] {
   return Object.keys(factories);
 }
 

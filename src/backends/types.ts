@@ -13,18 +13,12 @@
  */
 import type { Dataset, Split } from '../data/types.ts';
 import type { ModelGraph, Weights } from '../models/ir.ts';
+import type { BackendId } from '../vocab/backends.ts';
+import type { OptimizerConfig } from '../vocab/optimizer.ts';
 
-/** `framework/device`, e.g. `tfjs/cpu`, `tfjs/wasm`, `onnxruntime/webgpu`. */
-export type BackendId = `${string}/${string}`;
+export type { BackendId, OptimizerConfig };
 
 export type Availability = { available: true; detail?: string } | { available: false; reason: string };
-
-export interface OptimizerConfig {
-  kind: 'sgd';
-  lr: number;
-  momentum: number;
-  weightDecay: number;
-}
 
 export interface LoadOptions {
   optimizer: OptimizerConfig;

@@ -11,7 +11,7 @@
  * every field has a `description` (the loader shows it as the hint of an error on that field) and,
  * where there is one, its `default` (the loader fills defaults from here, so they are defined once).
  */
-import { BACKEND_IDS, TEST_BACKEND_IDS } from '../backends/registry.ts';
+import { BACKEND_IDS, TEST_BACKEND_IDS } from '../vocab/backends.ts';
 import { BYTES_PATTERN, DURATION_PATTERN } from './units.ts';
 
 /** A JSON Schema node, loosely typed: the structure is checked by ajv's meta-schema in the tests. */

@@ -2,52 +2,13 @@
  * The experiment as the runner sees it: parsed, validated, defaults filled and the chosen profile
  * applied. The YAML format itself is defined once, in `schema/experiment.schema.json`.
  */
-import type { BackendId, OptimizerConfig } from '../backends/types.ts';
-import type { LayerSpec } from '../models/ir.ts';
+import type { DatasetConfig } from '../data/config.ts';
+import type { ModelConfig } from '../models/config.ts';
+import type { BackendId } from '../vocab/backends.ts';
+import type { OptimizerConfig } from '../vocab/optimizer.ts';
+import type { PhaseName } from '../vocab/phases.ts';
 
-export type DatasetConfig =
-  | {
-      kind: 'synthetic';
-      train: number;
-      test: number;
-      /** Square image side. */
-      imageSize: number;
-      channels: number;
-      classes: number;
-      seed: number;
-      /** Noise standard deviation on the 0–255 scale relative to the class pattern. */
-      noise: number;
-    }
-  | {
-      kind: 'cifar10';
-      /** Folder with `data_batch_*.bin` or the `cifar-10-binary.tar.gz`; resolved later if absent. */
-      path?: string;
-      train: number;
-      test: number;
-    }
-  | {
-      kind: 'image-folder';
-      path?: string;
-      train: number;
-      test: number;
-      classes?: string[];
-      imageSize?: number;
-      /** What to do with images of another size. */
-      sizeMismatch: 'resize' | 'reject';
-    };
-
-export interface ModelConfig {
-  /** `vgg-small`, `vgg7`, `vgg11`, `vgg13`, `vgg16`, `vgg19`, or `custom` with `layers`. */
-  arch: string;
-  /** Channel multiplier for the convolution widths (1 = the published widths). */
-  width: number;
-  batchNorm: boolean;
-  /** Hidden units of the classifier before the logits layer (default `[256]`). */
-  classifier: number[];
-  dropout: number;
-  /** Custom layer list (`arch: custom`). */
-  layers?: LayerSpec[];
-}
+export type { DatasetConfig, ModelConfig, PhaseName };
 
 export interface TrainingConfig {
   epochs: number;
@@ -71,8 +32,6 @@ export interface Expectations {
   /** Regression gate against the stored baseline. */
   regression?: { threshold: number; alpha: number };
 }
-
-export type PhaseName = 'warmup' | 'buildInit' | 'train' | 'infer';
 
 export interface ParityConfig {
   enabled: boolean;

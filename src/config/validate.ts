@@ -5,7 +5,7 @@
 import AjvModule from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { closest, distance } from 'fastest-levenshtein';
-import { knownBackendIds } from '../backends/registry.ts';
+import { knownBackendIds } from '../vocab/backends.ts';
 import type { Diagnostic, DiagnosticCode, SourceText } from './diagnostics.ts';
 import { locateFirst } from './locate.ts';
 import type { ValuePath } from './locate.ts';

@@ -6,9 +6,9 @@
  * Data location, when the config gives no `path`: `$EXPBENCH_DATA`, then the per-user cache folder
  * (`$XDG_CACHE_HOME/expbench` or `~/.cache/expbench`, where `npx expbench data cifar10` downloads to).
  */
-import type { DatasetConfig } from '../config/types.ts';
 import { DataError } from '../errors.ts';
 import { CIFAR10_SIDE, loadCifar10, locateCifar10 } from './cifar10.ts';
+import type { DatasetConfig } from './config.ts';
 import { loadImageFolder, locateImageFolder } from './image-folder.ts';
 import { computeNormalization, givenNormalization, type NormalizationInput } from './normalize.ts';
 import { generateSynthetic } from './synthetic.ts';

@@ -3,8 +3,8 @@
  * framework-neutral {@link ModelGraph} out. Every backend builds its network from that graph.
  */
 import { closest } from 'fastest-levenshtein';
-import type { ModelConfig } from '../config/types.ts';
 import { ModelError } from '../errors.ts';
+import type { ModelConfig } from './config.ts';
 import type { LayerSpec, ModelGraph, ParamSpec } from './ir.ts';
 import { resolveLayers } from './resolve.ts';
 import { ARCHS, isVggArch, VGG_CONFIGS, vggFeatures } from './vgg.ts';

@@ -3,7 +3,7 @@
  * float tolerance. The comparison is a pure function; the formatter turns a failure into a message a
  * person can act on.
  */
-import type { BackendId } from '../backends/types.ts';
+import type { BackendId } from '../vocab/backends.ts';
 
 /** Where the compared logits came from; only used in messages. */
 export interface ParityMeta {

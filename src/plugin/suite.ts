@@ -21,10 +21,8 @@ import { collectEnvironment } from '../runner/env.ts';
 import { DEFAULT_GATE } from '../runner/gate.ts';
 import { createProgress } from '../runner/progress.ts';
 import type { ResultRecord } from '../runner/record.ts';
+import { PHASE_SHORT_LABELS as PHASE_TITLES, TIMED_PHASES } from '../vocab/phases.ts';
 import { runSettings } from './settings.ts';
-
-type PhaseTest = 'buildInit' | 'train' | 'infer';
-const PHASE_TITLES: Record<PhaseTest, string> = { buildInit: 'build+init', train: 'train', infer: 'infer' };
 
 /** Declares the Vitest suite of one experiment file. */
 export async function defineExperimentSuite(file: string): Promise<void> {
@@ -108,7 +106,7 @@ function defineCase(c: Case, exp: Experiment, settings: ReturnType<typeof runSet
         .filter(pick)
         .map((f) => f.message);
 
-    for (const phase of ['buildInit', 'train', 'infer'] as const) {
+    for (const phase of TIMED_PHASES) {
       test(PHASE_TITLES[phase], () => {
         const r = get();
         requireReached(r, PHASE_TITLES[phase]);

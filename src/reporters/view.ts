@@ -4,17 +4,17 @@
  * and phase, the ONNX Runtime : TensorFlow.js ratios, and the study's reference figures as read from
  * the experiment files. Pure functions of the records.
  */
-import { BACKEND_IDS } from '../backends/registry.ts';
-import type { PhaseName } from '../config/types.ts';
 import type { MemoryFigure, ResultRecord } from '../runner/record.ts';
 import { summarize, type SampleSummary } from '../stats/summary.ts';
+import { BACKEND_IDS } from '../vocab/backends.ts';
+import { MEMORY_METRICS, type MemoryMetric } from '../vocab/metrics.ts';
+import { MEMORY_PHASES, type MemoryPhase, type PhaseName, TIMED_PHASES } from '../vocab/phases.ts';
+
+export { MEMORY_PHASES, type MemoryPhase, TIMED_PHASES };
 
 /** The artefacts of the study the reports mirror, in document order. */
 export const ARTEFACTS = ['table2', 'table3', 'fig2', 'fig3', 'argmax'] as const;
 export type Artefact = (typeof ARTEFACTS)[number];
-
-/** Timed phases in the order the study's Table 2 lists them; warm-up is reported after them. */
-export const TIMED_PHASES = ['buildInit', 'train', 'infer'] as const satisfies readonly PhaseName[];
 
 export const PHASE_LABELS: Record<PhaseName, string> = {
   buildInit: 'graph construction and initialisation',
@@ -23,8 +23,6 @@ export const PHASE_LABELS: Record<PhaseName, string> = {
   warmup: 'warm-up (reported apart, not in the above)',
 };
 
-export type MemoryPhase = 'train' | 'infer' | 'dataset';
-export const MEMORY_PHASES: readonly MemoryPhase[] = ['train', 'infer', 'dataset'];
 export const MEMORY_PHASE_LABELS: Record<MemoryPhase, string> = {
   train: 'training',
   infer: 'inference',
@@ -32,16 +30,7 @@ export const MEMORY_PHASE_LABELS: Record<MemoryPhase, string> = {
 };
 
 /** Known memory metrics, in the order tables list them. */
-const METRIC_ORDER = [
-  'peak-rss',
-  'device',
-  'device-total',
-  'backend',
-  'heap-used',
-  'array-buffers',
-  'external',
-  'dataset',
-];
+const METRIC_ORDER: readonly string[] = MEMORY_METRICS;
 export const METRIC_LABELS: Record<string, string> = {
   'peak-rss': 'peak RSS',
   device: 'device memory',
@@ -51,7 +40,7 @@ export const METRIC_LABELS: Record<string, string> = {
   'array-buffers': 'array buffers',
   external: 'external (native objects held by JS)',
   dataset: 'images and labels',
-};
+} satisfies Record<MemoryMetric, string>;
 
 /**
  * The memory measures the study's comparison rests on, shown in the main tables: the process's peak

@@ -22,6 +22,7 @@ import { dirname } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { ExpbenchError } from '../errors.ts';
 import type { PhaseName } from '../config/types.ts';
+import { PHASE_NAMES, PHASE_SHORT_LABELS, TIMED_PHASES } from '../vocab/phases.ts';
 import { readJsonIfExists, writeJsonAtomic } from './atomic.ts';
 import { describeMachine } from './env.ts';
 import { compareToBaseline, incomparable, type GateOptions, type GateVerdict } from './gate.ts';
@@ -30,9 +31,9 @@ import type { EnvironmentInfo, ResultRecord } from './record.ts';
 export const BASELINE_SCHEMA = 'expbench/baseline@1' as const;
 
 /** Phases the gate compares unless told otherwise (warm-up is first-compile noise, reported only). */
-export const GATED_PHASES: readonly PhaseName[] = ['buildInit', 'train', 'infer'];
+export const GATED_PHASES: readonly PhaseName[] = TIMED_PHASES;
 
-const ALL_PHASES: readonly PhaseName[] = ['warmup', 'buildInit', 'train', 'infer'];
+const ALL_PHASES: readonly PhaseName[] = PHASE_NAMES;
 
 /** A corrupt, unreadable or foreign baseline file. The file is never modified when this is thrown. */
 export class BaselineError extends ExpbenchError {
@@ -278,13 +279,6 @@ export interface PhaseVerdict extends GateVerdict {
   phase: PhaseName;
 }
 
-const PHASE_LABEL: Record<PhaseName, string> = {
-  warmup: 'warm-up time',
-  buildInit: 'build+init time',
-  train: 'train time',
-  infer: 'infer time',
-};
-
 /**
  * Gates every phase of `record` that has samples against the baseline (pure; read the file with
  * {@link readBaseline} first). Phases without current samples are left out.
@@ -298,7 +292,7 @@ export function gateRecord(
   for (const phase of opts.phases ?? GATED_PHASES) {
     const current = record.phases[phase]?.samples;
     if (!current || current.length === 0) continue;
-    const metric = `${record.key} ${PHASE_LABEL[phase]}`;
+    const metric = `${record.key} ${PHASE_SHORT_LABELS[phase]} time`;
     const found = lookupBaseline(file, record, phase);
     let verdict: GateVerdict;
     if (found.kind === 'found')

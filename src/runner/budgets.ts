@@ -9,6 +9,7 @@
  * that silently passes because nothing was measured would hide exactly the runs that went wrong.
  */
 import type { Expectations, PhaseName } from '../config/types.ts';
+import { PHASE_SHORT_LABELS as PHASE_LABEL } from '../vocab/phases.ts';
 import { formatBytes, formatSampleList, formatSeconds } from '../stats/format.ts';
 import { median, sortSamples } from '../stats/summary.ts';
 import type { MemoryFigure, ResultRecord } from './record.ts';
@@ -29,13 +30,6 @@ export interface BudgetFailure {
   samples: number[];
   message: string;
 }
-
-const PHASE_LABEL: Record<PhaseName, string> = {
-  warmup: 'warm-up',
-  buildInit: 'build+init',
-  train: 'train',
-  infer: 'infer',
-};
 
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 

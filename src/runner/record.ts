@@ -4,6 +4,7 @@
  */
 import type { BackendId, SessionInfo } from '../backends/types.ts';
 import type { Experiment, PhaseName } from '../config/types.ts';
+import type { MemoryPhase } from '../vocab/phases.ts';
 
 export const RECORD_SCHEMA = 'expbench/result@1' as const;
 
@@ -18,7 +19,7 @@ export interface PhaseSamples {
 
 /** One memory figure with where it came from and whether it can be trusted. */
 export interface MemoryFigure {
-  /** e.g. `peak-rss`, `heap-used`, `array-buffers`, `backend`, `device`. */
+  /** One of `MEMORY_METRICS` (`src/vocab/metrics.ts`); a string, since records outlive the list. */
   metric: string;
   bytes: number;
   /** e.g. `/proc/self/status VmHWM`, `process.memoryUsage()`, `tf.memory()`, `nvidia-smi`. */
@@ -98,7 +99,7 @@ export interface ResultRecord {
   accuracy?: { samples: number[] };
   /** Loss per epoch of the last repeat. */
   loss?: number[];
-  memory: Partial<Record<'train' | 'infer' | 'dataset', MemoryFigure[]>>;
+  memory: Partial<Record<MemoryPhase, MemoryFigure[]>>;
   parity?: ParityResult;
   /** Why the parity check did not run (disabled, this backend is the reference, reference unavailable). */
   paritySkipped?: string;

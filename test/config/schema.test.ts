@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import AjvModule from 'ajv';
 import { describe, expect, test } from 'vitest';
-import { BACKEND_IDS, knownBackendIds, TEST_BACKEND_IDS } from '../../src/backends/registry.ts';
+import { registeredBackendIds } from '../../src/backends/registry.ts';
+import { BACKEND_IDS, knownBackendIds, TEST_BACKEND_IDS } from '../../src/vocab/backends.ts';
 import { ARCHS, LAYER_DEFAULTS } from '../../src/models/index.ts';
 import { ARCH_NAMES, buildExperimentSchema, experimentSchema, partialSchema } from '../../src/config/schema.ts';
 import type { JsonSchema } from '../../src/config/schema.ts';
@@ -61,6 +62,7 @@ describe('schema/experiment.schema.json', () => {
     const ids = (experimentSchema.definitions as Record<string, JsonSchema>).backendId!.enum;
     expect(ids).toEqual([...BACKEND_IDS, ...TEST_BACKEND_IDS]);
     expect([...(ids as string[])].sort()).toEqual(knownBackendIds().sort());
+    expect(registeredBackendIds().sort()).toEqual(knownBackendIds().sort());
   });
 
   test('lists exactly the architectures the model builder accepts', () => {

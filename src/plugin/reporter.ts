@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { Reporter } from 'vitest/reporters';
-import { runSettings } from '../plugin/settings.ts';
+import { runSettings } from './settings.ts';
 
 export interface ExpbenchReporterOptions {
   /**
@@ -26,8 +26,8 @@ export class ExpbenchReporter implements Reporter {
   async onTestRunEnd(): Promise<void> {
     const settings = runSettings();
     if (!existsSync(settings.resultsDir)) return; // no experiment ran
-    const { loadRecords } = await import('./records.ts');
-    const { writeReport } = await import('./index.ts');
+    const { loadRecords } = await import('../reporters/records.ts');
+    const { writeReport } = await import('../reporters/index.ts');
     const { records, warnings } = await loadRecords([settings.resultsDir]);
     if (records.length === 0) return;
     const outDir = this.options.outDir ?? settings.reportDir;
