@@ -12,14 +12,13 @@ import type { Document } from 'yaml';
 import { ExpbenchError } from '../errors.ts';
 import { buildModelGraph } from '../models/index.ts';
 import type { LayerSpec } from '../models/ir.ts';
-import type { BackendId } from '../vocab/backends.ts';
 import { ConfigError, MAX_DIAGNOSTICS, SourceText } from './diagnostics.ts';
 import type { Diagnostic, DiagnosticCode } from './diagnostics.ts';
 import { locateFirst } from './locate.ts';
 import type { ValuePath } from './locate.ts';
 import { experimentSchema, LIMITS } from './schema.ts';
-import type { JsonSchema } from './schema.ts';
-import type { Case, DatasetConfig, Expectations, Experiment, PhaseName } from './types.ts';
+import type { FilledExperimentFile, JsonSchema } from './schema.ts';
+import type { Case, DatasetConfig, Expectations, Experiment, ModelConfig, PhaseName } from './types.ts';
 import { checkBytes, checkDuration } from './units.ts';
 import { decodeUtf8, MAX_FILE_BYTES, parseYamlSource } from './yaml-source.ts';
 import { didYouMean, schemaDiagnostics, schemaErrors } from './validate.ts';
@@ -209,7 +208,8 @@ export async function validateFiles(files: string[], opts: LoadOptions = {}): Pr
  * `model.arch` set to its architecture.
  */
 export function expandCases(exp: Experiment): Case[] {
-  if (!exp.sweep) return exp.backends.map((backend) => ({ experiment: exp, backend, key: `${exp.name} › ${backend}` }));
+  if (!exp.sweep?.arch)
+    return exp.backends.map((backend) => ({ experiment: exp, backend, key: `${exp.name} › ${backend}` }));
   return exp.sweep.arch.flatMap((arch) => {
     const experiment: Experiment = { ...exp, model: { ...exp.model, arch } };
     return exp.backends.map((backend) => ({ experiment, backend, arch, key: `${exp.name} › ${arch} › ${backend}` }));
@@ -360,6 +360,8 @@ export function layerFromYaml(item: unknown): LayerSpec {
   }
 }
 
+type FileValue = FilledExperimentFile;
+
 /**
  * Turns a schema-valid variant into an {@link Experiment}, checking what the schema cannot: units
  * beyond their limits, `layers` without `arch: custom`, a batch larger than the training set, and
@@ -367,200 +369,153 @@ export function layerFromYaml(item: unknown): LayerSpec {
  */
 function normalise(v: Variant, ctx: Ctx): { exp?: Experiment; problems: Diagnostic[] } {
   const problems: Diagnostic[] = [];
-  const x = withDefaults(v.value, experimentSchema) as Obj;
-  const get = <T>(o: unknown, k: string): T => (o as Obj)[k] as T;
-
-  const seconds = (raw: unknown, path: string[]): number => {
-    const r = checkDuration(raw);
-    const value = r.ok ? r.value : Number.NaN;
-    if (!r.ok || value > LIMITS.durationSeconds) {
-      problems.push(
-        problem(ctx, v, [path], 'value', {
-          code: 'SCHEMA',
-          reason: 'unit',
-          message: r.ok
-            ? `${path.join('.')} ${JSON.stringify(raw)} is ${Math.round(value).toLocaleString('en-US')} seconds, more than the limit of 30 days`
-            : `${path.join('.')}: ${r.message}`,
-          hint: r.ok ? 'a budget or timeout that large is a typo; write e.g. 90s, 20m or 2h' : r.hint,
-        }),
-      );
-    }
-    return value;
-  };
-  const byteCount = (raw: unknown, path: string[]): number => {
-    const r = checkBytes(raw);
-    const value = r.ok ? r.value : Number.NaN;
-    if (!r.ok || value > LIMITS.bytes) {
-      problems.push(
-        problem(ctx, v, [path], 'value', {
-          code: 'SCHEMA',
-          reason: 'unit',
-          message: r.ok
-            ? `${path.join('.')} is ${value} bytes, more than the limit of 1 PiB`
-            : `${path.join('.')}: ${r.message}`,
-          hint: r.ok ? 'write e.g. 4GiB or 512MB' : r.hint,
-        }),
-      );
-    }
-    return value;
-  };
-
-  // Dataset.
-  const ds = x.dataset as Obj;
-  const baseDir = dirname(ctx.file);
-  const absPath = (p: unknown): string | undefined =>
-    typeof p === 'string' ? (isAbsolute(p) ? p : resolve(baseDir, p)) : undefined;
-  let dataset: DatasetConfig;
-  if (ds.kind === 'synthetic') {
-    dataset = {
-      kind: 'synthetic',
-      train: get(ds, 'train'),
-      test: get(ds, 'test'),
-      imageSize: get(ds, 'imageSize'),
-      channels: get(ds, 'channels'),
-      classes: get(ds, 'classes'),
-      seed: get(ds, 'seed'),
-      noise: get(ds, 'noise'),
-    };
-  } else if (ds.kind === 'cifar10') {
-    dataset = { kind: 'cifar10', train: get(ds, 'train'), test: get(ds, 'test') };
-    const p = absPath(ds.path);
-    if (p !== undefined) dataset.path = p;
-  } else {
-    dataset = {
-      kind: 'image-folder',
-      train: get(ds, 'train'),
-      test: get(ds, 'test'),
-      sizeMismatch: get(ds, 'sizeMismatch'),
-    };
-    const p = absPath(ds.path);
-    if (p !== undefined) dataset.path = p;
-    if (ds.classes !== undefined) dataset.classes = [...(ds.classes as string[])];
-    if (ds.imageSize !== undefined) dataset.imageSize = ds.imageSize as number;
-  }
-
-  // Model.
-  const m = x.model as Obj;
-  const model: Experiment['model'] = {
-    arch: get(m, 'arch'),
-    width: get(m, 'width'),
-    batchNorm: get(m, 'batchNorm'),
-    classifier: [...get<number[]>(m, 'classifier')],
-    dropout: get(m, 'dropout'),
-  };
-  if (m.layers !== undefined) {
-    if (model.arch !== 'custom') {
-      problems.push(
-        problem(ctx, v, [['model', 'layers']], 'key', {
-          code: 'SCHEMA',
-          reason: 'layers',
-          message: `model.layers is only used with arch: custom, but arch is ${model.arch}`,
-          hint: `set \`arch: custom\` to use these layers, or remove \`layers\` to use ${model.arch}`,
-        }),
-      );
-    }
-    model.layers = (m.layers as unknown[]).map(layerFromYaml);
-  }
-
-  // Training and inference.
-  const t = x.training as Obj;
-  const o = t.optimizer as Obj;
-  const training: Experiment['training'] = {
-    epochs: get(t, 'epochs'),
-    batchSize: get(t, 'batchSize'),
-    optimizer: { kind: 'sgd', lr: get(o, 'lr'), momentum: get(o, 'momentum'), weightDecay: get(o, 'weightDecay') },
-    seed: get(t, 'seed'),
-    lossEvery: get(t, 'lossEvery'),
-  };
-  if (training.batchSize > dataset.train) {
-    problems.push(
-      problem(
-        ctx,
-        v,
-        [
-          ['training', 'batchSize'],
-          ['dataset', 'train'],
-        ],
-        'value',
-        {
-          code: 'SCHEMA',
-          reason: 'batch',
-          message: `training.batchSize ${training.batchSize} is larger than the ${dataset.train} training images, so no full batch would run`,
-          hint: `use at most ${dataset.train} for training.batchSize, or more training images`,
-        },
-      ),
-    );
-  }
-  const inference = { batchSize: (get<Obj>(x, 'inference').batchSize as number | undefined) ?? training.batchSize };
-
-  // Expectations.
-  const e = x.expect as Obj;
-  const expect: Expectations = {
-    regression: { threshold: get(e.regression, 'threshold'), alpha: get(e.regression, 'alpha') },
-  };
-  if (e.accuracy !== undefined) expect.accuracy = e.accuracy as number;
-  if (isObj(e.time)) {
-    const time: Partial<Record<PhaseName, number>> = {};
-    for (const [phase, raw] of Object.entries(e.time))
-      time[phase as PhaseName] = seconds(raw, ['expect', 'time', phase]);
-    expect.time = time;
-  }
-  if (isObj(e.memory)) {
-    const memory: NonNullable<Expectations['memory']> = {};
-    for (const [phase, raw] of Object.entries(e.memory))
-      memory[phase as keyof typeof memory] = byteCount(raw, ['expect', 'memory', phase]);
-    expect.memory = memory;
-  }
-  const timeout = seconds(x.timeout, ['timeout']);
-
-  const p = x.parity as Obj;
+  // The variant passed the schema, so with its defaults filled it has the schema's shape.
+  const x = withDefaults(v.value, experimentSchema) as FileValue;
+  const units = unitReader(ctx, v, problems);
+  const { version: _version, profiles: _profiles, sweep, reference, ...rest } = x;
+  const dataset = normaliseDataset(x.dataset, dirname(ctx.file));
+  const model = normaliseModel(x.model, ctx, v, problems);
+  const training = { ...x.training, optimizer: { ...x.training.optimizer } };
+  checkBatch(training.batchSize, dataset.train, ctx, v, problems);
   const exp: Experiment = {
+    ...rest,
     file: ctx.file,
     hash: ctx.hash,
-    name: get(x, 'name'),
-    description: get(x, 'description'),
     profile: v.profile,
     dataset,
     model,
     training,
-    inference,
-    backends: [...get<BackendId[]>(x, 'backends')],
-    repeats: get(x, 'repeats'),
-    warmup: get(x, 'warmup'),
-    parity: { enabled: get(p, 'enabled'), reference: get(p, 'reference'), tolerance: get(p, 'tolerance') },
-    expect,
-    timeout,
+    inference: { batchSize: x.inference.batchSize ?? training.batchSize },
+    backends: [...x.backends],
+    parity: { ...x.parity },
+    expect: normaliseExpect(x.expect, units),
+    timeout: units.seconds(x.timeout, ['timeout']),
   };
-  if (isObj(x.reference)) exp.reference = structuredClone(x.reference);
-  if (isObj(x.sweep) && Array.isArray(x.sweep.arch)) exp.sweep = { arch: [...(x.sweep.arch as string[])] };
-  if (typeof x.artefact === 'string') exp.artefact = x.artefact;
+  if (reference !== undefined) exp.reference = structuredClone(reference);
+  if (sweep?.arch !== undefined) exp.sweep = { arch: [...sweep.arch] };
 
   // Can the network be built on these images? Only worth asking once per distinct model and data.
   const touchesModel =
     v.profile === null ||
     (v.override !== undefined && ('model' in v.override || 'dataset' in v.override || 'sweep' in v.override));
-  if (problems.length === 0 && touchesModel) {
-    const geometry = inputGeometry(dataset);
-    if (geometry) {
-      try {
-        for (const arch of exp.sweep?.arch ?? [model.arch])
-          buildModelGraph({ ...model, arch }, geometry.input, geometry.classes);
-      } catch (err) {
-        if (!(err instanceof ExpbenchError) || err.code !== 'MODEL_SHAPE') throw err;
-        const hint = err.hint ?? 'choose a shallower architecture, fewer pooling layers or larger images';
-        const message = err.message.replace(/\.?\s*Hint: [\s\S]*$/, '');
-        problems.push(
-          problem(ctx, v, [['model'], ['dataset']], 'key', {
-            code: 'MODEL_SHAPE',
-            reason: 'model',
-            message: `the model cannot be built for ${geometry.input.channels}×${geometry.input.height}×${geometry.input.width} images: ${message}`,
-            hint,
-          }),
-        );
-      }
-    }
-  }
+  if (problems.length === 0 && touchesModel) checkBuildable(exp, ctx, v, problems);
   return problems.length === 0 ? { exp, problems } : { problems };
+}
+
+/** Converts durations to seconds and sizes to bytes, adding a located problem for each bad one. */
+function unitReader(ctx: Ctx, v: Variant, problems: Diagnostic[]) {
+  const report = (path: string[], message: string, hint: string): void => {
+    problems.push(problem(ctx, v, [path], 'value', { code: 'SCHEMA', reason: 'unit', message, hint }));
+  };
+  return {
+    seconds(raw: unknown, path: string[]): number {
+      const r = checkDuration(raw);
+      if (!r.ok) report(path, `${path.join('.')}: ${r.message}`, r.hint);
+      else if (r.value > LIMITS.durationSeconds)
+        report(
+          path,
+          `${path.join('.')} ${JSON.stringify(raw)} is ${Math.round(r.value).toLocaleString('en-US')} seconds, more than the limit of 30 days`,
+          'a budget or timeout that large is a typo; write e.g. 90s, 20m or 2h',
+        );
+      return r.ok ? r.value : Number.NaN;
+    },
+    bytes(raw: unknown, path: string[]): number {
+      const r = checkBytes(raw);
+      if (!r.ok) report(path, `${path.join('.')}: ${r.message}`, r.hint);
+      else if (r.value > LIMITS.bytes)
+        report(path, `${path.join('.')} is ${r.value} bytes, more than the limit of 1 PiB`, 'write e.g. 4GiB or 512MB');
+      return r.ok ? r.value : Number.NaN;
+    },
+  };
+}
+
+/** The dataset with a relative `path` resolved from the experiment file's folder. */
+function normaliseDataset(ds: FileValue['dataset'], baseDir: string): DatasetConfig {
+  if (ds.kind === 'synthetic') return { ...ds };
+  const out = { ...ds };
+  if (ds.path !== undefined) out.path = isAbsolute(ds.path) ? ds.path : resolve(baseDir, ds.path);
+  if (out.kind === 'image-folder' && out.classes) out.classes = [...out.classes];
+  return out;
+}
+
+/** The model with custom layers in the IR's form; `layers` without `arch: custom` is a problem. */
+function normaliseModel(m: FileValue['model'], ctx: Ctx, v: Variant, problems: Diagnostic[]): ModelConfig {
+  const { layers, ...rest } = m;
+  const model: ModelConfig = { ...rest, classifier: [...m.classifier] };
+  if (layers === undefined) return model;
+  if (model.arch !== 'custom') {
+    problems.push(
+      problem(ctx, v, [['model', 'layers']], 'key', {
+        code: 'SCHEMA',
+        reason: 'layers',
+        message: `model.layers is only used with arch: custom, but arch is ${model.arch}`,
+        hint: `set \`arch: custom\` to use these layers, or remove \`layers\` to use ${model.arch}`,
+      }),
+    );
+  }
+  model.layers = layers.map(layerFromYaml);
+  return model;
+}
+
+/** Only full batches run, so a batch larger than the training set would train nothing. */
+function checkBatch(batchSize: number, train: number, ctx: Ctx, v: Variant, problems: Diagnostic[]): void {
+  if (batchSize <= train) return;
+  problems.push(
+    problem(
+      ctx,
+      v,
+      [
+        ['training', 'batchSize'],
+        ['dataset', 'train'],
+      ],
+      'value',
+      {
+        code: 'SCHEMA',
+        reason: 'batch',
+        message: `training.batchSize ${batchSize} is larger than the ${train} training images, so no full batch would run`,
+        hint: `use at most ${train} for training.batchSize, or more training images`,
+      },
+    ),
+  );
+}
+
+/** Budgets with their units converted: time in seconds, memory in bytes. */
+function normaliseExpect(e: FileValue['expect'], units: ReturnType<typeof unitReader>): Expectations {
+  const { time, memory, ...rest } = e;
+  const expect: Expectations = { ...rest, regression: { ...e.regression } };
+  if (time) {
+    expect.time = {};
+    for (const [phase, raw] of Object.entries(time) as [PhaseName, number | string][])
+      expect.time[phase] = units.seconds(raw, ['expect', 'time', phase]);
+  }
+  if (memory) {
+    expect.memory = {};
+    for (const [kind, raw] of Object.entries(memory) as [keyof typeof memory, number | string][])
+      expect.memory[kind] = units.bytes(raw, ['expect', 'memory', kind]);
+  }
+  return expect;
+}
+
+/** Builds the network for the dataset's images (every swept architecture); a shape error is a problem. */
+function checkBuildable(exp: Experiment, ctx: Ctx, v: Variant, problems: Diagnostic[]): void {
+  const geometry = inputGeometry(exp.dataset);
+  if (!geometry) return;
+  try {
+    for (const arch of exp.sweep?.arch ?? [exp.model.arch])
+      buildModelGraph({ ...exp.model, arch }, geometry.input, geometry.classes);
+  } catch (err) {
+    if (!(err instanceof ExpbenchError) || err.code !== 'MODEL_SHAPE') throw err;
+    const hint = err.hint ?? 'choose a shallower architecture, fewer pooling layers or larger images';
+    const message = err.message.replace(/\.?\s*Hint: [\s\S]*$/, '');
+    problems.push(
+      problem(ctx, v, [['model'], ['dataset']], 'key', {
+        code: 'MODEL_SHAPE',
+        reason: 'model',
+        message: `the model cannot be built for ${geometry.input.channels}×${geometry.input.height}×${geometry.input.width} images: ${message}`,
+        hint,
+      }),
+    );
+  }
 }
 
 /** Image geometry and class count a dataset config implies, when known before reading any data. */

@@ -11,17 +11,11 @@
  */
 import { DataError } from '../errors.ts';
 import { mixSeed, mulberry32, normalTable16, SeedStream, type Rng } from './prng.ts';
+import type { DatasetConfig } from './config.ts';
 import type { Split } from './types.ts';
 
-export interface SyntheticSpec {
-  train: number;
-  test: number;
-  imageSize: number;
-  channels: number;
-  classes: number;
-  seed: number;
-  noise: number;
-}
+/** The `synthetic` dataset of an experiment file, as loaded (defaults filled): one definition, the schema's. */
+export type SyntheticSpec = Omit<Extract<DatasetConfig, { kind: 'synthetic' }>, 'kind'>;
 
 /** One class's fixed pattern parameters. */
 interface Prototype {

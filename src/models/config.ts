@@ -1,19 +1,46 @@
 /**
- * The model section of an experiment, as model construction takes it (`buildModelGraph`). The config
- * layer validates it and fills the defaults; the YAML format is defined in
- * `schema/experiment.schema.json`.
+ * The model section of an experiment, as model construction takes it (`buildModelGraph`). Defined
+ * once, below, as the JSON Schema the config layer validates with and, through `Filled`, the type,
+ * defaults filled; custom layers are the IR's {@link LayerSpec}s (the short YAML forms are expanded by
+ * the loader, whose `#/definitions/layer` schema describes them).
  */
+import { Type } from '@sinclair/typebox';
+import { dflt, type Filled, int, LIMITS, num, obj, opt } from '../shape/index.ts';
 import type { LayerSpec } from './ir.ts';
 
-export interface ModelConfig {
-  /** `vgg-small`, `vgg7`, `vgg11`, `vgg13`, `vgg16`, `vgg19`, or `custom` with `layers`. */
-  arch: string;
-  /** Channel multiplier for the convolution widths (1 = the published widths). */
-  width: number;
-  batchNorm: boolean;
-  /** Hidden units of the classifier before the logits layer (default `[256]`). */
-  classifier: number[];
-  dropout: number;
-  /** Custom layer list (`arch: custom`). */
-  layers?: LayerSpec[];
-}
+/** Architectures accepted by `model.arch`. */
+export const ARCH_NAMES = ['vgg-small', 'vgg7', 'vgg11', 'vgg13', 'vgg16', 'vgg19', 'custom'] as const;
+
+export const Model = obj(
+  'The network: a VGG family member, or a custom stack of layers.',
+  {
+    arch: Type.Unsafe<string>({
+      enum: [...ARCH_NAMES],
+      description: `Architecture: ${ARCH_NAMES.join(', ')} (custom needs \`layers\`).`,
+    }),
+    width: dflt(num(0.01, 64, 'Channel multiplier for the convolution widths (1 = the published widths).'), 1),
+    batchNorm: dflt(Type.Boolean({ description: 'Insert batch normalisation after every convolution.' }), false),
+    classifier: dflt(
+      Type.Array(int(1, LIMITS.units, 'Units of one hidden dense layer.'), {
+        description: 'Hidden units of the classifier before the logits layer ([] for none).',
+        maxItems: 16,
+      }),
+      [256],
+    ),
+    dropout: dflt(num(0, 0.99, 'Dropout rate after each hidden classifier layer (0 = none).'), 0),
+    layers: opt(
+      Type.Array(Type.Unsafe<unknown>({ $ref: '#/definitions/layer' }), {
+        description: 'The feature extractor of `arch: custom`, in order; flatten and the classifier are appended.',
+        minItems: 1,
+        maxItems: 1000,
+      }),
+    ),
+  },
+  {
+    if: { properties: { arch: { const: 'custom' } }, required: ['arch'] },
+    then: { required: ['layers'] },
+  },
+);
+
+/** The network, defaults filled; `layers` (for `arch: custom`) in the model IR's form. */
+export type ModelConfig = Omit<Filled<typeof Model>, 'layers'> & { layers?: LayerSpec[] };

@@ -59,7 +59,7 @@ export async function defineExperimentSuite(file: string): Promise<void> {
       test.skip(`skipped: none of this file's backends (${all.join(', ')}) matches EXPBENCH_BACKENDS=${process.env.EXPBENCH_BACKENDS ?? ''}`, () => {});
       return;
     }
-    if (!exp.sweep) return defineBackends(cases);
+    if (!exp.sweep?.arch) return defineBackends(cases);
     for (const arch of exp.sweep.arch) describe(arch, () => defineBackends(cases.filter((c) => c.arch === arch)));
   });
 }

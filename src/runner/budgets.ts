@@ -37,7 +37,10 @@ const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
  * Checks `record` against the budgets in `expect`; returns one failure per budget exceeded (empty when
  * all hold). Pure. Skipped records have nothing to check and yield no failures.
  */
-export function checkBudgets(record: ResultRecord, expect: Expectations): BudgetFailure[] {
+export function checkBudgets(
+  record: ResultRecord,
+  expect: Pick<Expectations, 'accuracy' | 'time' | 'memory'>,
+): BudgetFailure[] {
   if (record.status === 'skipped') return [];
   const failures: BudgetFailure[] = [];
 
