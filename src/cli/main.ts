@@ -1,7 +1,7 @@
 /**
  * The `expbench` command.
  *
- *   expbench run [files…] [--profile ci] [--backends cpu] [--out docs]   run experiments through Vitest, write the report
+ *   expbench run [files…] [--profile ci] [--backends cpu] [--out dir]    run experiments through Vitest, write the report
  *   expbench validate [files…]                                          check experiment files, print located errors
  *   expbench report [results…] --out docs                               regenerate docs from stored records (merges shards)
  *   expbench baseline update [results…] [--file baselines/baseline.json] accept results as the new baseline
@@ -10,12 +10,16 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { dirname, join, relative, resolve } from 'node:path';
 import { cac } from 'cac';
 import { ExpbenchError } from '../errors.ts';
-import { newRunId } from '../plugin/settings.ts';
+import { newRunId, RUN_FILES_ENV } from '../plugin/settings.ts';
 
 const require = createRequire(import.meta.url);
+
+/** The Vitest configuration `expbench run` uses (see run-config.ts). */
+const RUN_CONFIG = fileURLToPath(new URL('./run-config.ts', import.meta.url));
 
 /** Path of Vitest's command-line entry (not in its package exports, so found beside package.json). */
 export function vitestEntry(): string {
@@ -61,11 +65,9 @@ async function runCommand(files: string[], flags: RunFlags): Promise<number> {
     return 2;
   }
   const runId = newRunId();
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    EXPBENCH_RUN_ID: runId,
-    EXPBENCH_REPORT_DIR: resolve(cwd, flags.out ?? 'docs'),
-  };
+  const env: NodeJS.ProcessEnv = { ...process.env, EXPBENCH_RUN_ID: runId, [RUN_FILES_ENV]: JSON.stringify(targets) };
+  // Without --out the report goes beside the records (.expbench/report), never over committed docs.
+  if (flags.out !== undefined) env.EXPBENCH_REPORT_DIR = resolve(cwd, flags.out);
   // Always set, so the Vitest config's default for plain `vitest run` (the ci profile) does not apply:
   // an empty value means the experiment files' base values.
   env.EXPBENCH_PROFILE = flags.profile ?? process.env.EXPBENCH_PROFILE ?? '';
@@ -73,7 +75,8 @@ async function runCommand(files: string[], flags: RunFlags): Promise<number> {
   if (flags.results) env.EXPBENCH_RESULTS_DIR = resolve(cwd, flags.results);
   if (flags.progress !== undefined) env.EXPBENCH_PROGRESS = flags.progress ? '1' : '0';
   const vitest = vitestEntry();
-  const args = [vitest, 'run', '--project', 'experiments', ...targets.map((t) => relative(cwd, t))];
+  // expbench's own Vitest configuration, which runs exactly these files wherever they are.
+  const args = [vitest, 'run', '--config', RUN_CONFIG];
   process.stderr.write(
     `expbench: run ${runId}: ${targets.length} experiment file(s), profile ${env.EXPBENCH_PROFILE || '(base values)'}\n`,
   );
@@ -114,7 +117,7 @@ export async function main(argv: string[]): Promise<number> {
       '--backends <list>',
       'Only these backends or devices, comma separated (e.g. cpu or tfjs/wasm,onnxruntime/cpu)',
     )
-    .option('--out <dir>', 'Where the report goes', { default: 'docs' })
+    .option('--out <dir>', 'Where the report goes (default: EXPBENCH_REPORT_DIR or .expbench/report)')
     .option('--results <dir>', 'Where the result records go (default .expbench/results/<run id>)')
     .option('--progress', 'Live progress (default: on in a terminal, off in CI)')
     .action((files: string[], flags: RunFlags) => {

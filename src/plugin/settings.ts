@@ -15,6 +15,9 @@
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 
+/** Carries `expbench run`'s experiment files (a JSON list of absolute paths) to its Vitest configuration. */
+export const RUN_FILES_ENV = 'EXPBENCH_RUN_FILES';
+
 export interface RunSettings {
   profile: string | null;
   runId: string;
