@@ -4,8 +4,6 @@
  * against architecture per backend. The output depends only on the records (Vega emits no random
  * ids and estimates text widths without a canvas), so regenerated figures diff cleanly.
  */
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
 import type { TopLevelSpec } from 'vega-lite';
 import type { ResultRecord } from '../runner/record.ts';
 import { fig2Points, fig2Records, fig3Points, fig3Records, FIGURE_FILES } from './figures-data.ts';
@@ -165,8 +163,13 @@ function subtitle(records: readonly ResultRecord[]): string {
   return `profile ${profiles.join(', ')} · ${machine}`;
 }
 
-/** Compiles a Vega-Lite spec and renders it to an SVG string without a browser. */
+/**
+ * Compiles a Vega-Lite spec and renders it to an SVG string without a browser. The charting stack is
+ * loaded here, when a figure is drawn: vega's module has a top-level await, so importing it with the
+ * plugin or the public API would break a Vitest config or script in a CommonJS-type folder.
+ */
 export async function toSvg(spec: TopLevelSpec): Promise<string> {
+  const [vega, vl] = await Promise.all([import('vega'), import('vega-lite')]);
   const compiled = vl.compile(spec).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   try {
