@@ -92,7 +92,7 @@ export function locateCifar10(
     `CIFAR-10 not found: looked for ${looked} in ${dirs.map((d) => `${d.dir} (${d.from})`).join(' and ')}`,
     {
       code: 'DATA_MISSING',
-      hint: `run \`npx expbench data cifar10\` to download it (163 MB) into ${dirs[dirs.length - 1]!.dir}, or set EXPBENCH_DATA to a folder containing ${CIFAR10_FOLDER}/ or ${CIFAR10_ARCHIVE}, or give dataset.path in the experiment file`,
+      hint: `run \`npx expbench data cifar10\` to download it (163 MB) into ${dirs[dirs.length - 1]!.dir}, or set EXPBENCH_DATA to a folder containing ${CIFAR10_FOLDER}/, ${CIFAR10_ARCHIVE} or an image-folder copy (train/<class>/, test/<class>/), or give dataset.path in the experiment file`,
     },
   );
 }

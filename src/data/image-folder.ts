@@ -10,8 +10,9 @@
  * prefix is class-balanced (counts differ by at most one while every class still has files) and
  * `train: 49984` of CIFAR-10's 50,000 takes 4,998 or 4,999 of each class, deterministically.
  */
+import { readdirSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import { DataError } from '../errors.ts';
 import { decodeImage, IMAGE_EXTENSIONS, resizeBilinear, type RgbImage } from './decode.ts';
 import { defaultDataDirs, isDir, isFile, resolveDataPath } from './locate.ts';
@@ -74,11 +75,47 @@ export function probeImageFolder(p: string): ImageFolderLocation | null {
   if (!isDir(p)) return null;
   if (isDir(join(p, TRAIN_DIR))) return { kind: 'folder', root: p };
   for (const name of KNOWN_IMAGE_FOLDERS) {
-    if (isDir(join(p, name, TRAIN_DIR))) return { kind: 'folder', root: join(p, name) };
-    for (const ext of ['.tar.gz', '.tgz', '.tar'])
-      if (isFile(join(p, name + ext))) return { kind: 'archive', file: join(p, name + ext) };
+    const exact = knownCopy(p, name);
+    if (exact) return exact;
   }
+  return namedVariant(p);
+}
+
+const ARCHIVE_EXTS = ['.tar.gz', '.tgz', '.tar'];
+
+/** `<p>/<name>/` holding `train/`, or `<p>/<name>.tar.gz` (`.tgz`, `.tar`). */
+function knownCopy(p: string, name: string): ImageFolderLocation | null {
+  if (isDir(join(p, name, TRAIN_DIR))) return { kind: 'folder', root: join(p, name) };
+  for (const ext of ARCHIVE_EXTS)
+    if (isFile(join(p, name + ext))) return { kind: 'archive', file: join(p, name + ext) };
   return null;
+}
+
+/**
+ * A copy named after a known folder with a suffix (`cifar10-jpg-small.tar.gz`, `cifar10-jpg-full/`),
+ * when there is exactly one; several are ambiguous, so the error lists them.
+ */
+function namedVariant(p: string): ImageFolderLocation | null {
+  let names: string[];
+  try {
+    names = readdirSync(p).sort(cmp);
+  } catch {
+    return null;
+  }
+  const found: ImageFolderLocation[] = [];
+  for (const entry of names) {
+    if (!KNOWN_IMAGE_FOLDERS.some((k) => entry.startsWith(`${k}-`))) continue;
+    const ext = ARCHIVE_EXTS.find((e) => entry.endsWith(e));
+    const copy = knownCopy(p, ext ? entry.slice(0, -ext.length) : entry);
+    if (copy && !found.some((f) => JSON.stringify(f) === JSON.stringify(copy))) found.push(copy);
+  }
+  if (found.length > 1) {
+    const shown = found.map((f) => (f.kind === 'folder' ? `${basename(f.root)}/` : basename(f.file)));
+    throw new DataError(`${p}: several image folders (${shown.join(', ')}); which one to use is not clear`, {
+      hint: 'give dataset.path in the experiment file, or keep one of them in this folder',
+    });
+  }
+  return found[0] ?? null;
 }
 
 /**
@@ -114,7 +151,7 @@ export function locateImageFolder(
     if (found) return found;
   }
   throw new DataError(
-    `image folder not found: no dataset.path, and no train/ folder, cifar10-jpg/ or cifar10-jpg.tar.gz in ${dirs.map((d) => `${d.dir} (${d.from})`).join(' or ')}`,
+    `image folder not found: no dataset.path, and no train/ folder, cifar10-jpg[-*]/ or cifar10-jpg[-*].tar.gz in ${dirs.map((d) => `${d.dir} (${d.from})`).join(' or ')}`,
     {
       code: 'DATA_MISSING',
       hint: 'give dataset.path in the experiment file, or set EXPBENCH_DATA to the image folder (or a folder containing cifar10-jpg.tar.gz)',

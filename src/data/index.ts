@@ -8,6 +8,7 @@
  */
 import { DataError } from '../errors.ts';
 import { CIFAR10_SIDE, loadCifar10, locateCifar10 } from './cifar10.ts';
+import { loadCifar10Folder } from './cifar10-folder.ts';
 import type { DatasetConfig } from './config.ts';
 import { loadImageFolder, locateImageFolder } from './image-folder.ts';
 import { computeNormalization, givenNormalization, type NormalizationInput } from './normalize.ts';
@@ -58,6 +59,25 @@ function finish(
   return { ...parts, normalization, bytes: splitBytes(parts.train) + splitBytes(parts.test) };
 }
 
+/** The binary release where it is found, else an image-folder copy of CIFAR-10 in the same places. */
+async function loadCifar10Anywhere(
+  cfg: { path?: string; train: number; test: number },
+  baseDir: string,
+  env: NodeJS.ProcessEnv,
+  signal?: AbortSignal,
+): Promise<{ source: string; classNames: string[]; train: Split; test: Split }> {
+  let loc: ReturnType<typeof locateCifar10>;
+  try {
+    loc = locateCifar10(cfg.path, baseDir, env);
+  } catch (e) {
+    if (!(e instanceof DataError) || e.code !== 'DATA_MISSING') throw e;
+    const copy = await loadCifar10Folder(cfg, baseDir, env, signal);
+    if (copy) return copy;
+    throw e;
+  }
+  return loadCifar10(loc, cfg.train, cfg.test, signal);
+}
+
 /**
  * Loads the dataset an experiment asks for. Every problem with the data (missing, truncated,
  * corrupt, wrong size, bad labels) is thrown as a {@link DataError} naming the file, with a hint;
@@ -82,8 +102,7 @@ export async function loadDataset(cfg: LoadableDatasetConfig, opts: LoadDatasetO
       });
     }
     case 'cifar10': {
-      const loc = locateCifar10(cfg.path, opts.baseDir, env);
-      const loaded = await loadCifar10(loc, cfg.train, cfg.test, opts.signal);
+      const loaded = await loadCifar10Anywhere(cfg, opts.baseDir, env, opts.signal);
       return finish(cfg, {
         kind: 'cifar10',
         source: loaded.source,
