@@ -3,8 +3,10 @@
  * declares the experiment's cases. The YAML is parsed when the module runs (not here), so a broken
  * file fails its own test file with the located error while every other file still runs.
  */
+/// <reference types="vitest/config" />
 import type { Plugin } from 'vite';
 import { fileURLToPath } from 'node:url';
+import { NameFilterReporter } from './name-filter.ts';
 
 const SUITE = fileURLToPath(new URL('./suite.ts', import.meta.url));
 
@@ -21,6 +23,11 @@ export function expbench(options: ExpbenchPluginOptions = {}): Plugin {
   return {
     name: 'expbench',
     enforce: 'pre',
+    configureVitest({ vitest }) {
+      // Once per run, though the plugin is configured once per project.
+      if (!vitest.config.reporters.some((r) => r instanceof NameFilterReporter))
+        vitest.config.reporters.push(new NameFilterReporter());
+    },
     transform(_code, id) {
       const file = id.split('?')[0]!;
       if (!include.test(file)) return null;

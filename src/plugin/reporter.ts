@@ -4,7 +4,9 @@
  * same documents from the same records.
  */
 import { existsSync } from 'node:fs';
+import type { TestModule, Vitest } from 'vitest/node';
 import type { Reporter } from 'vitest/reporters';
+import { nameFilterMatchedNothing } from './name-filter.ts';
 import { runSettings } from './settings.ts';
 
 export interface ExpbenchReporterOptions {
@@ -21,9 +23,17 @@ export interface ExpbenchReporterOptions {
 }
 
 export class ExpbenchReporter implements Reporter {
+  private namePattern: RegExp | undefined;
+
   constructor(private readonly options: ExpbenchReporterOptions = {}) {}
 
-  async onTestRunEnd(): Promise<void> {
+  onInit(vitest: Vitest): void {
+    this.namePattern = vitest.config.testNamePattern;
+  }
+
+  async onTestRunEnd(testModules: ReadonlyArray<TestModule> = []): Promise<void> {
+    // A -t filter that selects no test is a mistake, not a passing run (and its report would show nothing).
+    if (nameFilterMatchedNothing(this.namePattern, testModules)) return;
     const settings = runSettings();
     if (!existsSync(settings.resultsDir)) return; // no experiment ran
     const { loadRecords } = await import('../reporters/records.ts');

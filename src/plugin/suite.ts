@@ -5,7 +5,7 @@
  *       describe(<backend>)          one child process per backend runs the whole case
  *         test('build+init') test('train') test('infer') test('accuracy') test('parity') test('regression')
  *
- * Test names are stable (no sizes in them), so `-t "vgg-small › onnxruntime/cpu"` style filters and
+ * Test names are stable (no sizes in them), so `-t "vgg-small onnxruntime/cpu"` style filters and
  * baseline keys survive a change of profile. An unavailable backend becomes one skipped test whose name
  * carries the reason, and a skipped record so reports show it.
  */
