@@ -88,7 +88,7 @@ function defineCase(c: Case, exp: Experiment, settings: ReturnType<typeof runSet
     /** Fails with the case's error when it ended before or in `phase`. */
     const requireReached = (r: ResultRecord, phase: string): void => {
       if (r.status === 'crashed' || r.status === 'failed') {
-        const e = r.error!;
+        const e = r.error;
         const where = e.phase ? ` in phase ${e.phase}` : '';
         const extra = [
           e.signal ? `signal ${e.signal}` : '',

@@ -849,7 +849,7 @@ function statusSection(records: readonly ResultRecord[], ctx: Ctx): string {
     r.experiment.artefact ?? '—',
     r.backend.session ? `\`${r.backend.session.backend}\` (${r.backend.session.device})` : '—',
     r.status,
-    r.status === 'passed' ? '' : r.status === 'skipped' || r.error ? reasons.cell(r) : r.status,
+    r.status === 'passed' ? '' : reasons.cell(r),
     parityText(r),
   ]);
   return join([

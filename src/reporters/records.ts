@@ -234,6 +234,11 @@ function invalidRecord(r: unknown): string | undefined {
   if (!STATUSES.includes(r.status as CaseStatus))
     return `"status" is "${String(r.status)}", expected one of ${STATUSES.join(', ')}`;
   if (Number.isNaN(Date.parse(r.finishedAt as string))) return `"finishedAt" is not a date: "${String(r.finishedAt)}"`;
+  if (r.status === 'skipped' && typeof r.skipReason !== 'string') return 'status "skipped" without a "skipReason"';
+  if (r.status !== 'passed' && r.status !== 'skipped') {
+    if (!isObject(r.error) || typeof r.error.code !== 'string' || typeof r.error.message !== 'string')
+      return `status "${r.status}" without an "error" with "code" and "message"`;
+  }
   const exp = r.experiment;
   if (!isObject(exp) || typeof exp.name !== 'string' || typeof exp.arch !== 'string') {
     return '"experiment.name" / "experiment.arch" missing';

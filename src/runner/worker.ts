@@ -18,7 +18,15 @@ import { referenceForward } from '../models/reference.ts';
 import { collectEnvironment } from './env.ts';
 import { startMemorySampler } from './memory.ts';
 import type { ChildMessage, ParentMessage, RunJob, WorkerPhase } from './protocol.ts';
-import { newRecord, type CaseError, type MemoryFigure, type ParityResult, type ResultRecord } from './record.ts';
+import {
+  type CaseError,
+  type MemoryFigure,
+  newRecord,
+  type Outcome,
+  type ParityResult,
+  type ResultRecord,
+  withOutcome,
+} from './record.ts';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
@@ -102,20 +110,17 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
   const startedAt = new Date().toISOString();
   const env = await collectEnvironment();
   const record = newRecord(exp, job.backend, job.key, job.runId, env, startedAt);
-  const finish = (status: ResultRecord['status'], error?: CaseError): ResultRecord => {
-    record.status = status;
-    if (error) record.error = error;
-    record.finishedAt = new Date().toISOString();
-    return record;
-  };
+  const finish = (outcome: Outcome): ResultRecord => ({
+    ...withOutcome(record, outcome),
+    finishedAt: new Date().toISOString(),
+  });
 
   try {
     enter('startup');
     const backend = await getBackend(job.backend);
     const avail = await backend.probe();
     if (!avail.available) {
-      record.skipReason = avail.reason;
-      return finish('skipped');
+      return finish({ status: 'skipped', skipReason: avail.reason });
     }
 
     enter('load-data');
@@ -258,7 +263,7 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
     record.accuracy = { samples: samples.acc };
     record.memory.train = peakOf(trainMem);
     record.memory.infer = peakOf(inferMem);
-    return finish('passed');
+    return finish({ status: 'passed' });
   } catch (e) {
     const err = e as Error;
     const error: CaseError = {
@@ -274,7 +279,7 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
       error.step = e.step;
       error.epoch = e.epoch;
     }
-    return finish('failed', error);
+    return finish({ status: 'failed', error });
   }
 }
 
