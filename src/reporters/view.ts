@@ -6,6 +6,7 @@
  */
 import type { MemoryFigure, ResultRecord } from '../runner/record.ts';
 import { summarize, type SampleSummary } from '../stats/summary.ts';
+import { newer, newestFirst } from './newest.ts';
 import { BACKEND_IDS } from '../vocab/backends.ts';
 import { MEMORY_METRICS, type MemoryMetric } from '../vocab/metrics.ts';
 import { MEMORY_PHASES, type MemoryPhase, type PhaseName, TIMED_PHASES } from '../vocab/phases.ts';
@@ -164,7 +165,7 @@ export function byArchAndBackend(records: readonly ResultRecord[]): Map<string, 
     let row = out.get(r.experiment.arch);
     if (!row) out.set(r.experiment.arch, (row = new Map()));
     const prev = row.get(r.backend.requested);
-    if (!prev || Date.parse(r.finishedAt) > Date.parse(prev.finishedAt)) row.set(r.backend.requested, r);
+    row.set(r.backend.requested, prev ? newer(prev, r) : r);
   }
   return out;
 }
@@ -366,11 +367,7 @@ export function studyReference(ref: unknown, defaultUnit = 's'): StudyReference 
  * table that shows it, so Table 3 drawn from Table 2 runs does not read their seconds as GB.
  */
 export function groupReference(records: readonly ResultRecord[]): StudyReference | undefined {
-  const withRef = records
-    .filter((r) => r.experiment.reference !== undefined)
-    .sort(
-      (a, b) => Date.parse(b.finishedAt) - Date.parse(a.finishedAt) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
-    );
+  const withRef = newestFirst(records.filter((r) => r.experiment.reference !== undefined));
   for (const r of withRef) {
     const memory = MEMORY_ARTEFACTS.includes(r.experiment.artefact ?? '');
     const ref = studyReference(r.experiment.reference, memory ? 'GB' : 's');
