@@ -12,7 +12,7 @@ import type { BackendId } from '../backends/types.ts';
 import type { Case } from '../config/types.ts';
 import { writeJsonAtomic } from './atomic.ts';
 import { collectEnvironment } from './env.ts';
-import { parseComputeApps } from './memory.ts';
+import { parseComputeApps, peakFigures } from './memory.ts';
 import { spawnWorker } from './child.ts';
 import type { ChildMessage, ProgressInfo, WorkerPhase } from './protocol.ts';
 import { newRecord, outcomeOf, withOutcome, type CaseError, type ResultRecord } from './record.ts';
@@ -179,13 +179,7 @@ export function mergeRecords(parts: ResultRecord[]): ResultRecord {
       keyof ResultRecord['memory'],
       ResultRecord['memory'][keyof ResultRecord['memory']],
     ][]) {
-      const merged = new Map((out.memory[phase] ?? []).map((f) => [`${f.metric}\u0000${f.source}`, f]));
-      for (const f of figs ?? []) {
-        const k = `${f.metric}\u0000${f.source}`;
-        const cur = merged.get(k);
-        if (!cur || f.bytes > cur.bytes) merged.set(k, f);
-      }
-      out.memory[phase] = [...merged.values()];
+      out.memory[phase] = peakFigures([out.memory[phase] ?? [], figs ?? []]);
     }
     if (r.loss) out.loss = r.loss;
     if (r.backend.session) out.backend.session = r.backend.session;

@@ -16,7 +16,7 @@ import type { ModelGraph, Weights } from '../models/ir.ts';
 import { compareLogits } from '../models/parity.ts';
 import { referenceForward } from '../models/reference.ts';
 import { collectEnvironment } from './env.ts';
-import { startMemorySampler } from './memory.ts';
+import { peakFigures, startMemorySampler } from './memory.ts';
 import type { ChildMessage, ParentMessage, RunJob, WorkerPhase } from './protocol.ts';
 import {
   type CaseError,
@@ -261,8 +261,8 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
     record.phases.train = { samples: samples.train, imagesPerSecond: samples.ips };
     record.phases.infer = { samples: samples.infer };
     record.accuracy = { samples: samples.acc };
-    record.memory.train = peakOf(trainMem);
-    record.memory.infer = peakOf(inferMem);
+    record.memory.train = peakFigures(trainMem);
+    record.memory.infer = peakFigures(inferMem);
     return finish({ status: 'passed' });
   } catch (e) {
     const err = e as Error;
@@ -281,18 +281,6 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
     }
     return finish({ status: 'failed', error });
   }
-}
-
-/** Across repeats, keep for each metric the figure of the round with the highest bytes. */
-function peakOf(rounds: MemoryFigure[][]): MemoryFigure[] {
-  const best = new Map<string, MemoryFigure>();
-  for (const figs of rounds)
-    for (const f of figs) {
-      const k = `${f.metric}\u0000${f.source}`;
-      const cur = best.get(k);
-      if (!cur || f.bytes > cur.bytes) best.set(k, f);
-    }
-  return [...best.values()];
 }
 
 async function probeAll(
