@@ -35,7 +35,7 @@ export async function defineExperimentSuite(file: string): Promise<void> {
   for (const c of cases) {
     const a = availability[c.backend];
     if (a && !a.available) {
-      const rec = skippedRecord(c, settings.runId, a.reason ?? 'unavailable', await collectEnvironment());
+      const rec = skippedRecord(c, settings.runId, a.reason, await collectEnvironment());
       await writeJsonAtomic(join(settings.resultsDir, recordFileName(c.key)), rec);
     }
   }

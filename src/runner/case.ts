@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import writeFileAtomic from 'write-file-atomic';
 import { join } from 'node:path';
-import type { BackendId } from '../backends/types.ts';
+import type { Availability, BackendId } from '../backends/types.ts';
 import type { Case } from '../config/types.ts';
 import { writeJsonAtomic } from './atomic.ts';
 import { collectEnvironment } from './env.ts';
@@ -321,13 +321,11 @@ export function skippedRecord(c: Case, runId: string, reason: string, env: Resul
 }
 
 /** Probes backends in a child process (so a runtime that crashes on load cannot take the caller down). */
-export async function probeInChild(
-  backends: BackendId[],
-  timeoutMs = 60_000,
-): Promise<Record<string, { available: boolean; reason?: string }>> {
+export async function probeInChild(backends: BackendId[], timeoutMs = 60_000): Promise<Record<string, Availability>> {
   const { child, stderr } = spawnWorker();
   return new Promise((resolve) => {
-    const fallback = (why: string) => Object.fromEntries(backends.map((b) => [b, { available: false, reason: why }]));
+    const fallback = (why: string): Record<string, Availability> =>
+      Object.fromEntries(backends.map((b) => [b, { available: false, reason: why }]));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       resolve(fallback(`probing backends timed out after ${timeoutMs / 1000} s`));

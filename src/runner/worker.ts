@@ -5,7 +5,7 @@
  * this process, and peak memory is this case's alone.
  */
 import { getBackend } from '../backends/registry.ts';
-import type { Backend, LoadOptions, ModelSession } from '../backends/types.ts';
+import type { Availability, Backend, LoadOptions, ModelSession } from '../backends/types.ts';
 import { fillBatch } from '../data/batch.ts';
 import { epochOrder, loadDataset } from '../data/index.ts';
 import type { Dataset } from '../data/types.ts';
@@ -283,11 +283,9 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
   }
 }
 
-async function probeAll(
-  ids: string[],
-): Promise<Record<string, { available: boolean; reason?: string; detail?: string }>> {
+async function probeAll(ids: string[]): Promise<Record<string, Availability>> {
   const { probeBackend } = await import('../backends/registry.ts');
-  const out: Record<string, { available: boolean; reason?: string; detail?: string }> = {};
+  const out: Record<string, Availability> = {};
   for (const id of ids) {
     const a = await probeBackend(id as `${string}/${string}`);
     out[id] = a.available ? { available: true, detail: a.detail } : { available: false, reason: a.reason };
