@@ -95,9 +95,21 @@ export function orderArchs(archs: Iterable<string>): string[] {
   return [...new Set(archs)].sort((a, b) => archDepth(a) - archDepth(b) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
+/**
+ * The summary of each sample list, computed once: a report reads the same samples for a cell, a
+ * ratio and a figure. Keyed by the list itself; reporters never change a record they were given.
+ */
+const summaries = new WeakMap<readonly number[], SampleSummary>();
+
 /** Summary of samples, or undefined when there are none (a phase that did not run). */
 export function summaryOf(samples: readonly number[] | undefined): SampleSummary | undefined {
-  return samples === undefined || samples.length === 0 ? undefined : summarize(samples);
+  if (samples === undefined || samples.length === 0) return undefined;
+  let s = summaries.get(samples);
+  if (s === undefined) {
+    s = Object.freeze(summarize(samples));
+    summaries.set(samples, s);
+  }
+  return s;
 }
 
 /** Summary of a phase's samples in one record (undefined when the phase has none). */
