@@ -1,7 +1,9 @@
 /**
- * What the throughput benchmarks share: a fixed dataset of random bytes (timing does not depend on the
- * pixel values, and every backend gets the same ones) and its sub-splits without copying.
+ * What the benchmarks share: the description of the machine they ran on, and a fixed dataset of
+ * random bytes (timing does not depend on the pixel values, and every backend gets the same ones)
+ * with its sub-splits without copying.
  */
+import { availableParallelism, cpus, loadavg, platform, release, totalmem } from 'node:os';
 import type { Dataset, Split } from '../src/data/types.ts';
 import { mulberry32 } from '../src/models/init.ts';
 
@@ -35,4 +37,15 @@ export function randomImages(n: number, height = 32, width = 32, channels = 3): 
       bytes: images.byteLength + labels.byteLength,
     },
   };
+}
+
+/** The machine a benchmark ran on and how loaded it was when it started, as the first lines of its output. */
+export function machineLines(): string {
+  const load = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+  return (
+    `machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores usable, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()} ${release()}, node ${process.version}\n` +
+    `load average at start: ${load} (other processes share these cores)`
+  );
 }

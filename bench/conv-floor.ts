@@ -12,7 +12,6 @@
  * filter a graph input as it is while training); tfjs/wasm computes synchronously, so a call's end is the
  * kernel's end. Reported per layer: median ms (min–max), GMAC/s, and wasm : ORT time.
  */
-import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { activateRuntime } from '../src/backends/tfjs/runtime.ts';
@@ -21,6 +20,7 @@ import { loadOrt, ortVersions, sessionOptions } from '../src/backends/onnxruntim
 import { mulberry32 } from '../src/data/prng.ts';
 import { max, median, min, sortSamples } from '../src/stats/index.ts';
 import type { SortedSamples } from '../src/stats/summary.ts';
+import { machineLines } from './common.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -60,11 +60,7 @@ function time(fn: () => void | Promise<void>): Promise<SortedSamples> {
 const rt = await activateRuntime('wasm');
 if (!rt.ok) throw new Error(`tfjs/wasm unavailable: ${rt.reason}`);
 const ort = await loadOrt();
-console.log(
-  `${cpus()[0]?.model ?? 'cpu'}, ${availableParallelism()} cores usable, node ${process.version}, load ${loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ')}`,
-);
+console.log(machineLines());
 console.log(
   `tfjs: ${rt.info.description}; onnxruntime-node ${ortVersions(ort)['onnxruntime-node']}, ${sessionOptions('cpu').intraOpNumThreads} intra-op threads`,
 );

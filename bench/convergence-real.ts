@@ -5,12 +5,13 @@
  *   EXPBENCH_DATA=../shared/datasets/cifar10-jpg-small.tar.gz npx tsx bench/convergence-real.ts [--epochs 3] [--backend onnxruntime/cpu]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { BackendId } from '../src/backends/types.ts';
 import { expandCases, loadExperiment } from '../src/config/load.ts';
 import { runCase } from '../src/runner/case.ts';
+import { machineLines } from './common.ts';
 
 const { values: args } = parseArgs({
   options: { epochs: { type: 'string', default: '3' }, backend: { type: 'string', default: 'onnxruntime/cpu' } },
@@ -20,11 +21,7 @@ exp.training.epochs = Number(args.epochs);
 exp.backends = [args.backend as BackendId];
 const [c] = expandCases(exp);
 const dir = mkdtempSync(join(tmpdir(), 'expbench-real-'));
-console.log(
-  `machine: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length}, load ${loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ')}`,
-);
+console.log(machineLines());
 const r = await runCase(c!, {
   runId: 'real',
   resultsDir: dir,

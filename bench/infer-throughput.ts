@@ -14,9 +14,9 @@
  * Each backend gets the same weights and images. The number of images per round is calibrated per
  * backend (a whole number of batches taking about `--round-seconds`), so slow backends still finish.
  */
-import { randomImages } from './common.ts';
+import { machineLines, randomImages } from './common.ts';
 import { getBackend } from '../src/backends/registry.ts';
-import { availableParallelism, cpus, loadavg, platform, release, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Backend, BackendId, LoadOptions, ModelSession } from '../src/backends/types.ts';
 import { fillBatch, identityOrder } from '../src/data/batch.ts';
@@ -161,14 +161,7 @@ const ids = args.backends
   .map((s) => s.trim())
   .filter(Boolean) as Array<BackendId | 'onnxruntime/cpu+inputs'>;
 const ort = await loadOrt();
-console.log(
-  `machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores usable, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()} ${release()}, node ${process.version}`,
-);
-console.log(
-  `load average at start: ${loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ')} (other processes share these cores)`,
-);
+console.log(machineLines());
 console.log(`runtime: onnxruntime-node ${ortVersions(ort)['onnxruntime-node']}`);
 console.log(
   `model: vgg-small (${model.paramCount.toLocaleString('en-US')} parameters), batch ${BATCH}; ${ROUNDS} timed rounds, backends interleaved within each round (rotating order) so load drift hits all alike\n`,

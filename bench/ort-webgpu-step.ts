@@ -18,7 +18,6 @@
  * numbers only show that the mechanism works, not what it saves on a GPU, where ONNX Runtime's WebGPU
  * EP spends ~0.1 ms per run whose inputs are all on the device and ~1 ms plus the upload otherwise.
  */
-import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createOrtBackend, type OrtSession } from '../src/backends/onnxruntime/index.ts';
 import { EXECUTION_PROVIDER, loadOrt, ortVersions, sessionOptions } from '../src/backends/onnxruntime/runtime.ts';
@@ -29,7 +28,7 @@ import { epochOrder } from '../src/data/prng.ts';
 import { buildModelGraph } from '../src/models/index.ts';
 import { initWeights } from '../src/models/init.ts';
 import { max, median, min, sortSamples } from '../src/stats/index.ts';
-import { randomImages } from './common.ts';
+import { machineLines, randomImages } from './common.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -52,11 +51,7 @@ if (!probe.available) {
 }
 const adapter = await dawnAdapter();
 const ort = await loadOrt();
-console.log(
-  `${cpus()[0]?.model ?? 'cpu'}, ${availableParallelism()} cores usable, node ${process.version}, load ${loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ')}`,
-);
+console.log(machineLines());
 console.log(
   `onnxruntime-node ${ortVersions(ort)['onnxruntime-node']}, WebGPU adapter: ${adapter?.described ?? 'unknown'}${adapter?.software ? ' (SOFTWARE: CPU timings, the mechanism only)' : ''}`,
 );

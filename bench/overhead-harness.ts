@@ -11,13 +11,14 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { expandCases, loadExperiment } from '../src/config/load.ts';
 import { runCase } from '../src/runner/case.ts';
 import { iqr, median, sortSamples } from '../src/stats/index.ts';
+import { machineLines } from './common.ts';
 
 const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '8' } } });
 const ROUNDS = Number(args.rounds);
@@ -30,11 +31,7 @@ const dir = mkdtempSync(join(tmpdir(), 'expbench-overhead-'));
 const bare: number[] = [];
 const harness: number[] = [];
 const ratios: number[] = [];
-console.log(
-  `machine: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length}, load ${loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ')}`,
-);
+console.log(machineLines());
 console.log(
   `workload: ${exp.model.arch} ×${exp.model.width} on ${c!.backend}, ${exp.dataset.train} images ${exp.training.epochs} epoch(s), batch ${exp.training.batchSize}`,
 );

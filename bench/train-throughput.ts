@@ -15,9 +15,9 @@
  * `--budget-seconds` (two rounds at least), so a slow backend still finishes; the table shows the
  * rounds each backend ran.
  */
-import { randomImages } from './common.ts';
+import { machineLines, randomImages } from './common.ts';
 import { getBackend } from '../src/backends/registry.ts';
-import { availableParallelism, cpus, loadavg, platform, release, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Backend, BackendId, LoadOptions, ModelSession } from '../src/backends/types.ts';
 import { epochOrder } from '../src/data/prng.ts';
@@ -137,14 +137,7 @@ const ids = args.backends
   .map((s) => s.trim())
   .filter(Boolean) as BackendId[];
 const ort = await loadOrt();
-console.log(
-  `machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores usable, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()} ${release()}, node ${process.version}`,
-);
-console.log(
-  `load average at start: ${loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ')} (other processes share these cores)`,
-);
+console.log(machineLines());
 console.log(`runtime: onnxruntime-node ${ortVersions(ort)['onnxruntime-node']}`);
 console.log(
   `model: vgg-small width ${args.width}${args.bn ? ' + batch norm' : ''}${Number(args.dropout) > 0 ? ` + dropout ${args.dropout}` : ''} (${model.paramCount.toLocaleString('en-US')} parameters), batch ${BATCH}, SGD momentum 0.9, wd 5e-4; up to ${ROUNDS} timed rounds per backend (budget ${BUDGET_SECONDS} s) after one warm-up step\n`,

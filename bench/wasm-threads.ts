@@ -19,19 +19,16 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { availableParallelism, cpus, loadavg } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { machineLines } from './common.ts';
 
 const mode = process.argv[2];
 
 if (mode === undefined) {
   const cores = availableParallelism();
-  console.log(
-    `${cpus()[0]?.model ?? 'cpu'}, ${cores} cores usable, node ${process.version}, load ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  );
+  console.log(machineLines());
   for (const m of ['default', 'forced', 'forced+paths', 'expbench 1', `expbench ${cores}`]) {
     const [mode, threads] = m.split(' ');
     const env = threads ? { ...process.env, EXPBENCH_WASM_THREADS: threads } : process.env;

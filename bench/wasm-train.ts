@@ -26,13 +26,14 @@
  * not inflate (a single-threaded variant's CPU time is its compute; a multi-threaded one sums its
  * threads).
  */
-import { availableParallelism, cpus, loadavg, platform, release } from 'node:os';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
 import { activateRuntime } from '../src/backends/tfjs/runtime.ts';
 import { registerWasmTrainingKernels, unregisterWasmTrainingKernels } from '../src/backends/tfjs/wasm-kernels/index.ts';
 import { mulberry32 } from '../src/data/prng.ts';
+import { machineLines } from './common.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -258,14 +259,7 @@ const med = (v: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-console.log(
-  `machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, ${platform()} ${release()}, node ${process.version}`,
-);
-console.log(
-  `load average at start: ${loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ')} (cores shared with other processes)`,
-);
+console.log(machineLines());
 
 // Through expbench's runtime, as every case brings wasm up: the threaded binary on every core.
 const wasmRuntime = await activateRuntime('wasm');

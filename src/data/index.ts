@@ -39,20 +39,8 @@ function splitBytes(s: Split): number {
   return s.images.byteLength + s.labels.byteLength;
 }
 
-function finish(
-  cfg: LoadableDatasetConfig,
-  parts: {
-    kind: string;
-    source: string;
-    channels: number;
-    height: number;
-    width: number;
-    numClasses: number;
-    classNames: string[];
-    train: Split;
-    test: Split;
-  },
-): Dataset {
+/** The loaded dataset: the loader's parts, with the normalisation and the byte count added. */
+function finish(cfg: LoadableDatasetConfig, parts: Omit<Dataset, 'normalization' | 'bytes'>): Dataset {
   const normalization: Normalization = cfg.normalization
     ? givenNormalization(cfg.normalization, parts.channels, 'dataset')
     : computeNormalization(parts.train, parts.channels);

@@ -35,7 +35,7 @@ export async function defineExperimentSuite(file: string): Promise<void> {
   for (const c of cases) {
     const a = availability[c.backend];
     if (a && !a.available) {
-      const rec = skippedRecord(c, settings.runId, a.reason ?? 'unavailable', await collectEnvironment());
+      const rec = skippedRecord(c, settings.runId, a.reason, await collectEnvironment());
       await writeJsonAtomic(join(settings.resultsDir, recordFileName(c.key)), rec);
     }
   }
@@ -88,7 +88,7 @@ function defineCase(c: Case, exp: Experiment, settings: ReturnType<typeof runSet
     /** Fails with the case's error when it ended before or in `phase`. */
     const requireReached = (r: ResultRecord, phase: string): void => {
       if (r.status === 'crashed' || r.status === 'failed') {
-        const e = r.error!;
+        const e = r.error;
         const where = e.phase ? ` in phase ${e.phase}` : '';
         const extra = [
           e.signal ? `signal ${e.signal}` : '',

@@ -3,23 +3,16 @@
  * ms / µs of `formatSeconds`), so a table row compares like with like and with the study's seconds;
  * bytes use the project-wide binary format (`formatBytes`: MiB / GiB).
  */
-import { formatBytes } from '../stats/format.ts';
+import { formatBytes, toSignificant } from '../stats/format.ts';
 
-/** `x` with `digits` significant digits, never in exponent notation, without a trailing `.`. */
+/**
+ * `x` with `digits` significant digits (`toSignificant`), as tables show it: `—` when not finite, and
+ * whole numbers from `10^digits` up with thousands separators (`49,984`).
+ */
 export function sig(x: number, digits = 3): string {
   if (!Number.isFinite(x)) return '—';
-  if (x === 0) return '0';
-  const abs = Math.abs(x);
-  // toPrecision switches to exponent notation at 10^digits and below 1e-6; integers need no precision.
-  if (abs >= 10 ** digits) return Math.round(x).toLocaleString('en-US');
-  const decimals = Math.max(0, digits - 1 - Math.floor(Math.log10(abs)));
-  const s = x.toFixed(Math.min(decimals, 20));
-  // toFixed may round up a digit (9.996 → "10.00"); recompute against the rounded value.
-  const rounded = Number(s);
-  if (rounded !== 0 && Math.floor(Math.log10(Math.abs(rounded))) !== Math.floor(Math.log10(abs))) {
-    return rounded.toFixed(Math.max(0, digits - 1 - Math.floor(Math.log10(Math.abs(rounded)))));
-  }
-  return s;
+  if (Math.abs(x) >= 10 ** digits) return Math.round(x).toLocaleString('en-US');
+  return toSignificant(x, digits);
 }
 
 /** Seconds: `4.71 s`, `0.401 s`, `89.4 s`. */

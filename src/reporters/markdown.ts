@@ -13,6 +13,7 @@ import { table } from './markdown-table.ts';
 import type { SampleSummary } from '../stats/summary.ts';
 import type { ReportFile, Reporter } from './types.ts';
 import { ReasonLetters, REASONS_HEADING, TableReasons } from './reasons.ts';
+import { newestBy } from './newest.ts';
 import {
   ARTEFACTS,
   byArchAndBackend,
@@ -179,16 +180,9 @@ function intro(records: readonly ResultRecord[]): string {
 
 function environmentSection(records: readonly ResultRecord[]): string {
   const machines = new Map<string, { env: EnvironmentInfo; records: ResultRecord[] }>();
-  for (const r of records) {
-    const m = machines.get(r.env.fingerprint);
-    // The newest record's description of a machine wins (drivers and packages get updated).
-    if (!m) machines.set(r.env.fingerprint, { env: r.env, records: [r] });
-    else {
-      m.records.push(r);
-      if (Date.parse(r.finishedAt) > Math.max(...m.records.slice(0, -1).map((x) => Date.parse(x.finishedAt))))
-        m.env = r.env;
-    }
-  }
+  // The newest record's description of a machine wins (drivers and packages get updated).
+  for (const [fingerprint, newest] of newestBy(records, (r) => r.env.fingerprint))
+    machines.set(fingerprint, { env: newest.env, records: records.filter((r) => r.env.fingerprint === fingerprint) });
   const list = [...machines.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, m]) => m);
   const header = ['', ...list.map((m, i) => (list.length === 1 ? 'machine' : `machine ${i + 1}`))];
   const row = (label: string, f: (m: { env: EnvironmentInfo; records: ResultRecord[] }) => string) => [
@@ -409,12 +403,7 @@ function places(ref: StudyReference | undefined, keys: readonly string[]): ref i
 }
 
 function byBackend(records: readonly ResultRecord[]): Map<string, ResultRecord> {
-  const m = new Map<string, ResultRecord>();
-  for (const r of records) {
-    const prev = m.get(r.backend.requested);
-    if (!prev || Date.parse(r.finishedAt) > Date.parse(prev.finishedAt)) m.set(r.backend.requested, r);
-  }
-  return m;
+  return newestBy(records, (r) => r.backend.requested);
 }
 
 function join(parts: readonly (string | undefined)[]): string {
@@ -849,7 +838,7 @@ function statusSection(records: readonly ResultRecord[], ctx: Ctx): string {
     r.experiment.artefact ?? '—',
     r.backend.session ? `\`${r.backend.session.backend}\` (${r.backend.session.device})` : '—',
     r.status,
-    r.status === 'passed' ? '' : r.status === 'skipped' || r.error ? reasons.cell(r) : r.status,
+    r.status === 'passed' ? '' : reasons.cell(r),
     parityText(r),
   ]);
   return join([

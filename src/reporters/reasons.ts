@@ -87,9 +87,9 @@ export function letterMarker(n: number): string {
 
 /** The full text behind a skipped or failed cell: what the note under the table says. */
 export function fullReason(r: ResultRecord): string | undefined {
-  if (r.status === 'skipped') return r.skipReason === undefined ? undefined : `skipped: ${r.skipReason}`;
+  if (r.status === 'passed') return undefined;
+  if (r.status === 'skipped') return `skipped: ${r.skipReason}`;
   const e = r.error;
-  if (e === undefined) return undefined;
   const where = [
     e.phase ? `in ${e.phase}` : '',
     e.signal ? `signal ${e.signal}` : '',
@@ -159,9 +159,11 @@ export class TableReasons {
   cell(r: ResultRecord): string {
     const full = fullReason(r);
     const short =
-      r.status === 'skipped'
-        ? `skipped: ${r.skipReason === undefined ? 'no reason recorded' : shortReason(r.skipReason)}`
-        : `${r.status}: ${r.error?.code ?? 'no error recorded'}`;
+      r.status === 'passed'
+        ? 'passed'
+        : r.status === 'skipped'
+          ? `skipped: ${shortReason(r.skipReason)}`
+          : `${r.status}: ${r.error.code}`;
     if (full === undefined) return short;
     const letter = this.letters.letter(full, r);
     this.used.set(letter, this.letters.index(full) ?? 0);

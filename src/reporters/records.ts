@@ -11,6 +11,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExpbenchError } from '../errors.ts';
 import { RECORD_SCHEMA, type CaseStatus, type ResultRecord } from '../runner/record.ts';
+import { newer } from './newest.ts';
 
 /** Schema tag of the JSON reporter's `results.json`, which carries merged records. */
 export const REPORT_SCHEMA = 'expbench/report@1' as const;
@@ -101,7 +102,7 @@ export async function loadRecords(paths: string[], opts: LoadRecordsOptions = {}
       chosen.set(c.record.key, c);
       continue;
     }
-    const keep = newer(prev, c);
+    const keep = newerCandidate(prev, c);
     chosen.set(c.record.key, keep);
     const drop = keep === prev ? c : prev;
     if (prev.record.runId === c.record.runId) {
@@ -138,12 +139,9 @@ export async function loadRecords(paths: string[], opts: LoadRecordsOptions = {}
   return { records, warnings };
 }
 
-/** The later-finished of two candidates; ties go to the larger run id so the choice is stable. */
-function newer(a: Candidate, b: Candidate): Candidate {
-  const ta = Date.parse(a.record.finishedAt);
-  const tb = Date.parse(b.record.finishedAt);
-  if (ta !== tb) return tb > ta ? b : a;
-  return compare(b.record.runId, a.record.runId) > 0 ? b : a;
+/** The candidate holding the newer record (`src/reporters/newest.ts`). */
+function newerCandidate(a: Candidate, b: Candidate): Candidate {
+  return newer(a.record, b.record) === a.record ? a : b;
 }
 
 function compare(a: string, b: string): number {
@@ -234,6 +232,11 @@ function invalidRecord(r: unknown): string | undefined {
   if (!STATUSES.includes(r.status as CaseStatus))
     return `"status" is "${String(r.status)}", expected one of ${STATUSES.join(', ')}`;
   if (Number.isNaN(Date.parse(r.finishedAt as string))) return `"finishedAt" is not a date: "${String(r.finishedAt)}"`;
+  if (r.status === 'skipped' && typeof r.skipReason !== 'string') return 'status "skipped" without a "skipReason"';
+  if (r.status !== 'passed' && r.status !== 'skipped') {
+    if (!isObject(r.error) || typeof r.error.code !== 'string' || typeof r.error.message !== 'string')
+      return `status "${r.status}" without an "error" with "code" and "message"`;
+  }
   const exp = r.experiment;
   if (!isObject(exp) || typeof exp.name !== 'string' || typeof exp.arch !== 'string') {
     return '"experiment.name" / "experiment.arch" missing';

@@ -6,6 +6,7 @@
  */
 import type { MemoryFigure, ResultRecord } from '../runner/record.ts';
 import { summarize, type SampleSummary } from '../stats/summary.ts';
+import { newer, newestFirst } from './newest.ts';
 import { BACKEND_IDS } from '../vocab/backends.ts';
 import { MEMORY_METRICS, type MemoryMetric } from '../vocab/metrics.ts';
 import { MEMORY_PHASES, type MemoryPhase, type PhaseName, TIMED_PHASES } from '../vocab/phases.ts';
@@ -94,9 +95,21 @@ export function orderArchs(archs: Iterable<string>): string[] {
   return [...new Set(archs)].sort((a, b) => archDepth(a) - archDepth(b) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
+/**
+ * The summary of each sample list, computed once: a report reads the same samples for a cell, a
+ * ratio and a figure. Keyed by the list itself; reporters never change a record they were given.
+ */
+const summaries = new WeakMap<readonly number[], SampleSummary>();
+
 /** Summary of samples, or undefined when there are none (a phase that did not run). */
 export function summaryOf(samples: readonly number[] | undefined): SampleSummary | undefined {
-  return samples === undefined || samples.length === 0 ? undefined : summarize(samples);
+  if (samples === undefined || samples.length === 0) return undefined;
+  let s = summaries.get(samples);
+  if (s === undefined) {
+    s = Object.freeze(summarize(samples));
+    summaries.set(samples, s);
+  }
+  return s;
 }
 
 /** Summary of a phase's samples in one record (undefined when the phase has none). */
@@ -164,7 +177,7 @@ export function byArchAndBackend(records: readonly ResultRecord[]): Map<string, 
     let row = out.get(r.experiment.arch);
     if (!row) out.set(r.experiment.arch, (row = new Map()));
     const prev = row.get(r.backend.requested);
-    if (!prev || Date.parse(r.finishedAt) > Date.parse(prev.finishedAt)) row.set(r.backend.requested, r);
+    row.set(r.backend.requested, prev ? newer(prev, r) : r);
   }
   return out;
 }
@@ -366,11 +379,7 @@ export function studyReference(ref: unknown, defaultUnit = 's'): StudyReference 
  * table that shows it, so Table 3 drawn from Table 2 runs does not read their seconds as GB.
  */
 export function groupReference(records: readonly ResultRecord[]): StudyReference | undefined {
-  const withRef = records
-    .filter((r) => r.experiment.reference !== undefined)
-    .sort(
-      (a, b) => Date.parse(b.finishedAt) - Date.parse(a.finishedAt) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
-    );
+  const withRef = newestFirst(records.filter((r) => r.experiment.reference !== undefined));
   for (const r of withRef) {
     const memory = MEMORY_ARTEFACTS.includes(r.experiment.artefact ?? '');
     const ref = studyReference(r.experiment.reference, memory ? 'GB' : 's');

@@ -8,14 +8,14 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import writeFileAtomic from 'write-file-atomic';
 import { join } from 'node:path';
-import type { BackendId } from '../backends/types.ts';
+import type { Availability, BackendId } from '../backends/types.ts';
 import type { Case } from '../config/types.ts';
 import { writeJsonAtomic } from './atomic.ts';
 import { collectEnvironment } from './env.ts';
-import { parseComputeApps } from './memory.ts';
+import { parseComputeApps, peakFigures } from './memory.ts';
 import { spawnWorker } from './child.ts';
 import type { ChildMessage, ProgressInfo, WorkerPhase } from './protocol.ts';
-import { newRecord, type CaseError, type ResultRecord } from './record.ts';
+import { newRecord, outcomeOf, withOutcome, type CaseError, type ResultRecord } from './record.ts';
 
 /** Longest time a case's process may take to load before it takes its job. */
 const STARTUP_LIMIT_MS = 120_000;
@@ -143,10 +143,7 @@ export function partialRecord(f: InFlight, signal: NodeJS.Signals): ResultRecord
     f.records.length > 0
       ? mergeRecords(f.records)
       : crashedRecord(f.c, f.opts.runId, f.startedAt, error, fallbackEnv());
-  base.status = 'partial';
-  base.error = error;
-  base.finishedAt = new Date().toISOString();
-  return base;
+  return { ...withOutcome(base, { status: 'partial', error }), finishedAt: new Date().toISOString() };
 }
 
 /** Environment of a record written from a signal handler, where nothing may be awaited. */
@@ -166,7 +163,7 @@ function fallbackEnv(): ResultRecord['env'] {
 export function mergeRecords(parts: ResultRecord[]): ResultRecord {
   const [first, ...rest] = parts;
   if (!first) throw new Error('mergeRecords: no records');
-  const out: ResultRecord = structuredClone(first);
+  let out: ResultRecord = structuredClone(first);
   for (const r of rest) {
     for (const [phase, s] of Object.entries(r.phases) as [
       keyof ResultRecord['phases'],
@@ -182,21 +179,11 @@ export function mergeRecords(parts: ResultRecord[]): ResultRecord {
       keyof ResultRecord['memory'],
       ResultRecord['memory'][keyof ResultRecord['memory']],
     ][]) {
-      const merged = new Map((out.memory[phase] ?? []).map((f) => [`${f.metric}\u0000${f.source}`, f]));
-      for (const f of figs ?? []) {
-        const k = `${f.metric}\u0000${f.source}`;
-        const cur = merged.get(k);
-        if (!cur || f.bytes > cur.bytes) merged.set(k, f);
-      }
-      out.memory[phase] = [...merged.values()];
+      out.memory[phase] = peakFigures([out.memory[phase] ?? [], figs ?? []]);
     }
     if (r.loss) out.loss = r.loss;
     if (r.backend.session) out.backend.session = r.backend.session;
-    if (r.status !== 'passed') {
-      out.status = r.status;
-      if (r.error) out.error = r.error;
-      if (r.skipReason) out.skipReason = r.skipReason;
-    }
+    if (r.status !== 'passed') out = withOutcome(out, outcomeOf(r));
     out.finishedAt = r.finishedAt;
   }
   return out;
@@ -320,31 +307,25 @@ export function crashedRecord(
   error: CaseError,
   env: ResultRecord['env'],
 ): ResultRecord {
-  const r = newRecord(c.experiment, c.backend, c.key, runId, env, startedAt);
-  r.status = 'crashed';
-  r.error = error;
-  r.finishedAt = new Date().toISOString();
-  return r;
+  const r = withOutcome(newRecord(c.experiment, c.backend, c.key, runId, env, startedAt), { status: 'crashed', error });
+  return { ...r, finishedAt: new Date().toISOString() };
 }
 
 /** A record for a backend that is not available here, so reports show it as skipped with the reason. */
 export function skippedRecord(c: Case, runId: string, reason: string, env: ResultRecord['env']): ResultRecord {
   const now = new Date().toISOString();
-  const r = crashedRecord(c, runId, now, { code: 'BACKEND_UNAVAILABLE', message: reason }, env);
-  delete r.error;
-  r.status = 'skipped';
-  r.skipReason = reason;
-  return r;
+  return withOutcome(newRecord(c.experiment, c.backend, c.key, runId, env, now), {
+    status: 'skipped',
+    skipReason: reason,
+  });
 }
 
 /** Probes backends in a child process (so a runtime that crashes on load cannot take the caller down). */
-export async function probeInChild(
-  backends: BackendId[],
-  timeoutMs = 60_000,
-): Promise<Record<string, { available: boolean; reason?: string }>> {
+export async function probeInChild(backends: BackendId[], timeoutMs = 60_000): Promise<Record<string, Availability>> {
   const { child, stderr } = spawnWorker();
   return new Promise((resolve) => {
-    const fallback = (why: string) => Object.fromEntries(backends.map((b) => [b, { available: false, reason: why }]));
+    const fallback = (why: string): Record<string, Availability> =>
+      Object.fromEntries(backends.map((b) => [b, { available: false, reason: why }]));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       resolve(fallback(`probing backends timed out after ${timeoutMs / 1000} s`));

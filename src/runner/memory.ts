@@ -54,6 +54,21 @@ export interface MemorySampler {
   readonly absent: AbsentSource[];
 }
 
+/**
+ * The peak of several measurements of one phase (repeats, or a case's processes): for each metric
+ * and source, the figure with the most bytes. Figures keep the order they first appear in.
+ */
+export function peakFigures(lists: Iterable<readonly MemoryFigure[]>): MemoryFigure[] {
+  const best = new Map<string, MemoryFigure>();
+  for (const figs of lists)
+    for (const f of figs) {
+      const k = `${f.metric}\u0000${f.source}`;
+      const cur = best.get(k);
+      if (!cur || f.bytes > cur.bytes) best.set(k, f);
+    }
+  return [...best.values()];
+}
+
 /** Reads `VmHWM` and `VmRSS` (bytes) from a `/proc/<pid>/status` text. */
 export function parseProcStatus(text: string): { hwm?: number; rss?: number } {
   const out: { hwm?: number; rss?: number } = {};

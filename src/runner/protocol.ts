@@ -2,7 +2,7 @@
  * Messages between the runner (parent, inside the Vitest worker or the CLI) and a case's child
  * process, over Node's IPC channel. Plain JSON: records must survive a process boundary anyway.
  */
-import type { BackendId } from '../backends/types.ts';
+import type { Availability, BackendId } from '../backends/types.ts';
 import type { Experiment } from '../config/types.ts';
 import type { CaseError, ResultRecord } from './record.ts';
 
@@ -41,4 +41,4 @@ export type ChildMessage =
   | { type: 'phase'; phase: WorkerPhase }
   | { type: 'progress'; info: ProgressInfo }
   | { type: 'record'; record: ResultRecord }
-  | { type: 'probed'; results: Record<string, { available: boolean; reason?: string; detail?: string }> };
+  | { type: 'probed'; results: Record<string, Availability> };

@@ -8,7 +8,9 @@ import type { MemoryPhase } from '../vocab/phases.ts';
 
 export const RECORD_SCHEMA = 'expbench/result@1' as const;
 
-export type CaseStatus = 'passed' | 'failed' | 'skipped' | 'crashed' | 'partial';
+/** How a case that did not pass ended: a check failed, its process died, or it was interrupted. */
+export type FailureStatus = 'failed' | 'crashed' | 'partial';
+export type CaseStatus = 'passed' | 'skipped' | FailureStatus;
 
 /** Timings of one phase: every repeat's sample in seconds, warm-up excluded. */
 export interface PhaseSamples {
@@ -64,7 +66,8 @@ export interface ParityResult {
   examples: number;
 }
 
-export interface ResultRecord {
+/** What every record carries, whatever its status (the status and its details: {@link Outcome}). */
+export interface RecordCommon {
   schema: typeof RECORD_SCHEMA;
   /** Identifies one `vitest run` / `expbench run` invocation; records of a run share it. */
   runId: string;
@@ -90,9 +93,6 @@ export interface ResultRecord {
     paramCount?: number;
   };
   backend: { requested: BackendId; session?: SessionInfo };
-  status: CaseStatus;
-  skipReason?: string;
-  error?: CaseError;
   env: EnvironmentInfo;
   phases: Partial<Record<PhaseName, PhaseSamples>>;
   /** Test accuracy per repeat. */
@@ -105,6 +105,35 @@ export interface ResultRecord {
   paritySkipped?: string;
   startedAt: string;
   finishedAt: string;
+}
+
+/**
+ * How a case ended, the part of a record that depends on its status: a skipped case has the reason
+ * it was skipped, a failed, crashed or interrupted one the error; a passed one neither. Narrowing on
+ * `status` gives the field, so no reader asserts it exists.
+ */
+export type Outcome =
+  | { status: 'passed'; skipReason?: never; error?: never }
+  | { status: 'skipped'; skipReason: string; error?: never }
+  | { status: FailureStatus; error: CaseError; skipReason?: never };
+
+/** The result record, a union on `status` (the JSON on disk is one object with these fields). */
+export type ResultRecord = RecordCommon & Outcome;
+
+/** The outcome part of a record. */
+export function outcomeOf(r: ResultRecord): Outcome {
+  if (r.status === 'passed') return { status: 'passed' };
+  if (r.status === 'skipped') return { status: 'skipped', skipReason: r.skipReason };
+  return { status: r.status, error: r.error };
+}
+
+/**
+ * `r` with another outcome: the status replaced in place (the JSON keeps its key order) and the
+ * previous outcome's reason or error dropped.
+ */
+export function withOutcome(r: ResultRecord, outcome: Outcome): ResultRecord {
+  const { skipReason: _skipReason, error: _error, ...common } = r;
+  return { ...common, ...outcome } as ResultRecord;
 }
 
 /**

@@ -5,7 +5,7 @@
  * this process, and peak memory is this case's alone.
  */
 import { getBackend } from '../backends/registry.ts';
-import type { Backend, LoadOptions, ModelSession } from '../backends/types.ts';
+import type { Availability, Backend, LoadOptions, ModelSession } from '../backends/types.ts';
 import { fillBatch } from '../data/batch.ts';
 import { epochOrder, loadDataset } from '../data/index.ts';
 import type { Dataset } from '../data/types.ts';
@@ -16,9 +16,17 @@ import type { ModelGraph, Weights } from '../models/ir.ts';
 import { compareLogits } from '../models/parity.ts';
 import { referenceForward } from '../models/reference.ts';
 import { collectEnvironment } from './env.ts';
-import { startMemorySampler } from './memory.ts';
+import { peakFigures, startMemorySampler } from './memory.ts';
 import type { ChildMessage, ParentMessage, RunJob, WorkerPhase } from './protocol.ts';
-import { newRecord, type CaseError, type MemoryFigure, type ParityResult, type ResultRecord } from './record.ts';
+import {
+  type CaseError,
+  type MemoryFigure,
+  newRecord,
+  type Outcome,
+  type ParityResult,
+  type ResultRecord,
+  withOutcome,
+} from './record.ts';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
@@ -102,20 +110,17 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
   const startedAt = new Date().toISOString();
   const env = await collectEnvironment();
   const record = newRecord(exp, job.backend, job.key, job.runId, env, startedAt);
-  const finish = (status: ResultRecord['status'], error?: CaseError): ResultRecord => {
-    record.status = status;
-    if (error) record.error = error;
-    record.finishedAt = new Date().toISOString();
-    return record;
-  };
+  const finish = (outcome: Outcome): ResultRecord => ({
+    ...withOutcome(record, outcome),
+    finishedAt: new Date().toISOString(),
+  });
 
   try {
     enter('startup');
     const backend = await getBackend(job.backend);
     const avail = await backend.probe();
     if (!avail.available) {
-      record.skipReason = avail.reason;
-      return finish('skipped');
+      return finish({ status: 'skipped', skipReason: avail.reason });
     }
 
     enter('load-data');
@@ -256,9 +261,9 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
     record.phases.train = { samples: samples.train, imagesPerSecond: samples.ips };
     record.phases.infer = { samples: samples.infer };
     record.accuracy = { samples: samples.acc };
-    record.memory.train = peakOf(trainMem);
-    record.memory.infer = peakOf(inferMem);
-    return finish('passed');
+    record.memory.train = peakFigures(trainMem);
+    record.memory.infer = peakFigures(inferMem);
+    return finish({ status: 'passed' });
   } catch (e) {
     const err = e as Error;
     const error: CaseError = {
@@ -274,27 +279,13 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
       error.step = e.step;
       error.epoch = e.epoch;
     }
-    return finish('failed', error);
+    return finish({ status: 'failed', error });
   }
 }
 
-/** Across repeats, keep for each metric the figure of the round with the highest bytes. */
-function peakOf(rounds: MemoryFigure[][]): MemoryFigure[] {
-  const best = new Map<string, MemoryFigure>();
-  for (const figs of rounds)
-    for (const f of figs) {
-      const k = `${f.metric}\u0000${f.source}`;
-      const cur = best.get(k);
-      if (!cur || f.bytes > cur.bytes) best.set(k, f);
-    }
-  return [...best.values()];
-}
-
-async function probeAll(
-  ids: string[],
-): Promise<Record<string, { available: boolean; reason?: string; detail?: string }>> {
+async function probeAll(ids: string[]): Promise<Record<string, Availability>> {
   const { probeBackend } = await import('../backends/registry.ts');
-  const out: Record<string, { available: boolean; reason?: string; detail?: string }> = {};
+  const out: Record<string, Availability> = {};
   for (const id of ids) {
     const a = await probeBackend(id as `${string}/${string}`);
     out[id] = a.available ? { available: true, detail: a.detail } : { available: false, reason: a.reason };

@@ -61,11 +61,14 @@ export function formatSampleList(samples: readonly number[], fmt: (v: number) =>
   return `[${samples.length} samples, ${fmt(sorted[0]!)} … ${fmt(sorted[sorted.length - 1]!)}]`;
 }
 
-/** `v` with `digits` significant digits, without exponent notation for the magnitudes used here. */
-function toSignificant(v: number, digits: number): string {
+/**
+ * `v` with `digits` significant digits in fixed notation (never an exponent): `0.0123`, `4.21`, `96.4`,
+ * and whole numbers from `10^digits` up (`1234`). The one rounding rule behind every figure printed.
+ */
+export function toSignificant(v: number, digits: number): string {
   if (v === 0) return '0';
   // Magnitude after rounding, so 9.9996 prints as 10.0 and not 10.00.
   const mag = Math.floor(Math.log10(Math.abs(Number(v.toPrecision(digits)))));
-  const decimals = Math.max(0, digits - 1 - mag);
+  const decimals = Math.min(20, Math.max(0, digits - 1 - mag));
   return v.toFixed(decimals);
 }

@@ -3,7 +3,14 @@
  * traced to a line here.
  */
 import type { BackendId } from '../../src/backends/types.ts';
-import { RECORD_SCHEMA, type EnvironmentInfo, type MemoryFigure, type ResultRecord } from '../../src/runner/record.ts';
+import {
+  type CaseError,
+  type EnvironmentInfo,
+  type MemoryFigure,
+  type Outcome,
+  RECORD_SCHEMA,
+  type ResultRecord,
+} from '../../src/runner/record.ts';
 
 export const ENV: EnvironmentInfo = {
   os: 'Linux 6.8.0 x64',
@@ -29,7 +36,7 @@ export interface MakeRecordOptions {
   finishedAt?: string;
   status?: ResultRecord['status'];
   skipReason?: string;
-  error?: ResultRecord['error'];
+  error?: CaseError;
   buildInit?: number[];
   train?: number[];
   infer?: number[];
@@ -43,6 +50,18 @@ export interface MakeRecordOptions {
   ranOn?: BackendId;
   /** The session's device description (default: the backend's device name). */
   device?: string;
+}
+
+/** The status part of a record: a skipped record needs its reason, a failed one its error. */
+function outcome(o: MakeRecordOptions): Outcome {
+  const status = o.status ?? 'passed';
+  if (status === 'passed') return { status };
+  if (status === 'skipped') {
+    if (o.skipReason === undefined) throw new Error('makeRecord: a skipped record needs skipReason');
+    return { status, skipReason: o.skipReason };
+  }
+  if (o.error === undefined) throw new Error(`makeRecord: a ${status} record needs error`);
+  return { status, error: o.error };
 }
 
 /** A result record with sensible defaults (the study's Table 2 sizes) and the given parts. */
@@ -86,7 +105,7 @@ export function makeRecord(o: MakeRecordOptions): ResultRecord {
             },
           }),
     },
-    status: o.status ?? 'passed',
+    ...outcome(o),
     env: { ...ENV, ...o.env },
     phases,
     memory: skipped ? {} : (o.memory ?? {}),
@@ -95,8 +114,6 @@ export function makeRecord(o: MakeRecordOptions): ResultRecord {
   };
   if (o.artefact !== undefined) record.experiment.artefact = o.artefact;
   if (o.reference !== undefined) record.experiment.reference = o.reference;
-  if (o.skipReason !== undefined) record.skipReason = o.skipReason;
-  if (o.error !== undefined) record.error = o.error;
   if (o.accuracy !== undefined && !skipped) record.accuracy = { samples: o.accuracy };
   if (o.parity !== undefined) record.parity = o.parity;
   return record;

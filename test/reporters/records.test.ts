@@ -160,6 +160,25 @@ describe('loadRecords', () => {
     );
   });
 
+  it('rejects a record whose status lacks its detail: a skip without reason, a failure without error', async () => {
+    const dir = join(root, 'no-detail');
+    await mkdir(dir, { recursive: true });
+    const { skipReason: _r, ...noReason } = makeRecord({ backend: 'tfjs/webgpu', status: 'skipped', skipReason: 'x' });
+    await writeFile(join(dir, 'no-reason.json'), JSON.stringify(noReason));
+    const crashed = makeRecord({
+      backend: 'tfjs/cpu',
+      status: 'crashed',
+      error: { code: 'WORKER_CRASH', message: 'x' },
+    });
+    await writeFile(join(dir, 'no-error.json'), JSON.stringify({ ...crashed, error: { code: 'WORKER_CRASH' } }));
+    const e = (await loadRecords([dir]).catch((x: unknown) => x)) as RecordError;
+    expect(e).toBeInstanceOf(RecordError);
+    expect(e.problems.find((p) => p.includes('no-reason.json'))).toContain('status "skipped" without a "skipReason"');
+    expect(e.problems.find((p) => p.includes('no-error.json'))).toContain(
+      'status "crashed" without an "error" with "code" and "message"',
+    );
+  });
+
   it('ignores other JSON files inside a results folder, with a warning', async () => {
     const dir = join(root, 'mixed');
     await writeRecords(dir, [makeRecord({ backend: 'tfjs/cpu', train: [1] })]);

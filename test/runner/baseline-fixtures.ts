@@ -1,5 +1,5 @@
 /** Result records for the baseline and budget tests (shared with the concurrent-writer script). */
-import type { EnvironmentInfo, ResultRecord } from '../../src/runner/record.ts';
+import type { EnvironmentInfo, Outcome, RecordCommon, ResultRecord } from '../../src/runner/record.ts';
 import { RECORD_SCHEMA } from '../../src/runner/record.ts';
 
 export const ENV_A: EnvironmentInfo = {
@@ -21,7 +21,11 @@ export const ENV_B: EnvironmentInfo = {
 };
 
 /** A finished record of `key` with the given train samples (and fixed build+init / infer samples). */
-export function makeRecord(key: string, train: number[], over: Partial<ResultRecord> = {}): ResultRecord {
+export function makeRecord(
+  key: string,
+  train: number[],
+  over: Partial<RecordCommon> & (Outcome | { status?: 'passed' }) = {},
+): ResultRecord {
   return {
     schema: RECORD_SCHEMA,
     runId: 'run-1',

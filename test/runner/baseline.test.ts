@@ -58,8 +58,8 @@ describe('updateBaseline / readBaseline', () => {
   it('skips skipped and crashed records and says why', async () => {
     const file = join(tmp(), 'baseline.json');
     const s = await updateBaseline(file, [
-      makeRecord(KEY, TRAIN, { status: 'crashed' }),
-      makeRecord('x › tfjs/cpu', [1], { status: 'skipped' }),
+      makeRecord(KEY, TRAIN, { status: 'crashed', error: { code: 'CRASHED', message: 'killed by SIGSEGV' } }),
+      makeRecord('x › tfjs/cpu', [1], { status: 'skipped', skipReason: 'no GPU' }),
     ]);
     expect(s.written).toEqual([]);
     expect(s.skipped).toEqual([

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkBudgets } from '../../src/runner/budgets.ts';
+import { withOutcome } from '../../src/runner/record.ts';
 import { makeRecord } from './baseline-fixtures.ts';
 
 const MiB = 2 ** 20;
@@ -88,7 +89,12 @@ describe('checkBudgets', () => {
   });
 
   it('a budget with nothing measured fails and says so; a skipped case has nothing to check', () => {
-    const crashed = makeRecord('x › onnxruntime/cpu', [], { status: 'crashed', phases: {}, memory: {} });
+    const crashed = makeRecord('x › onnxruntime/cpu', [], {
+      status: 'crashed',
+      error: { code: 'CRASHED', message: 'killed by SIGSEGV' },
+      phases: {},
+      memory: {},
+    });
     const fails = checkBudgets(crashed, { accuracy: 0.5, time: { train: 10 }, memory: { infer: 10 * MiB } });
     expect(fails.map((f) => [f.kind, f.measured])).toEqual([
       ['accuracy', null],
@@ -98,7 +104,9 @@ describe('checkBudgets', () => {
     expect(fails[1]!.message).toBe(
       'train time: budget 10.0 s is set, but the phase produced no samples (case crashed)',
     );
-    expect(checkBudgets({ ...crashed, status: 'skipped' }, { accuracy: 0.5 })).toEqual([]);
+    expect(checkBudgets(withOutcome(crashed, { status: 'skipped', skipReason: 'no GPU' }), { accuracy: 0.5 })).toEqual(
+      [],
+    );
   });
 
   it('long sample lists are summarised in the message', () => {

@@ -30,5 +30,5 @@ test('missing CIFAR-10 fails the case in load-data and says how to get it', asyn
   const r = await runCase(expandCases(exp)[0]!, { runId: 'nodata', resultsDir: dir });
   expect(r.status).toBe('failed');
   expect(r.error).toMatchObject({ code: 'DATA_MISSING', phase: 'load-data' });
-  expect(r.error!.message).toMatch(/Hint: .*npx expbench data cifar10/);
+  expect(r.error?.message).toMatch(/Hint: .*npx expbench data cifar10/);
 }, 60_000);

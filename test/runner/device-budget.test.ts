@@ -42,7 +42,7 @@ test('a case over its device-memory budget is stopped with the figure and the li
   const r = await runCase(c!, { runId: 'device', resultsDir: dir });
   expect(r.status).toBe('crashed');
   expect(r.error).toMatchObject({ code: 'BUDGET', signal: 'SIGKILL' });
-  expect(r.error!.message).toMatch(
+  expect(r.error?.message).toMatch(
     /device memory budget exceeded: 8590 MB on the GPU \(nvidia-smi\) > limit 1074 MB in phase [\w-]+; the case was stopped/,
   );
   expect(Date.now() - t0).toBeLessThan(30_000); // stopped by the budget, not the 60 s timeout

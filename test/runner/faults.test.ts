@@ -47,14 +47,14 @@ describe('crash isolation', () => {
     const r = records.get('fake/hang')!;
     expect(r.status).toBe('crashed');
     expect(r.error).toMatchObject({ code: 'WORKER_TIMEOUT', phase: 'train' });
-    expect(r.error!.message).toMatch(/timed out after 8 s/);
+    expect(r.error?.message).toMatch(/timed out after 8 s/);
   });
 
   test('a runaway allocation is stopped by the memory budget', () => {
     const r = records.get('fake/oom')!;
     expect(r.status).toBe('crashed');
     expect(r.error).toMatchObject({ code: 'BUDGET', phase: 'train', signal: 'SIGKILL' });
-    expect(r.error!.message).toMatch(/memory budget exceeded: resident set \d+ MB > limit 600 MB in phase train/);
+    expect(r.error?.message).toMatch(/memory budget exceeded: resident set \d+ MB > limit 600 MB in phase train/);
   });
 
   test('NaN loss stops training at the step it appears', () => {
@@ -67,7 +67,7 @@ describe('crash isolation', () => {
     const r = records.get('fake/throw')!;
     expect(r.status).toBe('failed');
     expect(r.error).toMatchObject({ phase: 'buildInit' });
-    expect(r.error!.message).toMatch(/load failed on purpose/);
+    expect(r.error?.message).toMatch(/load failed on purpose/);
   });
 
   test('every case left exactly one complete record', () => {

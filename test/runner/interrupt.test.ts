@@ -67,6 +67,6 @@ timeout: 5m
     const rec = JSON.parse(readFileSync(join(results, files[0]!), 'utf8')) as ResultRecord;
     expect(rec.status).toBe('partial');
     expect(rec.error).toMatchObject({ code: 'INTERRUPTED', signal, phase: 'train' });
-    expect(rec.error!.message).toMatch(/during repeat 1 of 2 .* 0 repeat\(s\) finished/);
+    expect(rec.error?.message).toMatch(/during repeat 1 of 2 .* 0 repeat\(s\) finished/);
   }, 60_000);
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { parseComputeApps, parseProcStatus, startMemorySampler } from '../../src/runner/memory.ts';
+import { parseComputeApps, parseProcStatus, peakFigures, startMemorySampler } from '../../src/runner/memory.ts';
 
 const MiB = 2 ** 20;
 // A full collection between phases, so the test controls what is resident (large buffers are unmapped).
@@ -29,6 +29,24 @@ function spike(mib: number): number {
   for (let i = 0; i < b.length; i += 4096) s += b[i]!;
   return s;
 }
+
+describe('peakFigures', () => {
+  it('keeps, per metric and source, the figure with the most bytes, in order of first appearance', () => {
+    const fig = (metric: string, source: string, bytes: number) => ({ metric, source, bytes, reliable: true });
+    const round1 = [fig('peak-rss', 'VmHWM', 5 * MiB), fig('heap-used', 'sampled', 2 * MiB)];
+    const round2 = [
+      fig('heap-used', 'sampled', 3 * MiB),
+      fig('peak-rss', 'VmHWM', 4 * MiB),
+      fig('peak-rss', 'VmRSS', MiB),
+    ];
+    expect(peakFigures([round1, round2])).toEqual([
+      fig('peak-rss', 'VmHWM', 5 * MiB),
+      fig('heap-used', 'sampled', 3 * MiB),
+      fig('peak-rss', 'VmRSS', MiB),
+    ]);
+    expect(peakFigures([])).toEqual([]);
+  });
+});
 
 describe('parsers', () => {
   it('reads VmHWM and VmRSS in bytes', () => {

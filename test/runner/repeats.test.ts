@@ -49,5 +49,5 @@ test('merging keeps every sample, the highest memory figure and the first failur
   expect(m.phases.train!.samples).toEqual([1, 2]);
   expect(m.memory.train).toEqual([{ metric: 'peak-rss', bytes: 300, source: 's', reliable: true }]);
   expect(m.status).toBe('crashed');
-  expect(m.error!.code).toBe('WORKER_CRASH');
+  expect(m.error?.code).toBe('WORKER_CRASH');
 });

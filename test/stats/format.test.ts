@@ -1,5 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatChange, formatP, formatSampleList, formatSeconds } from '../../src/stats/format.ts';
+import {
+  formatBytes,
+  formatChange,
+  formatP,
+  formatSampleList,
+  formatSeconds,
+  toSignificant,
+} from '../../src/stats/format.ts';
+
+describe('toSignificant', () => {
+  it.each([
+    [0, 3, '0'],
+    [4.214, 3, '4.21'],
+    [9.9996, 3, '10.0'],
+    [0.0012345, 2, '0.0012'],
+    [-0.4066, 3, '-0.407'],
+    [1e-7, 3, '0.000000100'],
+    [1234.5, 3, '1235'],
+  ])('%d to %d digits → %s', (v, d, s) => expect(toSignificant(v, d)).toBe(s));
+});
 
 describe('formatBytes', () => {
   it.each([
