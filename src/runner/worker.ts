@@ -5,7 +5,7 @@
  * this process, and peak memory is this case's alone.
  */
 import { getBackend } from '../backends/registry.ts';
-import type { Availability, Backend, LoadOptions, ModelSession } from '../backends/types.ts';
+import type { Availability, Backend, LoadOptions, ModelSession, TrainResult } from '../backends/types.ts';
 import { fillBatch } from '../data/batch.ts';
 import { epochOrder, loadDataset } from '../data/index.ts';
 import type { Dataset } from '../data/types.ts';
@@ -124,28 +124,8 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
     }
 
     enter('load-data');
-    const data = await loadDataset(exp.dataset, { baseDir: dirname(exp.file) });
-    record.memory.dataset = [
-      { metric: 'dataset', bytes: data.bytes, source: 'bytes of the loaded images and labels', reliable: true },
-    ];
-    record.experiment.dataset = { kind: data.kind, source: data.source };
-    record.experiment.trainExamples = data.train.n;
-    record.experiment.testExamples = data.test.n;
-
-    const model = buildModelGraph(
-      exp.model,
-      { channels: data.channels, height: data.height, width: data.width },
-      data.numClasses,
-    );
-    record.experiment.paramCount = model.paramCount;
-    const weights = initWeights(model, exp.training.seed);
-    const loadOpts: LoadOptions = {
-      optimizer: exp.training.optimizer,
-      trainBatchSize: exp.training.batchSize,
-      inferBatchSize: exp.inference.batchSize,
-      seed: exp.training.seed,
-      dataset: data,
-    };
+    const data = await loadCaseData(exp, record);
+    const { model, weights, loadOpts } = prepareModel(exp, data, record);
 
     if (job.parity) {
       enter('parity');
@@ -157,130 +137,210 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
       }
     }
 
-    const rounds = exp.warmup + job.timedRounds;
-    const samples = {
-      warmup: [] as number[],
-      buildInit: [] as number[],
-      train: [] as number[],
-      infer: [] as number[],
-      ips: [] as number[],
-      acc: [] as number[],
-    };
+    const warmup: number[] = [];
+    const timed: RoundResult[] = [];
     const trainMem: MemoryFigure[][] = [];
     const inferMem: MemoryFigure[][] = [];
-    for (let round = 0; round < rounds; round++) {
-      const warm = round < exp.warmup;
+    for (let round = 0; round < exp.warmup + job.timedRounds; round++) {
       const roundStart = performance.now();
-      enter('buildInit');
-      let t0 = performance.now();
-      const session: ModelSession = await backend.load(model, weights, loadOpts);
-      const buildInit = (performance.now() - t0) / 1000;
-      record.backend.session = session.info;
-      try {
-        enter('train');
-        const { split } = { split: data.train };
-        const stepsPerEpoch = Math.floor(split.n / exp.training.batchSize);
-        let numeric: NumericError | undefined;
-        let firstLoss: number | undefined;
-        let lastReport = Number.NEGATIVE_INFINITY; // the first step always reports
-        const mem = startMemorySampler({ intervalMs: 50 });
-        t0 = performance.now();
-        const result = await session.train({
-          split,
-          epochs: exp.training.epochs,
-          batchSize: exp.training.batchSize,
-          lossEvery: exp.training.lossEvery,
-          order: (epoch) => epochOrder(exp.training.seed, epoch, split.n),
-          onStep: (info) => {
-            if (info.loss !== undefined) {
-              firstLoss ??= info.loss;
-              const diverged = Number.isFinite(info.loss) && firstLoss > 0 && info.loss > 1e3 * firstLoss;
-              if (!Number.isFinite(info.loss) || diverged) {
-                numeric = new NumericError(
-                  `${diverged ? 'training diverged' : `loss is ${info.loss}`} at epoch ${info.epoch + 1}, step ${info.step + 1} (first loss ${firstLoss})`,
-                  info.step,
-                  info.epoch,
-                );
-                return 'stop';
-              }
-            }
-            const now = performance.now();
-            if (now - lastReport > 500) {
-              lastReport = now;
-              const done = info.epoch * info.stepsPerEpoch + info.step + 1;
-              void send({
-                type: 'progress',
-                info: {
-                  repeat: job.part,
-                  repeats: job.parts,
-                  epoch: info.epoch,
-                  epochs: exp.training.epochs,
-                  step: info.step,
-                  stepsPerEpoch: info.stepsPerEpoch,
-                  loss: info.loss,
-                  imagesPerSecond: (done * exp.training.batchSize) / ((now - t0) / 1000),
-                  elapsedSeconds: (now - t0) / 1000,
-                },
-              });
-            }
-            return undefined;
-          },
-        });
-        const train = (performance.now() - t0) / 1000;
-        trainMem.push(await mem.stop());
-        if (numeric) throw numeric;
-        record.loss = result.epochLoss;
-
-        enter('infer');
-        const imem = startMemorySampler({ intervalMs: 50 });
-        t0 = performance.now();
-        const preds = await session.infer({ split: data.test, batchSize: exp.inference.batchSize });
-        const infer = (performance.now() - t0) / 1000;
-        inferMem.push(await imem.stop());
-
-        enter('evaluate');
-        let correct = 0;
-        for (let i = 0; i < data.test.n; i++) if (preds[i] === data.test.labels[i]) correct++;
-        const memFig = await session.memory?.();
-        if (memFig) trainMem[trainMem.length - 1]!.push({ metric: 'backend', ...memFig });
-        if (warm) {
-          samples.warmup.push((performance.now() - roundStart) / 1000);
-        } else {
-          samples.buildInit.push(buildInit);
-          samples.train.push(train);
-          samples.ips.push((stepsPerEpoch * exp.training.batchSize * exp.training.epochs) / train);
-          samples.infer.push(infer);
-          samples.acc.push(correct / Math.max(1, data.test.n));
-        }
-      } finally {
-        await session.dispose();
-      }
+      const r = await runRound(job, backend, model, weights, data, loadOpts, record);
+      trainMem.push(r.trainMemory);
+      inferMem.push(r.inferMemory);
+      if (round < exp.warmup) warmup.push((performance.now() - roundStart) / 1000);
+      else timed.push(r);
     }
-    if (samples.warmup.length) record.phases.warmup = { samples: samples.warmup };
-    record.phases.buildInit = { samples: samples.buildInit };
-    record.phases.train = { samples: samples.train, imagesPerSecond: samples.ips };
-    record.phases.infer = { samples: samples.infer };
-    record.accuracy = { samples: samples.acc };
+    if (warmup.length) record.phases.warmup = { samples: warmup };
+    record.phases.buildInit = { samples: timed.map((r) => r.buildInit) };
+    record.phases.train = { samples: timed.map((r) => r.train), imagesPerSecond: timed.map((r) => r.imagesPerSecond) };
+    record.phases.infer = { samples: timed.map((r) => r.infer) };
+    record.accuracy = { samples: timed.map((r) => r.accuracy) };
     record.memory.train = peakFigures(trainMem);
     record.memory.infer = peakFigures(inferMem);
     return finish({ status: 'passed' });
   } catch (e) {
-    const err = e as Error;
-    const error: CaseError = {
-      code: e instanceof ExpbenchError ? e.code : 'BACKEND',
-      // The hint says what to do (e.g. which command fetches missing data): keep it with the message.
-      message:
-        e instanceof ExpbenchError && e.hint && !err.message.includes(e.hint)
-          ? `${err.message}. Hint: ${e.hint}`
-          : (err?.message ?? String(e)),
-      phase: currentPhase,
-    };
-    if (e instanceof NumericError) {
-      error.step = e.step;
-      error.epoch = e.epoch;
-    }
-    return finish({ status: 'failed', error });
+    return finish({ status: 'failed', error: caseErrorOf(e) });
   }
+}
+
+/** Loads the case's dataset and notes in the record what was loaded: kind, source, sizes and bytes. */
+async function loadCaseData(exp: RunJob['experiment'], record: ResultRecord): Promise<Dataset> {
+  const data = await loadDataset(exp.dataset, { baseDir: dirname(exp.file) });
+  record.memory.dataset = [
+    { metric: 'dataset', bytes: data.bytes, source: 'bytes of the loaded images and labels', reliable: true },
+  ];
+  record.experiment.dataset = { kind: data.kind, source: data.source };
+  record.experiment.trainExamples = data.train.n;
+  record.experiment.testExamples = data.test.n;
+  return data;
+}
+
+/** The network for the loaded data, its seeded initial weights, and the options every session loads with. */
+function prepareModel(
+  exp: RunJob['experiment'],
+  data: Dataset,
+  record: ResultRecord,
+): { model: ModelGraph; weights: Weights; loadOpts: LoadOptions } {
+  const model = buildModelGraph(
+    exp.model,
+    { channels: data.channels, height: data.height, width: data.width },
+    data.numClasses,
+  );
+  record.experiment.paramCount = model.paramCount;
+  const weights = initWeights(model, exp.training.seed);
+  const loadOpts: LoadOptions = {
+    optimizer: exp.training.optimizer,
+    trainBatchSize: exp.training.batchSize,
+    inferBatchSize: exp.inference.batchSize,
+    seed: exp.training.seed,
+    dataset: data,
+  };
+  return { model, weights, loadOpts };
+}
+
+/** The figures of one round: build+init, training and inference of a fresh session. */
+interface RoundResult {
+  buildInit: number;
+  train: number;
+  imagesPerSecond: number;
+  infer: number;
+  accuracy: number;
+  /** Memory while training, with the backend's own figure read after evaluation. */
+  trainMemory: MemoryFigure[];
+  inferMemory: MemoryFigure[];
+}
+
+/**
+ * One round on a fresh session: build+init, train, infer, evaluate. The record gets the session's
+ * description as soon as it exists and the round's loss curve, so a failure later still shows both.
+ */
+async function runRound(
+  job: RunJob,
+  backend: Backend,
+  model: ModelGraph,
+  weights: Weights,
+  data: Dataset,
+  loadOpts: LoadOptions,
+  record: ResultRecord,
+): Promise<RoundResult> {
+  const exp = job.experiment;
+  enter('buildInit');
+  let t0 = performance.now();
+  const session: ModelSession = await backend.load(model, weights, loadOpts);
+  const buildInit = (performance.now() - t0) / 1000;
+  record.backend.session = session.info;
+  try {
+    enter('train');
+    const trained = await trainWatched(job, session, data);
+    record.loss = trained.result.epochLoss;
+
+    enter('infer');
+    const imem = startMemorySampler({ intervalMs: 50 });
+    t0 = performance.now();
+    const preds = await session.infer({ split: data.test, batchSize: exp.inference.batchSize });
+    const infer = (performance.now() - t0) / 1000;
+    const inferMemory = await imem.stop();
+
+    enter('evaluate');
+    let correct = 0;
+    for (let i = 0; i < data.test.n; i++) if (preds[i] === data.test.labels[i]) correct++;
+    const memFig = await session.memory?.();
+    const trainMemory = memFig ? [...trained.memory, { metric: 'backend', ...memFig }] : trained.memory;
+    const stepsPerEpoch = Math.floor(data.train.n / exp.training.batchSize);
+    return {
+      buildInit,
+      train: trained.seconds,
+      imagesPerSecond: (stepsPerEpoch * exp.training.batchSize * exp.training.epochs) / trained.seconds,
+      infer,
+      accuracy: correct / Math.max(1, data.test.n),
+      trainMemory,
+      inferMemory,
+    };
+  } finally {
+    await session.dispose();
+  }
+}
+
+/**
+ * Trains `session` once over the experiment's epochs, timed and memory-sampled, watching the loss:
+ * a non-finite loss, or one 1000× the first, stops training and throws a {@link NumericError} naming
+ * the step. Sends progress to the parent at most every 500 ms.
+ */
+async function trainWatched(
+  job: RunJob,
+  session: ModelSession,
+  data: Dataset,
+): Promise<{ result: TrainResult; seconds: number; memory: MemoryFigure[] }> {
+  const exp = job.experiment;
+  const split = data.train;
+  let numeric: NumericError | undefined;
+  let firstLoss: number | undefined;
+  let lastReport = Number.NEGATIVE_INFINITY; // the first step always reports
+  const mem = startMemorySampler({ intervalMs: 50 });
+  const t0 = performance.now();
+  const result = await session.train({
+    split,
+    epochs: exp.training.epochs,
+    batchSize: exp.training.batchSize,
+    lossEvery: exp.training.lossEvery,
+    order: (epoch) => epochOrder(exp.training.seed, epoch, split.n),
+    onStep: (info) => {
+      if (info.loss !== undefined) {
+        firstLoss ??= info.loss;
+        const diverged = Number.isFinite(info.loss) && firstLoss > 0 && info.loss > 1e3 * firstLoss;
+        if (!Number.isFinite(info.loss) || diverged) {
+          numeric = new NumericError(
+            `${diverged ? 'training diverged' : `loss is ${info.loss}`} at epoch ${info.epoch + 1}, step ${info.step + 1} (first loss ${firstLoss})`,
+            info.step,
+            info.epoch,
+          );
+          return 'stop';
+        }
+      }
+      const now = performance.now();
+      if (now - lastReport > 500) {
+        lastReport = now;
+        const done = info.epoch * info.stepsPerEpoch + info.step + 1;
+        void send({
+          type: 'progress',
+          info: {
+            repeat: job.part,
+            repeats: job.parts,
+            epoch: info.epoch,
+            epochs: exp.training.epochs,
+            step: info.step,
+            stepsPerEpoch: info.stepsPerEpoch,
+            loss: info.loss,
+            imagesPerSecond: (done * exp.training.batchSize) / ((now - t0) / 1000),
+            elapsedSeconds: (now - t0) / 1000,
+          },
+        });
+      }
+      return undefined;
+    },
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  const memory = await mem.stop();
+  if (numeric) throw numeric;
+  return { result, seconds, memory };
+}
+
+/** The record's error for what a case threw, in the phase it was in; an ExpbenchError keeps its code and hint. */
+function caseErrorOf(e: unknown): CaseError {
+  const err = e as Error;
+  const error: CaseError = {
+    code: e instanceof ExpbenchError ? e.code : 'BACKEND',
+    // The hint says what to do (e.g. which command fetches missing data): keep it with the message.
+    message:
+      e instanceof ExpbenchError && e.hint && !err.message.includes(e.hint)
+        ? `${err.message}. Hint: ${e.hint}`
+        : (err?.message ?? String(e)),
+    phase: currentPhase,
+  };
+  if (e instanceof NumericError) {
+    error.step = e.step;
+    error.epoch = e.epoch;
+  }
+  return error;
 }
 
 async function probeAll(ids: string[]): Promise<Record<string, Availability>> {
