@@ -98,11 +98,67 @@ export function startMemorySampler(opts: MemorySamplerOptions = {}): MemorySampl
   const intervalMs = opts.intervalMs ?? 50;
   const pid = opts.pid ?? process.pid;
   const self = pid === process.pid;
+  const absent: AbsentSource[] = [];
+  const rss = watchResidentSet(pid, self, intervalMs, opts.resetPeak ?? true);
+  const heap = watchHeap(pid, intervalMs);
+
+  // One reading of process.memoryUsage() per tick serves both watchers.
+  const sample = (): void => {
+    const usage = self ? process.memoryUsage() : undefined;
+    rss.sample(usage);
+    if (usage) heap.sample(usage);
+  };
+  sample();
+  const timer = setInterval(sample, intervalMs);
+  timer.unref();
+
+  const device =
+    (opts.device ?? 'auto') === 'auto'
+      ? watchDevice(pid, opts.nvidiaSmi ?? 'nvidia-smi', opts.deviceIntervalMs ?? 500)
+      : undefined;
+
+  let stopped = false;
+  return {
+    sample,
+    absent,
+    async stop(): Promise<MemoryFigure[]> {
+      if (stopped) throw new Error('memory sampler already stopped');
+      stopped = true;
+      clearInterval(timer);
+      sample();
+      const found: (MemoryFigure[] | AbsentSource)[] = [
+        rss.stop(),
+        heap.stop(),
+        device ? await device.stop() : { metric: 'device', reason: 'device memory not requested' },
+      ];
+      const figures: MemoryFigure[] = [];
+      for (const f of found) {
+        if (Array.isArray(f)) figures.push(...f);
+        else absent.push(f);
+      }
+      return figures;
+    },
+  };
+}
+
+/** What a watcher saw by the end of the phase: its figures, or why its source gave nothing. */
+interface Watcher<Reading> {
+  sample(reading: Reading): void;
+  stop(): MemoryFigure[] | AbsentSource;
+}
+
+/**
+ * The phase's peak resident set: the kernel's high-water mark, reset at the start where permitted
+ * (exact), or raised by the phase (exact), or else the maximum of sampled resident sets (not reliable).
+ */
+function watchResidentSet(
+  pid: number,
+  self: boolean,
+  intervalMs: number,
+  resetPeak: boolean,
+): Watcher<NodeJS.MemoryUsage | undefined> {
   const procDir = `/proc/${self ? 'self' : pid}`;
   const statusPath = `${procDir}/status`;
-  const absent: AbsentSource[] = [];
-
-  // --- resident set -------------------------------------------------------------------------------
   const readStatus = (): { hwm?: number; rss?: number } | undefined => {
     try {
       return parseProcStatus(readFileSync(statusPath, 'utf8'));
@@ -113,7 +169,7 @@ export function startMemorySampler(opts: MemorySamplerOptions = {}): MemorySampl
   const hasProc = readStatus()?.hwm !== undefined;
   let resetOk = false;
   let resetError: string | undefined;
-  if (hasProc && (opts.resetPeak ?? true)) {
+  if (hasProc && resetPeak) {
     try {
       writeFileSync(`${procDir}/clear_refs`, '5');
       resetOk = true;
@@ -123,47 +179,100 @@ export function startMemorySampler(opts: MemorySamplerOptions = {}): MemorySampl
   } else if (!hasProc) {
     resetError = `${statusPath} not readable`;
   }
+  const highWaterMark = (): number | undefined =>
+    hasProc ? readStatus()?.hwm : self ? process.resourceUsage().maxRSS * 1024 : undefined;
   // Lifetime high-water mark at the start (after the reset, the current resident set).
-  const startHwm = hasProc ? readStatus()?.hwm : self ? process.resourceUsage().maxRSS * 1024 : undefined;
-
+  const startHwm = highWaterMark();
   let rssMax = 0;
   let rssSamples = 0;
+
+  return {
+    sample(usage) {
+      const rss = hasProc ? readStatus()?.rss : usage?.rss;
+      if (rss !== undefined) {
+        rssMax = Math.max(rssMax, rss);
+        rssSamples++;
+      }
+    },
+    stop() {
+      const endHwm = highWaterMark();
+      const hwmSource = hasProc ? `${statusPath} VmHWM` : 'process.resourceUsage().maxRSS';
+      const noReset = resetError ? `peak reset not possible (${resetError})` : undefined;
+      if (resetOk && endHwm !== undefined) {
+        return [
+          {
+            metric: 'peak-rss',
+            bytes: endHwm,
+            source: `${hwmSource} (reset via clear_refs at phase start)`,
+            reliable: true,
+          },
+        ];
+      }
+      if (endHwm !== undefined && startHwm !== undefined && endHwm > startHwm) {
+        const figure: MemoryFigure = {
+          metric: 'peak-rss',
+          bytes: endHwm,
+          source: `${hwmSource} (the phase raised the process's high-water mark)`,
+          reliable: true,
+        };
+        if (noReset) figure.note = noReset;
+        return [figure];
+      }
+      if (rssSamples > 0) {
+        return [
+          {
+            metric: 'peak-rss',
+            bytes: rssMax,
+            source: `${hasProc ? 'VmRSS' : 'process.memoryUsage().rss'} sampled every ${intervalMs} ms (${rssSamples} samples)`,
+            reliable: false,
+            note: `max of samples: spikes between samples, or while synchronous work blocked the event loop, are missed${noReset ? `; ${noReset}` : ''}`,
+          },
+        ];
+      }
+      return {
+        metric: 'peak-rss',
+        reason: `no resident-set source for pid ${pid} (${resetError ?? 'not this process'})`,
+      };
+    },
+  };
+}
+
+/** Peaks of the V8 heap and the buffers outside it, sampled; only for this process. */
+function watchHeap(pid: number, intervalMs: number): Watcher<NodeJS.MemoryUsage> {
   let heapUsed = 0;
   let external = 0;
   let arrayBuffers = 0;
-  let heapSamples = 0;
-
-  const sample = (): void => {
-    if (hasProc) {
-      const st = readStatus();
-      if (st?.rss !== undefined) {
-        rssMax = Math.max(rssMax, st.rss);
-        rssSamples++;
+  let samples = 0;
+  return {
+    sample(usage) {
+      heapUsed = Math.max(heapUsed, usage.heapUsed);
+      external = Math.max(external, usage.external);
+      arrayBuffers = Math.max(arrayBuffers, usage.arrayBuffers);
+      samples++;
+    },
+    stop() {
+      if (samples === 0) {
+        return { metric: 'heap-used', reason: `process.memoryUsage() describes only this process, not pid ${pid}` };
       }
-    }
-    if (self) {
-      const m = process.memoryUsage();
-      if (!hasProc) {
-        rssMax = Math.max(rssMax, m.rss);
-        rssSamples++;
-      }
-      heapUsed = Math.max(heapUsed, m.heapUsed);
-      external = Math.max(external, m.external);
-      arrayBuffers = Math.max(arrayBuffers, m.arrayBuffers);
-      heapSamples++;
-    }
+      const source = `process.memoryUsage() sampled every ${intervalMs} ms (${samples} samples)`;
+      const note = 'max of samples; garbage collection between samples can hide a higher peak';
+      return [
+        { metric: 'heap-used', bytes: heapUsed, source, reliable: false, note },
+        { metric: 'external', bytes: external, source, reliable: false, note },
+        { metric: 'array-buffers', bytes: arrayBuffers, source, reliable: false, note },
+      ];
+    },
   };
-  sample();
-  const timer = setInterval(sample, intervalMs);
-  timer.unref();
+}
 
-  // --- device memory -------------------------------------------------------------------------------
-  const device = opts.device ?? 'auto';
-  const smi = opts.nvidiaSmi ?? 'nvidia-smi';
+/**
+ * GPU memory the driver attributes to `pid`, polled with nvidia-smi one query at a time; where it
+ * lists no such process, the whole device's use (marked not reliable) stands in.
+ */
+function watchDevice(pid: number, smi: string, intervalMs: number): { stop(): Promise<MemoryFigure[] | AbsentSource> } {
   let deviceMax: number | undefined;
   let deviceSamples = 0;
   let deviceError: string | undefined;
-  let deviceTimer: NodeJS.Timeout | undefined;
   let inFlight: Promise<void> | undefined;
   const queryDevice = (): Promise<void> =>
     new Promise((resolve) => {
@@ -187,110 +296,47 @@ export function startMemorySampler(opts: MemorySamplerOptions = {}): MemorySampl
   const pollDevice = (): void => {
     // One query at a time: a slow driver must not pile up nvidia-smi processes.
     if (inFlight || deviceError?.endsWith('not found')) return;
-    inFlight = queryDevice().finally(() => (inFlight = undefined));
+    inFlight = queryDevice().finally(() => {
+      inFlight = undefined;
+    });
   };
-  if (device === 'auto') {
-    pollDevice();
-    deviceTimer = setInterval(pollDevice, opts.deviceIntervalMs ?? 500);
-    deviceTimer.unref();
-  }
+  pollDevice();
+  const timer = setInterval(pollDevice, intervalMs);
+  timer.unref();
 
-  let stopped = false;
   return {
-    sample,
-    absent,
-    async stop(): Promise<MemoryFigure[]> {
-      if (stopped) throw new Error('memory sampler already stopped');
-      stopped = true;
+    async stop() {
       clearInterval(timer);
-      if (deviceTimer) clearInterval(deviceTimer);
-      sample();
-      const figures: MemoryFigure[] = [];
-
-      // peak RSS
-      const endHwm = hasProc ? readStatus()?.hwm : self ? process.resourceUsage().maxRSS * 1024 : undefined;
-      const hwmSource = hasProc ? `${statusPath} VmHWM` : 'process.resourceUsage().maxRSS';
-      if (resetOk && endHwm !== undefined) {
-        figures.push({
-          metric: 'peak-rss',
-          bytes: endHwm,
-          source: `${hwmSource} (reset via clear_refs at phase start)`,
-          reliable: true,
-        });
-      } else if (endHwm !== undefined && startHwm !== undefined && endHwm > startHwm) {
-        figures.push({
-          metric: 'peak-rss',
-          bytes: endHwm,
-          source: `${hwmSource} (the phase raised the process's high-water mark)`,
-          reliable: true,
-          note: resetError ? `peak reset not possible (${resetError})` : undefined,
-        });
-      } else if (rssSamples > 0) {
-        figures.push({
-          metric: 'peak-rss',
-          bytes: rssMax,
-          source: `${hasProc ? 'VmRSS' : 'process.memoryUsage().rss'} sampled every ${intervalMs} ms (${rssSamples} samples)`,
-          reliable: false,
-          note: `max of samples: spikes between samples, or while synchronous work blocked the event loop, are missed${resetError ? `; peak reset not possible (${resetError})` : ''}`,
-        });
-      } else {
-        absent.push({
-          metric: 'peak-rss',
-          reason: `no resident-set source for pid ${pid} (${resetError ?? 'not this process'})`,
-        });
+      if (inFlight) await inFlight;
+      if (deviceSamples === 0 && !deviceError) {
+        // The phase was shorter than one query: ask once now.
+        await queryDevice();
       }
-      for (const f of figures) if (f.note === undefined) delete f.note;
-
-      // V8 heap and buffers
-      if (heapSamples > 0) {
-        const src = `process.memoryUsage() sampled every ${intervalMs} ms (${heapSamples} samples)`;
-        const note = 'max of samples; garbage collection between samples can hide a higher peak';
-        figures.push({ metric: 'heap-used', bytes: heapUsed, source: src, reliable: false, note });
-        figures.push({ metric: 'external', bytes: external, source: src, reliable: false, note });
-        figures.push({ metric: 'array-buffers', bytes: arrayBuffers, source: src, reliable: false, note });
-      } else {
-        absent.push({
-          metric: 'heap-used',
-          reason: `process.memoryUsage() describes only this process, not pid ${pid}`,
-        });
-      }
-
-      // device
-      if (device === 'auto') {
-        if (inFlight) await inFlight;
-        if (deviceSamples === 0 && !deviceError) {
-          // The phase was shorter than one query: ask once now.
-          await queryDevice();
-        }
-        if (deviceMax !== undefined) {
-          figures.push({
+      if (deviceMax !== undefined) {
+        return [
+          {
             metric: 'device',
             bytes: deviceMax,
-            source: `nvidia-smi --query-compute-apps (pid ${pid}) every ${opts.deviceIntervalMs ?? 500} ms (${deviceSamples} samples)`,
+            source: `nvidia-smi --query-compute-apps (pid ${pid}) every ${intervalMs} ms (${deviceSamples} samples)`,
             reliable: deviceSamples >= 2,
             note: 'max of samples of the memory the driver attributes to this process',
-          });
-        } else {
-          const why =
-            deviceError ??
-            `nvidia-smi lists no compute process with pid ${pid} (no GPU context, or a PID namespace hides it)`;
-          const total = await deviceTotal();
-          if (total) {
-            figures.push({
-              metric: 'device-total',
-              bytes: total.used,
-              source: `systeminformation graphics() ${total.model} memoryUsed`,
-              reliable: false,
-              note: `whole device, every process, read at phase end; per-process figure unavailable: ${why}`,
-            });
-          } else {
-            absent.push({ metric: 'device', reason: `${why}; systeminformation reports no device memory either` });
-          }
-        }
-      } else {
-        absent.push({ metric: 'device', reason: 'device memory not requested' });
+          },
+        ];
       }
-      return figures;
+      const why =
+        deviceError ??
+        `nvidia-smi lists no compute process with pid ${pid} (no GPU context, or a PID namespace hides it)`;
+      const total = await deviceTotal();
+      if (!total) return { metric: 'device', reason: `${why}; systeminformation reports no device memory either` };
+      return [
+        {
+          metric: 'device-total',
+          bytes: total.used,
+          source: `systeminformation graphics() ${total.model} memoryUsed`,
+          reliable: false,
+          note: `whole device, every process, read at phase end; per-process figure unavailable: ${why}`,
+        },
+      ];
     },
   };
 }
