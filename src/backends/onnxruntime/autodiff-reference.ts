@@ -181,6 +181,40 @@ function gemm(node: OnnxNode, a0: RefTensor, b0: RefTensor, c: RefTensor | undef
   return c ? broadcast([y, c], (p, q) => p + beta * q) : y;
 }
 
+/** Element-wise operators of one input. */
+const UNARY: Record<string, (a: number) => number> = {
+  Relu: (a) => Math.max(a, 0),
+  Neg: (a) => -a,
+  Sqrt: Math.sqrt,
+  Reciprocal: (a) => 1 / a,
+  Exp: Math.exp,
+  Log: Math.log,
+};
+
+/** Element-wise operators of two broadcast inputs. */
+const BINARY: Record<string, (a: number, b: number) => number> = {
+  Add: (a, b) => a + b,
+  Sub: (a, b) => a - b,
+  Mul: (a, b) => a * b,
+  Div: (a, b) => a / b,
+  Pow: (a, b) => a ** b,
+  Equal: (a, b) => (a === b ? 1 : 0),
+  Greater: (a, b) => (a > b ? 1 : 0),
+  Less: (a, b) => (a < b ? 1 : 0),
+};
+
+/** A node's view of the values computed so far: its inputs by position, and where its outputs go. */
+interface NodeValues {
+  /** Input `i`; throws when it has not been computed or given. */
+  inp(i: number): RefTensor;
+  /** Input `i` when the node has one. */
+  opt(i: number): RefTensor | undefined;
+  /** Sets output `i`, unless the caller gave a value for it. */
+  set(i: number, t: RefTensor): void;
+  /** A value by name (a Dropout mask given by its output name). */
+  get(name: string): RefTensor | undefined;
+}
+
 /**
  * Evaluates `graph` in float64 from `given` values (graph inputs, and Dropout masks by their output
  * names) and returns every value computed.
@@ -190,231 +224,179 @@ export function runReference(graph: OnnxGraph, given: Record<string, RefTensor>)
   for (const [name, t] of graph.initializers) v.set(name, fromInit(t));
   for (const [name, t] of Object.entries(given)) v.set(name, t);
   for (const node of graph.nodes) {
-    const inp = (i: number): RefTensor => {
-      const t = v.get(node.inputs[i] ?? '');
-      if (!t)
-        throw new ModelError(
-          `reference: ${node.op} node ${node.name} input ${node.inputs[i]} unknown. Hint: feed every graph input.`,
-        );
-      return t;
-    };
-    const opt = (i: number): RefTensor | undefined => (node.inputs[i] ? v.get(node.inputs[i]!) : undefined);
-    const set = (i: number, t: RefTensor) => {
-      const name = node.outputs[i];
-      if (name && !(name in given)) v.set(name, t);
-    };
-    const un = (f: (a: number) => number) => set(0, broadcast([inp(0)], f));
-    const bin = (f: (a: number, b: number) => number) => set(0, broadcast([inp(0), inp(1)], f));
-    switch (node.op) {
-      case 'Identity':
-      case 'Cast':
-        set(0, inp(0));
-        break;
-      case 'Relu':
-        un((a) => Math.max(a, 0));
-        break;
-      case 'Neg':
-        un((a) => -a);
-        break;
-      case 'Sqrt':
-        un(Math.sqrt);
-        break;
-      case 'Reciprocal':
-        un((a) => 1 / a);
-        break;
-      case 'Exp':
-        un(Math.exp);
-        break;
-      case 'Log':
-        un(Math.log);
-        break;
-      case 'Add':
-        bin((a, b) => a + b);
-        break;
-      case 'Sub':
-        bin((a, b) => a - b);
-        break;
-      case 'Mul':
-        bin((a, b) => a * b);
-        break;
-      case 'Div':
-        bin((a, b) => a / b);
-        break;
-      case 'Pow':
-        bin((a, b) => a ** b);
-        break;
-      case 'Equal':
-        bin((a, b) => (a === b ? 1 : 0));
-        break;
-      case 'Greater':
-        bin((a, b) => (a > b ? 1 : 0));
-        break;
-      case 'Less':
-        bin((a, b) => (a < b ? 1 : 0));
-        break;
-      case 'Where':
-        set(
-          0,
-          broadcast([inp(0), inp(1), inp(2)], (c, a, b) => (c ? a : b)),
-        );
-        break;
-      case 'Sum':
-        set(
-          0,
-          broadcast(
-            node.inputs.map((_, i) => inp(i)),
-            (...xs) => xs.reduce((p, q) => p + q, 0),
-          ),
-        );
-        break;
-      case 'ReduceSum':
-      case 'ReduceMean':
-      case 'ReduceMax': {
-        const kind = node.op === 'ReduceSum' ? 'sum' : node.op === 'ReduceMean' ? 'mean' : 'max';
-        set(0, reduce(inp(0), reduceAxes(graph, node), attrInt(node, 'keepdims', 1) === 1, kind));
-        break;
-      }
-      case 'LogSoftmax':
-      case 'Softmax': {
-        const x = inp(0);
-        const axis = attrInt(node, 'axis', -1);
-        const mx = reduce(x, [axis], true, 'max');
-        const e = broadcast([x, mx], (a, m) => Math.exp(a - m));
-        const s = reduce(e, [axis], true, 'sum');
-        set(
-          0,
-          node.op === 'Softmax'
-            ? broadcast([e, s], (a, b) => a / b)
-            : broadcast([x, mx, s], (a, m, q) => a - m - Math.log(q)),
-        );
-        break;
-      }
-      case 'Flatten': {
-        const x = inp(0);
-        const axis = attrInt(node, 'axis', 1);
-        set(0, { shape: [size(x.shape.slice(0, axis)), size(x.shape.slice(axis))], data: x.data });
-        break;
-      }
-      case 'Reshape':
-      case 'Expand':
-      case 'Unsqueeze': {
-        const x = inp(0);
-        const target = Array.from(inp(1).data);
-        if (node.op === 'Expand') {
-          set(
-            0,
-            broadcast([x, { shape: target, data: new Float64Array(size(target)) }], (a) => a),
-          );
-        } else if (node.op === 'Unsqueeze') {
-          const rank = x.shape.length + target.length;
-          const ax = new Set(target.map((a) => (a < 0 ? a + rank : a)));
-          const shape: number[] = [];
-          let j = 0;
-          for (let i = 0; i < rank; i++) shape.push(ax.has(i) ? 1 : x.shape[j++]!);
-          set(0, { shape, data: x.data });
-        } else {
-          const shape = target.map((d, i) => (d === 0 ? x.shape[i]! : d));
-          const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
-          set(0, { shape: shape.map((d) => (d === -1 ? x.data.length / known : d)), data: x.data });
-        }
-        break;
-      }
-      case 'Transpose':
-        set(0, transpose(inp(0), attrInts(node, 'perm') ?? inp(0).shape.map((_, i, a) => a.length - 1 - i)));
-        break;
-      case 'Gemm':
-        set(0, gemm(node, inp(0), inp(1), opt(2)));
-        break;
-      case 'MatMul':
-        set(0, gemm(node, inp(0), inp(1), undefined));
-        break;
-      case 'Conv':
-        set(0, conv2d(node, inp(0), inp(1), opt(2)));
-        break;
-      case 'MaxPool':
-        set(0, maxPool2d(node, inp(0)));
-        break;
-      case 'ArgMax': {
-        const x = inp(0);
-        const [N, K] = x.shape as [number, number];
-        const out = new Float64Array(N);
-        for (let n = 0; n < N; n++) {
-          let best = 0;
-          for (let k = 1; k < K; k++) if (x.data[n * K + k]! > x.data[n * K + best]!) best = k;
-          out[n] = best;
-        }
-        set(0, { shape: attrInt(node, 'keepdims', 1) ? [N, 1] : [N], data: out });
-        break;
-      }
-      case 'BatchNormalization': {
-        const x = inp(0);
-        const [gamma, beta, rm, rv] = [inp(1), inp(2), inp(3), inp(4)];
-        const eps = attrInt(node, 'epsilon', 1e-5);
-        const mom = attrInt(node, 'momentum', 0.9);
-        const C = x.shape[1]!;
-        const axes = [0, ...x.shape.slice(2).map((_, i) => i + 2)];
-        const bshape = [1, C, ...x.shape.slice(2).map(() => 1)];
-        const cshape = (t: RefTensor) => ({ shape: bshape, data: t.data });
-        let mean: RefTensor;
-        let variance: RefTensor;
-        if (attrInt(node, 'training_mode', 0) === 1) {
-          mean = reduce(x, axes, true, 'mean');
-          variance = reduce(
-            broadcast([x, mean], (a, m) => (a - m) * (a - m)),
-            axes,
-            true,
-            'mean',
-          );
-          set(
-            1,
-            broadcast([rm, { shape: [C], data: mean.data }], (r, b) => r * mom + b * (1 - mom)),
-          );
-          set(
-            2,
-            broadcast([rv, { shape: [C], data: variance.data }], (r, b) => r * mom + b * (1 - mom)),
-          );
-        } else {
-          mean = cshape(rm);
-          variance = cshape(rv);
-        }
-        set(
-          0,
-          broadcast(
-            [x, mean, variance, cshape(gamma), cshape(beta)],
-            (a, m, s, g, b) => ((a - m) / Math.sqrt(s + eps)) * g + b,
-          ),
-        );
-        break;
-      }
-      case 'Dropout': {
-        const x = inp(0);
-        const mode = node.inputs[2] ? inp(2).data[0] : 0;
-        if (!mode) {
-          set(0, x);
-          break;
-        }
-        const ratio = node.inputs[1] ? inp(1).data[0]! : 0.5;
-        const mask = v.get(node.outputs[1] ?? '');
-        if (!mask)
+    const io: NodeValues = {
+      inp: (i) => {
+        const t = v.get(node.inputs[i] ?? '');
+        if (!t)
           throw new ModelError(
-            `reference: Dropout node ${node.name} needs its mask ${node.outputs[1]} given. Hint: pass the mask ONNX Runtime produced.`,
+            `reference: ${node.op} node ${node.name} input ${node.inputs[i]} unknown. Hint: feed every graph input.`,
           );
-        set(
-          0,
-          broadcast([x, mask], (a, m) => (m ? a / (1 - ratio) : 0)),
-        );
-        break;
-      }
-      case 'Constant':
-        set(0, fromInit(node.attrs.value as OnnxTensorInit));
-        break;
-      default:
-        throw new ModelError(
-          `reference: no float64 rule for op ${node.op}. Hint: add one to src/backends/onnxruntime/autodiff-reference.ts.`,
-        );
-    }
+        return t;
+      },
+      opt: (i) => (node.inputs[i] ? v.get(node.inputs[i]!) : undefined),
+      set: (i, t) => {
+        const name = node.outputs[i];
+        if (name && !(name in given)) v.set(name, t);
+      },
+      get: (name) => v.get(name),
+    };
+    io.set(0, evalNode(graph, node, io));
   }
   return v;
+}
+
+/** Computes one node: returns its first output; a node with more (BatchNormalization) sets them through `io`. */
+function evalNode(graph: OnnxGraph, node: OnnxNode, io: NodeValues): RefTensor {
+  const { inp, opt } = io;
+  const unary = UNARY[node.op];
+  if (unary) return broadcast([inp(0)], unary);
+  const binary = BINARY[node.op];
+  if (binary) return broadcast([inp(0), inp(1)], binary);
+  switch (node.op) {
+    case 'Identity':
+    case 'Cast':
+      return inp(0);
+    case 'Where':
+      return broadcast([inp(0), inp(1), inp(2)], (c, a, b) => (c ? a : b));
+    case 'Sum':
+      return broadcast(
+        node.inputs.map((_, i) => inp(i)),
+        (...xs) => xs.reduce((p, q) => p + q, 0),
+      );
+    case 'ReduceSum':
+    case 'ReduceMean':
+    case 'ReduceMax': {
+      const kind = node.op === 'ReduceSum' ? 'sum' : node.op === 'ReduceMean' ? 'mean' : 'max';
+      return reduce(inp(0), reduceAxes(graph, node), attrInt(node, 'keepdims', 1) === 1, kind);
+    }
+    case 'LogSoftmax':
+    case 'Softmax':
+      return softmax(inp(0), attrInt(node, 'axis', -1), node.op === 'LogSoftmax');
+    case 'Flatten': {
+      const x = inp(0);
+      const axis = attrInt(node, 'axis', 1);
+      return { shape: [size(x.shape.slice(0, axis)), size(x.shape.slice(axis))], data: x.data };
+    }
+    case 'Reshape':
+    case 'Expand':
+    case 'Unsqueeze':
+      return reshaped(node.op, inp(0), Array.from(inp(1).data));
+    case 'Transpose':
+      return transpose(inp(0), attrInts(node, 'perm') ?? inp(0).shape.map((_, i, a) => a.length - 1 - i));
+    case 'Gemm':
+      return gemm(node, inp(0), inp(1), opt(2));
+    case 'MatMul':
+      return gemm(node, inp(0), inp(1), undefined);
+    case 'Conv':
+      return conv2d(node, inp(0), inp(1), opt(2));
+    case 'MaxPool':
+      return maxPool2d(node, inp(0));
+    case 'ArgMax':
+      return argMax(inp(0), attrInt(node, 'keepdims', 1) !== 0);
+    case 'BatchNormalization':
+      return batchNorm(node, io);
+    case 'Dropout':
+      return dropout(node, io);
+    case 'Constant':
+      return fromInit(node.attrs.value as OnnxTensorInit);
+    default:
+      throw new ModelError(
+        `reference: no float64 rule for op ${node.op}. Hint: add one to src/backends/onnxruntime/autodiff-reference.ts.`,
+      );
+  }
+}
+
+/** Softmax, or its logarithm, along `axis`, shifted by the maximum for stability. */
+function softmax(x: RefTensor, axis: number, log: boolean): RefTensor {
+  const mx = reduce(x, [axis], true, 'max');
+  const e = broadcast([x, mx], (a, m) => Math.exp(a - m));
+  const s = reduce(e, [axis], true, 'sum');
+  return log ? broadcast([x, mx, s], (a, m, q) => a - m - Math.log(q)) : broadcast([e, s], (a, b) => a / b);
+}
+
+/** `x` under Reshape (0 keeps a dimension, -1 infers one), Expand (broadcast to) or Unsqueeze (axes). */
+function reshaped(op: 'Reshape' | 'Expand' | 'Unsqueeze', x: RefTensor, target: number[]): RefTensor {
+  if (op === 'Expand') {
+    return broadcast([x, { shape: target, data: new Float64Array(size(target)) }], (a) => a);
+  }
+  if (op === 'Unsqueeze') {
+    const rank = x.shape.length + target.length;
+    const ax = new Set(target.map((a) => (a < 0 ? a + rank : a)));
+    const shape: number[] = [];
+    let j = 0;
+    for (let i = 0; i < rank; i++) shape.push(ax.has(i) ? 1 : x.shape[j++]!);
+    return { shape, data: x.data };
+  }
+  const shape = target.map((d, i) => (d === 0 ? x.shape[i]! : d));
+  const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+  return { shape: shape.map((d) => (d === -1 ? x.data.length / known : d)), data: x.data };
+}
+
+/** Index of the largest of each row of an `[N, K]` tensor (the first on ties). */
+function argMax(x: RefTensor, keepdims: boolean): RefTensor {
+  const [N, K] = x.shape as [number, number];
+  const out = new Float64Array(N);
+  for (let n = 0; n < N; n++) {
+    let best = 0;
+    for (let k = 1; k < K; k++) if (x.data[n * K + k]! > x.data[n * K + best]!) best = k;
+    out[n] = best;
+  }
+  return { shape: keepdims ? [N, 1] : [N], data: out };
+}
+
+/**
+ * Batch normalisation over N and the spatial axes: with `training_mode` the batch statistics, and the
+ * updated running mean and variance as outputs 1 and 2; otherwise the running statistics.
+ */
+function batchNorm(node: OnnxNode, { inp, set }: NodeValues): RefTensor {
+  const x = inp(0);
+  const [gamma, beta, rm, rv] = [inp(1), inp(2), inp(3), inp(4)];
+  const eps = attrInt(node, 'epsilon', 1e-5);
+  const mom = attrInt(node, 'momentum', 0.9);
+  const C = x.shape[1]!;
+  const axes = [0, ...x.shape.slice(2).map((_, i) => i + 2)];
+  const bshape = [1, C, ...x.shape.slice(2).map(() => 1)];
+  const cshape = (t: RefTensor) => ({ shape: bshape, data: t.data });
+  let mean: RefTensor;
+  let variance: RefTensor;
+  if (attrInt(node, 'training_mode', 0) === 1) {
+    mean = reduce(x, axes, true, 'mean');
+    variance = reduce(
+      broadcast([x, mean], (a, m) => (a - m) * (a - m)),
+      axes,
+      true,
+      'mean',
+    );
+    set(
+      1,
+      broadcast([rm, { shape: [C], data: mean.data }], (r, b) => r * mom + b * (1 - mom)),
+    );
+    set(
+      2,
+      broadcast([rv, { shape: [C], data: variance.data }], (r, b) => r * mom + b * (1 - mom)),
+    );
+  } else {
+    mean = cshape(rm);
+    variance = cshape(rv);
+  }
+  return broadcast(
+    [x, mean, variance, cshape(gamma), cshape(beta)],
+    (a, m, s, g, b) => ((a - m) / Math.sqrt(s + eps)) * g + b,
+  );
+}
+
+/** Dropout: the identity outside training mode; in it, the mask ONNX Runtime drew must be given. */
+function dropout(node: OnnxNode, { inp, get }: NodeValues): RefTensor {
+  const x = inp(0);
+  const mode = node.inputs[2] ? inp(2).data[0] : 0;
+  if (!mode) return x;
+  const ratio = node.inputs[1] ? inp(1).data[0]! : 0.5;
+  const mask = get(node.outputs[1] ?? '');
+  if (!mask)
+    throw new ModelError(
+      `reference: Dropout node ${node.name} needs its mask ${node.outputs[1]} given. Hint: pass the mask ONNX Runtime produced.`,
+    );
+  return broadcast([x, mask], (a, m) => (m ? a / (1 - ratio) : 0));
 }
 
 /** The constant behind a name as a {@link RefTensor}, if it is one. */
