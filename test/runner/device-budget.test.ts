@@ -1,6 +1,7 @@
 /**
  * A device-memory budget stops a case while it runs. The driver query is a stand-in for nvidia-smi
- * (there is no GPU here) that reports 8 GiB for every case process, in nvidia-smi's CSV format.
+ * (there is no GPU here) that reports 8 GiB, in nvidia-smi's CSV format, for the case worker processes
+ * this test process started (children of its pid), and for no other process on the machine.
  */
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,7 @@ import { runCase } from '../../src/runner/case.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'expbench-device-'));
 const smi = join(dir, 'nvidia-smi');
-writeFileSync(smi, '#!/bin/sh\nfor p in $(pgrep -f \'runner/worker.ts\'); do echo "$p, 8192"; done\n');
+writeFileSync(smi, `#!/bin/sh\nfor p in $(pgrep -P ${process.pid} -f 'runner/worker.ts'); do echo "$p, 8192"; done\n`);
 chmodSync(smi, 0o755);
 const saved = process.env.EXPBENCH_NVIDIA_SMI;
 process.env.EXPBENCH_NVIDIA_SMI = smi;
