@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join, relative, resolve } from 'node:path';
 import { cac } from 'cac';
 import { ExpbenchError } from '../errors.ts';
-import { newRunId, RUN_FILES_ENV } from '../plugin/settings.ts';
+import { newRunId, parseBackendFilter, RUN_FILES_ENV } from '../plugin/settings.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -71,7 +71,8 @@ async function runCommand(files: string[], flags: RunFlags): Promise<number> {
   // Always set, so the Vitest config's default for plain `vitest run` (the ci profile) does not apply:
   // an empty value means the experiment files' base values.
   env.EXPBENCH_PROFILE = flags.profile ?? process.env.EXPBENCH_PROFILE ?? '';
-  if (flags.backends) env.EXPBENCH_BACKENDS = flags.backends;
+  if (flags.backends) env.EXPBENCH_BACKENDS = parseBackendFilter(flags.backends, '--backends').join(',');
+  else if (process.env.EXPBENCH_BACKENDS) parseBackendFilter(process.env.EXPBENCH_BACKENDS);
   if (flags.results) env.EXPBENCH_RESULTS_DIR = resolve(cwd, flags.results);
   if (flags.progress !== undefined) env.EXPBENCH_PROGRESS = flags.progress ? '1' : '0';
   const vitest = vitestEntry();
