@@ -135,14 +135,16 @@ export async function main(argv: string[]): Promise<number> {
       'report [...results]',
       'Regenerate the comparison docs from stored result records (files or folders; shards merge)',
     )
-    .option('--out <dir>', 'Output folder', { default: 'docs' })
+    .option('--out <dir>', 'Output folder', { default: '.expbench/report' })
     .option('--reporters <list>', 'Comma list of reporters (markdown,svg,json)')
-    .action(async (inputs: string[], flags: { out: string; reporters?: string }) => {
+    .option('--profile <name>', "Only records of this profile ('' for base values); needed when inputs mix profiles")
+    .action(async (inputs: string[], flags: { out: string; reporters?: string; profile?: string }) => {
       const { runReportCommand } = await import('./report-command.ts');
       result = runReportCommand({
         inputs: inputs.length ? inputs : ['.expbench/results'],
         out: flags.out,
         reporters: flags.reporters?.split(','),
+        ...(flags.profile !== undefined ? { profile: String(flags.profile) } : {}),
       });
     });
   cli
