@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join, relative, resolve } from 'node:path';
 import { cac } from 'cac';
 import { ExpbenchError } from '../errors.ts';
-import { newRunId, RUN_FILES_ENV } from '../plugin/settings.ts';
+import { newRunId, parseBackendFilter, RUN_FILES_ENV } from '../plugin/settings.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -71,7 +71,8 @@ async function runCommand(files: string[], flags: RunFlags): Promise<number> {
   // Always set, so the Vitest config's default for plain `vitest run` (the ci profile) does not apply:
   // an empty value means the experiment files' base values.
   env.EXPBENCH_PROFILE = flags.profile ?? process.env.EXPBENCH_PROFILE ?? '';
-  if (flags.backends) env.EXPBENCH_BACKENDS = flags.backends;
+  if (flags.backends) env.EXPBENCH_BACKENDS = parseBackendFilter(flags.backends, '--backends').join(',');
+  else if (process.env.EXPBENCH_BACKENDS) parseBackendFilter(process.env.EXPBENCH_BACKENDS);
   if (flags.results) env.EXPBENCH_RESULTS_DIR = resolve(cwd, flags.results);
   if (flags.progress !== undefined) env.EXPBENCH_PROGRESS = flags.progress ? '1' : '0';
   const vitest = vitestEntry();
@@ -134,14 +135,16 @@ export async function main(argv: string[]): Promise<number> {
       'report [...results]',
       'Regenerate the comparison docs from stored result records (files or folders; shards merge)',
     )
-    .option('--out <dir>', 'Output folder', { default: 'docs' })
+    .option('--out <dir>', 'Output folder', { default: '.expbench/report' })
     .option('--reporters <list>', 'Comma list of reporters (markdown,svg,json)')
-    .action(async (inputs: string[], flags: { out: string; reporters?: string }) => {
+    .option('--profile <name>', "Only records of this profile ('' for base values); needed when inputs mix profiles")
+    .action(async (inputs: string[], flags: { out: string; reporters?: string; profile?: string }) => {
       const { runReportCommand } = await import('./report-command.ts');
       result = runReportCommand({
         inputs: inputs.length ? inputs : ['.expbench/results'],
         out: flags.out,
         reporters: flags.reporters?.split(','),
+        ...(flags.profile !== undefined ? { profile: String(flags.profile) } : {}),
       });
     });
   cli

@@ -7,7 +7,7 @@ import { closest } from 'fastest-levenshtein';
 import { ExpbenchError } from '../errors.ts';
 import { builtinReporters, isBuiltinReporter, writeReport, type BuiltinReporterName } from '../reporters/index.ts';
 import { loadRecords, RecordError } from '../reporters/records.ts';
-import type { CaseStatus } from '../runner/record.ts';
+import type { CaseStatus, ResultRecord } from '../runner/record.ts';
 
 export interface ReportCommandArgs {
   /** Record files and/or folders searched recursively for `*.json`. */
@@ -16,6 +16,8 @@ export interface ReportCommandArgs {
   out: string;
   /** Built-in reporter names; all of them when absent. */
   reporters?: string[];
+  /** Only records of this profile (`''` for the files' base values); needed when the inputs mix profiles. */
+  profile?: string;
 }
 
 /** Where the command prints; the process streams unless a caller (a test) passes others. */
@@ -58,9 +60,10 @@ export async function runReportCommand(args: ReportCommandArgs, io: ReportComman
     return 1;
   }
 
-  let loaded;
+  const profiles = profileChoice(args.profile);
+  let loaded: Awaited<ReturnType<typeof loadRecords>>;
   try {
-    loaded = await loadRecords(args.inputs);
+    loaded = await loadRecords(args.inputs, { keep: (r) => profiles.see(r) });
   } catch (err) {
     if (err instanceof RecordError) {
       io.err(`expbench report: ${err.message}`);
@@ -71,6 +74,7 @@ export async function runReportCommand(args: ReportCommandArgs, io: ReportComman
   }
   const { records, warnings } = loaded;
   for (const w of warnings) io.err(`warning: ${w}`);
+  if (!profiles.check(io)) return 1;
   if (records.length === 0) {
     io.err(
       `expbench report: no result records found in ${args.inputs.join(', ')}; run experiments first (vitest run or expbench run)`,
@@ -100,4 +104,45 @@ export async function runReportCommand(args: ReportCommandArgs, io: ReportComman
     throw err;
   }
   return 0;
+}
+
+const profileName = (p: string | null): string => (p === null || p === '' ? '(base values)' : p);
+
+/**
+ * Which profile's records a report shows: the one asked for, or the only one present. Records of
+ * different profiles (a `ci` run beside a `paper` run) measure different workloads, so a report never
+ * mixes them; they are told apart before the newest record of each case is chosen.
+ */
+function profileChoice(wanted: string | undefined) {
+  const counts = new Map<string, number>();
+  const shown = (): string =>
+    [...counts]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([p, n]) => `${p}: ${n}`)
+      .join(', ');
+  return {
+    /** Counts a record's profile; true when it belongs in the report. */
+    see(r: ResultRecord): boolean {
+      const name = profileName(r.experiment.profile);
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+      return wanted === undefined || name === profileName(wanted);
+    },
+    /** False (with the reason printed) when the asked profile has no record, or none was asked and several were seen. */
+    check(io: ReportCommandIo): boolean {
+      if (wanted !== undefined) {
+        if (counts.has(profileName(wanted)) || counts.size === 0) return true;
+        io.err(`expbench report: no records of profile ${profileName(wanted)}; the inputs hold ${shown()}`);
+        return false;
+      }
+      if (counts.size <= 1) return true;
+      io.err(`expbench report: the records are of ${counts.size} profiles (${shown()}); a report shows one`);
+      io.err(
+        `hint: choose one with --profile <name> (${[...counts.keys()]
+          .map((p) => (p.startsWith('(') ? "''" : p))
+          .sort()
+          .join(', ')}), or pass the folder of one run (.expbench/results/<run id>)`,
+      );
+      return false;
+    },
+  };
 }

@@ -5,7 +5,7 @@
 import AjvModule from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { closest, distance } from 'fastest-levenshtein';
-import { knownBackendIds } from '../vocab/backends.ts';
+import { BACKEND_IDS, knownBackendIds } from '../vocab/backends.ts';
 import type { Diagnostic, DiagnosticCode, SourceText } from './diagnostics.ts';
 import { locateFirst } from './locate.ts';
 import type { ValuePath } from './locate.ts';
@@ -181,13 +181,13 @@ function describeError(e: ErrorObject): Described | undefined {
     case 'enum': {
       const allowed = (p.allowedValues as unknown[]).map(String);
       if (parent?.title === BACKEND_ID_TITLE) {
-        const known = knownBackendIds();
-        const guess = didYouMean(String(e.data), known);
+        // Test-only backends are accepted and guessed, but not offered in the list.
+        const guess = didYouMean(String(e.data), knownBackendIds());
         return {
           ...base,
           code: 'UNKNOWN_BACKEND',
           message: `unknown backend ${JSON.stringify(e.data)} in ${label}`,
-          hint: `${guess ? `did you mean "${guess}"? ` : ''}known backends: ${known.join(', ')}`,
+          hint: `${guess ? `did you mean "${guess}"? ` : ''}known backends: ${BACKEND_IDS.join(', ')}`,
         };
       }
       const guess = typeof e.data === 'string' ? didYouMean(e.data, allowed) : undefined;

@@ -14,6 +14,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
+import { didYouMean } from '../config/validate.ts';
+import { ExpbenchError } from '../errors.ts';
+import { BACKEND_IDS, knownBackendIds } from '../vocab/backends.ts';
 
 /** Carries `expbench run`'s experiment files (a JSON list of absolute paths) to its Vitest configuration. */
 export const RUN_FILES_ENV = 'EXPBENCH_RUN_FILES';
@@ -42,12 +45,36 @@ export function ensureRunId(env: NodeJS.ProcessEnv = process.env): string {
   return env.EXPBENCH_RUN_ID;
 }
 
-export function runSettings(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): RunSettings {
-  const runId = ensureRunId(env);
-  const filter = (env.EXPBENCH_BACKENDS ?? '')
+/** Does filter entry `f` (an id, a framework or a device) select backend `id`? */
+const selects = (f: string, id: string): boolean => f === id || id.endsWith(`/${f}`) || id.startsWith(`${f}/`);
+
+/**
+ * The entries of a backend filter (`EXPBENCH_BACKENDS`, `--backends`): ids, frameworks or devices,
+ * comma separated. An entry that selects no known backend is a typo that would skip every case, so it
+ * is an error naming the closest word and the known ones (test-only backends are accepted, not listed).
+ */
+export function parseBackendFilter(value: string, source = 'EXPBENCH_BACKENDS'): string[] {
+  const entries = value
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+  const known = knownBackendIds();
+  const unknown = entries.filter((f) => !known.some((id) => selects(f, id)));
+  if (unknown.length === 0) return entries;
+  const words = [...new Set(BACKEND_IDS.flatMap((id) => [id, ...id.split('/')]))];
+  const guesses = unknown.map((f) => didYouMean(f, words)).filter((g): g is string => g !== undefined);
+  throw new ExpbenchError(
+    'USAGE',
+    `${source}=${value}: ${unknown.map((f) => `"${f}"`).join(', ')} matches no backend id, framework or device`,
+    {
+      hint: `${guesses.length ? `did you mean ${guesses.map((g) => `"${g}"`).join(', ')}? ` : ''}known: ${BACKEND_IDS.join(', ')} (or a framework such as tfjs, or a device such as cpu)`,
+    },
+  );
+}
+
+export function runSettings(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): RunSettings {
+  const runId = ensureRunId(env);
+  const filter = parseBackendFilter(env.EXPBENCH_BACKENDS ?? '');
   return {
     profile: env.EXPBENCH_PROFILE || null,
     runId,
@@ -55,7 +82,6 @@ export function runSettings(env: NodeJS.ProcessEnv = process.env, cwd = process.
     baselineFile: resolve(cwd, env.EXPBENCH_BASELINE || join('baselines', 'baseline.json')),
     reportDir: resolve(cwd, env.EXPBENCH_REPORT_DIR || join('.expbench', 'report')),
     echo: env.EXPBENCH_ECHO === '1',
-    backendFilter: (id) =>
-      filter.length === 0 || filter.some((f) => f === id || id.endsWith(`/${f}`) || id.startsWith(`${f}/`)),
+    backendFilter: (id) => filter.length === 0 || filter.some((f) => selects(f, id)),
   };
 }

@@ -40,6 +40,8 @@ export interface LoadRecordsOptions {
    * @default 'throw'
    */
   onInvalid?: 'throw' | 'warn';
+  /** Only records this accepts take part (before the newest record of each case is chosen). */
+  keep?: (record: ResultRecord) => boolean;
 }
 
 export interface LoadedRecords {
@@ -85,7 +87,7 @@ export async function loadRecords(paths: string[], opts: LoadRecordsOptions = {}
       const found = classify(file, parsed.value, explicit);
       if (found.kind === 'ignored') warnings.push(found.message);
       else if (found.kind === 'rejected') problems.push(...found.problems);
-      else for (const record of found.records) candidates.push({ record, file });
+      else for (const record of found.records) if (opts.keep?.(record) ?? true) candidates.push({ record, file });
     }
   }
 
