@@ -46,7 +46,6 @@ const H = 32;
 const W = 32;
 const C = 3;
 const { dataset, sub } = randomImages(MAX_IMAGES, H, W, C);
-const fullSplit: Split = dataset.train;
 const model = buildModelGraph(
   { arch: 'vgg-small', width: 1, batchNorm: false, classifier: [256], dropout: 0 },
   { channels: C, height: H, width: W },

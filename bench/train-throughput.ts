@@ -111,7 +111,9 @@ async function measure(id: string): Promise<Row> {
         batchSize: BATCH,
         order: () => epochOrder(1, epoch, split.n),
         lossEvery: steps,
-        onStep: (i) => void (i.loss !== undefined && (lastLoss = i.loss)),
+        onStep: (i) => {
+          if (i.loss !== undefined) lastLoss = i.loss;
+        },
       });
       return (performance.now() - s) / 1000;
     };

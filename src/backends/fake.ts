@@ -34,9 +34,9 @@ export function createFakeBackend(mode: FakeMode): Backend {
         return { available: false, reason: 'fake/unavailable: a test backend that is never available' };
       return { available: true, detail: 'test backend' };
     },
-    async load(model: ModelGraph, weights: Weights, opts: LoadOptions): Promise<ModelSession> {
+    async load(_model: ModelGraph, weights: Weights, opts: LoadOptions): Promise<ModelSession> {
       if (mode === 'throw') throw new Error('fake/throw: load failed on purpose');
-      return new FakeSession(id, mode, model, weights, opts.dataset);
+      return new FakeSession(id, mode, weights, opts.dataset);
     },
   };
 }
@@ -48,7 +48,6 @@ class FakeSession implements ModelSession {
   constructor(
     id: BackendId,
     private readonly mode: FakeMode,
-    private readonly model: ModelGraph,
     private readonly weights: Weights,
     private readonly data: Dataset,
   ) {

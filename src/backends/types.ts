@@ -55,6 +55,7 @@ export interface TrainRequest {
    * Called after steps; return `'stop'` to end training early (numeric failure, budget). A backend
    * should read the loss back at least once per `lossEvery` steps and report it here.
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a callback that returns nothing is the common case; only a stop request returns a value
   onStep?(info: StepInfo): void | 'stop';
   /** How often to read the loss back (steps). Reading it back syncs the device, so not every step. */
   lossEvery: number;

@@ -76,6 +76,7 @@ const definitions: Record<string, JsonSchema> = {
       'One layer of a custom stack: `relu`, `flatten`, `batchnorm`, `maxpool`, or a one-key mapping such as `conv: 64`, `conv: {filters: 64, kernel: 3}`, `maxpool: 2`, `dense: 256`, `dropout: 0.5`.',
     type: ['string', 'object'],
     if: { type: 'string' },
+    // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keyword; this object is a schema, never awaited
     then: { enum: ['relu', 'flatten', 'batchnorm', 'maxpool'] },
     minProperties: 1,
     maxProperties: 1,
@@ -98,6 +99,7 @@ const definitions: Record<string, JsonSchema> = {
             minimum: 0,
             maximum: 64,
             if: { type: 'string' },
+            // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keyword; this object is a schema, never awaited
             then: { enum: ['same', 'valid'] },
             default: 'same',
           },
@@ -181,6 +183,7 @@ const dataset = Type.Unsafe<Static<(typeof datasetKinds)[keyof typeof datasetKin
   properties: { kind: { enum: kindNames, description: `Which dataset: ${kindNames.join(', ')}.` } },
   allOf: kindNames.map((kind) => ({
     if: { properties: { kind: { const: kind } }, required: ['kind'] },
+    // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keyword; this object is a schema, never awaited
     then: { additionalProperties: false, properties: datasetKinds[kind].properties },
   })),
 }) as TVariants<typeof datasetKinds>;

@@ -92,7 +92,7 @@ export function firstInvalidUtf8(b: Uint8Array): number {
 }
 
 /** Characters outside YAML's printable set (tab, line breaks and NEL are allowed). */
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: detecting control characters is this pattern's purpose
 const CONTROL_CHAR = /[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x84\x86-\x9F\uFFFE\uFFFF]/;
 
 /** Hints for the `yaml` package's error codes, in the words of someone editing an experiment. */

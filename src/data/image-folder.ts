@@ -10,7 +10,7 @@
  * prefix is class-balanced (counts differ by at most one while every class still has files) and
  * `train: 49984` of CIFAR-10's 50,000 takes 4,998 or 4,999 of each class, deterministically.
  */
-import { readdirSync } from 'node:fs';
+import { type Dirent, readdirSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { DataError } from '../errors.ts';
@@ -160,7 +160,7 @@ export function locateImageFolder(
 }
 
 async function walkImages(dir: string, rel: string, out: ImageRef[]): Promise<void> {
-  let entries;
+  let entries: Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (e) {
@@ -289,9 +289,15 @@ async function listArchive(
     if (rest.length < 3) continue;
     const [split, cls] = rest as [string, string];
     let classes = splits.get(split);
-    if (!classes) splits.set(split, (classes = new Map()));
+    if (!classes) {
+      classes = new Map();
+      splits.set(split, classes);
+    }
     let refs = classes.get(cls);
-    if (!refs) classes.set(cls, (refs = []));
+    if (!refs) {
+      refs = [];
+      classes.set(cls, refs);
+    }
     const data = e.data;
     refs.push({ rel: rest.slice(2).join('/'), name: `${file}:${e.path}`, load: async () => data });
   }

@@ -38,6 +38,7 @@ export const Model = obj(
   },
   {
     if: { properties: { arch: { const: 'custom' } }, required: ['arch'] },
+    // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keyword; this object is a schema, never awaited
     then: { required: ['layers'] },
   },
 );

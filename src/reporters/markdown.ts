@@ -75,7 +75,10 @@ class Footnotes {
   private readonly notes = new Map<string, number>();
   mark(text: string): string {
     let n = this.notes.get(text);
-    if (n === undefined) this.notes.set(text, (n = this.notes.size + 1));
+    if (n === undefined) {
+      n = this.notes.size + 1;
+      this.notes.set(text, n);
+    }
     return superscript(n);
   }
   render(): string {
@@ -184,7 +187,7 @@ function environmentSection(records: readonly ResultRecord[]): string {
   for (const [fingerprint, newest] of newestBy(records, (r) => r.env.fingerprint))
     machines.set(fingerprint, { env: newest.env, records: records.filter((r) => r.env.fingerprint === fingerprint) });
   const list = [...machines.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, m]) => m);
-  const header = ['', ...list.map((m, i) => (list.length === 1 ? 'machine' : `machine ${i + 1}`))];
+  const header = ['', ...list.map((_, i) => (list.length === 1 ? 'machine' : `machine ${i + 1}`))];
   const row = (label: string, f: (m: { env: EnvironmentInfo; records: ResultRecord[] }) => string) => [
     label,
     ...list.map(f),

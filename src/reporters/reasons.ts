@@ -115,8 +115,10 @@ export class ReasonLetters {
   /** The letter of a record's full reason (assigning the next one on first use). */
   letter(text: string, r: ResultRecord): string {
     let entry = this.letters.get(text);
-    if (entry === undefined)
-      this.letters.set(text, (entry = { n: this.letters.size, backends: new Set(), cases: new Set() }));
+    if (entry === undefined) {
+      entry = { n: this.letters.size, backends: new Set(), cases: new Set() };
+      this.letters.set(text, entry);
+    }
     entry.backends.add(r.backend.requested);
     entry.cases.add(r.key);
     return letterMarker(entry.n);

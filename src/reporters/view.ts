@@ -175,7 +175,10 @@ export function byArchAndBackend(records: readonly ResultRecord[]): Map<string, 
   const out = new Map<string, Map<string, ResultRecord>>();
   for (const r of records) {
     let row = out.get(r.experiment.arch);
-    if (!row) out.set(r.experiment.arch, (row = new Map()));
+    if (!row) {
+      row = new Map();
+      out.set(r.experiment.arch, row);
+    }
     const prev = row.get(r.backend.requested);
     row.set(r.backend.requested, prev ? newer(prev, r) : r);
   }

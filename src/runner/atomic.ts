@@ -137,7 +137,10 @@ export function firstJsonErrorOffset(text: string): number {
         throw new Stop(i);
       }
     }
-    if (c === '"') return string();
+    if (c === '"') {
+      string();
+      return;
+    }
     const lit = /^(?:true|false|null|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)/.exec(text.slice(i, i + 400));
     if (lit) {
       i += lit[0].length;
@@ -165,7 +168,7 @@ export function firstJsonErrorOffset(text: string): number {
   try {
     value();
     ws();
-    return Math.min(i , text.length);
+    return Math.min(i, text.length);
   } catch (e) {
     if (e instanceof Stop) return e.at;
     throw e;

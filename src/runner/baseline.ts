@@ -216,9 +216,11 @@ export function mergeRecords(file: BaselineFile, records: readonly ResultRecord[
       continue;
     }
     const fp = r.env.fingerprint;
-    const machine = (file.machines[fp] ??= { env: machineEnv(r.env), cases: {} });
+    const machine = file.machines[fp] ?? { env: machineEnv(r.env), cases: {} };
+    file.machines[fp] = machine;
     machine.env = machineEnv(r.env);
-    const entries = (machine.cases[r.key] ??= {});
+    const entries = machine.cases[r.key] ?? {};
+    machine.cases[r.key] = entries;
     for (const p of phases) {
       const samples = [...r.phases[p]!.samples];
       entries[p] = {

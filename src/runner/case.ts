@@ -170,11 +170,12 @@ export function mergeRecords(parts: ResultRecord[]): ResultRecord {
       ResultRecord['phases'][keyof ResultRecord['phases']],
     ][]) {
       if (!s) continue;
-      const cur = (out.phases[phase] ??= { samples: [] });
+      const cur = out.phases[phase] ?? { samples: [] };
+      out.phases[phase] = cur;
       cur.samples.push(...s.samples);
-      if (s.imagesPerSecond) (cur.imagesPerSecond ??= []).push(...s.imagesPerSecond);
+      if (s.imagesPerSecond) cur.imagesPerSecond = [...(cur.imagesPerSecond ?? []), ...s.imagesPerSecond];
     }
-    if (r.accuracy) (out.accuracy ??= { samples: [] }).samples.push(...r.accuracy.samples);
+    if (r.accuracy) out.accuracy = { samples: [...(out.accuracy?.samples ?? []), ...r.accuracy.samples] };
     for (const [phase, figs] of Object.entries(r.memory) as [
       keyof ResultRecord['memory'],
       ResultRecord['memory'][keyof ResultRecord['memory']],

@@ -127,6 +127,7 @@ describe('profiles take a partial experiment', () => {
       allOf: [
         {
           if: { properties: { kind: { const: 'x' } }, required: ['kind'] },
+          // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keyword; this object is a schema, never awaited
           then: { required: ['c'], properties: { c: { type: 'string' } } },
         },
       ],
@@ -137,6 +138,7 @@ describe('profiles take a partial experiment', () => {
       allOf: [
         {
           if: { properties: { kind: { const: 'x' } }, required: ['kind'] },
+          // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keyword; this object is a schema, never awaited
           then: { properties: { c: { type: 'string' } } },
         },
       ],

@@ -155,7 +155,9 @@ describe('image folder (JPEG), folder and .tar.gz', () => {
       expect([ds.height, ds.width]).toEqual([16, 16]);
       for (let i = 0; i < 6; i++) {
         const want = Array.from(fixtureRgb(i % 3, Math.floor(i / 3), 1, 1));
-        px(ds, 'train', i).forEach((v, c) => expect(Math.abs(v - want[c]!)).toBeLessThanOrEqual(3));
+        px(ds, 'train', i).forEach((v, c) => {
+          expect(Math.abs(v - want[c]!)).toBeLessThanOrEqual(3);
+        });
       }
     }
   });

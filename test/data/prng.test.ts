@@ -105,7 +105,9 @@ describe('epochOrder', () => {
     const epochs = 8000;
     for (let e = 0; e < epochs; e++) {
       const o = epochOrder(11, e, n);
-      o.forEach((v, pos) => counts[v]![pos]++);
+      o.forEach((v, pos) => {
+        counts[v]![pos]++;
+      });
     }
     for (const row of counts) for (const c of row) expect(Math.abs(c - epochs / n)).toBeLessThan((epochs / n) * 0.08);
   });

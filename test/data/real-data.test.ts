@@ -72,8 +72,12 @@ describe.skipIf(!datasets)(`real CIFAR-10 JPEG folder${why}`, () => {
     check('test', 1999, names[2]!);
 
     // A fifth of the train set: statistics close to (not equal to) the full set's.
-    ds.normalization.mean.forEach((m, c) => expect(Math.abs(m - README.mean[c]!)).toBeLessThan(0.003));
-    ds.normalization.std.forEach((s, c) => expect(Math.abs(s - README.std[c]!)).toBeLessThan(0.003));
+    ds.normalization.mean.forEach((m, c) => {
+      expect(Math.abs(m - README.mean[c]!)).toBeLessThan(0.003);
+    });
+    ds.normalization.std.forEach((s, c) => {
+      expect(Math.abs(s - README.std[c]!)).toBeLessThan(0.003);
+    });
   });
 
   it('a load can be cancelled while the archive is being streamed', async () => {
@@ -96,8 +100,12 @@ describe.skipIf(!datasets)(`real CIFAR-10 JPEG folder${why}`, () => {
         { baseDir: repo },
       );
       expect(ds.train.n).toBe(50_000);
-      ds.normalization.mean.forEach((m, c) => expect(Math.abs(m - README.mean[c]!)).toBeLessThanOrEqual(0.0005));
-      ds.normalization.std.forEach((s, c) => expect(Math.abs(s - README.std[c]!)).toBeLessThanOrEqual(0.0005));
+      ds.normalization.mean.forEach((m, c) => {
+        expect(Math.abs(m - README.mean[c]!)).toBeLessThanOrEqual(0.0005);
+      });
+      ds.normalization.std.forEach((s, c) => {
+        expect(Math.abs(s - README.std[c]!)).toBeLessThanOrEqual(0.0005);
+      });
       // 49,984 (the study's train size) is a class-balanced prefix.
       const c = new Array(10).fill(0);
       for (const l of ds.train.labels.subarray(0, 49_984)) c[l]++;

@@ -332,9 +332,7 @@ describe('autodiff special cases', () => {
     const s = await ort.InferenceSession.create(g.toModelBytes());
     const out = await s.run({ x: new ort.Tensor('float32', x, [1, 1, 4, 4]) });
     await s.release();
-    expect(Array.from(out[grads.x!]!.data as Float32Array)).toEqual([
-      1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 4,
-    ]);
+    expect(Array.from(out[grads.x!]!.data as Float32Array)).toEqual([1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 4]);
   });
 
   it('lowered training-mode batch norm updates the running statistics as ONNX defines', async () => {
@@ -375,7 +373,9 @@ describe('autodiff special cases', () => {
     for (const o of ['y', 'rm_new', 'rv_new']) {
       const got = out[o]!.data as Float32Array;
       const want = expected.get(o)!.data;
-      got.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 4));
+      got.forEach((v, i) => {
+        expect(v).toBeCloseTo(want[i]!, 4);
+      });
     }
   });
 });

@@ -84,7 +84,9 @@ describe('training parity onnxruntime/cpu vs tfjs/cpu', () => {
     if (typeof ortRun === 'string') throw new Error(`onnxruntime/cpu unavailable: ${ortRun}`);
     if (typeof tfRun === 'string') throw new Error(`tfjs/cpu unavailable: ${tfRun}`);
     expect(ortRun.losses).toHaveLength(8);
-    ortRun.losses.forEach((l, i) => expect(l, `loss of step ${i}`).toBeCloseTo(tfRun.losses[i]!, 4));
+    ortRun.losses.forEach((l, i) => {
+      expect(l, `loss of step ${i}`).toBeCloseTo(tfRun.losses[i]!, 4);
+    });
     const lines: string[] = [];
     for (const p of model.params) {
       const a = ortRun.weights[p.name]!.data;

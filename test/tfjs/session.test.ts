@@ -247,8 +247,12 @@ describe('tfjs/cpu training step', () => {
         const vari = w0[`${bn}.var`]!.data;
         const expMean = Array.from(mean, (v, i) => 0.9 * v + 0.1 * st.mean[i]!);
         const expVar = Array.from(vari, (v, i) => 0.9 * v + 0.1 * st.variance[i]!);
-        Array.from(w1[`${bn}.mean`]!.data).forEach((v, i) => expect(v, `${bn}.mean[${i}]`).toBeCloseTo(expMean[i]!, 5));
-        Array.from(w1[`${bn}.var`]!.data).forEach((v, i) => expect(v, `${bn}.var[${i}]`).toBeCloseTo(expVar[i]!, 5));
+        Array.from(w1[`${bn}.mean`]!.data).forEach((v, i) => {
+          expect(v, `${bn}.mean[${i}]`).toBeCloseTo(expMean[i]!, 5);
+        });
+        Array.from(w1[`${bn}.var`]!.data).forEach((v, i) => {
+          expect(v, `${bn}.var[${i}]`).toBeCloseTo(expVar[i]!, 5);
+        });
       }
 
       // Step 2 from tfjs's own w1: v2 = m·v1 + g(w1) + wd·w1; w2 = w1 − lr·v2.
@@ -339,9 +343,10 @@ describe('tfjs/cpu session contract', () => {
       const r = await s.train(
         req({
           epochs: 3,
-          onStep: (i: { epoch: number; step: number; loss?: number }) => (
-            seen.push(i), i.epoch === 1 && i.step === 2 ? 'stop' : undefined
-          ),
+          onStep: (i: { epoch: number; step: number; loss?: number }) => {
+            seen.push(i);
+            return i.epoch === 1 && i.step === 2 ? 'stop' : undefined;
+          },
         }),
       );
       // 20 examples in batches of 4: 5 steps per epoch; stopped after epoch 1 step 2.
@@ -381,11 +386,10 @@ describe('tfjs/cpu session contract', () => {
 
   it('draws the same dropout masks for the same seed and different ones for another', async () => {
     const run = (seed: number) =>
-      withSession(
-        weights,
-        { seed },
-        async (s) => (await s.train(req({ epochs: 1 })), (await s.getWeights())['fc1.weight']!.data),
-      );
+      withSession(weights, { seed }, async (s) => {
+        await s.train(req({ epochs: 1 }));
+        return (await s.getWeights())['fc1.weight']!.data;
+      });
     const a = await run(1);
     const b = await run(1);
     const c = await run(2);

@@ -212,7 +212,8 @@ describe('Conv2DBackpropInput on wasm', () => {
             attrs,
           ) as tf.Tensor;
       const ref = await on('cpu', () => tf.tidy(f));
-      const before = (await tf.setBackend('wasm'), wasmBackend.numDataIds());
+      await tf.setBackend('wasm');
+      const before = wasmBackend.numDataIds();
       const got = await on('wasm', () => tf.tidy(f));
       expect(wasmBackend.numDataIds()).toBe(before);
       const e = error(got, ref);

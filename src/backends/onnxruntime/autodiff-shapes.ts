@@ -206,17 +206,17 @@ export function inferNode(graph: OnnxGraph, node: OnnxNode, m: Map<string, Value
     if (name !== undefined && name !== '') m.set(name, { type, shape });
   };
   const op = node.op;
-  if (SAME_SHAPE.has(op)) return set(0, get(0).type, get(0).shape);
+  if (SAME_SHAPE.has(op)) return void set(0, get(0).type, get(0).shape);
   if (BROADCAST.has(op)) {
     let shape = get(0).shape;
     for (let i = 1; i < node.inputs.length; i++) shape = broadcastShapes(shape, get(i).shape, where);
-    return set(0, get(0).type, shape);
+    return void set(0, get(0).type, shape);
   }
-  if (COMPARE.has(op)) return set(0, 'bool', broadcastShapes(get(0).shape, get(1).shape, where));
+  if (COMPARE.has(op)) return void set(0, 'bool', broadcastShapes(get(0).shape, get(1).shape, where));
   switch (op) {
     case 'Constant': {
       const v = node.attrs.value as OnnxTensorInit;
-      return set(0, v.type, [...v.dims]);
+      return void set(0, v.type, [...v.dims]);
     }
     case 'Cast': {
       const to = ELEM_BY_ONNX[attrInt(node, 'to', 1)];
@@ -224,10 +224,10 @@ export function inferNode(graph: OnnxGraph, node: OnnxNode, m: Map<string, Value
         throw new ModelError(
           `${where}: unsupported cast target. Hint: expbench casts only to float32, int32, int64, bool, uint8.`,
         );
-      return set(0, to, get(0).shape);
+      return void set(0, to, get(0).shape);
     }
     case 'Where':
-      return set(
+      return void set(
         0,
         get(1).type,
         broadcastShapes(broadcastShapes(get(0).shape, get(1).shape, where), get(2).shape, where),
@@ -256,12 +256,12 @@ export function inferNode(graph: OnnxGraph, node: OnnxNode, m: Map<string, Value
       const out = x
         .slice(2)
         .map((s, i) => strides[i]! * (s - 1) + op2[i]! + (kernel[i]! - 1) * dil[i]! + 1 - pads[i]! - pads[i + r]!);
-      return set(0, get(0).type, [x[0]!, w[1]! * group, ...out]);
+      return void set(0, get(0).type, [x[0]!, w[1]! * group, ...out]);
     }
     case 'GlobalAveragePool':
     case 'GlobalMaxPool': {
       const x = get(0).shape;
-      return set(0, get(0).type, [x[0]!, x[1]!, ...x.slice(2).map(() => 1)]);
+      return void set(0, get(0).type, [x[0]!, x[1]!, ...x.slice(2).map(() => 1)]);
     }
     case 'BatchNormalization': {
       const x = get(0);
@@ -281,7 +281,7 @@ export function inferNode(graph: OnnxGraph, node: OnnxNode, m: Map<string, Value
       const axis = normAxis(attrInt(node, 'axis', 1), x.length);
       const a = x.slice(0, axis).reduce((p, q) => p * q, 1);
       const b = x.slice(axis).reduce((p, q) => p * q, 1);
-      return set(0, get(0).type, [a, b]);
+      return void set(0, get(0).type, [a, b]);
     }
     case 'Reshape': {
       const x = get(0).shape;
@@ -294,7 +294,7 @@ export function inferNode(graph: OnnxGraph, node: OnnxNode, m: Map<string, Value
       const shape = target.map((d, i) => (d === 0 && !allowZero ? x[i]! : d));
       const total = x.reduce((p, q) => p * q, 1);
       const known = shape.filter((d) => d !== -1).reduce((p, q) => p * q, 1);
-      return set(
+      return void set(
         0,
         get(0).type,
         shape.map((d) => (d === -1 ? total / known : d)),
@@ -303,7 +303,7 @@ export function inferNode(graph: OnnxGraph, node: OnnxNode, m: Map<string, Value
     case 'Transpose': {
       const x = get(0).shape;
       const perm = attrInts(node, 'perm') ?? x.map((_, i) => x.length - 1 - i);
-      return set(
+      return void set(
         0,
         get(0).type,
         perm.map((p) => x[p]!),
@@ -317,7 +317,7 @@ export function inferNode(graph: OnnxGraph, node: OnnxNode, m: Map<string, Value
       const out: number[] = [];
       let j = 0;
       for (let i = 0; i < rank; i++) out.push(ax.has(i) ? 1 : x[j++]!);
-      return set(0, get(0).type, out);
+      return void set(0, get(0).type, out);
     }
     case 'Squeeze': {
       const x = get(0).shape;
@@ -325,7 +325,7 @@ export function inferNode(graph: OnnxGraph, node: OnnxNode, m: Map<string, Value
       const ax = new Set(
         (axes ?? x.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0)).map((a) => normAxis(a, x.length)),
       );
-      return set(
+      return void set(
         0,
         get(0).type,
         x.filter((_, i) => !ax.has(i)),
@@ -335,7 +335,7 @@ export function inferNode(graph: OnnxGraph, node: OnnxNode, m: Map<string, Value
       const target = constInts(graph, node.inputs[1]);
       if (!target)
         throw new ModelError(`${where}: the target shape is not a constant. Hint: emit Expand shapes as initializers.`);
-      return set(0, get(0).type, broadcastShapes(get(0).shape, target, where));
+      return void set(0, get(0).type, broadcastShapes(get(0).shape, target, where));
     }
     case 'Slice': {
       const x = get(0).shape;
@@ -363,13 +363,13 @@ export function inferNode(graph: OnnxGraph, node: OnnxNode, m: Map<string, Value
           out[a] = Math.max(0, Math.ceil((s - e) / -step));
         }
       });
-      return set(0, get(0).type, out);
+      return void set(0, get(0).type, out);
     }
     case 'Pad': {
       const x = get(0).shape;
       const pads = constInts(graph, node.inputs[1]);
       if (!pads) throw new ModelError(`${where}: pads are not constants. Hint: emit Pad amounts as initializers.`);
-      return set(
+      return void set(
         0,
         get(0).type,
         x.map((d, i) => d + pads[i]! + pads[i + x.length]!),
@@ -380,7 +380,7 @@ export function inferNode(graph: OnnxGraph, node: OnnxNode, m: Map<string, Value
       const b = get(1).shape;
       const ta = attrInt(node, 'transA', 0) === 1;
       const tb = attrInt(node, 'transB', 0) === 1;
-      return set(0, get(0).type, [ta ? a[1]! : a[0]!, tb ? b[0]! : b[1]!]);
+      return void set(0, get(0).type, [ta ? a[1]! : a[0]!, tb ? b[0]! : b[1]!]);
     }
     case 'MatMul': {
       const a = get(0).shape;
@@ -388,7 +388,7 @@ export function inferNode(graph: OnnxGraph, node: OnnxNode, m: Map<string, Value
       if (a.length < 2 || b.length < 2)
         throw new ModelError(`${where}: 1-D MatMul operands are not supported. Hint: reshape to 2-D first.`);
       const batch = broadcastShapes(a.slice(0, -2), b.slice(0, -2), where);
-      return set(0, get(0).type, [...batch, a[a.length - 2]!, b[b.length - 1]!]);
+      return void set(0, get(0).type, [...batch, a[a.length - 2]!, b[b.length - 1]!]);
     }
     case 'ReduceMean':
     case 'ReduceSum':
@@ -399,29 +399,29 @@ export function inferNode(graph: OnnxGraph, node: OnnxNode, m: Map<string, Value
       const axes = reduceAxes(graph, node);
       const keep = attrInt(node, 'keepdims', 1) === 1;
       if ((!axes || axes.length === 0) && attrInt(node, 'noop_with_empty_axes', 0) === 1)
-        return set(0, x.type, x.shape);
-      return set(0, x.type, reducedShape(x.shape, axes, keep));
+        return void set(0, x.type, x.shape);
+      return void set(0, x.type, reducedShape(x.shape, axes, keep));
     }
     case 'ArgMax':
     case 'ArgMin': {
       const x = get(0).shape;
       const axis = normAxis(attrInt(node, 'axis', 0), x.length);
       const keep = attrInt(node, 'keepdims', 1) === 1;
-      return set(0, 'int64', reducedShape(x, [axis], keep));
+      return void set(0, 'int64', reducedShape(x, [axis], keep));
     }
     case 'Shape':
-      return set(0, 'int64', [get(0).shape.length]);
+      return void set(0, 'int64', [get(0).shape.length]);
     case 'Gather': {
       const x = get(0).shape;
       const axis = normAxis(attrInt(node, 'axis', 0), x.length);
-      return set(0, get(0).type, [...x.slice(0, axis), ...get(1).shape, ...x.slice(axis + 1)]);
+      return void set(0, get(0).type, [...x.slice(0, axis), ...get(1).shape, ...x.slice(axis + 1)]);
     }
     case 'Concat': {
       const first = get(0).shape;
       const axis = normAxis(attrInt(node, 'axis', 0), first.length);
       const out = [...first];
       for (let i = 1; i < node.inputs.length; i++) out[axis] = out[axis]! + get(i).shape[axis]!;
-      return set(0, get(0).type, out);
+      return void set(0, get(0).type, out);
     }
     default:
       throw new ModelError(

@@ -257,7 +257,7 @@ const RULES: Record<string, (node: OnnxNode) => GradRule> = {
     const rank = c.shape(n.inputs[0]!).length;
     const perm = attrInts(n, 'perm') ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
     const inv = new Array<number>(rank);
-    perm.forEach((p, i) => (inv[p] = i));
+    for (const [i, p] of perm.entries()) inv[p] = i;
     return [c.op('Transpose', [d[0]!], { perm: inv })];
   },
   Expand: (n) => (c, d) => [c.unbroadcast(d[0]!, c.shape(n.inputs[0]!)), undefined],
@@ -761,7 +761,7 @@ export function appendGradients(
       continue;
     }
     const nonDiff = new Set<number>();
-    if (NON_DIFFERENTIABLE.has(n.op)) n.outputs.forEach((_, j) => nonDiff.add(j));
+    if (NON_DIFFERENTIABLE.has(n.op)) for (let j = 0; j < n.outputs.length; j++) nonDiff.add(j);
     n.outputs.forEach((o, j) => {
       if (shapes.get(o)?.type !== 'float32') nonDiff.add(j);
     });

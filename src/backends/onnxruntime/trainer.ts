@@ -314,7 +314,7 @@ class OrtTrainerImpl implements OrtTrainer {
       const feeds: Record<string, Tensor> = {
         labels: new this.ort.Tensor('int32', Int32Array.from(split.labels), [split.n]),
       };
-      parts.forEach((t, i) => (feeds[`data.${i}`] = t));
+      for (const [i, t] of parts.entries()) feeds[`data.${i}`] = t;
       const out = await this.upload(
         `split-${parts.length}`,
         [
@@ -590,8 +590,10 @@ class OrtTrainerImpl implements OrtTrainer {
       for (const t of step.spare.values()) t.dispose();
       // On the device the current weights and velocities are this session's outputs: it is released
       // with the state, after they are disposed (OrtWeightState.owners).
-      if (this.onDevice) (this.state.owners ??= []).push(step.session);
-      else await step.session.release();
+      if (this.onDevice) {
+        this.state.owners ??= [];
+        this.state.owners.push(step.session);
+      } else await step.session.release();
     }
     this.steps.clear();
     await this.readback?.release();
