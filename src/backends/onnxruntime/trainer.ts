@@ -36,8 +36,10 @@ import { fillBatch, identityOrder } from '../../data/batch.ts';
 import type { Split } from '../../data/types.ts';
 import { BackendError, NumericError } from '../../errors.ts';
 import type { ModelGraph } from '../../models/ir.ts';
-import type { LoadOptions, StepInfo, TrainRequest, TrainResult } from '../types.ts';
+import { aggregateOpProfile, type OpProfile } from '../../vocab/op-profile.ts';
+import type { LoadOptions, OpProfileRequest, StepInfo, TrainRequest, TrainResult } from '../types.ts';
 import { DeviceReader, DeviceUploader, type DeviceValue } from './device-io.ts';
+import { ORT_PROFILE_SOURCE, parseOrtProfile, withProfiledSession } from './op-profile.ts';
 import type { OrtTrainer, OrtTrainerContext, OrtWeightState } from './state.ts';
 import { buildTrainStepGraph } from './train-graph.ts';
 import type { BatchSource, TrainStepGraph } from './train-graph.ts';
@@ -568,6 +570,59 @@ class OrtTrainerImpl implements OrtTrainer {
       }
     }
     return { steps, epochLoss, stoppedEarly };
+  }
+
+  /**
+   * Per-operator profile: the host-fed training step of `req.batchSize` in a session of its own with
+   * ONNX Runtime's profiler on, fed the current state and `req.order`'s first batches. Its outputs are
+   * dropped, so the state is read and never replaced.
+   */
+  async profileOps(req: OpProfileRequest): Promise<OpProfile> {
+    if (this.disposed) throw new BackendError('onnxruntime trainer used after dispose(). Hint: load the model again.');
+    const B = req.batchSize;
+    const total = req.warmupSteps + req.steps;
+    if (Math.floor(req.split.n / B) < 1)
+      throw new BackendError(
+        `onnxruntime profile: ${req.split.n} examples make no batch of ${B}. Hint: profile with a smaller batch or more data.`,
+      );
+    const step = await this.prepare(B, 'inputs');
+    const g = step.graph;
+    const [C, H, W] = this.model.input as [number, number, number];
+    const geo = { channels: C, height: H, width: W };
+    const batches = Math.floor(req.split.n / B);
+    const trace = await withProfiledSession(this.ort, g.bytes, this.sessionOptions, async (session) => {
+      for (let i = 0; i < total; i++) {
+        const start = (i % batches) * B;
+        fillBatch(
+          req.split,
+          geo,
+          this.opts.dataset.normalization,
+          req.order,
+          start,
+          B,
+          'NCHW',
+          step.xBuf,
+          step.labelBuf,
+        );
+        const feeds: Record<string, Tensor> = {
+          [g.inputs.x]: step.x,
+          [g.inputs.labels]: step.labels,
+          [g.inputs.lr]: this.lr,
+        };
+        for (const s of step.slots) feeds[s.input] = this.current(s);
+        const out = await session.run(feeds);
+        for (const t of Object.values(out)) t.dispose();
+      }
+    });
+    const { kernels, runMs } = parseOrtProfile(trace, g.sections, req.warmupSteps);
+    return aggregateOpProfile(kernels, {
+      source: ORT_PROFILE_SOURCE,
+      batchSize: B,
+      warmupSteps: req.warmupSteps,
+      steps: runMs.length,
+      stepWallMs: runMs,
+      note: `the training step graph in a separate session with profiling on, run ${req.warmupSteps} + ${req.steps} times on the trained weights; outputs discarded`,
+    });
   }
 
   /** Disposes an epoch's order and step counter (not the split or lr, which outlive the epoch). */
