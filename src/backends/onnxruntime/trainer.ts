@@ -49,6 +49,14 @@ type Ort = OrtTrainerContext['ort'];
 /** Host memory one upload chunk of the training split may take (the normalised float32 copy). */
 export const UPLOAD_CHUNK_BYTES = 64 * 1024 * 1024;
 
+/**
+ * Untimed runs of a CPU training step in build+init. ONNX Runtime's first run of a session grows its
+ * memory arena and records the allocation pattern, the second allocates that pattern as one block, and
+ * both touch fresh pages: on vgg-small at batch 64 the first two runs took 3–4× a steady step and the
+ * third 1.3× (the first timed round of `bench/train-throughput.ts` was the slowest in every run).
+ */
+export const CPU_WARMUP_RUNS = 3;
+
 /** Options of {@link createOrtTrainer} beyond what `load()` passes. */
 export interface OrtTrainerOptions {
   /**
@@ -416,13 +424,30 @@ class OrtTrainerImpl implements OrtTrainer {
   }
 
   /**
-   * Device mode: runs the step once on zeros and throws every output away, so the WebGPU EP compiles
-   * its shaders and sizes its buffers here (build+init) and not in the first timed training step. The
-   * state is only read: weights, velocities and running statistics stay as they are. The inputs come
-   * from the host, which is slower than a real step but is not timed as one. CPU mode needs none.
+   * Runs the step on zeros and throws every output away, so first-run costs land here (build+init) and
+   * not in the first timed training step. The state is only read: weights, velocities and running
+   * statistics stay as they are.
+   * - Device mode: once; the WebGPU EP compiles its shaders and sizes its buffers. The inputs come from
+   *   the host, which is slower than a real step but is not timed as one.
+   * - CPU mode: {@link CPU_WARMUP_RUNS} times, written into the step's spare outputs as a real step
+   *   writes them (see the constant for why more than once).
    */
   async warmUp(step: Step): Promise<void> {
-    if (!this.onDevice) return;
+    if (!this.onDevice) {
+      const g = step.graph;
+      step.xBuf.fill(0);
+      step.labelBuf.fill(0);
+      const feeds: Record<string, Tensor> = {
+        [g.inputs.x]: step.x,
+        [g.inputs.labels]: step.labels,
+        [g.inputs.lr]: this.lr,
+      };
+      for (const s of step.slots) feeds[s.input] = this.current(s);
+      const fetches: Record<string, Tensor> = { [g.outputs.loss]: step.loss!, [g.outputs.correct]: step.correct! };
+      for (const s of step.slots) fetches[s.output] = step.spare.get(s.key)!;
+      for (let i = 0; i < CPU_WARMUP_RUNS; i++) await step.session.run(feeds, fetches);
+      return;
+    }
     const g = step.graph;
     const B = step.batch;
     const feeds: Record<string, Tensor> = { [g.inputs.lr]: this.lr };
