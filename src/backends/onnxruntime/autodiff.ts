@@ -51,6 +51,23 @@ export interface GradientOptions {
    * @default false
    */
   allowUnused?: boolean;
+  /** Which formulation gradients with several take (benchmarks compare them; the defaults are the fastest measured). */
+  formulation?: Formulation;
+}
+
+/**
+ * How the filter gradient of a 2-D convolution with a kernel up to 3×3 is computed (larger kernels
+ * always take `conv`):
+ * - `gemm` (default): the shifted windows of the transposed, padded input stacked into one
+ *   `[kh·kw·C, N·P]` matrix for a single Gemm;
+ * - `conv`: a Conv of the transposed input with the transposed dY as its filter.
+ * `bench/ort-train-step.ts` compares them (`filter-conv`: ~1.35× the step time of `gemm` on vgg-small).
+ */
+export type ConvFilterGrad = 'gemm' | 'conv';
+
+/** Formulation choices of {@link GradientOptions.formulation}. */
+export interface Formulation {
+  convFilterGrad?: ConvFilterGrad;
 }
 
 /** What {@link appendGradients} produced. */
@@ -107,6 +124,7 @@ export class GradContext {
   constructor(
     readonly graph: OnnxGraph,
     readonly shapes: Map<string, ValueType>,
+    readonly formulation: Formulation = {},
   ) {}
 
   shape(v: string): number[] {
@@ -396,11 +414,14 @@ function convRule(n: OnnxNode): GradRule {
     const g = windowGeometry(n, spatial, kernel);
     const out: Array<string | undefined> = [undefined, undefined, undefined];
     if (want[0]) out[0] = convInputGrad(c, dy, w, g, spatial, kernel, ys);
-    if (want[1])
+    if (want[1]) {
+      const small = kernel.length === 2 && numel(kernel) <= 9;
+      const how = small ? (c.formulation.convFilterGrad ?? 'gemm') : 'conv';
       out[1] =
-        kernel.length === 2 && numel(kernel) <= 9
+        how === 'gemm'
           ? convFilterGradGemm(c, x, dy, g, xs, ws, ys)
           : convFilterGradConv(c, x, dy, g, spatial, kernel, ys);
+    }
     if (want[2] && bias) {
       const axes = [0, ...Array.from({ length: r }, (_, i) => i + 2)];
       out[2] = c.op('ReduceSum', [dy, c.ints(axes)], { keepdims: 0 });
@@ -791,7 +812,7 @@ export function appendGradients(
       for (const v of u.inputs) if (v !== '') reaches.add(v);
   }
 
-  const ctx = new GradContext(graph, shapes);
+  const ctx = new GradContext(graph, shapes, opts.formulation);
   const contributions = new Map<string, string[]>();
   const add = (v: string, g: string) => {
     const list = contributions.get(v);

@@ -11,7 +11,7 @@
 import { ModelError } from '../../errors.ts';
 import type { ModelGraph } from '../../models/ir.ts';
 import type { OptimizerConfig } from '../types.ts';
-import { appendGradients } from './autodiff.ts';
+import { appendGradients, type Formulation } from './autodiff.ts';
 import { buildForwardGraph } from './forward.ts';
 import type { ForwardGraph } from './forward.ts';
 import type { OnnxGraph } from './graph.ts';
@@ -30,6 +30,8 @@ export interface TrainGraphOptions {
   labelType?: LabelType;
   /** Seed of the Dropout nodes' mask generator. */
   dropoutSeed?: number;
+  /** Gradient formulations (benchmarks and tests compare them; default: the fastest measured). */
+  formulation?: Formulation;
 }
 
 /**
@@ -158,6 +160,7 @@ function buildCore(model: ModelGraph, opts: TrainGraphOptions): Core {
     g,
     loss,
     trainable.map((p) => fg.paramInputs[p]!),
+    { formulation: opts.formulation },
   );
   const grads: Record<string, string> = {};
   for (const p of trainable) grads[p] = byValue[fg.paramInputs[p]!]!;
