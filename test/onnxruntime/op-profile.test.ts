@@ -53,6 +53,7 @@ describe('parseOrtProfile', () => {
     const sections = new Map([
       ['conv', 'forward' as const],
       ['dconv', 'backward' as const],
+      ['upd', 'optimizer' as const],
     ]);
     const run = (ts: number) => [
       { cat: 'Session', name: 'model_run', ts, dur: 100 },
@@ -61,16 +62,18 @@ describe('parseOrtProfile', () => {
       { cat: 'Node', name: 'conv_fence_before', ts: ts + 11, dur: 1 },
       { cat: 'Node', name: 'reorder_out_kernel_time', ts: ts + 30, dur: 1000, args: { op_name: 'ReorderOutput' } },
       { cat: 'Node', name: 'dconv_kernel_time', ts: ts + 50, dur: 40_000, args: { op_name: 'Conv' } },
+      { cat: 'Node', name: 'upd/Fusion/_kernel_time', ts: ts + 90, dur: 2000, args: { op_name: 'FusedMul' } },
     ];
     const trace = [...run(0), ...run(1000), ...run(2000)];
     const { kernels, runMs } = parseOrtProfile(trace, sections, 1);
     expect(runMs).toEqual([0.1, 0.1]);
-    expect(kernels).toHaveLength(8);
-    expect(kernels.slice(0, 4)).toEqual([
+    expect(kernels).toHaveLength(10);
+    expect(kernels.slice(0, 5)).toEqual([
       { node: 'ReorderInput', op: 'ReorderInput', ms: 5, section: 'forward' },
       { node: 'conv', op: 'FusedConv', ms: 20, section: 'forward' },
       { node: 'reorder_out', op: 'ReorderOutput', ms: 1, section: 'forward' },
       { node: 'dconv', op: 'Conv', ms: 40, section: 'backward' },
+      { node: 'upd/Fusion/', op: 'FusedMul', ms: 2, section: 'optimizer' },
     ]);
   });
 

@@ -4,8 +4,8 @@
  * `endProfiling()`) has one `<node>_kernel_time` event per kernel execution and one `model_run` event
  * per `session.run`. Kernels are assigned to the run whose interval holds them, the warm-up runs are
  * dropped, and each kernel's node is looked up in the training graph's sections (forward, backward,
- * optimizer); nodes ONNX Runtime inserted itself (layout reorders) take the section of the kernel run
- * before them.
+ * optimizer), by the name before any `/` ONNX Runtime appended when it rewrote the node; nodes it
+ * inserted itself (layout reorders) take the section of the kernel run before them.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -74,7 +74,9 @@ export function parseOrtProfile(
     .sort((a, b) => a.ts! - b.ts!)
     .map((e) => {
       const node = e.name!.slice(0, -KERNEL_SUFFIX.length);
-      return { node, op: e.args?.op_name ?? 'unknown', ms: (e.dur ?? 0) / 1000, section: sections.get(node) };
+      // A node ONNX Runtime rewrote keeps its name before a `/` (`n_MatMul__7/MatmulTransposeFusion/`).
+      const section = sections.get(node) ?? sections.get(node.split('/')[0]!);
+      return { node, op: e.args?.op_name ?? 'unknown', ms: (e.dur ?? 0) / 1000, section };
     });
   return { kernels: fillSections(seq), runMs: runs.map((r) => (r.dur ?? 0) / 1000) };
 }
