@@ -27,7 +27,7 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { availableParallelism, cpus, loadavg, platform, release } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -42,7 +42,7 @@ import { initWeights } from '../src/models/init.ts';
 import type { ModelGraph } from '../src/models/ir.ts';
 import { withDefaults } from '../src/models/resolve.ts';
 import { max, median, min, sortSamples } from '../src/stats/index.ts';
-import { randomImages } from './common.ts';
+import { machineLines, randomImages } from './common.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -312,13 +312,9 @@ function report(w: Workload, rows: Row[], peak: number): void {
 }
 
 const ort = await loadOrt();
+console.log(machineLines());
 console.log(
-  `machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${THREADS} cores usable, ${platform()} ${release()}, node ${process.version}, onnxruntime-node ${ortVersions(ort)['onnxruntime-node']}`,
-);
-console.log(
-  `load average at start: ${loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ')} (other processes share these cores: absolute figures drop with load, interleaved ratios much less)`,
+  `onnxruntime-node ${ortVersions(ort)['onnxruntime-node']}; interleaved rounds: absolute figures drop with load, ratios much less`,
 );
 const py = new Map<string, PyRef>();
 for (const f of SYSTEMS.filter((s) => PY_FRAMEWORKS.has(s))) {

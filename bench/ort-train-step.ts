@@ -25,6 +25,7 @@ import { buildTrainStepGraph } from '../src/backends/onnxruntime/train-graph.ts'
 import { buildModelGraph } from '../src/models/index.ts';
 import { initWeights, mulberry32 } from '../src/models/init.ts';
 import { max, median, min, sortSamples } from '../src/stats/index.ts';
+import { machineLines } from './common.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -110,10 +111,9 @@ for (const name of names) {
   }
   prepared.push({ name, session, feeds, ms: [], cpu: [] });
 }
+console.log(machineLines());
 console.log(
-  `${args.arch}, batch ${B}, ${availableParallelism()} threads; ${args.warmup} warm-up + ${args.steps} interleaved timed steps per variant; load average ${loadavg()
-    .map((l) => l.toFixed(2))
-    .join(' ')} (other processes share these cores)`,
+  `${args.arch}, batch ${B}, ${availableParallelism()} threads; ${args.warmup} warm-up + ${args.steps} interleaved timed steps per variant`,
 );
 const run = async (p: Prepared, keep: boolean) => {
   const c0 = process.cpuUsage();
