@@ -10,8 +10,9 @@
  *   npx tsx bench/ort-train-step.ts [--arch vgg-small] [--batch 64] [--steps 10] [--warmup 3]
  *        [--variants default,filter-conv,extended-opt,no-spin,spin] [--cpu-time]
  *
- * Variants: `default` (the trainer's graph and session options), `filter-conv` (the other conv
- * filter-gradient formulation, `autodiff.ts`), `no-spin` / `spin` (intra-op threads that
+ * Variants (each on top of the CPU trainer's graph and session options, `default`): `filter-conv` (the
+ * other conv filter-gradient formulation, `autodiff.ts`), `pool-mask` / `pool-unpool` (the max-pool
+ * gradient formulations), `no-spin` / `spin` (intra-op threads that
  * sleep or spin between kernels, `session.intra_op.allow_spinning`), `no-mem-pattern`, `basic-opt`
  * (graph optimisation level `basic` instead of `all`), `extended-opt` (`extended`: no NCHWc layout
  * rewrite); `a+b` combines two.
@@ -22,6 +23,7 @@ import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import type { Formulation } from '../src/backends/onnxruntime/autodiff.ts';
 import { loadOrt, sessionOptions } from '../src/backends/onnxruntime/runtime.ts';
 import { buildTrainStepGraph } from '../src/backends/onnxruntime/train-graph.ts';
+import { CPU_FORMULATION } from '../src/backends/onnxruntime/trainer.ts';
 import { buildModelGraph } from '../src/models/index.ts';
 import { initWeights, mulberry32 } from '../src/models/init.ts';
 import { max, median, min, sortSamples } from '../src/stats/index.ts';
@@ -44,8 +46,10 @@ interface Variant {
   options?: InferenceSession.SessionOptions;
 }
 const VARIANTS: Record<string, Variant> = {
-  default: {},
+  default: { formulation: CPU_FORMULATION },
   'filter-conv': { formulation: { convFilterGrad: 'conv' } },
+  'pool-mask': { formulation: { maxPoolGrad: 'mask' } },
+  'pool-unpool': { formulation: { maxPoolGrad: 'unpool' } },
   'no-spin': { options: { extra: { session: { intra_op: { allow_spinning: '0' } } } } },
   spin: { options: { extra: { session: { intra_op: { allow_spinning: '1' } } } } },
   'no-mem-pattern': { options: { enableMemPattern: false } },
@@ -62,7 +66,7 @@ function variant(name: string): Variant {
     return v;
   });
   return {
-    formulation: Object.assign({}, ...parts.map((v) => v.formulation ?? {})),
+    formulation: Object.assign({ ...CPU_FORMULATION }, ...parts.map((v) => v.formulation ?? {})),
     options: Object.assign({}, ...parts.map((v) => v.options ?? {})),
   };
 }

@@ -66,9 +66,19 @@ export interface GradientOptions {
  */
 export type ConvFilterGrad = 'gemm' | 'conv';
 
+/**
+ * How the gradient of a max pool with non-overlapping windows is computed:
+ * - `mask` (default, every execution provider): each window compared with its maximum, the first hit
+ *   kept by an exclusive prefix count, dY spread over it;
+ * - `unpool` (the CPU EP: the WebGPU EP rejects MaxPool's Indices output): the forward MaxPool also
+ *   returns the flat index of each window's first maximum, and one MaxUnpool scatters dY there.
+ */
+export type MaxPoolGrad = 'mask' | 'unpool';
+
 /** Formulation choices of {@link GradientOptions.formulation}. */
 export interface Formulation {
   convFilterGrad?: ConvFilterGrad;
+  maxPoolGrad?: MaxPoolGrad;
 }
 
 /** What {@link appendGradients} produced. */
@@ -579,6 +589,7 @@ function maxPoolRule(n: OnnxNode): GradRule {
         `MaxPool node ${n.name}: the gradient rule needs non-overlapping windows (stride = kernel, no padding, no dilation, floor mode); got kernel [${kernel}] strides [${g.strides}] pads [${g.pads}]. Hint: use maxpool size = stride, as VGG does.`,
       );
     }
+    if (c.formulation.maxPoolGrad === 'unpool') return [maxPoolGradUnpool(c, n, d[0]!, xs, kernel, g.strides)];
     const [N, C, H, W] = [xs[0]!, xs[1]!, xs[2]!, xs[3]!];
     const [Ho, Wo] = [g.out[0]!, g.out[1]!];
     const [Hc, Wc] = [Ho * kh, Wo * kw];
@@ -609,6 +620,29 @@ function maxPoolRule(n: OnnxNode): GradRule {
     if (Hc !== H || Wc !== W) dx = c.op('Pad', [dx, c.ints([0, 0, 0, 0, 0, 0, H - Hc, W - Wc])]);
     return [dx];
   };
+}
+
+/**
+ * dX of a max pool with non-overlapping windows by MaxUnpool: the forward node gets its Indices output
+ * (flat NCHW indices of each window's first maximum, row-major, as the `mask` rule picks ties) and dY is
+ * scattered there into zeros of the input's shape; rows and columns the pool never read stay zero.
+ */
+function maxPoolGradUnpool(
+  c: GradContext,
+  n: OnnxNode,
+  dy: string,
+  xs: number[],
+  kernel: number[],
+  strides: number[],
+): string {
+  if (!n.outputs[1]) {
+    n.outputs[1] = c.graph.fresh('pool_indices');
+    c.shapes.set(n.outputs[1], { type: 'int64', shape: c.shape(n.outputs[0]!) });
+  }
+  // No shape rule needed: the output shape is the forward input's, given as output_shape.
+  const dx = c.graph.node('MaxUnpool', [dy, n.outputs[1], c.ints(xs)], 1, { kernel_shape: kernel, strides })[0]!;
+  c.shapes.set(dx, { type: 'float32', shape: xs });
+  return dx;
 }
 
 // ───────────────────────────── lowering of training-mode batch norm ─────────────────────────────

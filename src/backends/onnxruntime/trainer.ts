@@ -41,6 +41,7 @@ import type { LoadOptions, OpProfileRequest, StepInfo, TrainRequest, TrainResult
 import { DeviceReader, DeviceUploader, type DeviceValue } from './device-io.ts';
 import { ORT_PROFILE_SOURCE, parseOrtProfile, withProfiledSession } from './op-profile.ts';
 import type { OrtTrainer, OrtTrainerContext, OrtWeightState } from './state.ts';
+import type { Formulation } from './autodiff.ts';
 import { buildTrainStepGraph } from './train-graph.ts';
 import type { BatchSource, TrainStepGraph } from './train-graph.ts';
 
@@ -56,6 +57,19 @@ export const UPLOAD_CHUNK_BYTES = 64 * 1024 * 1024;
  * third 1.3× (the first timed round of `bench/train-throughput.ts` was the slowest in every run).
  */
 export const CPU_WARMUP_RUNS = 3;
+
+/**
+ * Gradient formulations of the training graph on the CPU EP alone (`autodiff.ts`): the max-pool
+ * gradient by MaxUnpool of the forward pool's indices took 0.92–0.95× the CPU time per vgg-small step of the
+ * portable mask (`bench/ort-train-step.ts`, pool-mask vs default); the WebGPU EP rejects those indices.
+ */
+export const CPU_FORMULATION: Formulation = { maxPoolGrad: 'unpool' };
+
+/** {@link CPU_FORMULATION} when every execution provider is the CPU's, else the portable defaults. */
+export function formulationFor(eps: InferenceSession.SessionOptions['executionProviders']): Formulation | undefined {
+  const names = (eps ?? []).map((e) => (typeof e === 'string' ? e : e.name));
+  return names.length > 0 && names.every((n) => n === 'cpu') ? CPU_FORMULATION : undefined;
+}
 
 /** Options of {@link createOrtTrainer} beyond what `load()` passes. */
 export interface OrtTrainerOptions {
@@ -196,6 +210,7 @@ class OrtTrainerImpl implements OrtTrainer {
     if (have) return have;
     const graph = buildTrainStepGraph(this.model, {
       batch,
+      formulation: formulationFor(this.sessionOptions.executionProviders),
       optimizer: this.opts.optimizer,
       dropoutSeed: this.opts.seed,
       labelType: 'int32',
