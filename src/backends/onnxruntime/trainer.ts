@@ -65,10 +65,15 @@ export const CPU_WARMUP_RUNS = 3;
  */
 export const CPU_FORMULATION: Formulation = { maxPoolGrad: 'unpool' };
 
-/** {@link CPU_FORMULATION} when every execution provider is the CPU's, else the portable defaults. */
-export function formulationFor(eps: InferenceSession.SessionOptions['executionProviders']): Formulation | undefined {
+/** Whether every execution provider of `eps` is the CPU's. */
+function cpuOnly(eps: InferenceSession.SessionOptions['executionProviders']): boolean {
   const names = (eps ?? []).map((e) => (typeof e === 'string' ? e : e.name));
-  return names.length > 0 && names.every((n) => n === 'cpu') ? CPU_FORMULATION : undefined;
+  return names.length > 0 && names.every((n) => n === 'cpu');
+}
+
+/** {@link CPU_FORMULATION} on the CPU execution provider alone, else the portable defaults. */
+export function formulationFor(eps: InferenceSession.SessionOptions['executionProviders']): Formulation | undefined {
+  return cpuOnly(eps) ? CPU_FORMULATION : undefined;
 }
 
 /** Options of {@link createOrtTrainer} beyond what `load()` passes. */
@@ -619,6 +624,10 @@ class OrtTrainerImpl implements OrtTrainer {
    */
   async profileOps(req: OpProfileRequest): Promise<OpProfile> {
     if (this.disposed) throw new BackendError('onnxruntime trainer used after dispose(). Hint: load the model again.');
+    if (!cpuOnly(this.sessionOptions.executionProviders))
+      throw new BackendError(
+        'per-operator profiles are taken on the CPU execution provider only: on a GPU one, ONNX Runtime times a kernel by its submission, not its execution',
+      );
     const B = req.batchSize;
     const total = req.warmupSteps + req.steps;
     if (Math.floor(req.split.n / B) < 1)

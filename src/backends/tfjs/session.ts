@@ -355,6 +355,10 @@ export class TfjsSession implements ModelSession {
    */
   async profileOps(req: OpProfileRequest): Promise<OpProfile> {
     await this.ensureBackend();
+    if (this.runtime.backendName === 'webgpu')
+      throw new BackendError(
+        'per-operator profiles are taken on CPU backends only: tf.profile times a WebGPU kernel by its submission, not its execution',
+      );
     if (this.trainingUnavailable !== undefined)
       throw new BackendError(`tfjs/${this.runtime.backendName} cannot train: ${this.trainingUnavailable}`, {
         hint: 'profile a session loaded for training',
