@@ -13,6 +13,8 @@
  *   (kernel = stride, no padding) the mask is rebuilt by comparing each window with its maximum, and
  *   ties go to the first maximum in row-major order within the window (as tfjs and PyTorch pick it),
  *   using a small MatMul with a strictly-upper-triangular matrix as an exclusive prefix count.
+ *   The CPU EP alone may take the `unpool` formulation instead: MaxUnpool of the forward pool's
+ *   Indices, which pick the same first maximum ({@link MaxPoolGrad}).
  * - BatchNormalization with `training_mode=1` is lowered to primitives (ReduceMean, Sub, Mul, Sqrt,
  *   Reciprocal, Add) that also produce the updated running mean and variance (ONNX convention:
  *   `running = running * momentum + batch * (1 - momentum)`, biased batch variance), and differentiated
