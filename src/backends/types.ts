@@ -14,6 +14,7 @@
 import type { Dataset, Split } from '../data/types.ts';
 import type { ModelGraph, Weights } from '../models/ir.ts';
 import type { BackendId } from '../vocab/backends.ts';
+import type { OpProfile } from '../vocab/op-profile.ts';
 import type { OptimizerConfig } from '../vocab/optimizer.ts';
 
 export type { BackendId, OptimizerConfig };
@@ -68,6 +69,18 @@ export interface TrainResult {
   stoppedEarly: boolean;
 }
 
+/** A per-operator profile of training steps ({@link ModelSession.profileOps}). */
+export interface OpProfileRequest {
+  split: Split;
+  batchSize: number;
+  /** Example order; steps take consecutive batches of it. */
+  order: Uint32Array;
+  /** Steps run first and not counted (allocation, kernel selection). */
+  warmupSteps: number;
+  /** Steps profiled. */
+  steps: number;
+}
+
 export interface InferRequest {
   split: Split;
   batchSize: number;
@@ -101,6 +114,12 @@ export interface ModelSession {
   /** Current weights in canonical layout (read back from the device). */
   getWeights(): Promise<Weights>;
   memory?(): Promise<BackendMemory | undefined>;
+  /**
+   * Runs training steps under the runtime's own profiler and returns where their time went by
+   * operator. The steps may update the weights: call it on a session loaded for the purpose, never
+   * inside a timed phase.
+   */
+  profileOps?(req: OpProfileRequest): Promise<OpProfile>;
   dispose(): Promise<void>;
 }
 

@@ -2,6 +2,7 @@
  * The `expbench` command.
  *
  *   expbench run [files…] [--profile ci] [--backends cpu] [--out dir]    run experiments through Vitest, write the report
+ *                [--profile-ops]                                     … and per-operator profiles of the training step
  *   expbench validate [files…]                                          check experiment files, print located errors
  *   expbench report [results…] --out docs                               regenerate docs from stored records (merges shards)
  *   expbench baseline update [results…] [--file baselines/baseline.json] accept results as the new baseline
@@ -15,6 +16,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { cac } from 'cac';
 import { ExpbenchError } from '../errors.ts';
 import { newRunId, parseBackendFilter, RUN_FILES_ENV } from '../plugin/settings.ts';
+import { PROFILE_OPS_ENV } from '../runner/op-profile.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -55,6 +57,7 @@ interface RunFlags {
   out?: string;
   results?: string;
   progress?: boolean;
+  profileOps?: boolean;
 }
 
 async function runCommand(files: string[], flags: RunFlags): Promise<number> {
@@ -75,6 +78,7 @@ async function runCommand(files: string[], flags: RunFlags): Promise<number> {
   else if (process.env.EXPBENCH_BACKENDS) parseBackendFilter(process.env.EXPBENCH_BACKENDS);
   if (flags.results) env.EXPBENCH_RESULTS_DIR = resolve(cwd, flags.results);
   if (flags.progress !== undefined) env.EXPBENCH_PROGRESS = flags.progress ? '1' : '0';
+  if (flags.profileOps) env[PROFILE_OPS_ENV] = '1';
   const vitest = vitestEntry();
   // expbench's own Vitest configuration, which runs exactly these files wherever they are.
   const args = [vitest, 'run', '--config', RUN_CONFIG];
@@ -121,6 +125,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--out <dir>', 'Where the report goes (default: EXPBENCH_REPORT_DIR or .expbench/report)')
     .option('--results <dir>', 'Where the result records go (default .expbench/results/<run id>)')
     .option('--progress', 'Live progress (default: on in a terminal, off in CI)')
+    .option('--profile-ops', 'Also record per-operator profiles of every training step (after the timed phases)')
     .action((files: string[], flags: RunFlags) => {
       result = runCommand(files, flags);
     });

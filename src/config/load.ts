@@ -372,7 +372,7 @@ function normalise(v: Variant, ctx: Ctx): { exp?: Experiment; problems: Diagnost
   // The variant passed the schema, so with its defaults filled it has the schema's shape.
   const x = withDefaults(v.value, experimentSchema) as FileValue;
   const units = unitReader(ctx, v, problems);
-  const { version: _version, profiles: _profiles, sweep, reference, ...rest } = x;
+  const { version: _version, profiles: _profiles, profile: profileOps, sweep, reference, ...rest } = x;
   const dataset = normaliseDataset(x.dataset, dirname(ctx.file));
   const model = normaliseModel(x.model, ctx, v, problems);
   const training = { ...x.training, optimizer: { ...x.training.optimizer } };
@@ -393,6 +393,7 @@ function normalise(v: Variant, ctx: Ctx): { exp?: Experiment; problems: Diagnost
   };
   if (reference !== undefined) exp.reference = structuredClone(reference);
   if (sweep?.arch !== undefined) exp.sweep = { arch: [...sweep.arch] };
+  if (profileOps) exp.profileOps = true;
 
   // Can the network be built on these images? Only worth asking once per distinct model and data.
   const touchesModel =

@@ -325,6 +325,13 @@ const body = {
   parity: dflt(Parity, {}),
   expect: dflt(Expect, {}),
   timeout: dflt(duration('Wall-clock limit of one case process; it is killed after this.'), '30m'),
+  profile: dflt(
+    Type.Boolean({
+      description:
+        'Also record a per-operator profile of the training step (time by operator type and node; forward, backward, optimizer), taken in a separate session after the timed phases (also: `expbench run --profile-ops`).',
+    }),
+    false,
+  ),
   reference: opt(
     Type.Unsafe<Record<string, unknown>>({
       type: 'object',

@@ -22,7 +22,10 @@ export type Expectations = FilledExperiment['expect'];
 /** Backend whose logits the case's are compared with, and the largest relative error accepted. */
 export type ParityConfig = FilledExperiment['parity'];
 
-export type Experiment = Omit<FilledExperiment, 'version' | 'profiles' | 'dataset' | 'model' | 'inference'> & {
+export type Experiment = Omit<
+  FilledExperiment,
+  'version' | 'profiles' | 'profile' | 'dataset' | 'model' | 'inference'
+> & {
   /** Absolute path of the YAML file. */
   file: string;
   /** sha256 of the file's bytes. */
@@ -33,6 +36,8 @@ export type Experiment = Omit<FilledExperiment, 'version' | 'profiles' | 'datase
   model: ModelConfig;
   /** `batchSize` defaults to the training batch size. */
   inference: { batchSize: number };
+  /** Record a per-operator profile of the training step after the timed phases (YAML `profile: true`). */
+  profileOps?: boolean;
 };
 
 /** One test-case group: an experiment on one backend. */

@@ -41,6 +41,7 @@ import {
   type RowValues,
   type StudyReference,
 } from './view.ts';
+import { opProfileSection } from './op-profile.ts';
 
 export interface MarkdownOptions {
   /**
@@ -126,6 +127,7 @@ export class MarkdownReporter implements Reporter {
     body.push(...accuracySection(records, ctx));
     body.push(...argmaxSection(records, ctx));
     body.push(...otherSection(records, ctx));
+    body.push(...opProfileSection(records));
     body.push(statusSection(records, ctx));
     // Rendered after the tables (they assign the letters) but placed before them: what could not run
     // on these machines is the first thing to know when reading the figures.

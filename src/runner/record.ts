@@ -4,6 +4,7 @@
  */
 import type { BackendId, SessionInfo } from '../backends/types.ts';
 import type { Experiment, PhaseName } from '../config/types.ts';
+import type { OpProfile } from '../vocab/op-profile.ts';
 import type { MemoryPhase } from '../vocab/phases.ts';
 
 export const RECORD_SCHEMA = 'expbench/result@1' as const;
@@ -48,7 +49,7 @@ export interface CaseError {
   code: string;
   message: string;
   /** Phase the case was in when it failed. */
-  phase?: PhaseName | 'load-data' | 'parity' | 'evaluate' | 'startup';
+  phase?: PhaseName | 'load-data' | 'parity' | 'evaluate' | 'startup' | 'profile';
   signal?: string | null;
   exitCode?: number | null;
   stderrTail?: string;
@@ -103,6 +104,10 @@ export interface RecordCommon {
   parity?: ParityResult;
   /** Why the parity check did not run (disabled, this backend is the reference, reference unavailable). */
   paritySkipped?: string;
+  /** Per-operator profile of the training step, taken after the timed phases (`profile: true`). */
+  opProfile?: OpProfile;
+  /** Why a requested profile is missing. */
+  opProfileSkipped?: string;
   startedAt: string;
   finishedAt: string;
 }

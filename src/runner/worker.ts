@@ -17,6 +17,7 @@ import { compareLogits } from '../models/parity.ts';
 import { referenceForward } from '../models/reference.ts';
 import { collectEnvironment } from './env.ts';
 import { peakFigures, startMemorySampler } from './memory.ts';
+import { profileCase, profileRequested } from './op-profile.ts';
 import type { ChildMessage, ParentMessage, RunJob, WorkerPhase } from './protocol.ts';
 import {
   type CaseError,
@@ -148,6 +149,13 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
       inferMem.push(r.inferMemory);
       if (round < exp.warmup) warmup.push((performance.now() - roundStart) / 1000);
       else timed.push(r);
+    }
+    // After every timed phase of this process, in a session of its own (src/runner/op-profile.ts).
+    if (job.part === 0 && profileRequested(exp)) {
+      enter('profile');
+      const p = await profileCase(exp, backend, model, weights, data, loadOpts);
+      if ('profile' in p) record.opProfile = p.profile;
+      else record.opProfileSkipped = p.skipped;
     }
     if (warmup.length) record.phases.warmup = { samples: warmup };
     record.phases.buildInit = { samples: timed.map((r) => r.buildInit) };

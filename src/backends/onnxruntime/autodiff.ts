@@ -13,6 +13,8 @@
  *   (kernel = stride, no padding) the mask is rebuilt by comparing each window with its maximum, and
  *   ties go to the first maximum in row-major order within the window (as tfjs and PyTorch pick it),
  *   using a small MatMul with a strictly-upper-triangular matrix as an exclusive prefix count.
+ *   The CPU EP alone may take the `unpool` formulation instead: MaxUnpool of the forward pool's
+ *   Indices, which pick the same first maximum ({@link MaxPoolGrad}).
  * - BatchNormalization with `training_mode=1` is lowered to primitives (ReduceMean, Sub, Mul, Sqrt,
  *   Reciprocal, Add) that also produce the updated running mean and variance (ONNX convention:
  *   `running = running * momentum + batch * (1 - momentum)`, biased batch variance), and differentiated
@@ -51,6 +53,34 @@ export interface GradientOptions {
    * @default false
    */
   allowUnused?: boolean;
+  /** Which formulation gradients with several take (benchmarks compare them; the defaults are the fastest measured). */
+  formulation?: Formulation;
+}
+
+/**
+ * How the filter gradient of a 2-D convolution with a kernel up to 3×3 is computed (larger kernels
+ * always take `conv`):
+ * - `gemm` (default): the shifted windows of the transposed, padded input stacked into one
+ *   `[kh·kw·C, N·P]` matrix for a single Gemm;
+ * - `conv`: a Conv of the transposed input with the transposed dY as its filter.
+ * `bench/ort-train-step.ts` compares them (`filter-conv`: 1.46× the CPU time per step of `gemm` on
+ * vgg-small at batch 64).
+ */
+export type ConvFilterGrad = 'gemm' | 'conv';
+
+/**
+ * How the gradient of a max pool with non-overlapping windows is computed:
+ * - `mask` (default, every execution provider): each window compared with its maximum, the first hit
+ *   kept by an exclusive prefix count, dY spread over it;
+ * - `unpool` (the CPU EP: the WebGPU EP rejects MaxPool's Indices output): the forward MaxPool also
+ *   returns the flat index of each window's first maximum, and one MaxUnpool scatters dY there.
+ */
+export type MaxPoolGrad = 'mask' | 'unpool';
+
+/** Formulation choices of {@link GradientOptions.formulation}. */
+export interface Formulation {
+  convFilterGrad?: ConvFilterGrad;
+  maxPoolGrad?: MaxPoolGrad;
 }
 
 /** What {@link appendGradients} produced. */
@@ -107,6 +137,7 @@ export class GradContext {
   constructor(
     readonly graph: OnnxGraph,
     readonly shapes: Map<string, ValueType>,
+    readonly formulation: Formulation = {},
   ) {}
 
   shape(v: string): number[] {
@@ -396,11 +427,14 @@ function convRule(n: OnnxNode): GradRule {
     const g = windowGeometry(n, spatial, kernel);
     const out: Array<string | undefined> = [undefined, undefined, undefined];
     if (want[0]) out[0] = convInputGrad(c, dy, w, g, spatial, kernel, ys);
-    if (want[1])
+    if (want[1]) {
+      const small = kernel.length === 2 && numel(kernel) <= 9;
+      const how = small ? (c.formulation.convFilterGrad ?? 'gemm') : 'conv';
       out[1] =
-        kernel.length === 2 && numel(kernel) <= 9
+        how === 'gemm'
           ? convFilterGradGemm(c, x, dy, g, xs, ws, ys)
           : convFilterGradConv(c, x, dy, g, spatial, kernel, ys);
+    }
     if (want[2] && bias) {
       const axes = [0, ...Array.from({ length: r }, (_, i) => i + 2)];
       out[2] = c.op('ReduceSum', [dy, c.ints(axes)], { keepdims: 0 });
@@ -557,6 +591,7 @@ function maxPoolRule(n: OnnxNode): GradRule {
         `MaxPool node ${n.name}: the gradient rule needs non-overlapping windows (stride = kernel, no padding, no dilation, floor mode); got kernel [${kernel}] strides [${g.strides}] pads [${g.pads}]. Hint: use maxpool size = stride, as VGG does.`,
       );
     }
+    if (c.formulation.maxPoolGrad === 'unpool') return [maxPoolGradUnpool(c, n, d[0]!, xs, kernel, g.strides)];
     const [N, C, H, W] = [xs[0]!, xs[1]!, xs[2]!, xs[3]!];
     const [Ho, Wo] = [g.out[0]!, g.out[1]!];
     const [Hc, Wc] = [Ho * kh, Wo * kw];
@@ -587,6 +622,29 @@ function maxPoolRule(n: OnnxNode): GradRule {
     if (Hc !== H || Wc !== W) dx = c.op('Pad', [dx, c.ints([0, 0, 0, 0, 0, 0, H - Hc, W - Wc])]);
     return [dx];
   };
+}
+
+/**
+ * dX of a max pool with non-overlapping windows by MaxUnpool: the forward node gets its Indices output
+ * (flat NCHW indices of each window's first maximum, row-major, as the `mask` rule picks ties) and dY is
+ * scattered there into zeros of the input's shape; rows and columns the pool never read stay zero.
+ */
+function maxPoolGradUnpool(
+  c: GradContext,
+  n: OnnxNode,
+  dy: string,
+  xs: number[],
+  kernel: number[],
+  strides: number[],
+): string {
+  if (!n.outputs[1]) {
+    n.outputs[1] = c.graph.fresh('pool_indices');
+    c.shapes.set(n.outputs[1], { type: 'int64', shape: c.shape(n.outputs[0]!) });
+  }
+  // No shape rule needed: the output shape is the forward input's, given as output_shape.
+  const dx = c.graph.node('MaxUnpool', [dy, n.outputs[1], c.ints(xs)], 1, { kernel_shape: kernel, strides })[0]!;
+  c.shapes.set(dx, { type: 'float32', shape: xs });
+  return dx;
 }
 
 // ───────────────────────────── lowering of training-mode batch norm ─────────────────────────────
@@ -791,7 +849,7 @@ export function appendGradients(
       for (const v of u.inputs) if (v !== '') reaches.add(v);
   }
 
-  const ctx = new GradContext(graph, shapes);
+  const ctx = new GradContext(graph, shapes, opts.formulation);
   const contributions = new Map<string, string[]>();
   const add = (v: string, g: string) => {
     const list = contributions.get(v);

@@ -25,6 +25,7 @@ import type {
   InferRequest,
   LoadOptions,
   ModelSession,
+  OpProfileRequest,
   SessionInfo,
   TrainRequest,
   TrainResult,
@@ -34,6 +35,7 @@ import { EXECUTION_PROVIDER, explainEpFailure, ortVersions, sessionOptions } fro
 import type { OrtDevice, OrtModule } from './runtime.ts';
 import { DeviceReader, DeviceUploader } from './device-io.ts';
 import { releaseWeightState } from './state.ts';
+import type { OpProfile } from '../../vocab/op-profile.ts';
 import type { CreateOrtTrainer, OrtTrainer, OrtWeightState } from './state.ts';
 
 const TRAINER_URL = new URL('./trainer.ts', import.meta.url);
@@ -320,6 +322,16 @@ export class OrtSession implements ModelSession {
     const host = await this.reader.read(this.state.tensors);
     for (const p of this.model.params) out[p.name] = { shape: [...p.shape], data: host.get(p.name)! };
     return out;
+  }
+
+  async profileOps(req: OpProfileRequest): Promise<OpProfile> {
+    this.live();
+    if (!this.trainer?.profileOps) {
+      throw new BackendError(`${this.info.backend}: ${this.trainerUnavailable ?? 'this trainer cannot profile'}.`, {
+        hint: 'profile a session loaded for training',
+      });
+    }
+    return this.trainer.profileOps(req);
   }
 
   /** ONNX Runtime for Node exposes no allocator statistics; the runner's RSS sampling covers the CPU. */

@@ -81,6 +81,8 @@ export interface OrtTrainerContext {
 
 export interface OrtTrainer {
   train(req: import('../types.ts').TrainRequest): Promise<import('../types.ts').TrainResult>;
+  /** Per-operator profile of training steps (`op-profile.ts`); the state is read, never replaced. */
+  profileOps?(req: import('../types.ts').OpProfileRequest): Promise<import('../../vocab/op-profile.ts').OpProfile>;
   dispose(): Promise<void>;
 }
 

@@ -11,10 +11,12 @@
 import { ModelError } from '../../errors.ts';
 import type { ModelGraph } from '../../models/ir.ts';
 import type { OptimizerConfig } from '../types.ts';
-import { appendGradients } from './autodiff.ts';
+import { appendGradients, type Formulation } from './autodiff.ts';
 import { buildForwardGraph } from './forward.ts';
 import type { ForwardGraph } from './forward.ts';
 import type { OnnxGraph } from './graph.ts';
+import { nodeSections } from './op-profile.ts';
+import type { StepSection } from '../../vocab/op-profile.ts';
 import { appendSgdMomentum, sgdConstants } from './optimizer.ts';
 import { appendSoftmaxCrossEntropy } from './train-loss.ts';
 import type { LabelType } from './train-loss.ts';
@@ -28,6 +30,8 @@ export interface TrainGraphOptions {
   labelType?: LabelType;
   /** Seed of the Dropout nodes' mask generator. */
   dropoutSeed?: number;
+  /** Gradient formulations (benchmarks and tests compare them; default: the fastest measured). */
+  formulation?: Formulation;
 }
 
 /**
@@ -91,6 +95,8 @@ export interface TrainStepGraph {
   /** The graph before serialisation (tests inspect it). */
   graph: OnnxGraph;
   labelType: LabelType;
+  /** The step section of every node (per-operator profiles: `op-profile.ts`). */
+  sections: Map<string, StepSection>;
 }
 
 /** Inputs and outputs of the gradient-only graph. */
@@ -119,6 +125,8 @@ interface Core {
   trainable: string[];
   statUpdates: Record<string, string>;
   labelType: LabelType;
+  /** Names of the nodes of the forward pass and loss, before differentiation. */
+  forwardNodes: Set<string>;
 }
 
 /** Forward + loss + gradients, shared by both graphs. */
@@ -147,10 +155,12 @@ function buildCore(model: ModelGraph, opts: TrainGraphOptions): Core {
     names: { loss: 'loss', correct: 'correct' },
   });
   const trainable = model.params.filter((p) => p.trainable).map((p) => p.name);
+  const forwardNodes = new Set(g.nodes.map((n) => n.name));
   const { grads: byValue } = appendGradients(
     g,
     loss,
     trainable.map((p) => fg.paramInputs[p]!),
+    { formulation: opts.formulation },
   );
   const grads: Record<string, string> = {};
   for (const p of trainable) grads[p] = byValue[fg.paramInputs[p]!]!;
@@ -166,7 +176,7 @@ function buildCore(model: ModelGraph, opts: TrainGraphOptions): Core {
       );
     }
   }
-  return { fg, g, labels, loss, correct, grads, trainable, statUpdates, labelType };
+  return { fg, g, labels, loss, correct, grads, trainable, statUpdates, labelType, forwardNodes };
 }
 
 /**
@@ -184,7 +194,11 @@ export function buildTrainStepGraph(
       `training graph of ${model.name}: batchSource 'gather' keeps the labels as int32. Hint: leave labelType at 'int32'.`,
     );
   }
-  const { fg, g, labels, loss, correct, grads, trainable, statUpdates, labelType } = buildCore(model, opts);
+  const { fg, g, labels, loss, correct, grads, trainable, statUpdates, labelType, forwardNodes } = buildCore(
+    model,
+    opts,
+  );
+  const optimizerFrom = g.nodes.length;
   const lr = g.input('lr', 'float32', []);
   const consts = sgdConstants(g, opts.optimizer);
   const inputs: TrainStepInputs = { x: fg.input, labels, lr, params: {}, velocities: {}, stats: {} };
@@ -207,11 +221,12 @@ export function buildTrainStepGraph(
   }
   g.output(outputs.loss, 'float32', []);
   g.output(outputs.correct, 'float32', []);
+  const sections = nodeSections(g, forwardNodes, optimizerFrom);
   if (source === 'gather') inputs.gather = gatherBatch(g, model, opts.batch, fg.input, labels);
   const bytes = g.toModelBytes({
     docString: `expbench training step of ${model.name}: batch ${opts.batch}${source === 'gather' ? ' gathered on the device' : ''}, SGD momentum ${opts.optimizer.momentum}, weight decay ${opts.optimizer.weightDecay}`,
   });
-  return { bytes, inputs, outputs, graph: g, labelType };
+  return { bytes, inputs, outputs, graph: g, labelType, sections };
 }
 
 /**

@@ -36,9 +36,12 @@ import { fillBatch, identityOrder } from '../../data/batch.ts';
 import type { Split } from '../../data/types.ts';
 import { BackendError, NumericError } from '../../errors.ts';
 import type { ModelGraph } from '../../models/ir.ts';
-import type { LoadOptions, StepInfo, TrainRequest, TrainResult } from '../types.ts';
+import { aggregateOpProfile, type OpProfile } from '../../vocab/op-profile.ts';
+import type { LoadOptions, OpProfileRequest, StepInfo, TrainRequest, TrainResult } from '../types.ts';
 import { DeviceReader, DeviceUploader, type DeviceValue } from './device-io.ts';
+import { ORT_PROFILE_SOURCE, parseOrtProfile, withProfiledSession } from './op-profile.ts';
 import type { OrtTrainer, OrtTrainerContext, OrtWeightState } from './state.ts';
+import type { Formulation } from './autodiff.ts';
 import { buildTrainStepGraph } from './train-graph.ts';
 import type { BatchSource, TrainStepGraph } from './train-graph.ts';
 
@@ -46,6 +49,32 @@ type Ort = OrtTrainerContext['ort'];
 
 /** Host memory one upload chunk of the training split may take (the normalised float32 copy). */
 export const UPLOAD_CHUNK_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Untimed runs of a CPU training step in build+init. ONNX Runtime's first run of a session grows its
+ * memory arena and records the allocation pattern, the second allocates that pattern as one block, and
+ * both touch fresh pages: on vgg-small at batch 64 the first two runs took 3–4× a steady step and the
+ * third 1.3× (the first timed round of `bench/train-throughput.ts` was the slowest in every run).
+ */
+export const CPU_WARMUP_RUNS = 3;
+
+/**
+ * Gradient formulations of the training graph on the CPU EP alone (`autodiff.ts`): the max-pool
+ * gradient by MaxUnpool of the forward pool's indices took 0.92–0.95× the CPU time per vgg-small step of the
+ * portable mask (`bench/ort-train-step.ts`, pool-mask vs default); the WebGPU EP rejects those indices.
+ */
+export const CPU_FORMULATION: Formulation = { maxPoolGrad: 'unpool' };
+
+/** Whether every execution provider of `eps` is the CPU's. */
+function cpuOnly(eps: InferenceSession.SessionOptions['executionProviders']): boolean {
+  const names = (eps ?? []).map((e) => (typeof e === 'string' ? e : e.name));
+  return names.length > 0 && names.every((n) => n === 'cpu');
+}
+
+/** {@link CPU_FORMULATION} on the CPU execution provider alone, else the portable defaults. */
+export function formulationFor(eps: InferenceSession.SessionOptions['executionProviders']): Formulation | undefined {
+  return cpuOnly(eps) ? CPU_FORMULATION : undefined;
+}
 
 /** Options of {@link createOrtTrainer} beyond what `load()` passes. */
 export interface OrtTrainerOptions {
@@ -186,6 +215,7 @@ class OrtTrainerImpl implements OrtTrainer {
     if (have) return have;
     const graph = buildTrainStepGraph(this.model, {
       batch,
+      formulation: formulationFor(this.sessionOptions.executionProviders),
       optimizer: this.opts.optimizer,
       dropoutSeed: this.opts.seed,
       labelType: 'int32',
@@ -414,13 +444,30 @@ class OrtTrainerImpl implements OrtTrainer {
   }
 
   /**
-   * Device mode: runs the step once on zeros and throws every output away, so the WebGPU EP compiles
-   * its shaders and sizes its buffers here (build+init) and not in the first timed training step. The
-   * state is only read: weights, velocities and running statistics stay as they are. The inputs come
-   * from the host, which is slower than a real step but is not timed as one. CPU mode needs none.
+   * Runs the step on zeros and throws every output away, so first-run costs land here (build+init) and
+   * not in the first timed training step. The state is only read: weights, velocities and running
+   * statistics stay as they are.
+   * - Device mode: once; the WebGPU EP compiles its shaders and sizes its buffers. The inputs come from
+   *   the host, which is slower than a real step but is not timed as one.
+   * - CPU mode: {@link CPU_WARMUP_RUNS} times, written into the step's spare outputs as a real step
+   *   writes them (see the constant for why more than once).
    */
   async warmUp(step: Step): Promise<void> {
-    if (!this.onDevice) return;
+    if (!this.onDevice) {
+      const g = step.graph;
+      step.xBuf.fill(0);
+      step.labelBuf.fill(0);
+      const feeds: Record<string, Tensor> = {
+        [g.inputs.x]: step.x,
+        [g.inputs.labels]: step.labels,
+        [g.inputs.lr]: this.lr,
+      };
+      for (const s of step.slots) feeds[s.input] = this.current(s);
+      const fetches: Record<string, Tensor> = { [g.outputs.loss]: step.loss!, [g.outputs.correct]: step.correct! };
+      for (const s of step.slots) fetches[s.output] = step.spare.get(s.key)!;
+      for (let i = 0; i < CPU_WARMUP_RUNS; i++) await step.session.run(feeds, fetches);
+      return;
+    }
     const g = step.graph;
     const B = step.batch;
     const feeds: Record<string, Tensor> = { [g.inputs.lr]: this.lr };
@@ -568,6 +615,63 @@ class OrtTrainerImpl implements OrtTrainer {
       }
     }
     return { steps, epochLoss, stoppedEarly };
+  }
+
+  /**
+   * Per-operator profile: the host-fed training step of `req.batchSize` in a session of its own with
+   * ONNX Runtime's profiler on, fed the current state and `req.order`'s first batches. Its outputs are
+   * dropped, so the state is read and never replaced.
+   */
+  async profileOps(req: OpProfileRequest): Promise<OpProfile> {
+    if (this.disposed) throw new BackendError('onnxruntime trainer used after dispose(). Hint: load the model again.');
+    if (!cpuOnly(this.sessionOptions.executionProviders))
+      throw new BackendError(
+        'per-operator profiles are taken on the CPU execution provider only: on a GPU one, ONNX Runtime times a kernel by its submission, not its execution',
+      );
+    const B = req.batchSize;
+    const total = req.warmupSteps + req.steps;
+    if (Math.floor(req.split.n / B) < 1)
+      throw new BackendError(
+        `onnxruntime profile: ${req.split.n} examples make no batch of ${B}. Hint: profile with a smaller batch or more data.`,
+      );
+    const step = await this.prepare(B, 'inputs');
+    const g = step.graph;
+    const [C, H, W] = this.model.input as [number, number, number];
+    const geo = { channels: C, height: H, width: W };
+    const batches = Math.floor(req.split.n / B);
+    const trace = await withProfiledSession(this.ort, g.bytes, this.sessionOptions, async (session) => {
+      for (let i = 0; i < total; i++) {
+        const start = (i % batches) * B;
+        fillBatch(
+          req.split,
+          geo,
+          this.opts.dataset.normalization,
+          req.order,
+          start,
+          B,
+          'NCHW',
+          step.xBuf,
+          step.labelBuf,
+        );
+        const feeds: Record<string, Tensor> = {
+          [g.inputs.x]: step.x,
+          [g.inputs.labels]: step.labels,
+          [g.inputs.lr]: this.lr,
+        };
+        for (const s of step.slots) feeds[s.input] = this.current(s);
+        const out = await session.run(feeds);
+        for (const t of Object.values(out)) t.dispose();
+      }
+    });
+    const { kernels, runMs } = parseOrtProfile(trace, g.sections, req.warmupSteps);
+    return aggregateOpProfile(kernels, {
+      source: ORT_PROFILE_SOURCE,
+      batchSize: B,
+      warmupSteps: req.warmupSteps,
+      steps: runMs.length,
+      stepWallMs: runMs,
+      note: `the training step graph in a separate session with profiling on, run ${req.warmupSteps} + ${req.steps} times on the trained weights; outputs discarded`,
+    });
   }
 
   /** Disposes an epoch's order and step counter (not the split or lr, which outlive the epoch). */

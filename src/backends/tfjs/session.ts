@@ -34,6 +34,7 @@ import type {
   InferRequest,
   LoadOptions,
   ModelSession,
+  OpProfileRequest,
   SessionInfo,
   StepInfo,
   TrainRequest,
@@ -42,6 +43,8 @@ import type {
 import { mixSeed, TfjsModel } from './model.ts';
 import type { BatchStats } from './model.ts';
 import { activateRuntime } from './runtime.ts';
+import { profileStep, TFJS_PROFILE_SOURCE, type SectionMark } from './op-profile.ts';
+import { aggregateOpProfile, type KernelTiming, type OpProfile } from '../../vocab/op-profile.ts';
 import type { RuntimeInfo } from './runtime.ts';
 
 /**
@@ -206,14 +209,18 @@ export class TfjsSession implements ModelSession {
     n: number,
     stats: BatchStats[],
     dropoutSeed: number,
+    mark?: SectionMark,
   ): { value: tf.Scalar; grads: tf.NamedTensorMap } {
     const model = this.requireModel();
+    mark?.('forward');
     const xs = this.inputTensor(x, n);
     const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(y.subarray(0, n), 'int32'), model.graph.numClasses));
     try {
       return tf.variableGrads(() => {
         const logits = model.forward(xs, { training: true, batchStats: stats, dropoutSeed });
-        return tf.losses.softmaxCrossEntropy(ys, logits) as tf.Scalar;
+        const loss = tf.losses.softmaxCrossEntropy(ys, logits) as tf.Scalar;
+        mark?.('backward');
+        return loss;
       }, model.trainable);
     } finally {
       xs.dispose();
@@ -221,8 +228,11 @@ export class TfjsSession implements ModelSession {
     }
   }
 
-  /** One optimisation step; returns the loss tensor (caller reads or disposes it). */
-  private step(x: Float32Array, y: Int32Array, n: number): tf.Scalar {
+  /**
+   * One optimisation step; returns the loss tensor (caller reads or disposes it). `mark` (profiles
+   * only) is called where the forward pass, the backward pass and the update begin.
+   */
+  private step(x: Float32Array, y: Int32Array, n: number, mark?: SectionMark): tf.Scalar {
     const model = this.requireModel();
     const stats: BatchStats[] = [];
     const wd = this.opts.optimizer.weightDecay;
@@ -230,7 +240,8 @@ export class TfjsSession implements ModelSession {
     try {
       // Everything but the loss is freed by the tidy, also when a kernel throws midway.
       return tf.tidy(() => {
-        const { value, grads } = this.lossAndGrads(x, y, n, stats, seed);
+        const { value, grads } = this.lossAndGrads(x, y, n, stats, seed, mark);
+        mark?.('optimizer');
         let g: tf.NamedTensorMap = grads;
         if (wd > 0) {
           g = {};
@@ -336,6 +347,47 @@ export class TfjsSession implements ModelSession {
     }
     await this.sync();
     return { steps, epochLoss, stoppedEarly };
+  }
+
+  /**
+   * Per-operator profile: `req.warmupSteps + req.steps` real training steps (they update the weights)
+   * on `req.order`'s first batches, each under `tf.profile` (`op-profile.ts`).
+   */
+  async profileOps(req: OpProfileRequest): Promise<OpProfile> {
+    await this.ensureBackend();
+    if (this.runtime.backendName === 'webgpu')
+      throw new BackendError(
+        'per-operator profiles are taken on CPU backends only: tf.profile times a WebGPU kernel by its submission, not its execution',
+      );
+    if (this.trainingUnavailable !== undefined)
+      throw new BackendError(`tfjs/${this.runtime.backendName} cannot train: ${this.trainingUnavailable}`, {
+        hint: 'profile a session loaded for training',
+      });
+    const B = req.batchSize;
+    const batches = Math.floor(req.split.n / B);
+    if (batches < 1)
+      throw new BackendError(
+        `tfjs profile: ${req.split.n} examples make no batch of ${B}. Hint: profile with a smaller batch or more data.`,
+      );
+    const buf = this.buffer(B);
+    const kernels: KernelTiming[] = [];
+    const wall: number[] = [];
+    for (let i = 0; i < req.warmupSteps + req.steps; i++) {
+      fillBatch(req.split, this.geo, this.dataset.normalization, req.order, (i % batches) * B, B, 'NHWC', buf.x, buf.y);
+      const p = await profileStep((mark) => this.step(buf.x, buf.y, B, mark).dispose());
+      await this.sync();
+      if (i < req.warmupSteps) continue;
+      kernels.push(...p.kernels);
+      wall.push(p.ms);
+    }
+    return aggregateOpProfile(kernels, {
+      source: TFJS_PROFILE_SOURCE,
+      batchSize: B,
+      warmupSteps: req.warmupSteps,
+      steps: req.steps,
+      stepWallMs: wall,
+      note: `${req.warmupSteps} + ${req.steps} training steps in a separate session, each under tf.profile`,
+    });
   }
 
   /** Waits until the device has finished every queued operation (reads one weight value back). */
