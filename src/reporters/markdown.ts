@@ -301,9 +301,14 @@ function throughputCell(r: ResultRecord | undefined, reasons: TableReasons): str
     : missingText(r, reasons, 'train');
 }
 
+/**
+ * A memory figure: bytes, the footnote of its source (the method only, so every repeat and shard of a
+ * case cites the same note) and, when it merges several runs of the phase, how many it is the worst of.
+ */
 function memoryText(f: MemoryFigure, notes: Footnotes): string {
   const text = `${metricLabel(f.metric)}: ${f.source}; ${f.reliable ? 'reliable' : 'not reliable'}${f.note ? ` (${f.note})` : ''}.`;
-  return `${bytes(f.bytes)} ${notes.mark(text)}`;
+  const n = f.measurements ?? 1;
+  return `${bytes(f.bytes)} ${notes.mark(text)}${n > 1 ? ` (worst of ${n})` : ''}`;
 }
 
 function memoryCell(
@@ -546,6 +551,8 @@ function moreMemory(
 }
 
 const BYTES_NOTE = 'Bytes in binary units (1 GiB = 2³⁰ bytes).';
+const WORST_NOTE =
+  'A case’s figure is the worst over every run of the phase (repeats and warm-up rounds), as the memory budgets judge it; “worst of n” counts them.';
 
 function memoryTable(records: readonly ResultRecord[], ctx: Ctx, fallback: boolean): string {
   const cases = byBackend(records);
@@ -592,7 +599,7 @@ function memoryTable(records: readonly ResultRecord[], ctx: Ctx, fallback: boole
     grid.length > 0 ? table(header, rows) : undefined,
     reasons.render(),
     notes.size > 0 ? `Sources:  \n${notes.render()}` : undefined,
-    `${BYTES_NOTE} Peak RSS is the resident set of the case’s own process; device memory comes from a backend counter or driver query where one exists.` +
+    `${BYTES_NOTE} ${WORST_NOTE} Peak RSS is the resident set of the case’s own process; device memory comes from a backend counter or driver query where one exists.` +
       ratioNote(pairs, 'needs less') +
       studyNote(ref, 'GPU memory') +
       sizeNote(records, ref),
@@ -738,7 +745,7 @@ function fig3Section(records: readonly ResultRecord[], opts: Required<MarkdownOp
       table(header, rows),
       reasons.render(),
       notes.size > 0 ? `Sources:  \n${notes.render()}` : undefined,
-      `${BYTES_NOTE} The figure plots peak RSS during training.` +
+      `${BYTES_NOTE} ${WORST_NOTE} The figure plots peak RSS during training.` +
         ratioNote(pairs, 'needs less') +
         studyNote(anyRef, 'GPU memory') +
         sizeNote(rs, anyRef),

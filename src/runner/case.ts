@@ -175,11 +175,8 @@ export function mergeRecords(parts: ResultRecord[]): ResultRecord {
       if (s.imagesPerSecond) (cur.imagesPerSecond ??= []).push(...s.imagesPerSecond);
     }
     if (r.accuracy) (out.accuracy ??= { samples: [] }).samples.push(...r.accuracy.samples);
-    for (const [phase, figs] of Object.entries(r.memory) as [
-      keyof ResultRecord['memory'],
-      ResultRecord['memory'][keyof ResultRecord['memory']],
-    ][]) {
-      out.memory[phase] = peakFigures([out.memory[phase] ?? [], figs ?? []]);
+    for (const phase of Object.keys(r.memory) as (keyof ResultRecord['memory'])[]) {
+      out.memory[phase] = peakFigures([out.memory[phase] ?? [], r.memory[phase] ?? []]);
     }
     if (r.loss) out.loss = r.loss;
     if (r.backend.session) out.backend.session = r.backend.session;

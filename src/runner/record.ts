@@ -28,6 +28,10 @@ export interface MemoryFigure {
   source: string;
   reliable: boolean;
   note?: string;
+  /** Readings a sampled figure is the maximum of (kept out of `source`, which names the method only). */
+  readings?: number;
+  /** Phase measurements (rounds and repeats) this figure is the worst of; absent means one. */
+  measurements?: number;
 }
 
 export interface EnvironmentInfo {
