@@ -14,6 +14,7 @@ import type { SampleSummary } from '../stats/summary.ts';
 import type { ReportFile, Reporter } from './types.ts';
 import { ReasonLetters, REASONS_HEADING, TableReasons } from './reasons.ts';
 import { newestBy } from './newest.ts';
+import { checksSection, failedMark, migrationNote } from './checks-view.ts';
 import {
   ARTEFACTS,
   byArchAndBackend,
@@ -123,6 +124,7 @@ export class MarkdownReporter implements Reporter {
     body.push(...accuracySection(records, ctx));
     body.push(...argmaxSection(records, ctx));
     body.push(...otherSection(records, ctx));
+    body.push(...checksSection(records));
     body.push(statusSection(records, ctx));
     // Rendered after the tables (they assign the letters) but placed before them: what could not run
     // on these machines is the first thing to know when reading the figures.
@@ -175,6 +177,7 @@ function intro(records: readonly ResultRecord[]): string {
     '',
     'Each `framework/device` column is one backend. A cell without a figure says why in short (`skipped: …`,',
     '`failed: CODE`) with a letter; "What did not run" lists the full reason for each letter once.',
+    ...(migrationNote(records) ? ['', migrationNote(records) as string] : []),
   ].join('\n');
 }
 
@@ -287,7 +290,7 @@ function measuredMemory(
 
 function timeCell(r: ResultRecord | undefined, phase: PhaseName, reasons: TableReasons): string {
   const s = r && r.status !== 'skipped' ? phaseSummary(r, phase) : undefined;
-  return r && s ? timeText(s) + fallbackSuffix(r) : missingText(r, reasons, phase);
+  return r && s ? timeText(s) + fallbackSuffix(r) + failedMark(r, 'time', phase) : missingText(r, reasons, phase);
 }
 
 function throughputCell(r: ResultRecord | undefined, reasons: TableReasons): string {
@@ -320,7 +323,7 @@ function memoryCell(
 ): string {
   const f = r && r.status !== 'skipped' ? memoryFigure(r, phase, metric) : undefined;
   return r && f
-    ? memoryText(f, notes) + fallbackSuffix(r)
+    ? memoryText(f, notes) + fallbackSuffix(r) + failedMark(r, phase, f.metric)
     : missingText(r, reasons, phase === 'dataset' ? 'load-data' : phase);
 }
 

@@ -54,29 +54,6 @@ export interface MemorySampler {
   readonly absent: AbsentSource[];
 }
 
-/**
- * The peak of several measurements of one phase (rounds in a process, a case's processes), the way
- * budgets judge them: per metric — what a figure measures, whatever source gave it — the worst
- * (highest) figure, with `measurements` counting the figures it is the worst of. Keyed by the metric
- * alone, so figures that differ only in how many readings a sampler took are one figure, not several.
- * Figures keep the order their metric first appears in.
- */
-export function peakFigures(lists: Iterable<readonly MemoryFigure[]>): MemoryFigure[] {
-  const worst = new Map<string, MemoryFigure>();
-  for (const figures of lists) {
-    for (const f of figures) {
-      const n = f.measurements ?? 1;
-      const cur = worst.get(f.metric);
-      if (!cur) worst.set(f.metric, { ...f, measurements: n });
-      else {
-        const total = (cur.measurements ?? 1) + n;
-        worst.set(f.metric, f.bytes > cur.bytes ? { ...f, measurements: total } : { ...cur, measurements: total });
-      }
-    }
-  }
-  return [...worst.values()];
-}
-
 /** Reads `VmHWM` and `VmRSS` (bytes) from a `/proc/<pid>/status` text. */
 export function parseProcStatus(text: string): { hwm?: number; rss?: number } {
   const out: { hwm?: number; rss?: number } = {};

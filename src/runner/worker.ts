@@ -16,7 +16,7 @@ import type { ModelGraph, Weights } from '../models/ir.ts';
 import { compareLogits } from '../models/parity.ts';
 import { referenceForward } from '../models/reference.ts';
 import { collectEnvironment } from './env.ts';
-import { peakFigures, startMemorySampler } from './memory.ts';
+import { startMemorySampler } from './memory.ts';
 import type { ChildMessage, ParentMessage, RunJob, WorkerPhase } from './protocol.ts';
 import {
   type CaseError,
@@ -24,6 +24,7 @@ import {
   newRecord,
   type Outcome,
   type ParityResult,
+  peakFigures,
   type ResultRecord,
   withOutcome,
 } from './record.ts';

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { parseComputeApps, parseProcStatus, peakFigures, startMemorySampler } from '../../src/runner/memory.ts';
+import { parseComputeApps, parseProcStatus, startMemorySampler } from '../../src/runner/memory.ts';
+import { peakFigures } from '../../src/runner/record.ts';
 
 const MiB = 2 ** 20;
 // A full collection between phases, so the test controls what is resident (large buffers are unmapped).
