@@ -15,6 +15,7 @@ import type { ReportFile, Reporter } from './types.ts';
 import { ReasonLetters, REASONS_HEADING, TableReasons } from './reasons.ts';
 import { newestBy } from './newest.ts';
 import { checksSection, failedMark, migrationNote } from './checks-view.ts';
+import { describeConditions, modelText, referenceDifferences } from './conditions.ts';
 import {
   ARTEFACTS,
   byArchAndBackend,
@@ -369,40 +370,13 @@ function ratioNote(pairs: readonly RatioPair[], lower: string): string {
 
 function studyNote(ref: StudyReference | undefined, what: string): string {
   return ref
-    ? ` ${ref.label}: ${what} as published (TensorFlow and Caffe2 on one K80), quoted from the experiment file.`
+    ? ` ${ref.label}: ${what} as published${ref.note ? ` (${ref.note})` : ''}, quoted from the experiment file.`
     : '';
 }
 
-/** The sizes of the study's runs (CIFAR-10: 10 epochs of batch 64 on 49,984 images, inference on 9,984). */
-const STUDY_SIZES = { epochs: 10, batchSize: 64, trainExamples: 49_984, testExamples: 9_984 } as const;
-
-/** A warning when records ran at other sizes than the study, so seconds are not compared with its. */
-function sizeNote(records: readonly ResultRecord[], ref: StudyReference | undefined): string {
-  if (!ref) return '';
-  const differ = records.some((r) => {
-    const e = r.experiment;
-    return (
-      e.epochs !== STUDY_SIZES.epochs ||
-      e.batchSize !== STUDY_SIZES.batchSize ||
-      e.trainExamples !== STUDY_SIZES.trainExamples ||
-      e.testExamples !== STUDY_SIZES.testExamples
-    );
-  });
-  return differ
-    ? ` The study ran ${STUDY_SIZES.epochs} epochs of batch ${STUDY_SIZES.batchSize} on ${count(STUDY_SIZES.trainExamples)} images and inferred on ${count(STUDY_SIZES.testExamples)}; these runs are sized differently (see above the table), so compare the study's Caffe2 : TF with the ONNX Runtime : TF.js ratios, not the absolute figures.`
-    : '';
-}
-
-function sizesOf(e: ResultRecord['experiment']): string {
-  return `${plural(e.epochs, 'epoch')} · batch ${e.batchSize} · ${count(e.trainExamples)} training / ${count(e.testExamples)} test images · ${plural(e.repeats, 'repeat')} · profile ${profileName(e.profile)}`;
-}
-
-/** The sizes the records ran with, in one line (several when cases differ, e.g. mixed profiles). */
-function describeSizes(records: readonly ResultRecord[], withArch = true): string {
-  const lines = [
-    ...new Set(records.map((r) => `${withArch ? `\`${r.experiment.arch}\` · ` : ''}${sizesOf(r.experiment)}`)),
-  ].sort();
-  return lines.length === 1 ? (lines[0] as string) : `Sizes differ between cases: ${lines.join('; ')}.`;
+/** The line beside a table that shows a reference's figures: what differs between them and the records. */
+function differences(records: readonly ResultRecord[], ref: StudyReference | undefined): string | undefined {
+  return ref ? referenceDifferences(ref.label, ref.conditions, records) : undefined;
 }
 
 /** Whether a reference places at least one figure under one of `keys`. */
@@ -460,10 +434,11 @@ function phaseTable(records: readonly ResultRecord[], ctx: Ctx): string {
     ]);
   }
   return join([
-    describeSizes(records, false),
+    describeConditions(records),
     table(header, rows),
+    differences(records, ref),
     reasons.render(),
-    CELLS_NOTE + ratioNote(pairs, 'is faster') + studyNote(ref, 'averages of 10 runs') + sizeNote(records, ref),
+    CELLS_NOTE + ratioNote(pairs, 'is faster') + studyNote(ref, 'timings'),
     timeRef ? unplacedText(timeRef, new Set(TIMED_PHASES)) : undefined,
     mismatchText(mismatch, 'times'),
   ]);
@@ -600,12 +575,12 @@ function memoryTable(records: readonly ResultRecord[], ctx: Ctx, fallback: boole
   ]);
   return join([
     grid.length > 0 ? table(header, rows) : undefined,
+    differences(records, ref),
     reasons.render(),
     notes.size > 0 ? `Sources:  \n${notes.render()}` : undefined,
     `${BYTES_NOTE} ${WORST_NOTE} Peak RSS is the resident set of the case’s own process; device memory comes from a backend counter or driver query where one exists.` +
       ratioNote(pairs, 'needs less') +
-      studyNote(ref, 'GPU memory') +
-      sizeNote(records, ref),
+      studyNote(ref, 'memory'),
     memRef ? unplacedText(memRef, new Set(['train', 'infer'])) : undefined,
     // Table 2's reference under Table 3 is expected (it is in seconds and shown in Table 2).
     fallback ? undefined : mismatchText(mismatch, 'memory'),
@@ -626,7 +601,7 @@ function table3Section(records: readonly ResultRecord[], ctx: Ctx): string[] {
     '## Table 3: memory',
     ...byExperimentAndArch(own).map(
       (g) =>
-        `${groupHeading(g.name, g.arch)}\n\n${lede}${describeSizes(g.records, false)}\n\n${memoryTable(g.records, ctx, fallback)}`,
+        `${groupHeading(g.name, g.arch)}\n\n${lede}${describeConditions(g.records)}\n\n${memoryTable(g.records, ctx, fallback)}`,
     ),
   ];
 }
@@ -689,10 +664,11 @@ function fig2Section(records: readonly ResultRecord[], opts: Required<MarkdownOp
     '## Fig. 2: training time against depth',
     ...figureLink(opts, FIGURE_FILES.fig2, 'Fig. 2: training time against depth', fig2Points(records).length > 0),
     join([
-      `Training time per architecture (the phase of Table 2's training row). ${describeSizes(rs, false)}`,
+      `Training time per architecture (the phase of Table 2's training row). ${describeConditions(rs, false)}`,
       table(header, rows),
+      differences(rs, anyRef),
       reasons.render(),
-      CELLS_NOTE + ratioNote(pairs, 'is faster') + studyNote(anyRef, 'training times') + sizeNote(rs, anyRef),
+      CELLS_NOTE + ratioNote(pairs, 'is faster') + studyNote(anyRef, 'training times'),
     ]),
   ];
 }
@@ -744,14 +720,14 @@ function fig3Section(records: readonly ResultRecord[], opts: Required<MarkdownOp
   parts.push(
     join([
       fromFig2 ? 'Measured in the Fig. 2 runs (no `fig3` experiment among the records).' : undefined,
-      `Memory while training, per architecture. ${describeSizes(rs, false)}`,
+      `Memory while training, per architecture. ${describeConditions(rs, false)}`,
       table(header, rows),
+      differences(rs, anyRef),
       reasons.render(),
       notes.size > 0 ? `Sources:  \n${notes.render()}` : undefined,
       `${BYTES_NOTE} ${WORST_NOTE} The figure plots peak RSS during training.` +
         ratioNote(pairs, 'needs less') +
-        studyNote(anyRef, 'GPU memory') +
-        sizeNote(rs, anyRef),
+        studyNote(anyRef, 'memory'),
       more,
     ]),
   );
@@ -765,7 +741,7 @@ function accuracySection(records: readonly ResultRecord[], ctx: Ctx): string[] {
   if (groups.length === 0) return [];
   const backends = orderBackends(groups.flatMap((g) => g.records.map((r) => r.backend.requested)));
   const reasons = new TableReasons(ctx.letters);
-  const header = ['Experiment · model', 'Trained on → tested on', ...backends.map(backendHeader)];
+  const header = ['Experiment · model', 'Width · data', 'Trained on → tested on', ...backends.map(backendHeader)];
   const rows = groups.map((g) => {
     const cases = byBackend(g.records);
     const sizes = [
@@ -776,8 +752,18 @@ function accuracySection(records: readonly ResultRecord[], ctx: Ctx): string[] {
         }),
       ),
     ].sort();
+    const setup = [
+      ...new Set(
+        g.records.map((r) => {
+          const d = r.experiment.dataset;
+          const img = d?.image ? ` ${d.image.height}×${d.image.width}` : '';
+          return `${modelText(r.experiment, false)} · ${d ? `${d.kind}${img}` : 'data unknown'}`;
+        }),
+      ),
+    ].sort();
     return [
       `${g.name} · \`${g.arch}\``,
+      setup.join('; '),
       sizes.join('; '),
       ...backends.map((b) => {
         const r = cases.get(b);
@@ -794,7 +780,7 @@ function accuracySection(records: readonly ResultRecord[], ctx: Ctx): string[] {
       table(
         header,
         rows,
-        header.map((_, i) => (i < 2 ? 'left' : 'right')),
+        header.map((_, i) => (i < 3 ? 'left' : 'right')),
       ),
       reasons.render(),
       'Share of the test split (images never trained on) classified correctly after training: median ± MAD over the repeats ' +

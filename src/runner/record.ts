@@ -140,10 +140,15 @@ export interface RecordCommon {
     profile: string | null;
     artefact?: string;
     arch: string;
+    /** Channel multiplier of the convolution widths (1 = the published widths); absent in @1 records. */
+    width?: number;
+    batchNorm?: boolean;
+    /** Seed of the initial weights and the epoch order. */
+    seed?: number;
     /** The YAML's reference data (the study's figures), passed through. */
     reference?: Record<string, unknown>;
     /** The data: kind (`synthetic`, `cifar10`, `image-folder`) and where it came from. */
-    dataset?: { kind: string; source: string };
+    dataset?: { kind: string; source: string; image?: { height: number; width: number; channels: number } };
     /** Sizes actually used. */
     trainExamples: number;
     testExamples: number;
@@ -228,6 +233,9 @@ export function newRecord(
       profile: exp.profile,
       artefact: exp.artefact,
       arch: exp.model.arch,
+      width: exp.model.width,
+      batchNorm: exp.model.batchNorm,
+      seed: exp.training.seed,
       reference: exp.reference,
       trainExamples: exp.dataset.train,
       testExamples: exp.dataset.test,

@@ -169,7 +169,11 @@ async function loadCaseData(exp: RunJob['experiment'], record: ResultRecord): Pr
   record.memory.dataset = [
     { metric: 'dataset', bytes: data.bytes, source: 'bytes of the loaded images and labels', reliable: true },
   ];
-  record.experiment.dataset = { kind: data.kind, source: data.source };
+  record.experiment.dataset = {
+    kind: data.kind,
+    source: data.source,
+    image: { height: data.height, width: data.width, channels: data.channels },
+  };
   record.experiment.trainExamples = data.train.n;
   record.experiment.testExamples = data.test.n;
   return data;
