@@ -5,6 +5,7 @@
  *   expbench validate [files…]                                          check experiment files, print located errors
  *   expbench report [results…] --out docs                               regenerate docs from stored records (merges shards)
  *   expbench baseline update [results…] [--file baselines/baseline.json] accept results as the new baseline
+ *   expbench diff [results…] [--baseline f | --against results…]     what a run changed, as markdown for a pull request
  *   expbench data cifar10 [--dir d]                                     download and verify the official CIFAR-10 archive
  */
 import { spawn } from 'node:child_process';
@@ -154,6 +155,30 @@ export async function main(argv: string[]): Promise<number> {
       const { runBaselineCommand } = await import('./baseline-command.ts');
       result = runBaselineCommand({ action, inputs, file: flags.file });
     });
+  cli
+    .command(
+      'diff [...results]',
+      'What a run changed, as compact markdown for a pull request (default: against what each case was gated on)',
+    )
+    .option('--baseline <file>', 'Compare with this baseline file')
+    .option(
+      '--against <results>',
+      'Compare with these result folders or files (comma separated), e.g. the merge base run',
+    )
+    .option('--out <file>', 'Write the markdown to this file instead of stdout')
+    .option('--summary <file>', 'Also append it to this file (default: $GITHUB_STEP_SUMMARY when set)')
+    .action(
+      async (inputs: string[], flags: { baseline?: string; against?: string; out?: string; summary?: string }) => {
+        const { runDiffCommand } = await import('./diff-command.ts');
+        result = runDiffCommand({
+          inputs,
+          baseline: flags.baseline,
+          against: flags.against?.split(',').filter((x) => x !== ''),
+          out: flags.out,
+          summary: flags.summary ?? process.env.GITHUB_STEP_SUMMARY,
+        });
+      },
+    );
   cli
     .command('data <dataset>', 'Download and verify a dataset (cifar10)')
     .option('--dir <dir>', 'Target folder (default: EXPBENCH_DATA or the per-user cache)')

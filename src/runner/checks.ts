@@ -6,7 +6,7 @@
  * these checks and the reporters render them, so a test run and its reports cannot disagree.
  */
 import type { Expectations } from '../config/types.ts';
-import { type BaselineFile, gateRecord, type PhaseVerdict } from './baseline.ts';
+import { BASELINE_SCHEMA, type BaselineFile, gateRecord, mergeRecords, type PhaseVerdict } from './baseline.ts';
 import { evaluateBudgets } from './budgets.ts';
 import { DEFAULT_GATE, type GateOptions } from './gate.ts';
 import {
@@ -192,4 +192,40 @@ export function applyChecks(record: ResultRecord, checks: CaseCheck[]): ResultRe
 /** Whether a record failed only its checks (its measurements are complete). */
 export function failedByChecks(record: ResultRecord): boolean {
   return record.status === 'failed' && record.error?.code === CHECK_FAILED;
+}
+
+/** The gate options a record ran under: those of its stored regression checks, else the defaults. */
+function recordedGate(r: ResultRecord): GateOptions {
+  const g = r.checks?.find((c) => c.gate)?.gate;
+  return g ? { ...DEFAULT_GATE, threshold: g.threshold, alpha: g.alpha } : { ...DEFAULT_GATE };
+}
+
+/**
+ * Other runs' records as an in-memory baseline, so a run can be gated against them (e.g. the merge
+ * base's) with the same matching rules (machine, workload, backend) as against the stored baseline.
+ */
+export function baselineOfRecords(records: readonly ResultRecord[]): BaselineFile {
+  const file: BaselineFile = { schema: BASELINE_SCHEMA, machines: {} };
+  mergeRecords(file, records);
+  return file;
+}
+
+/**
+ * Each record's regression checks against `file` (by case key), under the gate options the record
+ * was judged with; cases that did not finish their measurements get none.
+ */
+export function regressionsAgainst(
+  records: readonly ResultRecord[],
+  file: BaselineFile | undefined,
+): Map<string, CaseCheck[]> {
+  const out = new Map<string, CaseCheck[]>();
+  for (const r of records) {
+    if (r.status !== 'passed' && !failedByChecks(r)) {
+      out.set(r.key, []);
+      continue;
+    }
+    const gate = recordedGate(r);
+    out.set(r.key, regressionChecks(gateRecord(r, file, gate), gate));
+  }
+  return out;
 }
