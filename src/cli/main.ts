@@ -6,6 +6,7 @@
  *   expbench report [results…] --out docs                               regenerate docs from stored records (merges shards)
  *   expbench baseline update [results…] [--file baselines/baseline.json] accept results as the new baseline
  *   expbench diff [results…] [--baseline f | --against results…]     what a run changed, as markdown for a pull request
+ *   expbench history [--file f] [--case text] [--out dir]             each metric's series, its change points, a trend figure
  *   expbench data cifar10 [--dir d]                                     download and verify the official CIFAR-10 archive
  */
 import { spawn } from 'node:child_process';
@@ -179,6 +180,16 @@ export async function main(argv: string[]): Promise<number> {
         });
       },
     );
+  cli
+    .command('history', "Each metric's series over the runs, the change points found in it, and a trend figure")
+    .option('--file <path>', 'History file (default: EXPBENCH_HISTORY or .expbench/history.json)')
+    .option('--case <text>', 'Only cases whose key contains this text')
+    .option('--out <dir>', 'Folder of the trend figure', { default: '.expbench/history' })
+    .action(async (flags: { file?: string; case?: string; out: string }) => {
+      const { runHistoryCommand } = await import('./history-command.ts');
+      const { runSettings } = await import('../plugin/settings.ts');
+      result = runHistoryCommand({ file: flags.file ?? runSettings().historyFile, case: flags.case, out: flags.out });
+    });
   cli
     .command('data <dataset>', 'Download and verify a dataset (cifar10)')
     .option('--dir <dir>', 'Target folder (default: EXPBENCH_DATA or the per-user cache)')

@@ -44,6 +44,9 @@ export class ExpbenchReporter implements Reporter {
     if (records.length === 0) return;
     const outDir = this.options.outDir ?? settings.reportDir;
     const written = await writeReport(records, outDir);
+    const { appendHistory, currentCommit, historyPoints } = await import('../runner/history.ts');
+    await appendHistory(settings.historyFile, historyPoints(records, currentCommit()));
+    written.push(settings.historyFile);
     const summary = process.env.GITHUB_STEP_SUMMARY;
     if (summary) {
       const { renderDiff } = await import('../reporters/diff.ts');

@@ -33,6 +33,7 @@ function vitest(name: string, extra: NodeJS.ProcessEnv = {}): { status: number |
     EXPBENCH_RUN_ID: name,
     EXPBENCH_REPORT_DIR: join(dir, `${name}-report`),
     EXPBENCH_BASELINE: baseline,
+    EXPBENCH_HISTORY: join(dir, 'history.json'),
     CI: 'true',
     NO_COLOR: '1',
     FORCE_COLOR: '0',
@@ -144,4 +145,12 @@ test('expbench diff against the baseline file recomputes the verdicts the run re
   ).toBe(0);
   expect(vsFirst).toMatch(/compared with run `first`/);
   expect(vsFirst).not.toMatch(/\| slowed › fake\/paced \| train time \|.*❌ slower/);
+});
+
+test('each run appended its summaries to the history, keyed by case and metric, with time and machine', async () => {
+  const { readHistory, historySeries } = await import('../../src/runner/history.ts');
+  const series = historySeries(await readHistory(join(dir, 'history.json')));
+  const slowed = series.find((s) => s.key === 'slowed › fake/paced' && s.metric === 'train')!;
+  expect(slowed.points.map((p) => p.runId)).toEqual(['first', 'second']);
+  expect(slowed.points[0]).toMatchObject({ n: 4, machine: records.get('slowed › fake/paced')!.env.fingerprint });
 });
