@@ -15,6 +15,7 @@ import type { ReportFile, Reporter } from './types.ts';
 import { ReasonLetters, REASONS_HEADING, TableReasons } from './reasons.ts';
 import { newestBy } from './newest.ts';
 import { checksSection, failedMark, migrationNote } from './checks-view.ts';
+import { installSection } from './install-section.ts';
 import { describeConditions, modelText, referenceDifferences } from './conditions.ts';
 import {
   ARTEFACTS,
@@ -125,6 +126,7 @@ export class MarkdownReporter implements Reporter {
     body.push(...accuracySection(records, ctx));
     body.push(...argmaxSection(records, ctx));
     body.push(...otherSection(records, ctx));
+    body.push(...installSection(records));
     body.push(...checksSection(records));
     body.push(statusSection(records, ctx));
     // Rendered after the tables (they assign the letters) but placed before them: what could not run

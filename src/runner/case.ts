@@ -12,6 +12,7 @@ import type { Availability, BackendId } from '../backends/types.ts';
 import type { Case } from '../config/types.ts';
 import { writeJsonAtomic } from './atomic.ts';
 import { collectEnvironment } from './env.ts';
+import { packageSizes } from './install-size.ts';
 import { parseComputeApps } from './memory.ts';
 import { spawnWorker } from './child.ts';
 import type { ChildMessage, ProgressInfo, WorkerPhase } from './protocol.ts';
@@ -95,6 +96,8 @@ export async function runCase(c: Case, opts: RunCaseOptions): Promise<ResultReco
       if (r.status !== 'passed') break;
     }
     const merged = mergeRecords(records);
+    const used = Object.keys(merged.backend.session?.versions ?? {});
+    if (used.length > 0) merged.backend.installBytes = await packageSizes(used);
     const record = opts.evaluate ? await opts.evaluate(merged) : merged;
     await writeJsonAtomic(file, record);
     return record;

@@ -157,7 +157,12 @@ export interface RecordCommon {
     repeats: number;
     paramCount?: number;
   };
-  backend: { requested: BackendId; session?: SessionInfo };
+  backend: {
+    requested: BackendId;
+    session?: SessionInfo;
+    /** Bytes on disk of the packages the session used (`session.versions`), as installed here. */
+    installBytes?: Record<string, number>;
+  };
   env: EnvironmentInfo;
   phases: Partial<Record<PhaseName, PhaseSamples>>;
   /** Test accuracy per repeat. */

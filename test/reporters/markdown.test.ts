@@ -507,4 +507,19 @@ describe('MarkdownReporter', () => {
     expect(cellAt(acc, 'fig2 · `vgg11`', 'Width · data')).toBe('width 1, no batch norm · cifar10 32×32');
     expect(doc).toContain('Share of the test split (images never trained on) classified correctly');
   });
+
+  it("lists each backend's install size from its records, newest first", () => {
+    const r = makeRecord({ artefact: 'table2', backend: 'onnxruntime/cpu', train: [1] });
+    r.backend.installBytes = { 'onnxruntime-node': 287 * MiB, 'onnxruntime-common': 512 * 1024 };
+    const t = makeRecord({ artefact: 'table2', backend: 'tfjs/wasm', train: [1] });
+    t.backend.installBytes = { '@tensorflow/tfjs-core': 35 * MiB, '@tensorflow/tfjs-backend-wasm': 12 * MiB };
+    const doc = render([r, t]);
+    expect(doc).toContain(
+      '| `tfjs/wasm` | @tensorflow/tfjs-backend-wasm 12.0 MiB, @tensorflow/tfjs-core 35.0 MiB | 47.0 MiB |',
+    );
+    expect(doc).toContain('| `onnxruntime/cpu` | onnxruntime-common 512 KiB, onnxruntime-node 287 MiB | 288 MiB |');
+    expect(render([makeRecord({ artefact: 'table2', backend: 'tfjs/wasm', train: [1] })])).not.toContain(
+      '## Install size',
+    );
+  });
 });
