@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'BUDGET'
   | 'BASELINE'
   | 'RECORD'
+  | 'HISTORY'
   | 'WORKER_CRASH'
   | 'WORKER_TIMEOUT'
   | 'INTERRUPTED'

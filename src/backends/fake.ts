@@ -2,8 +2,11 @@
  * Backends for expbench's own tests of the runner: one that really learns (a nearest-centroid
  * classifier over the normalised pixels, so accuracy figures are genuine and cheap), and ones that
  * fail the way native runtimes do — segfault, abort, hang, run out of memory, produce NaN, throw —
- * so crash isolation, timeouts and numeric checks are tested against real process deaths, and one that
- * is never available.
+ * so crash isolation, timeouts and numeric checks are tested against real process deaths, one that
+ * is never available, and one (`fake/paced`) whose phases take a steady, known time — load, each
+ * training epoch and inference run until a deadline set when they start, so the regression gate can be
+ * tested on timings that stay steady on a loaded machine (the work is done well within the deadline,
+ * and one timer wake-up per phase is the only jitter).
  */
 import { fillBatch, identityOrder } from '../data/batch.ts';
 import type { Dataset } from '../data/types.ts';
@@ -19,7 +22,13 @@ import type {
   TrainResult,
 } from './types.ts';
 
-export type FakeMode = 'ok' | 'segfault' | 'abort' | 'hang' | 'oom' | 'nan' | 'throw' | 'unavailable';
+export type FakeMode = 'ok' | 'paced' | 'segfault' | 'abort' | 'hang' | 'oom' | 'nan' | 'throw' | 'unavailable';
+
+/** How long `fake/paced` takes: to load, per training epoch, per inference (milliseconds). */
+export const PACE_MS = { load: 300, epoch: 1000, infer: 300 } as const;
+
+/** Waits until `performance.now()` reaches `deadline`. */
+const until = (deadline: number) => new Promise((r) => setTimeout(r, Math.max(0, deadline - performance.now())));
 
 export function createFakeBackend(mode: FakeMode): Backend {
   const id = `fake/${mode}` as BackendId;
@@ -36,6 +45,7 @@ export function createFakeBackend(mode: FakeMode): Backend {
     },
     async load(_model: ModelGraph, weights: Weights, opts: LoadOptions): Promise<ModelSession> {
       if (mode === 'throw') throw new Error('fake/throw: load failed on purpose');
+      if (mode === 'paced') await until(performance.now() + PACE_MS.load);
       return new FakeSession(id, mode, weights, opts.dataset);
     },
   };
@@ -65,6 +75,7 @@ class FakeSession implements ModelSession {
     const y = new Int32Array(batchSize);
     const epochLoss: number[] = [];
     for (let epoch = 0; epoch < req.epochs; epoch++) {
+      const deadline = performance.now() + PACE_MS.epoch;
       const order = req.order(epoch);
       let lossSum = 0;
       for (let step = 0; step < steps; step++) {
@@ -100,6 +111,7 @@ class FakeSession implements ModelSession {
         }
       }
       epochLoss.push(lossSum / Math.max(1, steps));
+      if (this.mode === 'paced') await until(deadline);
     }
     this.finish(sums, counts);
     return { steps: steps * req.epochs, epochLoss, stoppedEarly: false };
@@ -113,6 +125,7 @@ class FakeSession implements ModelSession {
   }
 
   async infer(req: InferRequest): Promise<Int32Array> {
+    const deadline = performance.now() + PACE_MS.infer;
     const out = new Int32Array(req.split.n);
     const x = new Float32Array(req.batchSize * this.per);
     const ident = identityOrder(req.split.n);
@@ -121,6 +134,7 @@ class FakeSession implements ModelSession {
       fillBatch(req.split, this.data, this.data.normalization, ident, start, count, 'NCHW', x);
       for (let b = 0; b < count; b++) out[start + b] = this.nearest(x, b * this.per);
     }
+    if (this.mode === 'paced') await until(deadline);
     return out;
   }
 

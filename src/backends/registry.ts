@@ -15,6 +15,7 @@ const factories: Record<KnownBackendId, BackendFactory> = {
   'onnxruntime/webgpu': async () => (await import('./onnxruntime/index.ts')).createOrtBackend('webgpu'),
   'onnxruntime/cuda': async () => (await import('./onnxruntime/index.ts')).createOrtBackend('cuda'),
   'fake/ok': async () => (await import('./fake.ts')).createFakeBackend('ok'),
+  'fake/paced': async () => (await import('./fake.ts')).createFakeBackend('paced'),
   'fake/segfault': async () => (await import('./fake.ts')).createFakeBackend('segfault'),
   'fake/abort': async () => (await import('./fake.ts')).createFakeBackend('abort'),
   'fake/hang': async () => (await import('./fake.ts')).createFakeBackend('hang'),

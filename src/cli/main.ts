@@ -6,6 +6,8 @@
  *   expbench validate [files…]                                          check experiment files, print located errors
  *   expbench report [results…] --out docs                               regenerate docs from stored records (merges shards)
  *   expbench baseline update [results…] [--file baselines/baseline.json] accept results as the new baseline
+ *   expbench diff [results…] [--baseline f | --against results…]     what a run changed, as markdown for a pull request
+ *   expbench history [--file f] [--case text] [--out dir]             each metric's series, its change points, a trend figure
  *   expbench data cifar10 [--dir d]                                     download and verify the official CIFAR-10 archive
  */
 import { spawn } from 'node:child_process';
@@ -158,6 +160,40 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (action: string, inputs: string[], flags: { file: string }) => {
       const { runBaselineCommand } = await import('./baseline-command.ts');
       result = runBaselineCommand({ action, inputs, file: flags.file });
+    });
+  cli
+    .command(
+      'diff [...results]',
+      'What a run changed, as compact markdown for a pull request (default: against what each case was gated on)',
+    )
+    .option('--baseline <file>', 'Compare with this baseline file')
+    .option(
+      '--against <results>',
+      'Compare with these result folders or files (comma separated), e.g. the merge base run',
+    )
+    .option('--out <file>', 'Write the markdown to this file instead of stdout')
+    .option('--summary <file>', 'Also append it to this file (default: $GITHUB_STEP_SUMMARY when set)')
+    .action(
+      async (inputs: string[], flags: { baseline?: string; against?: string; out?: string; summary?: string }) => {
+        const { runDiffCommand } = await import('./diff-command.ts');
+        result = runDiffCommand({
+          inputs,
+          baseline: flags.baseline,
+          against: flags.against?.split(',').filter((x) => x !== ''),
+          out: flags.out,
+          summary: flags.summary ?? process.env.GITHUB_STEP_SUMMARY,
+        });
+      },
+    );
+  cli
+    .command('history', "Each metric's series over the runs, the change points found in it, and a trend figure")
+    .option('--file <path>', 'History file (default: EXPBENCH_HISTORY or .expbench/history.json)')
+    .option('--case <text>', 'Only cases whose key contains this text')
+    .option('--out <dir>', 'Folder of the trend figure', { default: '.expbench/history' })
+    .action(async (flags: { file?: string; case?: string; out: string }) => {
+      const { runHistoryCommand } = await import('./history-command.ts');
+      const { runSettings } = await import('../plugin/settings.ts');
+      result = runHistoryCommand({ file: flags.file ?? runSettings().historyFile, case: flags.case, out: flags.out });
     });
   cli
     .command('data <dataset>', 'Download and verify a dataset (cifar10)')

@@ -1,9 +1,11 @@
 /**
  * The Vitest reporter that closes a run: it reads this run's result records (never Vitest's own
  * state) and writes the comparison report beside them, so `vitest run` and `expbench run` produce the
- * same documents from the same records.
+ * same documents from the same records. Under GitHub Actions (`GITHUB_STEP_SUMMARY` set) it also
+ * appends the pull-request report (src/reporters/diff.ts) to the job's summary.
  */
 import { existsSync } from 'node:fs';
+import { appendFile } from 'node:fs/promises';
 import type { TestModule, Vitest } from 'vitest/node';
 import type { Reporter } from 'vitest/reporters';
 import { nameFilterMatchedNothing } from './name-filter.ts';
@@ -42,6 +44,15 @@ export class ExpbenchReporter implements Reporter {
     if (records.length === 0) return;
     const outDir = this.options.outDir ?? settings.reportDir;
     const written = await writeReport(records, outDir);
+    const { appendHistory, currentCommit, historyPoints } = await import('../runner/history.ts');
+    await appendHistory(settings.historyFile, historyPoints(records, currentCommit()));
+    written.push(settings.historyFile);
+    const summary = process.env.GITHUB_STEP_SUMMARY;
+    if (summary) {
+      const { renderDiff } = await import('../reporters/diff.ts');
+      await appendFile(summary, renderDiff(records), 'utf8');
+      written.push(summary);
+    }
     if (this.options.verbose ?? true) {
       for (const w of warnings) process.stderr.write(`expbench: ${w}\n`);
       process.stderr.write(

@@ -10,6 +10,7 @@
  * | EXPBENCH_BACKENDS       | comma list of backend ids or devices to run          | all                                  |
  * | EXPBENCH_BASELINE       | baseline file                                        | baselines/baseline.json              |
  * | EXPBENCH_REPORT_DIR     | where the end-of-run report is written               | .expbench/report                     |
+ * | EXPBENCH_HISTORY        | history file each run's summaries are appended to    | .expbench/history.json               |
  * | EXPBENCH_PROGRESS       | 1: live progress even in CI; 0: never                | on for a terminal, off in CI         |
  */
 import { randomBytes } from 'node:crypto';
@@ -27,6 +28,7 @@ export interface RunSettings {
   resultsDir: string;
   baselineFile: string;
   reportDir: string;
+  historyFile: string;
   echo: boolean;
   backendFilter(id: string): boolean;
 }
@@ -81,6 +83,7 @@ export function runSettings(env: NodeJS.ProcessEnv = process.env, cwd = process.
     resultsDir: resolve(cwd, env.EXPBENCH_RESULTS_DIR || join('.expbench', 'results', runId)),
     baselineFile: resolve(cwd, env.EXPBENCH_BASELINE || join('baselines', 'baseline.json')),
     reportDir: resolve(cwd, env.EXPBENCH_REPORT_DIR || join('.expbench', 'report')),
+    historyFile: resolve(cwd, env.EXPBENCH_HISTORY || join('.expbench', 'history.json')),
     echo: env.EXPBENCH_ECHO === '1',
     backendFilter: (id) => filter.length === 0 || filter.some((f) => selects(f, id)),
   };

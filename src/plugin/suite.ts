@@ -14,13 +14,12 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { expandCases, loadExperiment } from '../config/load.ts';
 import type { Case, Experiment } from '../config/types.ts';
 import { writeJsonAtomic } from '../runner/atomic.ts';
-import { gateRecord, readBaseline } from '../runner/baseline.ts';
-import { checkBudgets, type BudgetFailure } from '../runner/budgets.ts';
+import { readBaseline } from '../runner/baseline.ts';
 import { probeInChild, recordFileName, runCase, skippedRecord } from '../runner/case.ts';
+import { applyChecks, type BaselineSource, evaluateChecks, failedByChecks } from '../runner/checks.ts';
 import { collectEnvironment } from '../runner/env.ts';
-import { DEFAULT_GATE } from '../runner/gate.ts';
 import { createProgress } from '../runner/progress.ts';
-import type { ResultRecord } from '../runner/record.ts';
+import type { CaseCheck, ResultRecord } from '../runner/record.ts';
 import { PHASE_SHORT_LABELS as PHASE_TITLES, TIMED_PHASES } from '../vocab/phases.ts';
 import { runSettings } from './settings.ts';
 
@@ -75,6 +74,9 @@ function defineCase(c: Case, exp: Experiment, settings: ReturnType<typeof runSet
           resultsDir: settings.resultsDir,
           onProgress: (p) => progress.update({ ...p, label: `${c.key} (${p.repeat + 1}/${p.repeats})` }),
           echo: settings.echo,
+          // The checks are judged once, into the record; the tests below only read them.
+          evaluate: async (r) =>
+            applyChecks(r, evaluateChecks(r, exp.expect, await baselineSource(settings.baselineFile))),
         });
       },
       (exp.timeout + 120) * 1000,
@@ -87,7 +89,7 @@ function defineCase(c: Case, exp: Experiment, settings: ReturnType<typeof runSet
     };
     /** Fails with the case's error when it ended before or in `phase`. */
     const requireReached = (r: ResultRecord, phase: string): void => {
-      if (r.status === 'crashed' || r.status === 'failed') {
+      if ((r.status === 'crashed' || r.status === 'failed') && !failedByChecks(r)) {
         const e = r.error;
         const where = e.phase ? ` in phase ${e.phase}` : '';
         const extra = [
@@ -101,10 +103,13 @@ function defineCase(c: Case, exp: Experiment, settings: ReturnType<typeof runSet
         );
       }
     };
-    const budgetFailures = (r: ResultRecord, pick: (f: BudgetFailure) => boolean): string[] =>
-      checkBudgets(r, exp.expect)
-        .filter(pick)
-        .map((f) => f.message);
+    /** Throws with the reasons of the record's failed checks that `pick` selects. */
+    const assertChecks = (r: ResultRecord, pick: (k: CaseCheck) => boolean, lead = ''): CaseCheck[] => {
+      const mine = (r.checks ?? []).filter(pick);
+      const failed = mine.filter((k) => k.verdict === 'failed');
+      if (failed.length) throw new Error(`${c.key}: ${lead}${failed.map((k) => k.reason).join('\n')}`);
+      return mine;
+    };
 
     for (const phase of TIMED_PHASES) {
       test(PHASE_TITLES[phase], () => {
@@ -113,53 +118,44 @@ function defineCase(c: Case, exp: Experiment, settings: ReturnType<typeof runSet
         expect(r.phases[phase]?.samples.length, `${c.key}: no ${PHASE_TITLES[phase]} samples`).toBeGreaterThan(0);
         // A phase's own time and memory budgets; the whole-case device memory budget goes with training,
         // where device memory peaks.
-        const fails = budgetFailures(
+        assertChecks(
           r,
-          (f) => f.phase === phase || (phase === 'train' && f.kind === 'memory' && f.phase === undefined),
+          (k) =>
+            ((k.kind === 'time' || k.kind === 'memory') && k.phase === phase) ||
+            (phase === 'train' && k.kind === 'memory' && k.phase === undefined),
         );
-        if (fails.length) throw new Error(`${c.key}: ${fails.join('\n')}`);
       });
     }
 
     test('accuracy', () => {
       const r = get();
       requireReached(r, 'accuracy');
-      const fails = budgetFailures(r, (f) => f.kind === 'accuracy');
-      if (fails.length) throw new Error(`${c.key}: ${fails.join('\n')}`);
+      assertChecks(r, (k) => k.kind === 'accuracy');
       expect(r.accuracy?.samples.length ?? 0).toBeGreaterThan(0);
     });
 
     test('parity', (ctx) => {
       const r = get();
-      if (!r.parity) {
-        requireReached(r, 'parity');
-        ctx.skip(r.paritySkipped ?? 'parity not run');
-        return;
-      }
-      const p = r.parity;
-      if (!p.passed) {
-        throw new Error(
-          `${c.key}: logits differ from ${p.reference} on the same weights and ${p.examples} examples: ` +
-            `max abs error ${p.maxAbs.toExponential(3)}, max rel error ${p.maxRel.toExponential(3)} > tolerance ${p.tolerance}`,
-        );
-      }
+      const [parity] = assertChecks(r, (k) => k.kind === 'parity');
+      if (!parity) requireReached(r, 'parity');
+      if (parity?.verdict !== 'passed') ctx.skip(parity?.reason ?? 'parity not run');
     });
 
-    test('regression', async (ctx) => {
+    test('regression', (ctx) => {
       const r = get();
       requireReached(r, 'regression');
-      const baseline = await readBaseline(settings.baselineFile);
-      if (!baseline) return ctx.skip(`no baseline file at ${settings.baselineFile} (run \`expbench baseline update\`)`);
-      const gate = { ...DEFAULT_GATE, ...exp.expect.regression };
-      const verdicts = gateRecord(r, baseline, gate);
-      const regressions = verdicts.filter((v) => v.status === 'regression');
-      if (regressions.length) {
-        throw new Error(
-          `${c.key}: significant regression against the baseline\n${regressions.map((v) => v.message).join('\n')}`,
-        );
-      }
-      const compared = verdicts.filter((v) => v.status === 'pass' || v.status === 'improvement');
-      if (compared.length === 0) return ctx.skip(verdicts.map((v) => v.message).join('; ') || 'nothing to compare');
+      const checks = assertChecks(r, (k) => k.kind === 'regression', 'significant regression against the baseline\n');
+      if (!checks.some((k) => k.verdict === 'passed'))
+        ctx.skip(checks.map((k) => k.reason).join('; ') || 'nothing to compare');
     });
   });
+}
+
+/** The baseline the regression checks compare with; a corrupt file fails the checks, naming it. */
+async function baselineSource(path: string): Promise<BaselineSource> {
+  try {
+    return { kind: 'file', path, file: await readBaseline(path) };
+  } catch (e) {
+    return { kind: 'unreadable', path, error: (e as Error).message };
+  }
 }

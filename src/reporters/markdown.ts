@@ -14,6 +14,9 @@ import type { SampleSummary } from '../stats/summary.ts';
 import type { ReportFile, Reporter } from './types.ts';
 import { ReasonLetters, REASONS_HEADING, TableReasons } from './reasons.ts';
 import { newestBy } from './newest.ts';
+import { checksSection, failedMark, migrationNote } from './checks-view.ts';
+import { installSection } from './install-section.ts';
+import { describeConditions, modelText, referenceDifferences } from './conditions.ts';
 import {
   ARTEFACTS,
   byArchAndBackend,
@@ -128,6 +131,8 @@ export class MarkdownReporter implements Reporter {
     body.push(...argmaxSection(records, ctx));
     body.push(...otherSection(records, ctx));
     body.push(...opProfileSection(records));
+    body.push(...installSection(records));
+    body.push(...checksSection(records));
     body.push(statusSection(records, ctx));
     // Rendered after the tables (they assign the letters) but placed before them: what could not run
     // on these machines is the first thing to know when reading the figures.
@@ -180,6 +185,7 @@ function intro(records: readonly ResultRecord[]): string {
     '',
     'Each `framework/device` column is one backend. A cell without a figure says why in short (`skipped: …`,',
     '`failed: CODE`) with a letter; "What did not run" lists the full reason for each letter once.',
+    ...(migrationNote(records) ? ['', migrationNote(records) as string] : []),
   ].join('\n');
 }
 
@@ -292,7 +298,7 @@ function measuredMemory(
 
 function timeCell(r: ResultRecord | undefined, phase: PhaseName, reasons: TableReasons): string {
   const s = r && r.status !== 'skipped' ? phaseSummary(r, phase) : undefined;
-  return r && s ? timeText(s) + fallbackSuffix(r) : missingText(r, reasons, phase);
+  return r && s ? timeText(s) + fallbackSuffix(r) + failedMark(r, 'time', phase) : missingText(r, reasons, phase);
 }
 
 function throughputCell(r: ResultRecord | undefined, reasons: TableReasons): string {
@@ -306,9 +312,14 @@ function throughputCell(r: ResultRecord | undefined, reasons: TableReasons): str
     : missingText(r, reasons, 'train');
 }
 
+/**
+ * A memory figure: bytes, the footnote of its source (the method only, so every repeat and shard of a
+ * case cites the same note) and, when it merges several runs of the phase, how many it is the worst of.
+ */
 function memoryText(f: MemoryFigure, notes: Footnotes): string {
   const text = `${metricLabel(f.metric)}: ${f.source}; ${f.reliable ? 'reliable' : 'not reliable'}${f.note ? ` (${f.note})` : ''}.`;
-  return `${bytes(f.bytes)} ${notes.mark(text)}`;
+  const n = f.measurements ?? 1;
+  return `${bytes(f.bytes)} ${notes.mark(text)}${n > 1 ? ` (worst of ${n})` : ''}`;
 }
 
 function memoryCell(
@@ -320,7 +331,7 @@ function memoryCell(
 ): string {
   const f = r && r.status !== 'skipped' ? memoryFigure(r, phase, metric) : undefined;
   return r && f
-    ? memoryText(f, notes) + fallbackSuffix(r)
+    ? memoryText(f, notes) + fallbackSuffix(r) + failedMark(r, phase, f.metric)
     : missingText(r, reasons, phase === 'dataset' ? 'load-data' : phase);
 }
 
@@ -366,40 +377,13 @@ function ratioNote(pairs: readonly RatioPair[], lower: string): string {
 
 function studyNote(ref: StudyReference | undefined, what: string): string {
   return ref
-    ? ` ${ref.label}: ${what} as published (TensorFlow and Caffe2 on one K80), quoted from the experiment file.`
+    ? ` ${ref.label}: ${what} as published${ref.note ? ` (${ref.note})` : ''}, quoted from the experiment file.`
     : '';
 }
 
-/** The sizes of the study's runs (CIFAR-10: 10 epochs of batch 64 on 49,984 images, inference on 9,984). */
-const STUDY_SIZES = { epochs: 10, batchSize: 64, trainExamples: 49_984, testExamples: 9_984 } as const;
-
-/** A warning when records ran at other sizes than the study, so seconds are not compared with its. */
-function sizeNote(records: readonly ResultRecord[], ref: StudyReference | undefined): string {
-  if (!ref) return '';
-  const differ = records.some((r) => {
-    const e = r.experiment;
-    return (
-      e.epochs !== STUDY_SIZES.epochs ||
-      e.batchSize !== STUDY_SIZES.batchSize ||
-      e.trainExamples !== STUDY_SIZES.trainExamples ||
-      e.testExamples !== STUDY_SIZES.testExamples
-    );
-  });
-  return differ
-    ? ` The study ran ${STUDY_SIZES.epochs} epochs of batch ${STUDY_SIZES.batchSize} on ${count(STUDY_SIZES.trainExamples)} images and inferred on ${count(STUDY_SIZES.testExamples)}; these runs are sized differently (see above the table), so compare the study's Caffe2 : TF with the ONNX Runtime : TF.js ratios, not the absolute figures.`
-    : '';
-}
-
-function sizesOf(e: ResultRecord['experiment']): string {
-  return `${plural(e.epochs, 'epoch')} · batch ${e.batchSize} · ${count(e.trainExamples)} training / ${count(e.testExamples)} test images · ${plural(e.repeats, 'repeat')} · profile ${profileName(e.profile)}`;
-}
-
-/** The sizes the records ran with, in one line (several when cases differ, e.g. mixed profiles). */
-function describeSizes(records: readonly ResultRecord[], withArch = true): string {
-  const lines = [
-    ...new Set(records.map((r) => `${withArch ? `\`${r.experiment.arch}\` · ` : ''}${sizesOf(r.experiment)}`)),
-  ].sort();
-  return lines.length === 1 ? (lines[0] as string) : `Sizes differ between cases: ${lines.join('; ')}.`;
+/** The line beside a table that shows a reference's figures: what differs between them and the records. */
+function differences(records: readonly ResultRecord[], ref: StudyReference | undefined): string | undefined {
+  return ref ? referenceDifferences(ref.label, ref.conditions, records) : undefined;
 }
 
 /** Whether a reference places at least one figure under one of `keys`. */
@@ -457,10 +441,11 @@ function phaseTable(records: readonly ResultRecord[], ctx: Ctx): string {
     ]);
   }
   return join([
-    describeSizes(records, false),
+    describeConditions(records),
     table(header, rows),
+    differences(records, ref),
     reasons.render(),
-    CELLS_NOTE + ratioNote(pairs, 'is faster') + studyNote(ref, 'averages of 10 runs') + sizeNote(records, ref),
+    CELLS_NOTE + ratioNote(pairs, 'is faster') + studyNote(ref, 'timings'),
     timeRef ? unplacedText(timeRef, new Set(TIMED_PHASES)) : undefined,
     mismatchText(mismatch, 'times'),
   ]);
@@ -551,6 +536,8 @@ function moreMemory(
 }
 
 const BYTES_NOTE = 'Bytes in binary units (1 GiB = 2³⁰ bytes).';
+const WORST_NOTE =
+  'A case’s figure is the worst over every run of the phase (repeats and warm-up rounds), as the memory budgets judge it; “worst of n” counts them.';
 
 function memoryTable(records: readonly ResultRecord[], ctx: Ctx, fallback: boolean): string {
   const cases = byBackend(records);
@@ -595,12 +582,12 @@ function memoryTable(records: readonly ResultRecord[], ctx: Ctx, fallback: boole
   ]);
   return join([
     grid.length > 0 ? table(header, rows) : undefined,
+    differences(records, ref),
     reasons.render(),
     notes.size > 0 ? `Sources:  \n${notes.render()}` : undefined,
-    `${BYTES_NOTE} Peak RSS is the resident set of the case’s own process; device memory comes from a backend counter or driver query where one exists.` +
+    `${BYTES_NOTE} ${WORST_NOTE} Peak RSS is the resident set of the case’s own process; device memory comes from a backend counter or driver query where one exists.` +
       ratioNote(pairs, 'needs less') +
-      studyNote(ref, 'GPU memory') +
-      sizeNote(records, ref),
+      studyNote(ref, 'memory'),
     memRef ? unplacedText(memRef, new Set(['train', 'infer'])) : undefined,
     // Table 2's reference under Table 3 is expected (it is in seconds and shown in Table 2).
     fallback ? undefined : mismatchText(mismatch, 'memory'),
@@ -621,7 +608,7 @@ function table3Section(records: readonly ResultRecord[], ctx: Ctx): string[] {
     '## Table 3: memory',
     ...byExperimentAndArch(own).map(
       (g) =>
-        `${groupHeading(g.name, g.arch)}\n\n${lede}${describeSizes(g.records, false)}\n\n${memoryTable(g.records, ctx, fallback)}`,
+        `${groupHeading(g.name, g.arch)}\n\n${lede}${describeConditions(g.records)}\n\n${memoryTable(g.records, ctx, fallback)}`,
     ),
   ];
 }
@@ -684,10 +671,11 @@ function fig2Section(records: readonly ResultRecord[], opts: Required<MarkdownOp
     '## Fig. 2: training time against depth',
     ...figureLink(opts, FIGURE_FILES.fig2, 'Fig. 2: training time against depth', fig2Points(records).length > 0),
     join([
-      `Training time per architecture (the phase of Table 2's training row). ${describeSizes(rs, false)}`,
+      `Training time per architecture (the phase of Table 2's training row). ${describeConditions(rs, false)}`,
       table(header, rows),
+      differences(rs, anyRef),
       reasons.render(),
-      CELLS_NOTE + ratioNote(pairs, 'is faster') + studyNote(anyRef, 'training times') + sizeNote(rs, anyRef),
+      CELLS_NOTE + ratioNote(pairs, 'is faster') + studyNote(anyRef, 'training times'),
     ]),
   ];
 }
@@ -739,14 +727,14 @@ function fig3Section(records: readonly ResultRecord[], opts: Required<MarkdownOp
   parts.push(
     join([
       fromFig2 ? 'Measured in the Fig. 2 runs (no `fig3` experiment among the records).' : undefined,
-      `Memory while training, per architecture. ${describeSizes(rs, false)}`,
+      `Memory while training, per architecture. ${describeConditions(rs, false)}`,
       table(header, rows),
+      differences(rs, anyRef),
       reasons.render(),
       notes.size > 0 ? `Sources:  \n${notes.render()}` : undefined,
-      `${BYTES_NOTE} The figure plots peak RSS during training.` +
+      `${BYTES_NOTE} ${WORST_NOTE} The figure plots peak RSS during training.` +
         ratioNote(pairs, 'needs less') +
-        studyNote(anyRef, 'GPU memory') +
-        sizeNote(rs, anyRef),
+        studyNote(anyRef, 'memory'),
       more,
     ]),
   );
@@ -760,7 +748,7 @@ function accuracySection(records: readonly ResultRecord[], ctx: Ctx): string[] {
   if (groups.length === 0) return [];
   const backends = orderBackends(groups.flatMap((g) => g.records.map((r) => r.backend.requested)));
   const reasons = new TableReasons(ctx.letters);
-  const header = ['Experiment · model', 'Trained on → tested on', ...backends.map(backendHeader)];
+  const header = ['Experiment · model', 'Width · data', 'Trained on → tested on', ...backends.map(backendHeader)];
   const rows = groups.map((g) => {
     const cases = byBackend(g.records);
     const sizes = [
@@ -771,8 +759,18 @@ function accuracySection(records: readonly ResultRecord[], ctx: Ctx): string[] {
         }),
       ),
     ].sort();
+    const setup = [
+      ...new Set(
+        g.records.map((r) => {
+          const d = r.experiment.dataset;
+          const img = d?.image ? ` ${d.image.height}×${d.image.width}` : '';
+          return `${modelText(r.experiment, false)} · ${d ? `${d.kind}${img}` : 'data unknown'}`;
+        }),
+      ),
+    ].sort();
     return [
       `${g.name} · \`${g.arch}\``,
+      setup.join('; '),
       sizes.join('; '),
       ...backends.map((b) => {
         const r = cases.get(b);
@@ -789,7 +787,7 @@ function accuracySection(records: readonly ResultRecord[], ctx: Ctx): string[] {
       table(
         header,
         rows,
-        header.map((_, i) => (i < 2 ? 'left' : 'right')),
+        header.map((_, i) => (i < 3 ? 'left' : 'right')),
       ),
       reasons.render(),
       'Share of the test split (images never trained on) classified correctly after training: median ± MAD over the repeats ' +

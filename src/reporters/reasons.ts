@@ -5,6 +5,7 @@
  * now carry `skipped: <short reason>` with a letter, and the table lists each letter's full text once.
  */
 import type { ResultRecord } from '../runner/record.ts';
+import { failedChecksText } from './checks-view.ts';
 import { firstLine } from './markdown-table.ts';
 import { orderBackends } from './view.ts';
 
@@ -165,7 +166,7 @@ export class TableReasons {
         ? 'passed'
         : r.status === 'skipped'
           ? `skipped: ${shortReason(r.skipReason)}`
-          : `${r.status}: ${r.error.code}`;
+          : (failedChecksText(r) ?? `${r.status}: ${r.error.code}`);
     if (full === undefined) return short;
     const letter = this.letters.letter(full, r);
     this.used.set(letter, this.letters.index(full) ?? 0);

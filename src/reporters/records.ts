@@ -3,14 +3,16 @@
  * `vitest --shard=1/2` and `--shard=2/2` (or of several machines' runs) load into the same set of
  * records an unsharded run writes, one per case key.
  *
- * Accepted inputs: record files (`expbench/result@1`), folders searched recursively for `*.json`,
+ * Accepted inputs: record files (`expbench/result@2`, and `expbench/result@1` migrated — see
+ * migrate.ts), folders searched recursively for `*.json`,
  * and `results.json` bundles written by the JSON reporter (`expbench/report@1`), so a published
  * report can be merged again.
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExpbenchError } from '../errors.ts';
-import { RECORD_SCHEMA, type CaseStatus, type ResultRecord } from '../runner/record.ts';
+import { type CaseStatus, RECORD_SCHEMA, type ResultRecord } from '../runner/record.ts';
+import { MIGRATED_SCHEMAS, migrateRecord } from './migrate.ts';
 import { newer } from './newest.ts';
 
 /** Schema tag of the JSON reporter's `results.json`, which carries merged records. */
@@ -182,26 +184,36 @@ type Classified =
   | { kind: 'ignored'; message: string }
   | { kind: 'rejected'; problems: string[] };
 
+/** A record of the current schema, or of one this version migrates; else why not. */
+function readRecord(value: unknown): { record: ResultRecord } | { problem: string } {
+  const schema = isObject(value) && typeof value.schema === 'string' ? value.schema : undefined;
+  if (schema !== RECORD_SCHEMA && (schema === undefined || !MIGRATED_SCHEMAS.includes(schema)))
+    return { problem: versionProblem(schema) };
+  const problem = invalidRecord(value);
+  if (problem !== undefined) return { problem: `not a valid ${schema} record: ${problem}` };
+  const v = value as Record<string, unknown>;
+  return { record: schema === RECORD_SCHEMA ? (v as unknown as ResultRecord) : migrateRecord(v) };
+}
+
 function classify(file: string, value: unknown, explicit: boolean): Classified {
   const schema = isObject(value) && typeof value.schema === 'string' ? value.schema : undefined;
-  if (schema === RECORD_SCHEMA) {
-    const problem = invalidRecord(value);
-    return problem === undefined
-      ? { kind: 'records', records: [value as unknown as ResultRecord] }
-      : { kind: 'rejected', problems: [`${file}: not a valid ${RECORD_SCHEMA} record: ${problem}`] };
+  if (schema?.startsWith('expbench/result@')) {
+    const read = readRecord(value);
+    return 'record' in read
+      ? { kind: 'records', records: [read.record] }
+      : { kind: 'rejected', problems: [`${file}: ${read.problem}`] };
   }
   if (schema === REPORT_SCHEMA && isObject(value) && Array.isArray(value.records)) {
     const records: ResultRecord[] = [];
     const problems: string[] = [];
     value.records.forEach((r: unknown, i: number) => {
-      const rs = isObject(r) && typeof r.schema === 'string' ? r.schema : undefined;
-      const problem = rs !== RECORD_SCHEMA ? versionProblem(rs) : invalidRecord(r);
-      if (problem === undefined) records.push(r as ResultRecord);
-      else problems.push(`${file}: records[${i}]: ${problem}`);
+      const read = readRecord(r);
+      if ('record' in read) records.push(read.record);
+      else problems.push(`${file}: records[${i}]: ${read.problem}`);
     });
     return problems.length > 0 ? { kind: 'rejected', problems } : { kind: 'records', records };
   }
-  if (schema?.startsWith('expbench/result@') || schema?.startsWith('expbench/report@')) {
+  if (schema?.startsWith('expbench/report@')) {
     return { kind: 'rejected', problems: [`${file}: ${versionProblem(schema)}`] };
   }
   const what = schema === undefined ? 'has no "schema" field' : `has schema "${schema}"`;
@@ -220,7 +232,7 @@ function versionProblem(schema: string | undefined): string {
   if (schema === undefined) return `no "schema" field; expected "${RECORD_SCHEMA}"`;
   return (
     `schema "${schema}" is not supported; this version of expbench reads "${RECORD_SCHEMA}" ` +
-    `(and "${REPORT_SCHEMA}" bundles). Re-run the experiments with this version, or render these ` +
+    `(migrating ${MIGRATED_SCHEMAS.map((m) => `"${m}"`).join(', ')}; and "${REPORT_SCHEMA}" bundles). Re-run the experiments with this version, or render these ` +
     `results with the expbench version that wrote them`
   );
 }

@@ -10,6 +10,7 @@ import { newer, newestFirst } from './newest.ts';
 import { BACKEND_IDS } from '../vocab/backends.ts';
 import { MEMORY_METRICS, type MemoryMetric } from '../vocab/metrics.ts';
 import { MEMORY_PHASES, type MemoryPhase, type PhaseName, TIMED_PHASES } from '../vocab/phases.ts';
+import { type ReferenceConditions, referenceConditions } from './conditions.ts';
 
 export { MEMORY_PHASES, type MemoryPhase, TIMED_PHASES };
 
@@ -300,6 +301,10 @@ export interface StudyReference {
   caffe2: Record<string, number>;
   /** Every numeric leaf, dotted path → value, for listing what a table did not place. */
   leaves: [string, number][];
+  /** What the figures are (`reference.note`), e.g. who measured them on what. */
+  note?: string;
+  /** The conditions the figures were measured under (`reference.conditions`), to say what differs. */
+  conditions?: ReferenceConditions;
 }
 
 export const DEFAULT_STUDY_LABEL = 'study (K80)';
@@ -373,6 +378,8 @@ export function studyReference(ref: unknown, defaultUnit = 's'): StudyReference 
     tensorflow: numericSide(pick('tensorflow', 'tf')),
     caffe2: numericSide(pick('caffe2')),
     leaves,
+    ...(typeof o.note === 'string' ? { note: o.note } : {}),
+    ...(referenceConditions(o) ? { conditions: referenceConditions(o) } : {}),
   };
 }
 
@@ -408,6 +415,8 @@ export function referenceFor(
 export function unplacedLeaves(ref: StudyReference, used: ReadonlySet<string>): [string, number][] {
   return ref.leaves.filter(([path]) => {
     const [side, key, ...rest] = path.split('.');
+    // The conditions the figures were measured under are shown as such, not as figures.
+    if (side === 'conditions') return false;
     if (side === undefined || key === undefined || rest.length > 0) return path !== 'label' && path !== 'unit';
     const s = side.toLowerCase();
     if (s !== 'tensorflow' && s !== 'tf' && s !== 'caffe2') return true;

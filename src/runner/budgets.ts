@@ -16,9 +16,10 @@ import type { MemoryFigure, ResultRecord } from './record.ts';
 
 export type BudgetKind = 'accuracy' | 'time' | 'memory';
 
-export interface BudgetFailure {
+/** One budget checked: what was measured against which limit, and the verdict. */
+export interface BudgetOutcome {
   kind: BudgetKind;
-  /** Phase the budget belongs to (time and memory budgets). */
+  /** Phase the budget belongs to (time and memory budgets; none for the device budget). */
   phase?: PhaseName;
   /** What was checked, e.g. `accuracy`, `train time`, `train peak RSS`. */
   metric: string;
@@ -28,8 +29,13 @@ export interface BudgetFailure {
   unit: 'fraction' | 's' | 'bytes';
   /** The samples the figure came from. */
   samples: number[];
+  /** `skipped`: nothing to check, and rightly so (no device memory on a CPU backend). */
+  verdict: 'passed' | 'failed' | 'skipped';
   message: string;
 }
+
+/** A budget exceeded (or set but with nothing measured). */
+export type BudgetFailure = BudgetOutcome & { verdict: 'failed' };
 
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 
@@ -41,35 +47,49 @@ export function checkBudgets(
   record: ResultRecord,
   expect: Pick<Expectations, 'accuracy' | 'time' | 'memory'>,
 ): BudgetFailure[] {
+  return evaluateBudgets(record, expect).filter((o): o is BudgetFailure => o.verdict === 'failed');
+}
+
+/**
+ * Every budget in `expect` judged against `record`, held or not, in a fixed order (accuracy, time
+ * budgets, device memory, phase memory). Pure. A skipped record has nothing to judge: empty.
+ */
+export function evaluateBudgets(
+  record: ResultRecord,
+  expect: Pick<Expectations, 'accuracy' | 'time' | 'memory'>,
+): BudgetOutcome[] {
   if (record.status === 'skipped') return [];
-  const failures: BudgetFailure[] = [];
+  const out: BudgetOutcome[] = [];
 
   if (expect.accuracy !== undefined) {
     const floor = expect.accuracy;
     const samples = record.accuracy?.samples ?? [];
+    const base = { kind: 'accuracy', metric: 'accuracy', limit: floor, unit: 'fraction', samples } as const;
     if (samples.length === 0) {
-      failures.push({
-        kind: 'accuracy',
-        metric: 'accuracy',
+      out.push({
+        ...base,
         measured: null,
-        limit: floor,
-        unit: 'fraction',
-        samples,
+        verdict: 'failed',
         message: `accuracy: floor ${pct(floor)} is set, but no accuracy was measured (case ${record.status}${record.error ? `: ${record.error.code}` : ''})`,
       });
     } else {
       const m = median(sortSamples(samples));
-      if (m < floor) {
-        failures.push({
-          kind: 'accuracy',
-          metric: 'accuracy',
-          measured: m,
-          limit: floor,
-          unit: 'fraction',
-          samples,
-          message: `accuracy: median ${pct(m)} over ${count(samples.length, 'repeat')} is below the floor ${pct(floor)} (samples ${formatSampleList(samples, pct)})`,
-        });
-      }
+      const over = `over ${count(samples.length, 'repeat')}`;
+      out.push(
+        m < floor
+          ? {
+              ...base,
+              measured: m,
+              verdict: 'failed',
+              message: `accuracy: median ${pct(m)} ${over} is below the floor ${pct(floor)} (samples ${formatSampleList(samples, pct)})`,
+            }
+          : {
+              ...base,
+              measured: m,
+              verdict: 'passed',
+              message: `accuracy: median ${pct(m)} ${over} reaches the floor ${pct(floor)}`,
+            },
+      );
     }
   }
 
@@ -77,32 +97,33 @@ export function checkBudgets(
     if (limit === undefined) continue;
     const metric = `${PHASE_LABEL[phase]} time`;
     const samples = record.phases[phase]?.samples ?? [];
+    const base = { kind: 'time', phase, metric, limit, unit: 's', samples } as const;
     if (samples.length === 0) {
-      failures.push({
-        kind: 'time',
-        phase,
-        metric,
+      out.push({
+        ...base,
         measured: null,
-        limit,
-        unit: 's',
-        samples,
+        verdict: 'failed',
         message: `${metric}: budget ${formatSeconds(limit)} is set, but the phase produced no samples (case ${record.status})`,
       });
       continue;
     }
     const m = median(sortSamples(samples));
-    if (m > limit) {
-      failures.push({
-        kind: 'time',
-        phase,
-        metric,
-        measured: m,
-        limit,
-        unit: 's',
-        samples,
-        message: `${metric}: median ${formatSeconds(m)} over ${count(samples.length, 'sample')} exceeds the budget ${formatSeconds(limit)} (samples ${formatSampleList(samples, formatSeconds)})`,
-      });
-    }
+    const over = `over ${count(samples.length, 'sample')}`;
+    out.push(
+      m > limit
+        ? {
+            ...base,
+            measured: m,
+            verdict: 'failed',
+            message: `${metric}: median ${formatSeconds(m)} ${over} exceeds the budget ${formatSeconds(limit)} (samples ${formatSampleList(samples, formatSeconds)})`,
+          }
+        : {
+            ...base,
+            measured: m,
+            verdict: 'passed',
+            message: `${metric}: median ${formatSeconds(m)} ${over} is within the budget ${formatSeconds(limit)}`,
+          },
+    );
   }
 
   const { device: deviceLimit, ...phaseLimits } = expect.memory ?? {};
@@ -111,55 +132,59 @@ export function checkBudgets(
       (f) => f.metric === 'device',
     );
     const worst = figures.reduce<MemoryFigure | undefined>((a, b) => (!a || b.bytes > a.bytes ? b : a), undefined);
-    if (worst && worst.bytes > deviceLimit) {
-      failures.push({
-        kind: 'memory',
-        metric: 'device memory',
+    const base = {
+      kind: 'memory',
+      metric: 'device memory',
+      limit: deviceLimit,
+      unit: 'bytes',
+      samples: figures.map((f) => f.bytes),
+    } as const;
+    if (!worst) {
+      // No device figure (a CPU backend, or no driver query here) is not a failure: there is nothing on a device.
+      out.push({
+        ...base,
+        measured: null,
+        verdict: 'skipped',
+        message: `device memory: budget ${formatBytes(deviceLimit)} is set, but no device memory figure was recorded (no GPU context, or no driver query on this machine)`,
+      });
+    } else {
+      const over = worst.bytes > deviceLimit;
+      out.push({
+        ...base,
         measured: worst.bytes,
-        limit: deviceLimit,
-        unit: 'bytes',
-        samples: figures.map((f) => f.bytes),
-        message: `device memory: ${formatBytes(worst.bytes)} exceeds the budget ${formatBytes(deviceLimit)} (from ${worst.source})${reliability(worst)}`,
+        verdict: over ? 'failed' : 'passed',
+        message: `device memory: ${formatBytes(worst.bytes)} ${over ? 'exceeds' : 'is within'} the budget ${formatBytes(deviceLimit)} (from ${worst.source})${reliability(worst)}`,
       });
     }
-    // No device figure (a CPU backend, or no driver query here) is not a failure: there is nothing on a device.
   }
   for (const [phase, limit] of Object.entries(phaseLimits) as ['train' | 'infer', number | undefined][]) {
     if (limit === undefined) continue;
     const metric = `${PHASE_LABEL[phase]} peak RSS`;
     const figures = (record.memory[phase] ?? []).filter((f) => f.metric === 'peak-rss');
     const samples = figures.map((f) => f.bytes);
+    const base = { kind: 'memory', phase, metric, limit, unit: 'bytes', samples } as const;
     if (figures.length === 0) {
-      failures.push({
-        kind: 'memory',
-        phase,
-        metric,
+      out.push({
+        ...base,
         measured: null,
-        limit,
-        unit: 'bytes',
-        samples,
+        verdict: 'failed',
         message: `${metric}: budget ${formatBytes(limit)} is set, but no peak resident set was measured for the phase (case ${record.status})`,
       });
       continue;
     }
     // Several figures (one per repeat): the budget holds for the worst.
     const worst = figures.reduce((a, b) => (b.bytes > a.bytes ? b : a));
-    if (worst.bytes > limit) {
-      failures.push({
-        kind: 'memory',
-        phase,
-        metric,
-        measured: worst.bytes,
-        limit,
-        unit: 'bytes',
-        samples,
-        message:
-          `${metric}: ${formatBytes(worst.bytes)} exceeds the budget ${formatBytes(limit)} ` +
-          `(from ${worst.source}${figures.length > 1 ? `; figures ${formatSampleList(samples, formatBytes)}` : ''})${reliability(worst)}`,
-      });
-    }
+    const over = worst.bytes > limit;
+    out.push({
+      ...base,
+      measured: worst.bytes,
+      verdict: over ? 'failed' : 'passed',
+      message:
+        `${metric}: ${formatBytes(worst.bytes)} ${over ? 'exceeds' : 'is within'} the budget ${formatBytes(limit)} ` +
+        `(from ${worst.source}${figures.length > 1 ? `; figures ${formatSampleList(samples, formatBytes)}` : ''})${reliability(worst)}`,
+    });
   }
-  return failures;
+  return out;
 }
 
 function reliability(f: MemoryFigure): string {

@@ -12,10 +12,11 @@ import type { Availability, BackendId } from '../backends/types.ts';
 import type { Case } from '../config/types.ts';
 import { writeJsonAtomic } from './atomic.ts';
 import { collectEnvironment } from './env.ts';
-import { parseComputeApps, peakFigures } from './memory.ts';
+import { packageSizes } from './install-size.ts';
+import { parseComputeApps } from './memory.ts';
 import { spawnWorker } from './child.ts';
 import type { ChildMessage, ProgressInfo, WorkerPhase } from './protocol.ts';
-import { newRecord, outcomeOf, withOutcome, type CaseError, type ResultRecord } from './record.ts';
+import { newRecord, outcomeOf, peakFigures, withOutcome, type CaseError, type ResultRecord } from './record.ts';
 
 /** Longest time a case's process may take to load before it takes its job. */
 const STARTUP_LIMIT_MS = 120_000;
@@ -28,6 +29,11 @@ export interface RunCaseOptions {
   onProgress?(info: ProgressInfo): void;
   /** Forward the child's stderr. */
   echo?: boolean;
+  /**
+   * Completes the merged record before it is written (the suite judges its checks here), so the
+   * stored record is the one the tests assert on.
+   */
+  evaluate?(record: ResultRecord): ResultRecord | Promise<ResultRecord>;
 }
 
 /** File name of a case's record: the key made filesystem-safe. */
@@ -89,7 +95,10 @@ export async function runCase(c: Case, opts: RunCaseOptions): Promise<ResultReco
       records.push(r);
       if (r.status !== 'passed') break;
     }
-    const record = mergeRecords(records);
+    const merged = mergeRecords(records);
+    const used = Object.keys(merged.backend.session?.versions ?? {});
+    if (used.length > 0) merged.backend.installBytes = await packageSizes(used);
+    const record = opts.evaluate ? await opts.evaluate(merged) : merged;
     await writeJsonAtomic(file, record);
     return record;
   } finally {

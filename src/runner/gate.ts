@@ -83,6 +83,8 @@ export function relativeSpread(s: SortedSamples): number {
 
 export interface GateVerdict {
   status: GateStatus;
+  /** Set on an `incomparable` verdict given because the samples were too noisy to judge (not a mismatch). */
+  noisy?: true;
   /** Hodges–Lehmann estimate of current/baseline (NaN when not compared). */
   ratio: number;
   /** Plain ratio of the medians, for display beside the estimate (NaN when not compared). */
@@ -164,7 +166,7 @@ export function compareToBaseline(
   const spreadCur = relativeSpread(cur);
   const spreadBase = relativeSpread(base);
   if (spreadCur > maxSpread || spreadBase > maxSpread) {
-    return notCompared(
+    const verdict = notCompared(
       'incomparable',
       current,
       baseline,
@@ -175,6 +177,7 @@ export function compareToBaseline(
         `${Math.round(opts.threshold * 100)}% change — relative spread (robust sd/median) ${pct(spreadCur)} now, ${pct(spreadBase)} in the baseline, ` +
         `above ${pct(maxSpread)}; not compared. Rerun on an idle machine (other load inflates and scatters timings), or record a calmer baseline`,
     );
+    return { ...verdict, noisy: true };
   }
 
   // Ratios become shifts on the log scale; the rank test is unaffected by the transform.

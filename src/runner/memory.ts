@@ -54,21 +54,6 @@ export interface MemorySampler {
   readonly absent: AbsentSource[];
 }
 
-/**
- * The peak of several measurements of one phase (repeats, or a case's processes): for each metric
- * and source, the figure with the most bytes. Figures keep the order they first appear in.
- */
-export function peakFigures(lists: Iterable<readonly MemoryFigure[]>): MemoryFigure[] {
-  const best = new Map<string, MemoryFigure>();
-  for (const figs of lists)
-    for (const f of figs) {
-      const k = `${f.metric}\u0000${f.source}`;
-      const cur = best.get(k);
-      if (!cur || f.bytes > cur.bytes) best.set(k, f);
-    }
-  return [...best.values()];
-}
-
 /** Reads `VmHWM` and `VmRSS` (bytes) from a `/proc/<pid>/status` text. */
 export function parseProcStatus(text: string): { hwm?: number; rss?: number } {
   const out: { hwm?: number; rss?: number } = {};
@@ -223,7 +208,8 @@ function watchResidentSet(
           {
             metric: 'peak-rss',
             bytes: rssMax,
-            source: `${hasProc ? 'VmRSS' : 'process.memoryUsage().rss'} sampled every ${intervalMs} ms (${rssSamples} samples)`,
+            source: `${hasProc ? 'VmRSS' : 'process.memoryUsage().rss'} sampled every ${intervalMs} ms`,
+            readings: rssSamples,
             reliable: false,
             note: `max of samples: spikes between samples, or while synchronous work blocked the event loop, are missed${noReset ? `; ${noReset}` : ''}`,
           },
@@ -254,12 +240,13 @@ function watchHeap(pid: number, intervalMs: number): Watcher<NodeJS.MemoryUsage>
       if (samples === 0) {
         return { metric: 'heap-used', reason: `process.memoryUsage() describes only this process, not pid ${pid}` };
       }
-      const source = `process.memoryUsage() sampled every ${intervalMs} ms (${samples} samples)`;
+      const source = `process.memoryUsage() sampled every ${intervalMs} ms`;
       const note = 'max of samples; garbage collection between samples can hide a higher peak';
+      const readings = samples;
       return [
-        { metric: 'heap-used', bytes: heapUsed, source, reliable: false, note },
-        { metric: 'external', bytes: external, source, reliable: false, note },
-        { metric: 'array-buffers', bytes: arrayBuffers, source, reliable: false, note },
+        { metric: 'heap-used', bytes: heapUsed, source, readings, reliable: false, note },
+        { metric: 'external', bytes: external, source, readings, reliable: false, note },
+        { metric: 'array-buffers', bytes: arrayBuffers, source, readings, reliable: false, note },
       ];
     },
   };
@@ -317,7 +304,8 @@ function watchDevice(pid: number, smi: string, intervalMs: number): { stop(): Pr
           {
             metric: 'device',
             bytes: deviceMax,
-            source: `nvidia-smi --query-compute-apps (pid ${pid}) every ${intervalMs} ms (${deviceSamples} samples)`,
+            source: `nvidia-smi --query-compute-apps (the case's process) every ${intervalMs} ms`,
+            readings: deviceSamples,
             reliable: deviceSamples >= 2,
             note: 'max of samples of the memory the driver attributes to this process',
           },

@@ -1,13 +1,15 @@
 /**
  * The result record: one JSON file per case and run, the only thing reporters render from.
- * Versioned by `schema`; a reader rejects other versions with a clear message.
+ * Versioned by `schema`; readers migrate older versions they know (src/reporters/migrate.ts) and reject
+ * others with a clear message. New optional fields do not need a new version; a field whose absence
+ * would change what a reader concludes (as `checks` did for the status) does.
  */
 import type { BackendId, SessionInfo } from '../backends/types.ts';
 import type { Experiment, PhaseName } from '../config/types.ts';
 import type { OpProfile } from '../vocab/op-profile.ts';
 import type { MemoryPhase } from '../vocab/phases.ts';
 
-export const RECORD_SCHEMA = 'expbench/result@1' as const;
+export const RECORD_SCHEMA = 'expbench/result@2' as const;
 
 /** How a case that did not pass ended: a check failed, its process died, or it was interrupted. */
 export type FailureStatus = 'failed' | 'crashed' | 'partial';
@@ -29,6 +31,10 @@ export interface MemoryFigure {
   source: string;
   reliable: boolean;
   note?: string;
+  /** Readings a sampled figure is the maximum of (kept out of `source`, which names the method only). */
+  readings?: number;
+  /** Phase measurements (rounds and repeats) this figure is the worst of; absent means one. */
+  measurements?: number;
 }
 
 export interface EnvironmentInfo {
@@ -67,6 +73,60 @@ export interface ParityResult {
   examples: number;
 }
 
+/** Error code of a case whose measurements completed but a check failed. */
+export const CHECK_FAILED = 'CHECK_FAILED';
+
+/** What a check judges. */
+export type CheckKind = 'accuracy' | 'time' | 'memory' | 'regression' | 'parity';
+
+/**
+ * How the regression gate saw one metric, in the words a pull request reads: `slower` (the gate
+ * fails), `faster`, `same`, `too-noisy` (spread above what the threshold allows), `not-comparable`
+ * (another machine, workload or backend), `no-baseline`.
+ */
+export type GateOutcome = 'slower' | 'faster' | 'same' | 'too-noisy' | 'not-comparable' | 'no-baseline';
+
+/** The regression gate's comparison behind a `regression` check (null where not compared). */
+export interface GateDetail {
+  outcome: GateOutcome;
+  /** Hodges–Lehmann estimate of current / baseline. */
+  ratio: number | null;
+  /** Median over median. */
+  medianRatio: number | null;
+  /** One-sided Mann–Whitney p in the direction of the change. */
+  pValue: number | null;
+  current: { n: number; median: number | null };
+  baseline: { n: number; median: number | null };
+  threshold: number;
+  alpha: number;
+}
+
+/**
+ * One check of a case — the accuracy floor, a time or memory budget, the regression gate on one
+ * phase, parity — with what was measured, the limit, the verdict and why. The Vitest tests assert on
+ * these, and every reporter shows them, so the test run and the reports cannot disagree.
+ */
+export interface CaseCheck {
+  kind: CheckKind;
+  /** Stable within a record: `accuracy`, `time.train`, `memory.train`, `memory.device`, `regression.train`, `parity`. */
+  id: string;
+  phase?: PhaseName;
+  /** What was checked, in words: `train time`, `train peak RSS`, `regression of train time`. */
+  metric: string;
+  /** `ratio`: current / baseline (regression); a relative error (parity). */
+  unit: 'fraction' | 's' | 'bytes' | 'ratio' | 'relative-error';
+  /** Null when nothing was measured. */
+  measured: number | null;
+  /** Null when the check has no numeric limit. */
+  limit: number | null;
+  /** `skipped`: not judged, and `reason` says why (no baseline, nothing on a device, parity disabled). */
+  verdict: 'passed' | 'failed' | 'skipped';
+  reason: string;
+  /** Samples the measured figure came from. */
+  samples?: number[];
+  gate?: GateDetail;
+}
+
 /** What every record carries, whatever its status (the status and its details: {@link Outcome}). */
 export interface RecordCommon {
   schema: typeof RECORD_SCHEMA;
@@ -81,10 +141,15 @@ export interface RecordCommon {
     profile: string | null;
     artefact?: string;
     arch: string;
+    /** Channel multiplier of the convolution widths (1 = the published widths); absent in @1 records. */
+    width?: number;
+    batchNorm?: boolean;
+    /** Seed of the initial weights and the epoch order. */
+    seed?: number;
     /** The YAML's reference data (the study's figures), passed through. */
     reference?: Record<string, unknown>;
     /** The data: kind (`synthetic`, `cifar10`, `image-folder`) and where it came from. */
-    dataset?: { kind: string; source: string };
+    dataset?: { kind: string; source: string; image?: { height: number; width: number; channels: number } };
     /** Sizes actually used. */
     trainExamples: number;
     testExamples: number;
@@ -93,7 +158,12 @@ export interface RecordCommon {
     repeats: number;
     paramCount?: number;
   };
-  backend: { requested: BackendId; session?: SessionInfo };
+  backend: {
+    requested: BackendId;
+    session?: SessionInfo;
+    /** Bytes on disk of the packages the session used (`session.versions`), as installed here. */
+    installBytes?: Record<string, number>;
+  };
   env: EnvironmentInfo;
   phases: Partial<Record<PhaseName, PhaseSamples>>;
   /** Test accuracy per repeat. */
@@ -108,6 +178,14 @@ export interface RecordCommon {
   opProfile?: OpProfile;
   /** Why a requested profile is missing. */
   opProfileSkipped?: string;
+  /**
+   * Every check of the case with its verdict; a failed one makes the status `failed` (error code
+   * `CHECK_FAILED`). Absent where no check ran: a skipped case, or a record migrated from
+   * `expbench/result@1`, which kept none.
+   */
+  checks?: CaseCheck[];
+  /** The schema the record was written in, when a reader migrated it (e.g. `expbench/result@1`). */
+  migratedFrom?: string;
   startedAt: string;
   finishedAt: string;
 }
@@ -165,6 +243,9 @@ export function newRecord(
       profile: exp.profile,
       artefact: exp.artefact,
       arch: exp.model.arch,
+      width: exp.model.width,
+      batchNorm: exp.model.batchNorm,
+      seed: exp.training.seed,
       reference: exp.reference,
       trainExamples: exp.dataset.train,
       testExamples: exp.dataset.test,
@@ -180,4 +261,27 @@ export function newRecord(
     startedAt,
     finishedAt: startedAt,
   };
+}
+
+/**
+ * Merges the memory figures of several measurements of one phase (rounds in a process, repeats in
+ * separate processes) the way budgets judge them: per metric — what a figure measures, whatever source
+ * gave it — the worst (highest) figure, with `measurements` counting the figures it is the worst of.
+ * Keyed by the metric alone, so figures that differ only in how many readings a sampler took are one
+ * figure, not several.
+ */
+export function peakFigures(lists: Iterable<readonly MemoryFigure[]>): MemoryFigure[] {
+  const worst = new Map<string, MemoryFigure>();
+  for (const figures of lists) {
+    for (const f of figures) {
+      const n = f.measurements ?? 1;
+      const cur = worst.get(f.metric);
+      if (!cur) worst.set(f.metric, { ...f, measurements: n });
+      else {
+        const total = (cur.measurements ?? 1) + n;
+        worst.set(f.metric, f.bytes > cur.bytes ? { ...f, measurements: total } : { ...cur, measurements: total });
+      }
+    }
+  }
+  return [...worst.values()];
 }

@@ -16,7 +16,7 @@ import type { ModelGraph, Weights } from '../models/ir.ts';
 import { compareLogits } from '../models/parity.ts';
 import { referenceForward } from '../models/reference.ts';
 import { collectEnvironment } from './env.ts';
-import { peakFigures, startMemorySampler } from './memory.ts';
+import { startMemorySampler } from './memory.ts';
 import { profileCase, profileRequested } from './op-profile.ts';
 import type { ChildMessage, ParentMessage, RunJob, WorkerPhase } from './protocol.ts';
 import {
@@ -25,6 +25,7 @@ import {
   newRecord,
   type Outcome,
   type ParityResult,
+  peakFigures,
   type ResultRecord,
   withOutcome,
 } from './record.ts';
@@ -176,7 +177,11 @@ async function loadCaseData(exp: RunJob['experiment'], record: ResultRecord): Pr
   record.memory.dataset = [
     { metric: 'dataset', bytes: data.bytes, source: 'bytes of the loaded images and labels', reliable: true },
   ];
-  record.experiment.dataset = { kind: data.kind, source: data.source };
+  record.experiment.dataset = {
+    kind: data.kind,
+    source: data.source,
+    image: { height: data.height, width: data.width, channels: data.channels },
+  };
   record.experiment.trainExamples = data.train.n;
   record.experiment.testExamples = data.test.n;
   return data;

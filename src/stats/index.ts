@@ -6,3 +6,4 @@ export * from './summary.ts';
 export * from './mann-whitney.ts';
 export * from './distributions.ts';
 export * from './format.ts';
+export * from './changepoints.ts';

@@ -24,6 +24,7 @@ export const BACKEND_IDS = [
  */
 export const TEST_BACKEND_IDS = [
   'fake/ok',
+  'fake/paced',
   'fake/segfault',
   'fake/abort',
   'fake/hang',

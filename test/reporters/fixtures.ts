@@ -85,6 +85,14 @@ export function makeRecord(o: MakeRecordOptions): ResultRecord {
       hash: 'sha256:0b1c2d3e',
       profile: o.profile === undefined ? 'full' : o.profile,
       arch: o.arch ?? 'vgg-small',
+      width: 1,
+      batchNorm: false,
+      seed: 42,
+      dataset: {
+        kind: 'cifar10',
+        source: 'cifar10 binary folder data/cifar-10-batches-bin',
+        image: { height: 32, width: 32, channels: 3 },
+      },
       trainExamples: 49_984,
       testExamples: 9_984,
       epochs: 10,
@@ -135,13 +143,29 @@ export function samples(m: number, d: number): number[] {
   return [m + 2 * d, m - d, m, m + d, m - 2 * d];
 }
 
+/** What the study's figures were measured under, as the shipped experiment files declare it. */
+export const STUDY_CONDITIONS = {
+  device: 'one NVIDIA K80 GPU',
+  data: 'cifar10',
+  width: 1,
+  imageSize: 32,
+  train: 49_984,
+  test: 9_984,
+  epochs: 10,
+  batchSize: 64,
+};
+
 export const TABLE2_REFERENCE = {
+  note: 'TensorFlow and Caffe2 on one K80, averages of 10 runs',
+  conditions: STUDY_CONDITIONS,
   tensorflow: { buildInit: 4.71, train: 89.43, infer: 3.96 },
   caffe2: { buildInit: 1.89, train: 55.71, infer: 0.4 },
 };
 
 export const TABLE3_REFERENCE = {
   unit: 'GB',
+  note: 'TensorFlow and Caffe2 on one K80',
+  conditions: STUDY_CONDITIONS,
   tensorflow: { train: 3.96, infer: 3.405 },
   caffe2: { train: 2.424, infer: 1.854 },
 };

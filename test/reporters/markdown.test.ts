@@ -467,10 +467,14 @@ describe('MarkdownReporter', () => {
       return r;
     };
     const doc = render([small('tfjs/cpu'), small('onnxruntime/cpu')]);
-    expect(doc).toContain('1 epoch · batch 64 · 512 training / 9,984 test images · 1 repeat · profile full');
+    expect(doc).toContain('512 training / 9,984 test images · 1 epoch × batch 64 · 1 repeat, seed 42 · profile full');
     expect(doc).not.toMatch(/\b1 epochs\b|\b1 repeats\b/);
-    expect(doc).toContain('these runs are sized differently');
-    expect(render()).not.toContain('these runs are sized differently'); // the paper fixture runs at the study's sizes
+    expect(doc).toContain(
+      '**What differs from study (K80):** one NVIDIA K80 GPU there, onnxruntime/cpu, tfjs/cpu on AMD EPYC 7B13 (2 cores, no GPU) here; training images 49,984 there, 512 here; epochs 10 there, 1 here. Compare ratios, not absolute figures.',
+    );
+    // The paper fixture runs at the study's sizes: only the device differs.
+    expect(render()).toContain('**What differs from study (K80):** one NVIDIA K80 GPU there, ');
+    expect(render()).not.toContain('Compare ratios, not absolute figures');
   });
 
   it('tables accuracy per architecture, says it is on the test split and with which sizes', () => {
@@ -500,6 +504,22 @@ describe('MarkdownReporter', () => {
     expect(cellAt(acc, 'fig2 · `vgg11`', 'Trained on → tested on')).toBe(
       '10 epochs × 49,984 images → 9,984 test images',
     );
+    expect(cellAt(acc, 'fig2 · `vgg11`', 'Width · data')).toBe('width 1, no batch norm · cifar10 32×32');
     expect(doc).toContain('Share of the test split (images never trained on) classified correctly');
+  });
+
+  it("lists each backend's install size from its records, newest first", () => {
+    const r = makeRecord({ artefact: 'table2', backend: 'onnxruntime/cpu', train: [1] });
+    r.backend.installBytes = { 'onnxruntime-node': 287 * MiB, 'onnxruntime-common': 512 * 1024 };
+    const t = makeRecord({ artefact: 'table2', backend: 'tfjs/wasm', train: [1] });
+    t.backend.installBytes = { '@tensorflow/tfjs-core': 35 * MiB, '@tensorflow/tfjs-backend-wasm': 12 * MiB };
+    const doc = render([r, t]);
+    expect(doc).toContain(
+      '| `tfjs/wasm` | @tensorflow/tfjs-backend-wasm 12.0 MiB, @tensorflow/tfjs-core 35.0 MiB | 47.0 MiB |',
+    );
+    expect(doc).toContain('| `onnxruntime/cpu` | onnxruntime-common 512 KiB, onnxruntime-node 287 MiB | 288 MiB |');
+    expect(render([makeRecord({ artefact: 'table2', backend: 'tfjs/wasm', train: [1] })])).not.toContain(
+      '## Install size',
+    );
   });
 });

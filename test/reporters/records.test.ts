@@ -125,7 +125,7 @@ describe('loadRecords', () => {
     const bad = join(dir, 'future.json');
     await writeFile(
       bad,
-      JSON.stringify({ ...makeRecord({ backend: 'onnxruntime/cpu', train: [1] }), schema: 'expbench/result@2' }),
+      JSON.stringify({ ...makeRecord({ backend: 'onnxruntime/cpu', train: [1] }), schema: 'expbench/result@9' }),
     );
     const err = await loadRecords([dir]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RecordError);
@@ -133,13 +133,49 @@ describe('loadRecords', () => {
     expect(e.code).toBe('RECORD');
     expect(e.problems).toHaveLength(1);
     expect(e.message).toContain(bad);
-    expect(e.message).toContain('schema "expbench/result@2" is not supported');
-    expect(e.message).toContain('reads "expbench/result@1"');
+    expect(e.message).toContain('schema "expbench/result@9" is not supported');
+    expect(e.message).toContain('reads "expbench/result@2" (migrating "expbench/result@1"');
     expect(e.message).toContain('Re-run the experiments with this version');
     // As warnings, the rest still loads.
     const lenient = await loadRecords([dir], { onInvalid: 'warn' });
     expect(lenient.records.map((r) => r.runId)).toEqual(['run-ok']);
-    expect(lenient.warnings).toEqual([expect.stringContaining(`skipped ${bad}: schema "expbench/result@2"`)]);
+    expect(lenient.warnings).toEqual([expect.stringContaining(`skipped ${bad}: schema "expbench/result@9"`)]);
+  });
+
+  it('migrates expbench/result@1 records: tagged, memory sources without reading counts or pids, no checks', async () => {
+    const dir = join(root, 'v1');
+    const old = makeRecord({ backend: 'onnxruntime/cpu', train: [1], runId: 'run-v1' });
+    old.memory.train = [
+      { metric: 'peak-rss', bytes: 300, source: 'VmRSS sampled every 50 ms (12 samples)', reliable: false },
+      { metric: 'peak-rss', bytes: 200, source: 'VmRSS sampled every 50 ms (13 samples)', reliable: false },
+      {
+        metric: 'device',
+        bytes: 9,
+        source: 'nvidia-smi --query-compute-apps (pid 4242) every 500 ms (3 samples)',
+        reliable: true,
+      },
+    ];
+    await writeRecords(dir, [{ ...old, schema: 'expbench/result@1' as never }]);
+    const { records, warnings } = await loadRecords([dir]);
+    expect(warnings).toEqual([]);
+    const [r] = records;
+    expect(r!.schema).toBe('expbench/result@2');
+    expect(r!.migratedFrom).toBe('expbench/result@1');
+    expect(r!.checks).toBeUndefined();
+    expect(r!.memory.train).toEqual([
+      { metric: 'peak-rss', bytes: 300, source: 'VmRSS sampled every 50 ms', readings: 12, reliable: false },
+      {
+        metric: 'device',
+        bytes: 9,
+        source: "nvidia-smi --query-compute-apps (the case's process) every 500 ms",
+        readings: 3,
+        reliable: true,
+      },
+    ]);
+    // The report says what such a record cannot show.
+    const md = new MarkdownReporter().document(records);
+    expect(md).toContain('written as `expbench/result@1`');
+    expect(md).toContain('no check verdicts were recorded');
   });
 
   it('collects every rejected file before failing: broken JSON, missing fields, wrong explicit file', async () => {

@@ -33,9 +33,10 @@ function run(name: string, shard?: string): void {
 }
 
 /**
- * The tables of a report with every measured number (thousands separators included) blanked out, and
- * the numbers of source footnotes too: a source's text carries how many memory samples a phase took,
- * which depends on how long it ran, so two runs number the same sources differently.
+ * The tables and footnotes of a report with every measured number (thousands separators included)
+ * blanked out.
+ * Footnote marks stay: a memory figure's source names the method, not how many readings a phase took,
+ * so the same sources are numbered alike in every run.
  */
 function skeleton(markdown: string): string[] {
   return (
@@ -43,8 +44,9 @@ function skeleton(markdown: string): string[] {
       .split('\n')
       // What legitimately differs between two shard runs and one run: their ids and when they finished
       // (the shards may straddle a minute boundary the single run does not).
-      .filter((l) => l.startsWith('|') && !l.startsWith('| Runs |') && !l.startsWith('| Finished |'))
-      .map((l) => l.replace(/\d[\d,]*(\.\d+)?(e[-+]?\d+)?/g, '#').replace(/[⁰¹²³⁴⁵⁶⁷⁸⁹]+/g, '⁽ⁿ⁾'))
+      // Table rows and footnotes (the sources of memory figures, compared whole).
+      .filter((l) => /^[|⁰¹²³⁴⁵⁶⁷⁸⁹]/.test(l) && !l.startsWith('| Runs |') && !l.startsWith('| Finished |'))
+      .map((l) => l.replace(/\d[\d,]*(\.\d+)?(e[-+]?\d+)?/g, '#'))
   );
 }
 

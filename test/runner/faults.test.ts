@@ -73,6 +73,6 @@ describe('crash isolation', () => {
   test('every case left exactly one complete record', () => {
     const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
     expect(files).toHaveLength(7);
-    for (const f of files) expect(JSON.parse(readFileSync(join(dir, f), 'utf8')).schema).toBe('expbench/result@1');
+    for (const f of files) expect(JSON.parse(readFileSync(join(dir, f), 'utf8')).schema).toBe('expbench/result@2');
   });
 });

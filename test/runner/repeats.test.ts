@@ -36,6 +36,41 @@ parity: { enabled: false }
   expect(stored.phases.train!.samples).toEqual(r.phases.train!.samples);
 }, 60_000);
 
+test('memory figures merge by what they measure: the worst per metric, whatever the source, counted', () => {
+  const a = makeRecord('k › onnxruntime/cpu', [1]);
+  a.memory.train = [
+    { metric: 'peak-rss', bytes: 500, source: 'VmRSS sampled every 50 ms', readings: 7, reliable: false },
+    {
+      metric: 'heap-used',
+      bytes: 10,
+      source: 'process.memoryUsage() sampled every 50 ms',
+      readings: 7,
+      reliable: false,
+    },
+  ];
+  const b = makeRecord('k › onnxruntime/cpu', [2]);
+  b.memory.train = [{ metric: 'peak-rss', bytes: 400, source: 'VmHWM', reliable: true, measurements: 2 }];
+  const m = mergeRecords([a, b]);
+  expect(m.memory.train).toEqual([
+    {
+      metric: 'peak-rss',
+      bytes: 500,
+      source: 'VmRSS sampled every 50 ms',
+      readings: 7,
+      reliable: false,
+      measurements: 3,
+    },
+    {
+      metric: 'heap-used',
+      bytes: 10,
+      source: 'process.memoryUsage() sampled every 50 ms',
+      readings: 7,
+      reliable: false,
+      measurements: 1,
+    },
+  ]);
+});
+
 test('merging keeps every sample, the highest memory figure and the first failure', () => {
   const a = makeRecord('k › onnxruntime/cpu', [1]);
   a.memory.train = [{ metric: 'peak-rss', bytes: 100, source: 's', reliable: true }];
@@ -47,7 +82,7 @@ test('merging keeps every sample, the highest memory figure and the first failur
   c.error = { code: 'WORKER_CRASH', message: 'killed', phase: 'train' };
   const m = mergeRecords([a, b, c]);
   expect(m.phases.train!.samples).toEqual([1, 2]);
-  expect(m.memory.train).toEqual([{ metric: 'peak-rss', bytes: 300, source: 's', reliable: true }]);
+  expect(m.memory.train).toEqual([{ metric: 'peak-rss', bytes: 300, source: 's', reliable: true, measurements: 2 }]);
   expect(m.status).toBe('crashed');
   expect(m.error?.code).toBe('WORKER_CRASH');
 });
