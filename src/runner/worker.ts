@@ -52,18 +52,31 @@ const PARITY_EXAMPLES = 4;
 const FLOAT64_REFERENCE = 'reference/float64' as const;
 
 /**
+ * What every part of a case works from once its data is loaded: the job, the backend, the network,
+ * its initial weights, the data and the session options.
+ */
+interface CaseSetup {
+  job: RunJob;
+  backend: Backend;
+  model: ModelGraph;
+  weights: Weights;
+  data: Dataset;
+  loadOpts: LoadOptions;
+}
+
+/**
  * Logits of this backend against the configured reference backend on the same weights and batch. The
  * reference backend itself is checked against the float64 forward pass, so every backend's numbers are
  * vouched for by something independent of it.
  */
-async function runParity(
-  job: RunJob,
-  backend: Backend,
-  model: ModelGraph,
-  weights: Weights,
-  data: Dataset,
-  loadOpts: LoadOptions,
-): Promise<ParityResult | { skipped: string }> {
+async function runParity({
+  job,
+  backend,
+  model,
+  weights,
+  data,
+  loadOpts,
+}: CaseSetup): Promise<ParityResult | { skipped: string }> {
   const { parity } = job.experiment;
   if (!parity.enabled) return { skipped: 'parity disabled in the experiment' };
   const n = Math.min(PARITY_EXAMPLES, data.test.n);
@@ -127,11 +140,11 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
 
     enter('load-data');
     const data = await loadCaseData(exp, record);
-    const { model, weights, loadOpts } = prepareModel(exp, data, record);
+    const setup: CaseSetup = { job, backend, data, ...prepareModel(exp, data, record) };
 
     if (job.parity) {
       enter('parity');
-      const parity = await runParity(job, backend, model, weights, data, loadOpts);
+      const parity = await runParity(setup);
       if ('skipped' in parity) {
         record.paritySkipped = parity.skipped;
       } else {
@@ -145,7 +158,7 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
     const inferMem: MemoryFigure[][] = [];
     for (let round = 0; round < exp.warmup + job.timedRounds; round++) {
       const roundStart = performance.now();
-      const r = await runRound(job, backend, model, weights, data, loadOpts, record);
+      const r = await runRound(setup, record);
       trainMem.push(r.trainMemory);
       inferMem.push(r.inferMemory);
       if (round < exp.warmup) warmup.push((performance.now() - roundStart) / 1000);
@@ -154,7 +167,7 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
     // After every timed phase of this process, in a session of its own (src/runner/op-profile.ts).
     if (job.part === 0 && profileRequested(exp)) {
       enter('profile');
-      const p = await profileCase(exp, backend, model, weights, data, loadOpts);
+      const p = await profileCase(exp, backend, setup.model, setup.weights, data, setup.loadOpts);
       if ('profile' in p) record.opProfile = p.profile;
       else record.opProfileSkipped = p.skipped;
     }
@@ -227,12 +240,7 @@ interface RoundResult {
  * description as soon as it exists and the round's loss curve, so a failure later still shows both.
  */
 async function runRound(
-  job: RunJob,
-  backend: Backend,
-  model: ModelGraph,
-  weights: Weights,
-  data: Dataset,
-  loadOpts: LoadOptions,
+  { job, backend, model, weights, data, loadOpts }: CaseSetup,
   record: ResultRecord,
 ): Promise<RoundResult> {
   const exp = job.experiment;
