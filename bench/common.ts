@@ -4,6 +4,8 @@
  * with its sub-splits without copying.
  */
 import { availableParallelism, cpus, loadavg, platform, release, totalmem } from 'node:os';
+import { getBackend } from '../src/backends/registry.ts';
+import type { Backend, BackendId } from '../src/backends/types.ts';
 import type { Dataset, Split } from '../src/data/types.ts';
 import { mulberry32 } from '../src/models/init.ts';
 
@@ -48,4 +50,9 @@ export function machineLines(): string {
     `machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores usable, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${platform()} ${release()}, node ${process.version}\n` +
     `load average at start: ${load} (other processes share these cores)`
   );
+}
+
+/** The backend through the registry, as the runner gets it (a failed import becomes the row's reason). */
+export function backendFor(id: string): Promise<Backend> {
+  return getBackend(id as BackendId);
 }

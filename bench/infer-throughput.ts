@@ -14,11 +14,10 @@
  * Each backend gets the same weights and images. The number of images per round is calibrated per
  * backend (a whole number of batches taking about `--round-seconds`), so slow backends still finish.
  */
-import { machineLines, randomImages } from './common.ts';
-import { getBackend } from '../src/backends/registry.ts';
+import { backendFor, machineLines, randomImages } from './common.ts';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import type { Backend, BackendId, LoadOptions, ModelSession } from '../src/backends/types.ts';
+import type { BackendId, LoadOptions, ModelSession } from '../src/backends/types.ts';
 import { fillBatch, identityOrder } from '../src/data/batch.ts';
 import type { Split } from '../src/data/types.ts';
 import { buildModelGraph } from '../src/models/index.ts';
@@ -99,11 +98,6 @@ async function ortInputsSession(
     infer: (req) => run(req.split, req.batchSize),
     dispose: () => session.release(),
   };
-}
-
-/** The backend through the registry, as the runner gets it (a failed import becomes the row's reason). */
-function backendFor(id: string): Promise<Backend> {
-  return getBackend(id as BackendId);
 }
 
 interface Row {

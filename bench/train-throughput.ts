@@ -15,11 +15,10 @@
  * `--budget-seconds` (two rounds at least), so a slow backend still finishes; the table shows the
  * rounds each backend ran.
  */
-import { machineLines, randomImages } from './common.ts';
-import { getBackend } from '../src/backends/registry.ts';
+import { backendFor, machineLines, randomImages } from './common.ts';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import type { Backend, BackendId, LoadOptions, ModelSession } from '../src/backends/types.ts';
+import type { BackendId, LoadOptions, ModelSession } from '../src/backends/types.ts';
 import { epochOrder } from '../src/data/prng.ts';
 import { buildModelGraph } from '../src/models/index.ts';
 import { initWeights } from '../src/models/init.ts';
@@ -66,11 +65,6 @@ const loadOpts: LoadOptions = {
   seed: 1,
   dataset,
 };
-
-/** The backend through the registry, as the runner gets it (a failed import becomes the row's reason). */
-function backendFor(id: string): Promise<Backend> {
-  return getBackend(id as BackendId);
-}
 
 interface Row {
   id: string;
