@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import type { TopLevelSpec } from 'vega-lite';
 import { ExpbenchError } from '../errors.ts';
+import { percent, seconds } from '../reporters/format.ts';
 import { table } from '../reporters/markdown-table.ts';
 import { toSvg } from '../reporters/svg.ts';
 import { type HistorySeries, historySeries, readHistory } from '../runner/history.ts';
@@ -49,7 +50,7 @@ export function analyseHistory(series: readonly HistorySeries[]): AnalysedSeries
 }
 
 function value(metric: string, x: number): string {
-  return metric === 'accuracy' ? `${(x * 100).toFixed(1)} %` : `${x.toPrecision(3)} s`;
+  return metric === 'accuracy' ? percent(x) : seconds(x);
 }
 
 function changeText(s: AnalysedSeries): string {
