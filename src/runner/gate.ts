@@ -34,7 +34,7 @@
  */
 import { hodgesLehmann, mannWhitneyU } from '../stats/mann-whitney.ts';
 import { iqr, median, sortSamples, type SortedSamples } from '../stats/summary.ts';
-import { formatBytes, formatChange, formatP, formatSeconds } from '../stats/format.ts';
+import { formatBytes, formatChange, formatP, formatSeconds, toSignificant } from '../stats/format.ts';
 
 export type GateStatus = 'pass' | 'regression' | 'improvement' | 'no-baseline' | 'incomparable';
 
@@ -257,7 +257,7 @@ export function incomparable(
 function formatter(unit: 's' | 'bytes' | 'none'): (v: number) => string {
   if (unit === 's') return formatSeconds;
   if (unit === 'bytes') return formatBytes;
-  return (v) => (Number.isFinite(v) ? v.toPrecision(4) : String(v));
+  return (v) => (Number.isFinite(v) ? toSignificant(v, 4) : String(v));
 }
 
 function pct(v: number): string {
