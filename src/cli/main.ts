@@ -95,8 +95,19 @@ async function runCommand(files: string[], flags: RunFlags): Promise<number> {
 
 async function validateCommand(files: string[], flags: { profile?: string }): Promise<number> {
   const { validateFiles } = await import('../config/load.ts');
-  const targets = findExperimentFiles(files.length ? files : ['experiments']);
-  const results = await validateFiles(targets, { profile: flags.profile ?? null });
+  const inputs = files.length ? files : ['experiments'];
+  const targets = findExperimentFiles(inputs);
+  if (targets.length === 0) {
+    // A CI step whose path has a typo must not pass by checking nothing.
+    throw new ExpbenchError('USAGE', `nothing to validate: no *.experiment.yaml file in ${inputs.join(', ')}`, {
+      hint: `${inputs
+        .filter((i) => /\.experiment\.ya?ml$/.test(i))
+        .map((i) => `${i} is a folder, not a file; `)
+        .join('')}give experiment files, or folders that contain *.experiment.yaml files`,
+    });
+  }
+  // Without --profile, EXPBENCH_PROFILE applies, as it does under vitest run.
+  const results = await validateFiles(targets, flags.profile !== undefined ? { profile: flags.profile } : {});
   let bad = 0;
   for (const r of results) {
     if (r.ok) {
@@ -133,7 +144,7 @@ export async function main(argv: string[]): Promise<number> {
     });
   cli
     .command('validate [...files]', 'Validate experiment files and print every located error')
-    .option('--profile <name>', 'Also apply this profile')
+    .option('--profile <name>', 'Also apply this profile (default: EXPBENCH_PROFILE)')
     .action((files: string[], flags: { profile?: string }) => {
       result = validateCommand(files, flags);
     });
