@@ -11,7 +11,7 @@
  *   expbench data cifar10 [--dir d]                                     download and verify the official CIFAR-10 archive
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -43,14 +43,35 @@ export function findExperimentFiles(inputs: string[], cwd = process.cwd()): stri
   };
   for (const i of inputs) {
     const p = resolve(cwd, i);
-    if (!existsSync(p))
-      throw new ExpbenchError('USAGE', `${i}: no such file or folder`, {
-        hint: 'give experiment files or folders that contain *.experiment.yaml',
-      });
+    if (!existsSync(p)) {
+      // A link whose target cannot be reached (a loop, a missing target) exists; say which it is.
+      const link = lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink();
+      throw new ExpbenchError(
+        'USAGE',
+        link ? `${i}: a symbolic link that cannot be followed (${linkProblem(p)})` : `${i}: no such file or folder`,
+        {
+          hint: link
+            ? 'point the link at the experiment file'
+            : 'give experiment files or folders that contain *.experiment.yaml',
+        },
+      );
+    }
     if (statSync(p).isFile()) out.push(p);
     else walk(p);
   }
   return out;
+}
+
+/** Why a symbolic link cannot be followed: a loop, or a missing target. */
+function linkProblem(p: string): string {
+  try {
+    statSync(p);
+    return 'unknown reason';
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ELOOP'
+      ? 'it leads back to itself, a symlink loop'
+      : 'its target does not exist';
+  }
 }
 
 interface RunFlags {
@@ -229,7 +250,9 @@ export async function main(argv: string[]): Promise<number> {
     return (await result) ?? 0;
   } catch (e) {
     if (e instanceof ExpbenchError) {
-      process.stderr.write(`expbench: ${e.message}${e.hint ? `\nhint: ${e.hint}` : ''}\n`);
+      // Errors shown inside Vitest carry their hint in the message; print it once.
+      const hint = e.hint && !e.message.includes(e.hint) ? `\nhint: ${e.hint}` : '';
+      process.stderr.write(`expbench: ${e.message}${hint}\n`);
       return 2;
     }
     process.stderr.write(`expbench: ${(e as Error).message}\n`);

@@ -20,7 +20,7 @@ import { experimentSchema, LIMITS } from './schema.ts';
 import type { FilledExperimentFile, JsonSchema } from './schema.ts';
 import type { Case, DatasetConfig, Expectations, Experiment, ModelConfig, PhaseName } from './types.ts';
 import { checkBytes, checkDuration } from './units.ts';
-import { decodeUtf8, MAX_FILE_BYTES, parseYamlSource } from './yaml-source.ts';
+import { binaryFile, binaryKind, decodeUtf8, MAX_FILE_BYTES, parseYamlSource } from './yaml-source.ts';
 import { didYouMean, schemaDiagnostics, schemaErrors } from './validate.ts';
 
 /** Environment variable that selects a profile when the caller does not. */
@@ -47,6 +47,9 @@ export function parseExperiment(source: string | Uint8Array, file: string, opts:
   if (bytes.length > MAX_FILE_BYTES)
     throw new ConfigError(file, [tooLarge(file, bytes.length, bytes.subarray(0, 4096))]);
   let text: string;
+  const binary = typeof source === 'string' ? undefined : binaryKind(source);
+  if (binary !== undefined && typeof source !== 'string')
+    throw new ConfigError(file, [binaryFile(source, binary, file)]);
   if (typeof source === 'string') {
     text = source;
   } else {
@@ -57,7 +60,8 @@ export function parseExperiment(source: string | Uint8Array, file: string, opts:
   const hash = createHash('sha256').update(bytes).digest('hex');
 
   const parsed = parseYamlSource(text, file);
-  if (parsed.diagnostics.length > 0 || !parsed.doc || !parsed.value) throw new ConfigError(file, parsed.diagnostics);
+  if (parsed.diagnostics.length > 0 || !parsed.doc || !parsed.value)
+    throw new ConfigError(file, sortAndDedupe(parsed.diagnostics));
   const { src, doc, value } = parsed;
   const ctx: Ctx = { src, doc, file: resolve(file), hash };
   const diagnostics: Diagnostic[] = [];
@@ -571,11 +575,13 @@ function unreadable(file: string, e: unknown): Diagnostic {
   const why =
     code === 'ENOENT'
       ? 'no such file'
-      : code === 'EISDIR'
-        ? 'it is a directory'
-        : code === 'EACCES'
-          ? 'permission denied'
-          : ((e as Error).message ?? String(e));
+      : code === 'ELOOP'
+        ? 'a symbolic link that leads back to itself (a symlink loop)'
+        : code === 'EISDIR'
+          ? 'it is a directory'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : ((e as Error).message ?? String(e));
   return {
     code: 'CONFIG',
     reason: 'read',
