@@ -11,7 +11,7 @@
  *   expbench data cifar10 [--dir d]                                     download and verify the official CIFAR-10 archive
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -43,14 +43,35 @@ export function findExperimentFiles(inputs: string[], cwd = process.cwd()): stri
   };
   for (const i of inputs) {
     const p = resolve(cwd, i);
-    if (!existsSync(p))
-      throw new ExpbenchError('USAGE', `${i}: no such file or folder`, {
-        hint: 'give experiment files or folders that contain *.experiment.yaml',
-      });
+    if (!existsSync(p)) {
+      // A link whose target cannot be reached (a loop, a missing target) exists; say which it is.
+      const link = lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink();
+      throw new ExpbenchError(
+        'USAGE',
+        link ? `${i}: a symbolic link that cannot be followed (${linkProblem(p)})` : `${i}: no such file or folder`,
+        {
+          hint: link
+            ? 'point the link at the experiment file'
+            : 'give experiment files or folders that contain *.experiment.yaml',
+        },
+      );
+    }
     if (statSync(p).isFile()) out.push(p);
     else walk(p);
   }
   return out;
+}
+
+/** Why a symbolic link cannot be followed: a loop, or a missing target. */
+function linkProblem(p: string): string {
+  try {
+    statSync(p);
+    return 'unknown reason';
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ELOOP'
+      ? 'it leads back to itself, a symlink loop'
+      : 'its target does not exist';
+  }
 }
 
 interface RunFlags {
@@ -95,8 +116,19 @@ async function runCommand(files: string[], flags: RunFlags): Promise<number> {
 
 async function validateCommand(files: string[], flags: { profile?: string }): Promise<number> {
   const { validateFiles } = await import('../config/load.ts');
-  const targets = findExperimentFiles(files.length ? files : ['experiments']);
-  const results = await validateFiles(targets, { profile: flags.profile ?? null });
+  const inputs = files.length ? files : ['experiments'];
+  const targets = findExperimentFiles(inputs);
+  if (targets.length === 0) {
+    // A CI step whose path has a typo must not pass by checking nothing.
+    throw new ExpbenchError('USAGE', `nothing to validate: no *.experiment.yaml file in ${inputs.join(', ')}`, {
+      hint: `${inputs
+        .filter((i) => /\.experiment\.ya?ml$/.test(i))
+        .map((i) => `${i} is a folder, not a file; `)
+        .join('')}give experiment files, or folders that contain *.experiment.yaml files`,
+    });
+  }
+  // Without --profile, EXPBENCH_PROFILE applies, as it does under vitest run.
+  const results = await validateFiles(targets, flags.profile !== undefined ? { profile: flags.profile } : {});
   let bad = 0;
   for (const r of results) {
     if (r.ok) {
@@ -133,7 +165,7 @@ export async function main(argv: string[]): Promise<number> {
     });
   cli
     .command('validate [...files]', 'Validate experiment files and print every located error')
-    .option('--profile <name>', 'Also apply this profile')
+    .option('--profile <name>', 'Also apply this profile (default: EXPBENCH_PROFILE)')
     .action((files: string[], flags: { profile?: string }) => {
       result = validateCommand(files, flags);
     });
@@ -218,7 +250,9 @@ export async function main(argv: string[]): Promise<number> {
     return (await result) ?? 0;
   } catch (e) {
     if (e instanceof ExpbenchError) {
-      process.stderr.write(`expbench: ${e.message}${e.hint ? `\nhint: ${e.hint}` : ''}\n`);
+      // Errors shown inside Vitest carry their hint in the message; print it once.
+      const hint = e.hint && !e.message.includes(e.hint) ? `\nhint: ${e.hint}` : '';
+      process.stderr.write(`expbench: ${e.message}${hint}\n`);
       return 2;
     }
     process.stderr.write(`expbench: ${(e as Error).message}\n`);

@@ -55,11 +55,25 @@ const MAX_SHOWN = 120;
  */
 export function formatDiagnostic(d: Diagnostic): string {
   if (d.line === 0) return `${d.file}: ${d.message}\n  hint: ${d.hint}`;
-  const { shown, caretAt } = excerpt(d.sourceLine, d.col - 1);
+  const { shown: raw, caretAt } = excerpt(d.sourceLine, d.col - 1);
+  const shown = visible(raw);
   // The caret line copies tabs from the source so it lines up under tab-indented text too.
   const pad = Array.from(shown.slice(0, caretAt), (ch) => (ch === '\t' ? '\t' : ' ')).join('');
   const width = Math.max(1, Math.min(d.length, shown.length - caretAt));
   return `${d.file}:${d.line}:${d.col}: ${d.message}\n  ${shown}\n  ${pad}${'^'.repeat(width)}\n  hint: ${d.hint}`;
+}
+
+/**
+ * The line as it may be printed: control characters (a binary file's bytes, a NUL) become their
+ * one-character Unicode pictures (␀, ␍, ␡) or U+FFFD, so nothing raw reaches the terminal and the
+ * caret below still lines up. Tabs stay.
+ */
+export function visible(line: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters to replace
+  return line.replace(/[\x00-\x08\x0A-\x1F\x7F-\x9F]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code < 0x20 ? String.fromCharCode(0x2400 + code) : code === 0x7f ? '\u2421' : '\uFFFD';
+  });
 }
 
 function excerpt(line: string, index: number): { shown: string; caretAt: number } {

@@ -20,7 +20,7 @@ import { experimentSchema, LIMITS } from './schema.ts';
 import type { FilledExperimentFile, JsonSchema } from './schema.ts';
 import type { Case, DatasetConfig, Expectations, Experiment, ModelConfig, PhaseName } from './types.ts';
 import { checkBytes, checkDuration } from './units.ts';
-import { decodeUtf8, MAX_FILE_BYTES, parseYamlSource } from './yaml-source.ts';
+import { binaryFile, binaryKind, decodeUtf8, MAX_FILE_BYTES, parseYamlSource } from './yaml-source.ts';
 import { didYouMean, schemaDiagnostics, schemaErrors } from './validate.ts';
 
 /** Environment variable that selects a profile when the caller does not. */
@@ -47,6 +47,9 @@ export function parseExperiment(source: string | Uint8Array, file: string, opts:
   if (bytes.length > MAX_FILE_BYTES)
     throw new ConfigError(file, [tooLarge(file, bytes.length, bytes.subarray(0, 4096))]);
   let text: string;
+  const binary = typeof source === 'string' ? undefined : binaryKind(source);
+  if (binary !== undefined && typeof source !== 'string')
+    throw new ConfigError(file, [binaryFile(source, binary, file)]);
   if (typeof source === 'string') {
     text = source;
   } else {
@@ -57,7 +60,8 @@ export function parseExperiment(source: string | Uint8Array, file: string, opts:
   const hash = createHash('sha256').update(bytes).digest('hex');
 
   const parsed = parseYamlSource(text, file);
-  if (parsed.diagnostics.length > 0 || !parsed.doc || !parsed.value) throw new ConfigError(file, parsed.diagnostics);
+  if (parsed.diagnostics.length > 0 || !parsed.doc || !parsed.value)
+    throw new ConfigError(file, sortAndDedupe(parsed.diagnostics));
   const { src, doc, value } = parsed;
   const ctx: Ctx = { src, doc, file: resolve(file), hash };
   const diagnostics: Diagnostic[] = [];
@@ -403,6 +407,17 @@ function normalise(v: Variant, ctx: Ctx): { exp?: Experiment; problems: Diagnost
   return problems.length === 0 ? { exp, problems } : { problems };
 }
 
+/** What a zero limit would do: every case killed at once, or every run over its budget. */
+function zeroMeans(path: string[]): string {
+  return path[0] === 'timeout' ? 'every case would be killed as it starts' : 'every run would exceed this budget';
+}
+
+function zeroHint(path: string[]): string {
+  return path[0] === 'timeout'
+    ? 'give a positive time, e.g. 30m (the default when the key is left out)'
+    : 'give a positive budget, or leave the key out for no budget';
+}
+
 /** Converts durations to seconds and sizes to bytes, adding a located problem for each bad one. */
 function unitReader(ctx: Ctx, v: Variant, problems: Diagnostic[]) {
   const report = (path: string[], message: string, hint: string): void => {
@@ -412,6 +427,7 @@ function unitReader(ctx: Ctx, v: Variant, problems: Diagnostic[]) {
     seconds(raw: unknown, path: string[]): number {
       const r = checkDuration(raw);
       if (!r.ok) report(path, `${path.join('.')}: ${r.message}`, r.hint);
+      else if (r.value === 0) report(path, `${path.join('.')} is zero, so ${zeroMeans(path)}`, zeroHint(path));
       else if (r.value > LIMITS.durationSeconds)
         report(
           path,
@@ -423,6 +439,7 @@ function unitReader(ctx: Ctx, v: Variant, problems: Diagnostic[]) {
     bytes(raw: unknown, path: string[]): number {
       const r = checkBytes(raw);
       if (!r.ok) report(path, `${path.join('.')}: ${r.message}`, r.hint);
+      else if (r.value === 0) report(path, `${path.join('.')} is zero, so ${zeroMeans(path)}`, zeroHint(path));
       else if (r.value > LIMITS.bytes)
         report(path, `${path.join('.')} is ${r.value} bytes, more than the limit of 1 PiB`, 'write e.g. 4GiB or 512MB');
       return r.ok ? r.value : Number.NaN;
@@ -502,8 +519,16 @@ function checkBuildable(exp: Experiment, ctx: Ctx, v: Variant, problems: Diagnos
   const geometry = inputGeometry(exp.dataset);
   if (!geometry) return;
   try {
-    for (const arch of exp.sweep?.arch ?? [exp.model.arch])
-      buildModelGraph({ ...exp.model, arch }, geometry.input, geometry.classes);
+    for (const arch of exp.sweep?.arch ?? [exp.model.arch]) {
+      const graph = buildModelGraph({ ...exp.model, arch }, geometry.input, geometry.classes);
+      const tooBig = trainingMemory(graph.paramCount, exp.expect.memory?.train);
+      if (tooBig) {
+        problems.push(
+          problem(ctx, v, [['model'], ['dataset']], 'key', { code: 'MODEL_SHAPE', reason: 'model-size', ...tooBig }),
+        );
+        return;
+      }
+    }
   } catch (err) {
     if (!(err instanceof ExpbenchError) || err.code !== 'MODEL_SHAPE') throw err;
     const hint = err.hint ?? 'choose a shallower architecture, fewer pooling layers or larger images';
@@ -517,6 +542,28 @@ function checkBuildable(exp: Experiment, ctx: Ctx, v: Variant, problems: Diagnos
       }),
     );
   }
+}
+
+/** Sizes in the messages about memory: GiB below a TiB, TiB above (3 significant figures). */
+const gibOrTib = (bytes: number): string =>
+  bytes >= 2 ** 40 ? `${(bytes / 2 ** 40).toPrecision(3)} TiB` : `${(bytes / 2 ** 30).toPrecision(3)} GiB`;
+
+/** Largest training memory an experiment may need without a budget saying so: 1 TiB, more than any machine here. */
+const MAX_TRAINING_BYTES = 2 ** 40;
+
+/**
+ * A model too large to train, refused before anything runs: float32 weights, their gradients and the
+ * momentum buffers are three copies of the parameters (activations and the runtime come on top), so
+ * this is a lower bound. Too large is over the case's training memory budget, or over 1 TiB without one.
+ */
+function trainingMemory(params: number, budget: number | undefined): { message: string; hint: string } | undefined {
+  const bytes = params * 4 * 3;
+  const limit = budget ?? MAX_TRAINING_BYTES;
+  if (bytes <= limit) return undefined;
+  return {
+    message: `the model has ${params.toExponential(2)} parameters; training needs at least ${gibOrTib(bytes)} (weights, gradients and momentum in float32), more than ${budget === undefined ? 'the 1 TiB any machine running it could have' : `expect.memory.train (${gibOrTib(budget)})`}`,
+    hint: 'use a smaller width, fewer or narrower dense layers (classifier), or larger pooling before them',
+  };
 }
 
 /** Image geometry and class count a dataset config implies, when known before reading any data. */
@@ -571,11 +618,13 @@ function unreadable(file: string, e: unknown): Diagnostic {
   const why =
     code === 'ENOENT'
       ? 'no such file'
-      : code === 'EISDIR'
-        ? 'it is a directory'
-        : code === 'EACCES'
-          ? 'permission denied'
-          : ((e as Error).message ?? String(e));
+      : code === 'ELOOP'
+        ? 'a symbolic link that leads back to itself (a symlink loop)'
+        : code === 'EISDIR'
+          ? 'it is a directory'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : ((e as Error).message ?? String(e));
   return {
     code: 'CONFIG',
     reason: 'read',

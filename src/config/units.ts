@@ -59,7 +59,7 @@ const BYTE_UNITS: Record<string, number> = {
 export const DURATION_PATTERN = `^\\s*(\\d+(\\.\\d+)?\\s*(${Object.keys(DURATION_UNITS)
   .sort((a, b) => b.length - a.length)
   .join('|')})\\s*)+$`;
-export const BYTES_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*(([kKmMgGtT][iI]?)?[bB]|[bB][yY][tT][eE][sS]?)\\s*$';
+export const BYTES_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*([kmgt][iI]?[bB]|[KMGT][iI]?B|[bB]|[bB][yY][tT][eE][sS]?)\\s*$';
 
 /** The outcome of checking one value: the number, or what is wrong and how to fix it. */
 export type UnitCheck = { ok: true; value: number } | { ok: false; message: string; hint: string };
@@ -134,6 +134,13 @@ export function checkBytes(input: unknown): UnitCheck {
       ok: false,
       message: `size '${input}' has no unit`,
       hint: `write '${text}B' for bytes, or the number ${text} without quotes`,
+    };
+  // `Gb`, `Mb`: a capital multiplier and a small b reads as bits; a budget 8 times off is worse than an error.
+  if (/^[KMGT]i?b$/.test(unit))
+    return {
+      ok: false,
+      message: `'${input}': a small b after ${unit.slice(0, -1)} means bits, not bytes`,
+      hint: `write '${m[1]}${unit.slice(0, -1)}B' (bytes, powers of 1000) or '${m[1]}${unit[0]}iB' (powers of 1024)`,
     };
   const scale = BYTE_UNITS[unit.toLowerCase()];
   if (scale === undefined) return { ok: false, message: `unknown size unit '${unit}' in '${input}'`, hint: BYTES_HINT };

@@ -12,7 +12,7 @@ import type { ValuePath } from './locate.ts';
 import { BACKEND_ID_TITLE, experimentSchema } from './schema.ts';
 import type { JsonSchema } from './schema.ts';
 import { checkBytes, checkDuration } from './units.ts';
-import type { Document } from 'yaml';
+import { isNode, type Document } from 'yaml';
 
 // ajv ships CommonJS with a default export; under NodeNext the class is on `.default`.
 const Ajv = AjvModule.default;
@@ -88,17 +88,58 @@ export function schemaDiagnostics(
       placement.prefixes.map((p) => ({ path: [...p.prefix, ...target], base: p.base })),
       d.at,
     );
+    const tagged = taggedNode(doc, placement, target);
+    const { message, hint } = tagged ? explainTag(d, tagged, e.keyword) : d;
     out.push(
       src.at(loc.start, loc.end, {
         code: d.code,
         reason: e.keyword,
-        message: d.message + placement.context,
-        hint: d.hint,
+        message: message + placement.context,
+        hint,
         path: toPointer(target),
       }),
     );
   }
   return out;
+}
+
+/** The YAML tag written on the value at `target` (`tag:yaml.org,2002:str` for `!!str`), if any. */
+function taggedNode(doc: Document.Parsed, placement: ErrorPlacement, target: ValuePath): string | undefined {
+  for (const p of placement.prefixes) {
+    const node = doc.getIn([...p.prefix, ...target], true);
+    if (isNode(node)) return node.tag;
+  }
+  return undefined;
+}
+
+/**
+ * A schema error on a value with an explicit tag is the tag's doing: `!!str 10` is text, though no
+ * quotes are there to remove; `!!binary …` is binary data, not the mapping its object form suggests.
+ */
+function explainTag(d: Described, tag: string, keyword: string): { message: string; hint: string } {
+  const short = tag.replace(/^tag:yaml\.org,2002:/, '!!');
+  if (short === '!!binary')
+    return {
+      message: d.message.replace(/, got .*$/, ', got binary data (a `!!binary` value)'),
+      hint: 'experiment files need no YAML tags; write the value plainly, without `!!binary`',
+    };
+  if (keyword === 'type')
+    return {
+      message: d.message,
+      hint: `the \`${short}\` tag sets this value's type; remove the tag and write the value plainly (e.g. \`epochs: 10\`)`,
+    };
+  return d;
+}
+
+/**
+ * ` (its "а" is U+0430, not an ASCII character)` when a word holds a character outside ASCII, else
+ * ''. A look-alike letter (Cyrillic а in `nаme`) otherwise reads as the same word twice.
+ */
+export function nonAsciiNote(word: string): string {
+  const m = /[^\x20-\x7E]/u.exec(word);
+  if (!m) return '';
+  const code = m[0].codePointAt(0)!;
+  return ` (its "${m[0]}" is U+${code.toString(16).toUpperCase().padStart(4, '0')}, not an ASCII character)`;
 }
 
 function toPointer(path: ValuePath): string {
@@ -154,7 +195,7 @@ function describeError(e: ErrorObject): Described | undefined {
         ...base,
         extra: [prop],
         at: 'key',
-        message: `unknown key "${prop}" in ${path.length === 0 ? 'the experiment' : label}`,
+        message: `unknown key "${prop}"${nonAsciiNote(prop)} in ${path.length === 0 ? 'the experiment' : label}`,
         hint: unknownKeyHint(prop, allowed, path),
       };
     }
@@ -186,7 +227,7 @@ function describeError(e: ErrorObject): Described | undefined {
         return {
           ...base,
           code: 'UNKNOWN_BACKEND',
-          message: `unknown backend ${JSON.stringify(e.data)} in ${label}`,
+          message: `unknown backend ${JSON.stringify(e.data)}${nonAsciiNote(String(e.data))} in ${label}`,
           hint: `${guess ? `did you mean "${guess}"? ` : ''}known backends: ${BACKEND_IDS.join(', ')}`,
         };
       }
@@ -200,7 +241,7 @@ function describeError(e: ErrorObject): Described | undefined {
       }
       return {
         ...base,
-        message: `${label} must be one of ${allowed.join(', ')}; got ${describeValue(e.data)}`,
+        message: `${label} must be one of ${allowed.join(', ')}; got ${describeValue(e.data)}${typeof e.data === 'string' ? nonAsciiNote(e.data) : ''}`,
         hint: guess ? `did you mean "${guess}"?` : `use one of ${allowed.join(', ')}`,
       };
     }

@@ -69,6 +69,41 @@ export function decodeUtf8(bytes: Uint8Array, file: string): { text: string } | 
   }
 }
 
+/** Signatures of binary formats someone might save or name as an experiment file by mistake. */
+const MAGIC: Array<[string, number[]]> = [
+  ['gzip-compressed data', [0x1f, 0x8b]],
+  ['a zip archive', [0x50, 0x4b, 0x03, 0x04]],
+  ['a PNG image', [0x89, 0x50, 0x4e, 0x47]],
+  ['a JPEG image', [0xff, 0xd8, 0xff]],
+  ['a PDF document', [0x25, 0x50, 0x44, 0x46, 0x2d]],
+  ['an ELF executable', [0x7f, 0x45, 0x4c, 0x46]],
+];
+
+/**
+ * What binary data the bytes are (a known signature, or mostly control bytes in the first 4 KiB), or
+ * undefined for text. A stray control character in a text file is not binary: it is reported where it is.
+ */
+export function binaryKind(bytes: Uint8Array): string | undefined {
+  for (const [what, sig] of MAGIC) if (sig.every((b, i) => bytes[i] === b)) return what;
+  // UTF-16 text is full of NULs but is text in the wrong encoding, which decodeUtf8 reports as such.
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) return undefined;
+  const head = bytes.subarray(0, 4096);
+  let control = 0;
+  for (const b of head) if (b < 0x09 || (b > 0x0d && b < 0x20)) control++;
+  return head.length > 0 && control / head.length > 0.05 ? 'binary data' : undefined;
+}
+
+/** A diagnostic for a binary file, at its first byte. */
+export function binaryFile(bytes: Uint8Array, what: string, file: string): Diagnostic {
+  const firstLine = new TextDecoder('utf-8').decode(bytes.subarray(0, 200)).split(/\r\n|\r|\n/)[0] ?? '';
+  return new SourceText(file, firstLine).at(0, 1, {
+    code: 'YAML_SYNTAX',
+    reason: 'binary',
+    message: `this is a binary file (${what}), not YAML text`,
+    hint: 'an experiment file is YAML text; check that the path names the experiment, not an archive or a data file',
+  });
+}
+
 /** Offset of the first byte that does not belong to a well-formed UTF-8 sequence (RFC 3629). */
 export function firstInvalidUtf8(b: Uint8Array): number {
   let i = 0;
@@ -145,6 +180,24 @@ export function parseYamlSource(text: string, file: string): YamlSource {
         'too-deep',
         `nesting deeper than ${MAX_DEPTH} levels`,
         `an experiment nests a few levels deep; this looks generated or corrupt. Nest at most ${MAX_DEPTH} levels`,
+      ),
+    ]);
+  }
+
+  // A carriage return not followed by a line feed (classic Mac line endings) is not a line break to
+  // the parser, which then reports a cascade of unrelated errors; say what the line endings are.
+  const loneCr = /\r(?!\n)/.exec(text);
+  if (loneCr) {
+    const macOnly = !text.includes('\n');
+    return fail([
+      syntax(
+        loneCr.index,
+        loneCr.index + 1,
+        'line-endings',
+        macOnly
+          ? 'the file has classic Mac line endings (a carriage return, CR, alone ends each line)'
+          : 'this line ends with a lone carriage return (CR); the file mixes line endings',
+        'save the file with LF (Unix) or CRLF (Windows) line endings',
       ),
     ]);
   }
@@ -262,14 +315,16 @@ export function parseYamlSource(text: string, file: string): YamlSource {
   }
   if (diagnostics.length > 0) return fail(diagnostics, doc);
 
-  if (doc.contents === null) {
+  // A document marker with nothing after it (`---` alone) is as empty as an empty file.
+  const bare = doc.contents !== null && isScalar(doc.contents) && doc.contents.value === null && !doc.contents.source;
+  if (doc.contents === null || bare) {
     return fail(
       [
         syntax(
           0,
           0,
           'empty',
-          'the file has no content (only comments or blank lines)',
+          'the file has no content (only comments, blank lines or a `---` marker)',
           'an experiment needs at least name, dataset, model and backends',
         ),
       ],

@@ -87,10 +87,17 @@ function defineCase(c: Case, exp: Experiment, settings: ReturnType<typeof runSet
       if (!record) throw new Error(`${c.key}: no result record (the case did not run)`);
       return record;
     };
+    /** The test that showed the case's error in full; the case's later tests refer to it. */
+    let reportedIn: string | undefined;
     /** Fails with the case's error when it ended before or in `phase`. */
     const requireReached = (r: ResultRecord, phase: string): void => {
       if ((r.status === 'crashed' || r.status === 'failed') && !failedByChecks(r)) {
         const e = r.error;
+        if (reportedIn !== undefined)
+          throw new Error(
+            `${c.key}: ${r.status} [${e.code}], shown in full under "${reportedIn}"\n(${phase} not measured)`,
+          );
+        reportedIn = phase;
         const where = e.phase ? ` in phase ${e.phase}` : '';
         const extra = [
           e.signal ? `signal ${e.signal}` : '',

@@ -77,7 +77,7 @@ export interface BaselineFile {
 }
 
 const HINT_CORRUPT =
-  'restore the file from version control (git checkout -- <file>), or delete it and record a new baseline with --update-baseline';
+  'restore the file from version control (git checkout -- <file>), or delete it and record a new baseline with `expbench baseline update`';
 
 /**
  * Reads and validates a baseline file. `undefined` when it does not exist (no baseline yet); a

@@ -133,7 +133,7 @@ export function compareToBaseline(
       cur,
       Number.NaN,
       confidence,
-      `${metric}: no baseline samples; measured median ${fmt(cur)} over ${current.length} samples is not compared (record one with --update-baseline)`,
+      `${metric}: no baseline samples; measured median ${fmt(cur)} over ${current.length} samples is not compared (record one with expbench baseline update)`,
     );
   }
   const base = sortSamples(baseline);

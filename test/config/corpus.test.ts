@@ -21,6 +21,12 @@ interface Expectation {
   line: number;
   col: number;
   profile?: string;
+  /** Text some diagnostic's message contains: the message the case now gives. */
+  message?: string;
+  /** Text that diagnostic's hint contains. */
+  hint?: string;
+  /** Text no hint may contain (test-only backends offered to users, say). */
+  notInHint?: string;
 }
 
 const manifest = JSON.parse(readFileSync(join(DIR, 'manifest.json'), 'utf8')) as Record<string, Expectation | string>;
@@ -158,6 +164,15 @@ function check(name: string, file: string, exp: Expectation): void {
     line: exp.line,
     col: exp.col,
   });
+  if (exp.message !== undefined) {
+    const d = e.diagnostics.find((x) => x.message.includes(exp.message!));
+    expect(d, `${name}: no message contains ${JSON.stringify(exp.message)}:\n${e.message}`).toBeDefined();
+    if (exp.hint !== undefined) expect(d!.hint).toContain(exp.hint);
+  }
+  if (exp.notInHint !== undefined) for (const d of e.diagnostics) expect(d.hint).not.toContain(exp.notInHint);
+  // What reaches the terminal holds no raw control characters (a binary file's bytes, a NUL).
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters that must not appear
+  expect(e.message).not.toMatch(/[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]/);
   const text = lines(bytes);
   for (const d of e.diagnostics) {
     // Inside the file: a real line, and a column on it (or just past its end).

@@ -93,6 +93,8 @@ describe('parseBytes', () => {
     ['512', /has no unit; hint: write '512B' for bytes, or the number 512 without quotes/],
     ['GB', /cannot read size.*hint: .*512MiB/],
     ['-1GB', /cannot read size.*hint: .*512MiB/],
+    ['4Gb', /'4Gb': a small b after G means bits, not bytes; hint: write '4GB' .* or '4GiB'/],
+    ['512Mib', /'512Mib': a small b after Mi means bits/],
   ])('%j is rejected: %s', (input, message) => {
     expect(() => parseBytes(input)).toThrow(message);
   });
@@ -132,6 +134,8 @@ describe('the schema patterns agree with the parsers', () => {
     '100B',
     '100 bytes',
     '2gib',
+    '4Gb',
+    '512Mib',
     '2 gigs',
     '512',
     'GB',
