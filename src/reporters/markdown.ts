@@ -21,6 +21,7 @@ import {
   ARTEFACTS,
   byArchAndBackend,
   byExperimentAndArch,
+  declaredPairs,
   fallbackOf,
   MAIN_MEMORY_METRICS,
   MEMORY_PHASE_LABELS,
@@ -179,9 +180,9 @@ function intro(records: readonly ResultRecord[]): string {
     '',
     `Rendered from ${plural(records.length, 'result record')} (${plural(runs, 'run')}, ${plural(exps, 'experiment')}), finished ${period(records)}.`,
     '',
-    'The study compared TensorFlow with Caffe2 on one NVIDIA K80 GPU. Here TensorFlow.js (`tfjs/*` backends) stands in for',
-    'TensorFlow and ONNX Runtime (`onnxruntime/*` backends) for Caffe2. Columns labelled "study (K80)" repeat the',
-    "study's published figures as the experiment files quote them, for reference; they were not measured here.",
+    'Columns named after a `reference` label repeat the figures an experiment file quotes in its `reference` block',
+    '(what they are is said under each table, with what differs from the runs here); they were not measured here.',
+    'Ratio columns `a : b` divide backend a’s figure by b’s.',
     '',
     'Each `framework/device` column is one backend. A cell without a figure says why in short (`skipped: …`,',
     '`failed: CODE`) with a letter; "What did not run" lists the full reason for each letter once.',
@@ -248,7 +249,7 @@ function backendHeader(b: string): string {
 }
 
 function ratioHeader(p: RatioPair): string {
-  return `ONNX Runtime : TF.js (${p.cls}: ${p.onnxruntime} vs ${p.tfjs})`;
+  return `${p.a} : ${p.b}`;
 }
 
 function summaryText(s: SampleSummary, fmt: (x: number) => string, spread: (x: number) => string): string {
@@ -341,7 +342,8 @@ function studyText(x: number | undefined, unit: string): string {
 }
 
 function studyHeaders(ref: StudyReference): string[] {
-  return [`${ref.label} TF`, `${ref.label} Caffe2`, `${ref.label} Caffe2 : TF`];
+  const { tensorflow: tf, caffe2: c2 } = ref.names;
+  return [`${ref.label} ${tf}`, `${ref.label} ${c2}`, `${ref.label} ${c2} : ${tf}`];
 }
 
 function studyCells(ref: StudyReference, key: string): string[] {
@@ -370,9 +372,11 @@ const CELLS_NOTE =
 
 /** How to read the ratio columns, when the table has any. */
 function ratioNote(pairs: readonly RatioPair[], lower: string): string {
-  return pairs.length === 0
-    ? ''
-    : ` ONNX Runtime : TF.js divides ONNX Runtime's figure by TF.js's, measured on the same class of device (the column names both backends); below 1: ONNX Runtime ${lower}.`;
+  if (pairs.length === 0) return '';
+  const how = pairs.some((p) => p.cls === undefined)
+    ? 'the pairs the experiment file declares (`compare`)'
+    : 'by default each framework’s backends on the same class of device';
+  return ` A ratio column \`a : b\` divides a’s figure by b’s (${how}); below 1: a ${lower}.`;
 }
 
 function studyNote(ref: StudyReference | undefined, what: string): string {
@@ -418,7 +422,7 @@ function phaseTable(records: readonly ResultRecord[], ctx: Ctx): string {
     (phase: PhaseName): RowValues =>
     (b) =>
       measuredTime(cases.get(b), phase);
-  const pairs = ratioPairs(phases.map(values));
+  const pairs = ratioPairs(phases.map(values), declaredPairs(records));
   const reasons = new TableReasons(ctx.letters);
   const header = [
     'Phase',
@@ -566,7 +570,7 @@ function memoryTable(records: readonly ResultRecord[], ctx: Ctx, fallback: boole
     (g: (typeof grid)[number]): RowValues =>
     (b) =>
       measuredMemory(cases.get(b), g.phase, g.metric);
-  const pairs = ratioPairs(grid.map(values));
+  const pairs = ratioPairs(grid.map(values), declaredPairs(records));
   const header = [
     'Measure',
     ...backends.map(backendHeader),
@@ -647,7 +651,7 @@ function fig2Section(records: readonly ResultRecord[], opts: Required<MarkdownOp
     (arch: string): RowValues =>
     (b) =>
       measuredTime(grid.get(arch)?.get(b), 'train');
-  const pairs = ratioPairs(archs.map(values));
+  const pairs = ratioPairs(archs.map(values), declaredPairs(rs));
   const refs = archReferences(grid, archs, 'time');
   const anyRef = [...refs.values()].find((r) => r !== undefined);
   const reasons = new TableReasons(ctx.letters);
@@ -693,7 +697,7 @@ function fig3Section(records: readonly ResultRecord[], opts: Required<MarkdownOp
     (c: (typeof cells)[number]): RowValues =>
     (b) =>
       measuredMemory(grid.get(c.arch)?.get(b), 'train', c.metric);
-  const pairs = ratioPairs(cells.map(values));
+  const pairs = ratioPairs(cells.map(values), declaredPairs(rs));
   // Fig. 2's runs carry no memory reference of their own; a fallback never borrows their seconds.
   const refs = archReferences(grid, archs, 'memory');
   const anyRef = [...refs.values()].find((r) => r !== undefined);
