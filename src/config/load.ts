@@ -381,6 +381,7 @@ function normalise(v: Variant, ctx: Ctx): { exp?: Experiment; problems: Diagnost
   const model = normaliseModel(x.model, ctx, v, problems);
   const training = { ...x.training, optimizer: { ...x.training.optimizer } };
   checkBatch(training.batchSize, dataset.train, ctx, v, problems);
+  checkCompare(x.compare, x.backends, ctx, v, problems);
   const exp: Experiment = {
     ...rest,
     file: ctx.file,
@@ -495,6 +496,39 @@ function checkBatch(batchSize: number, train: number, ctx: Ctx, v: Variant, prob
       },
     ),
   );
+}
+
+/** Each side of a declared comparison must be one of the experiment's backends, and the two differ. */
+function checkCompare(
+  compare: readonly (readonly string[])[] | undefined,
+  backends: readonly string[],
+  ctx: Ctx,
+  v: Variant,
+  problems: Diagnostic[],
+): void {
+  compare?.forEach((pair, i) => {
+    pair.forEach((id, j) => {
+      if (backends.includes(id)) return;
+      problems.push(
+        problem(ctx, v, [['compare', i, j]], 'value', {
+          code: 'SCHEMA',
+          reason: 'compare',
+          message: `compare[${i}] names ${id}, which is not among the experiment's backends (${backends.join(', ')})`,
+          hint: `add ${id} to backends, or compare two of ${backends.join(', ')}`,
+        }),
+      );
+    });
+    if (pair[0] === pair[1]) {
+      problems.push(
+        problem(ctx, v, [['compare', i]], 'value', {
+          code: 'SCHEMA',
+          reason: 'compare',
+          message: `compare[${i}] divides ${pair[0]} by itself`,
+          hint: 'name two different backends',
+        }),
+      );
+    }
+  });
 }
 
 /** Budgets with their units converted: time in seconds, memory in bytes. */

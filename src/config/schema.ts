@@ -320,6 +320,22 @@ const body = {
     maxItems: 64,
     uniqueItems: true,
   }),
+  compare: opt(
+    Type.Array(
+      Type.Array(backendId, {
+        minItems: 2,
+        maxItems: 2,
+        description: 'Two of the experiment’s backends, `[a, b]`: the reports divide a’s figure by b’s.',
+      }),
+      {
+        description:
+          'Which backends the reports put side by side, as ratio columns `a : b` (default: each framework’s backends on the same class of device).',
+        minItems: 1,
+        maxItems: 16,
+        examples: [[['onnxruntime/cpu', 'tfjs/wasm']]],
+      },
+    ),
+  ),
   repeats: dflt(int(1, LIMITS.repeats, 'Timed runs of each case (the study: 10); medians and spread are reported.'), 1),
   warmup: dflt(int(0, LIMITS.warmup, 'Untimed warm-up runs of each phase, reported separately.'), 0),
   parity: dflt(Parity, {}),

@@ -99,7 +99,7 @@ export function referenceConditions(ref: unknown): ReferenceConditions | undefin
 
 /**
  * The line beside a reference table: which declared conditions of the reference differ from the
- * records' (`study (K80): one NVIDIA K80 GPU vs tfjs/wasm, onnxruntime/cpu here; CIFAR-10 vs synthetic; …`),
+ * records' (`one NVIDIA K80 GPU there, tfjs/wasm, onnxruntime/cpu on … here; data cifar10 there, synthetic here; …`),
  * or that the reference declares none, so nothing can be said about how comparable it is.
  */
 export function referenceDifferences(

@@ -223,11 +223,15 @@ export function recordClass(r: ResultRecord): DeviceClass | undefined {
   return deviceClass(r.backend.requested, r.backend.session?.device);
 }
 
-/** One ratio column: an ONNX Runtime backend over a TensorFlow.js backend of the same device class. */
+/**
+ * One ratio column, `a : b`: backend a's figure over backend b's. A default pair (no experiment
+ * declared its comparisons) holds a device class, and divides only figures measured on it; a pair an
+ * experiment declares (`compare:`) divides what it names, across devices if so declared.
+ */
 export interface RatioPair {
-  cls: DeviceClass;
-  onnxruntime: string;
-  tfjs: string;
+  a: string;
+  b: string;
+  cls?: DeviceClass;
 }
 
 /** A measured value of one table row for a backend, with the record it came from. */
@@ -239,24 +243,32 @@ export type RowValues = (backend: string) => { value: number; record: ResultReco
  */
 export const CPU_TFJS_PREFERENCE = ['tfjs/tensorflow', 'tfjs/wasm', 'tfjs/cpu'] as const;
 
-/** The GPU pairs: WebGPU against WebGPU, TensorFlow's CUDA build against ONNX Runtime's CUDA EP. */
+/** The default GPU pairs: WebGPU against WebGPU, ONNX Runtime's CUDA EP against TensorFlow's CUDA build. */
 export const GPU_PAIRS = [
-  { onnxruntime: 'onnxruntime/webgpu', tfjs: 'tfjs/webgpu' },
-  { onnxruntime: 'onnxruntime/cuda', tfjs: 'tfjs/tensorflow' },
+  { a: 'onnxruntime/webgpu', b: 'tfjs/webgpu' },
+  { a: 'onnxruntime/cuda', b: 'tfjs/tensorflow' },
 ] as const;
 
+/** The comparisons the records' experiment declares (`compare:`, the newest record's), if any. */
+export function declaredPairs(records: readonly ResultRecord[]): RatioPair[] | undefined {
+  const withCompare = records
+    .filter((r) => (r.experiment.compare?.length ?? 0) > 0)
+    .sort((x, y) => Date.parse(y.finishedAt) - Date.parse(x.finishedAt));
+  return withCompare[0]?.experiment.compare?.map(([a, b]) => ({ a: a!, b: b! }));
+}
+
 /**
- * The ratio columns of a table with these rows. CPU: `onnxruntime/cpu` over the first TF.js CPU
+ * The ratio columns of a table with these rows: the `declared` pairs where an experiment declares
+ * them; otherwise each framework's same-device pair — CPU: `onnxruntime/cpu` over the first TF.js CPU
  * backend of {@link CPU_TFJS_PREFERENCE} that some row measured alongside it; GPU: each of
- * {@link GPU_PAIRS}. A pair is a column only when at least one row has both sides measured on the
- * pair's device class, so a table never carries a column of dashes.
+ * {@link GPU_PAIRS}. A pair is a column only when at least one row has both sides measured, so a
+ * table never carries a column of dashes.
  */
-export function ratioPairs(rows: readonly RowValues[]): RatioPair[] {
+export function ratioPairs(rows: readonly RowValues[], declared?: readonly RatioPair[]): RatioPair[] {
   const measured = (p: RatioPair) => rows.some((row) => pairRatio(p, row) !== undefined);
+  if (declared !== undefined && declared.length > 0) return declared.filter(measured);
   const pairs: RatioPair[] = [];
-  const cpu = CPU_TFJS_PREFERENCE.map((tfjs): RatioPair => ({ cls: 'cpu', onnxruntime: 'onnxruntime/cpu', tfjs })).find(
-    measured,
-  );
+  const cpu = CPU_TFJS_PREFERENCE.map((b): RatioPair => ({ cls: 'cpu', a: 'onnxruntime/cpu', b })).find(measured);
   if (cpu) pairs.push(cpu);
   for (const p of GPU_PAIRS) {
     const pair: RatioPair = { cls: 'gpu', ...p };
@@ -265,13 +277,17 @@ export function ratioPairs(rows: readonly RowValues[]): RatioPair[] {
   return pairs;
 }
 
-/** ONNX Runtime's value over TF.js's in one row, each only where measured on the pair's device class. */
+/**
+ * a's value over b's in one row, each only where it ran on the backend requested (never a fallback)
+ * and, for a default pair, on the pair's device class.
+ */
 export function pairRatio(pair: RatioPair, row: RowValues): number | undefined {
-  const side = (b: string) => {
-    const m = row(b);
-    return m !== undefined && Number.isFinite(m.value) && recordClass(m.record) === pair.cls ? m.value : undefined;
+  const side = (id: string) => {
+    const m = row(id);
+    if (m === undefined || !Number.isFinite(m.value) || fallbackOf(m.record) !== undefined) return undefined;
+    return pair.cls === undefined || recordClass(m.record) === pair.cls ? m.value : undefined;
   };
-  return ratio(side(pair.onnxruntime), side(pair.tfjs));
+  return ratio(side(pair.a), side(pair.b));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -283,7 +299,7 @@ export function pairRatio(pair: RatioPair, row: RowValues): number | undefined {
  *
  * ```yaml
  * reference:
- *   label: study (K80)        # column label, default "study (K80)"
+ *   label: study (K80)        # column label, default "reference"
  *   unit: s                   # unit of the numbers: s (default for timings), GB or MB (default GB in table3 / fig3)
  *   tensorflow: { buildInit: 4.71, train: 89.43, infer: 3.96 }
  *   caffe2:     { buildInit: 1.89, train: 55.71, infer: 0.40 }
@@ -301,13 +317,15 @@ export interface StudyReference {
   caffe2: Record<string, number>;
   /** Every numeric leaf, dotted path → value, for listing what a table did not place. */
   leaves: [string, number][];
+  /** Column names of the two sides (`reference.names`), by default their keys. */
+  names: { tensorflow: string; caffe2: string };
   /** What the figures are (`reference.note`), e.g. who measured them on what. */
   note?: string;
   /** The conditions the figures were measured under (`reference.conditions`), to say what differs. */
   conditions?: ReferenceConditions;
 }
 
-export const DEFAULT_STUDY_LABEL = 'study (K80)';
+export const DEFAULT_STUDY_LABEL = 'reference';
 
 const ALIASES: Record<string, string> = {
   build: 'buildInit',
@@ -321,6 +339,13 @@ const ALIASES: Record<string, string> = {
 
 function normaliseKey(k: string): string {
   return ALIASES[k.toLowerCase()] ?? ALIASES[k] ?? k;
+}
+
+/** `reference.names`: labels of the two sides' columns, each defaulting to its key. */
+function namesOf(v: unknown): StudyReference['names'] {
+  const o = typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
+  const name = (k: 'tensorflow' | 'caffe2') => (typeof o[k] === 'string' ? (o[k] as string) : k);
+  return { tensorflow: name('tensorflow'), caffe2: name('caffe2') };
 }
 
 /** A number, or a string that is one (YAML authors quote figures such as "0.40" to keep the zero). */
@@ -378,6 +403,7 @@ export function studyReference(ref: unknown, defaultUnit = 's'): StudyReference 
     tensorflow: numericSide(pick('tensorflow', 'tf')),
     caffe2: numericSide(pick('caffe2')),
     leaves,
+    names: namesOf(o.names),
     ...(typeof o.note === 'string' ? { note: o.note } : {}),
     ...(referenceConditions(o) ? { conditions: referenceConditions(o) } : {}),
   };

@@ -146,6 +146,8 @@ export interface RecordCommon {
     batchNorm?: boolean;
     /** Seed of the initial weights and the epoch order. */
     seed?: number;
+    /** The comparisons the experiment declares (`compare:`), `[a, b]` for a ratio column `a : b`. */
+    compare?: string[][];
     /** The YAML's reference data (the study's figures), passed through. */
     reference?: Record<string, unknown>;
     /** The data: kind (`synthetic`, `cifar10`, `image-folder`) and where it came from. */
@@ -246,6 +248,7 @@ export function newRecord(
       width: exp.model.width,
       batchNorm: exp.model.batchNorm,
       seed: exp.training.seed,
+      ...(exp.compare ? { compare: exp.compare.map((p) => [...p]) } : {}),
       reference: exp.reference,
       trainExamples: exp.dataset.train,
       testExamples: exp.dataset.test,

@@ -156,6 +156,8 @@ export const STUDY_CONDITIONS = {
 };
 
 export const TABLE2_REFERENCE = {
+  label: 'study (K80)',
+  names: { tensorflow: 'TF', caffe2: 'Caffe2' },
   note: 'TensorFlow and Caffe2 on one K80, averages of 10 runs',
   conditions: STUDY_CONDITIONS,
   tensorflow: { buildInit: 4.71, train: 89.43, infer: 3.96 },
@@ -163,6 +165,8 @@ export const TABLE2_REFERENCE = {
 };
 
 export const TABLE3_REFERENCE = {
+  label: 'study (K80)',
+  names: { tensorflow: 'TF', caffe2: 'Caffe2' },
   unit: 'GB',
   note: 'TensorFlow and Caffe2 on one K80',
   conditions: STUDY_CONDITIONS,

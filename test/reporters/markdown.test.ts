@@ -17,8 +17,10 @@ import { cellAt, tableAfter } from './md-tables.ts';
 
 const render = (records = paperRecords()) => new MarkdownReporter().document(records);
 const TABLE2 = '## Table 2';
-const CPU_WASM = 'ONNX Runtime : TF.js (cpu: onnxruntime/cpu vs tfjs/wasm)';
-const CPU_CPU = 'ONNX Runtime : TF.js (cpu: onnxruntime/cpu vs tfjs/cpu)';
+const CPU_WASM = 'onnxruntime/cpu : tfjs/wasm';
+const CPU_CPU = 'onnxruntime/cpu : tfjs/cpu';
+/** A ratio column's header, `a : b` of two backend ids. */
+const RATIO = /^[a-z]+\/[a-z]+ : [a-z]+\/[a-z]+$/;
 
 /** How often `needle` occurs in `hay`. */
 function occurrences(hay: string, needle: string): number {
@@ -65,7 +67,7 @@ describe('MarkdownReporter', () => {
     expect(doc).toContain('ᵃ ᵇ: the full reason for each letter is under [What did not run](#what-did-not-run).');
   });
 
-  it('puts medians ± MAD, n, the ONNX Runtime : TF.js ratio and the study figures in Table 2', () => {
+  it('puts medians ± MAD, n, the onnxruntime/cpu : tfjs/wasm ratio and the study figures in Table 2', () => {
     const t2 = tableAfter(render(), TABLE2);
     // tfjs/cpu training samples are [13, 10, 11, 12, 9]: median 11, deviations [2, 1, 0, 1, 2] → MAD 1.
     expect(cellAt(t2, 'training', '`tfjs/cpu`')).toBe('11.0 s ± 1.0 (n=5)');
@@ -74,7 +76,7 @@ describe('MarkdownReporter', () => {
     expect(cellAt(t2, 'graph construction and initialisation', CPU_WASM)).toBe('0.400×');
     // Both WebGPU backends were skipped: no column of dashes for them.
     expect(t2.header.some((h) => h.includes('webgpu vs'))).toBe(false);
-    expect(t2.header.filter((h) => h.startsWith('ONNX Runtime : TF.js'))).toEqual([CPU_WASM]);
+    expect(t2.header.filter((h) => RATIO.test(h))).toEqual([CPU_WASM]);
     expect(cellAt(t2, 'graph construction and initialisation', 'study (K80) TF')).toBe('4.71 s');
     expect(cellAt(t2, 'graph construction and initialisation', 'study (K80) Caffe2')).toBe('1.89 s');
     expect(cellAt(t2, 'graph construction and initialisation', 'study (K80) Caffe2 : TF')).toBe('0.401×'); // 1.89 / 4.71
@@ -117,14 +119,14 @@ describe('MarkdownReporter', () => {
       makeRecord({ artefact: 'table2', backend: 'onnxruntime/cuda', train: samples(1, 0.1) }),
     ]);
     const t2 = tableAfter(doc, TABLE2);
-    expect(t2.header.filter((h) => h.startsWith('ONNX Runtime : TF.js'))).toEqual([
+    expect(t2.header.filter((h) => RATIO.test(h))).toEqual([
       CPU_WASM,
-      'ONNX Runtime : TF.js (gpu: onnxruntime/webgpu vs tfjs/webgpu)',
-      'ONNX Runtime : TF.js (gpu: onnxruntime/cuda vs tfjs/tensorflow)',
+      'onnxruntime/webgpu : tfjs/webgpu',
+      'onnxruntime/cuda : tfjs/tensorflow',
     ]);
     expect(cellAt(t2, 'training', CPU_WASM)).toBe('0.750×'); // 6 / 8
-    expect(cellAt(t2, 'training', 'ONNX Runtime : TF.js (gpu: onnxruntime/webgpu vs tfjs/webgpu)')).toBe('0.500×'); // 2 / 4
-    expect(cellAt(t2, 'training', 'ONNX Runtime : TF.js (gpu: onnxruntime/cuda vs tfjs/tensorflow)')).toBe('0.200×'); // 1 / 5
+    expect(cellAt(t2, 'training', 'onnxruntime/webgpu : tfjs/webgpu')).toBe('0.500×'); // 2 / 4
+    expect(cellAt(t2, 'training', 'onnxruntime/cuda : tfjs/tensorflow')).toBe('0.200×'); // 1 / 5
   });
 
   it('compares onnxruntime/cpu with tfjs/tensorflow when tfjs-node ran on the CPU, and with tfjs/cpu when it is the only one', () => {
@@ -140,10 +142,8 @@ describe('MarkdownReporter', () => {
       makeRecord({ artefact: 'table2', backend: 'onnxruntime/cuda', status: 'skipped', skipReason: NO_CUDA }),
     ]);
     const t = tableAfter(node, TABLE2);
-    expect(t.header.filter((h) => h.startsWith('ONNX Runtime : TF.js'))).toEqual([
-      'ONNX Runtime : TF.js (cpu: onnxruntime/cpu vs tfjs/tensorflow)',
-    ]);
-    expect(cellAt(t, 'training', 'ONNX Runtime : TF.js (cpu: onnxruntime/cpu vs tfjs/tensorflow)')).toBe('2.00×');
+    expect(t.header.filter((h) => RATIO.test(h))).toEqual(['onnxruntime/cpu : tfjs/tensorflow']);
+    expect(cellAt(t, 'training', 'onnxruntime/cpu : tfjs/tensorflow')).toBe('2.00×');
     const cpuOnly = tableAfter(
       render([
         makeRecord({ artefact: 'table2', backend: 'tfjs/cpu', train: samples(12, 0.5) }),
@@ -168,7 +168,7 @@ describe('MarkdownReporter', () => {
       ]),
       TABLE2,
     );
-    expect(cross.header.some((h) => h.startsWith('ONNX Runtime : TF.js'))).toBe(false);
+    expect(cross.header.some((h) => RATIO.test(h))).toBe(false);
     const fellBack = tableAfter(
       render([
         makeRecord({ artefact: 'table2', backend: 'tfjs/webgpu', ranOn: 'tfjs/cpu', train: samples(10, 1) }),
@@ -176,7 +176,7 @@ describe('MarkdownReporter', () => {
       ]),
       TABLE2,
     );
-    expect(fellBack.header.some((h) => h.startsWith('ONNX Runtime : TF.js'))).toBe(false);
+    expect(fellBack.header.some((h) => RATIO.test(h))).toBe(false);
   });
 
   it('shows failures as "failed: CODE" with a letter, and the first line of the message once', () => {
@@ -256,9 +256,7 @@ describe('MarkdownReporter', () => {
       'training · device memory',
       'inference · peak RSS',
     ]);
-    expect(
-      cellAt(t3, 'training · device memory', 'ONNX Runtime : TF.js (gpu: onnxruntime/webgpu vs tfjs/webgpu)'),
-    ).toBe('1.00×');
+    expect(cellAt(t3, 'training · device memory', 'onnxruntime/webgpu : tfjs/webgpu')).toBe('1.00×');
     const more = tableAfter(doc, '<summary>More memory figures (JS heap used');
     expect(more.rows.map((r) => r[0])).toEqual([
       'training · JS heap used',
@@ -295,7 +293,7 @@ describe('MarkdownReporter', () => {
       makeRecord({ artefact: 'table2', backend: 'onnxruntime/cpu', train: samples(5, 1) }),
     ];
     const none = render(plain);
-    expect(none).not.toContain('study (K80) TF');
+    expect(none).not.toContain('reference tensorflow');
     for (const reference of [
       { tensorflow: 'fast', caffe2: [1, 2] },
       { note: 'see paper' },
@@ -307,14 +305,15 @@ describe('MarkdownReporter', () => {
     const aliased = render(
       plain.map((r) => ({ ...r, experiment: { ...r.experiment, reference: { tf: { training: '89.43' } } } })),
     );
-    expect(cellAt(tableAfter(aliased, TABLE2), 'training', 'study (K80) TF')).toBe('89.43 s');
+    // Without a label or names, the columns say "reference" and the side's key.
+    expect(cellAt(tableAfter(aliased, TABLE2), 'training', 'reference tensorflow')).toBe('89.43 s');
     const odd = render(plain.map((r) => ({ ...r, experiment: { ...r.experiment, reference: { caffe2: [1, 2] } } })));
     expect(odd).toContain('`caffe2.0` = 1 s, `caffe2.1` = 2 s');
   });
 
   it('lists reference figures it cannot place (argmax) under the table', () => {
     expect(render()).toContain(
-      "Other figures in the experiment file's `reference` (study (K80), as published): `tensorflow.argmax` = 0.4066 s, `numpy.argmax` = 0.0075 s.",
+      "Other figures in the experiment file's `reference` (reference, as published): `tensorflow.argmax` = 0.4066 s, `numpy.argmax` = 0.0075 s.",
     );
   });
 
@@ -420,13 +419,13 @@ describe('MarkdownReporter', () => {
         reference: ms,
       }),
     ]);
-    expect(tableAfter(t3doc, '## Table 3').header.some((h) => h.startsWith('study'))).toBe(false);
-    expect(t3doc).toContain("The experiment file's `reference` (study (K80)) is in s, which is not a unit of memory");
+    expect(tableAfter(t3doc, '## Table 3').header.some((h) => h.startsWith('reference'))).toBe(false);
+    expect(t3doc).toContain("The experiment file's `reference` (reference) is in s, which is not a unit of memory");
     // A Table 2 experiment quoting GB: not beside times.
     const t2doc = render([
       makeRecord({ artefact: 'table2', backend: 'tfjs/cpu', train: [1], reference: TABLE3_REFERENCE }),
     ]);
-    expect(tableAfter(t2doc, TABLE2).header.some((h) => h.startsWith('study'))).toBe(false);
+    expect(tableAfter(t2doc, TABLE2).header.some((h) => h.startsWith('reference'))).toBe(false);
     expect(t2doc).toContain('is in GB, which is not a unit of times');
     // Fig. 3 drawn from Fig. 2 runs that quote training seconds: no study column; a fig3 reference in GB: shown.
     const fig2ref = { tensorflow: { vgg11: 120 }, caffe2: { vgg11: 80 } };
@@ -441,8 +440,8 @@ describe('MarkdownReporter', () => {
         reference: fig2ref,
       }),
     ]);
-    expect(cellAt(tableAfter(fromFig2, '## Fig. 2'), '`vgg11`', 'study (K80) TF')).toBe('120 s');
-    expect(tableAfter(fromFig2, '## Fig. 3').header.some((h) => h.startsWith('study'))).toBe(false);
+    expect(cellAt(tableAfter(fromFig2, '## Fig. 2'), '`vgg11`', 'reference tensorflow')).toBe('120 s');
+    expect(tableAfter(fromFig2, '## Fig. 3').header.some((h) => h.startsWith('reference'))).toBe(false);
     const fig3ref = { tensorflow: { vgg11: 5.2 }, caffe2: { vgg11: 3.1 } };
     const own = render([
       makeRecord({
@@ -455,7 +454,7 @@ describe('MarkdownReporter', () => {
         reference: fig3ref,
       }),
     ]);
-    expect(cellAt(tableAfter(own, '## Fig. 3'), '`vgg11` · peak RSS', 'study (K80) TF')).toBe('5.2 GB');
+    expect(cellAt(tableAfter(own, '## Fig. 3'), '`vgg11` · peak RSS', 'reference tensorflow')).toBe('5.2 GB');
   });
 
   it('says "1 epoch", not "1 epochs", and warns that runs smaller than the study compare by ratio only', () => {
@@ -521,5 +520,19 @@ describe('MarkdownReporter', () => {
     expect(render([makeRecord({ artefact: 'table2', backend: 'tfjs/wasm', train: [1] })])).not.toContain(
       '## Install size',
     );
+  });
+
+  it('puts side by side the backends an experiment declares (compare), across devices if so declared', () => {
+    const rec = (backend: 'tfjs/wasm' | 'tfjs/webgpu' | 'onnxruntime/cpu', train: number) => {
+      const r = makeRecord({ artefact: 'table2', backend, train: [train] });
+      r.experiment.compare = [['tfjs/webgpu', 'tfjs/wasm']];
+      return r;
+    };
+    const t2 = tableAfter(
+      render([rec('tfjs/wasm', 8), rec('tfjs/webgpu', 2), rec('onnxruntime/cpu', 4)]),
+      '## Table 2',
+    );
+    expect(t2.header.filter((h) => RATIO.test(h))).toEqual(['tfjs/webgpu : tfjs/wasm']);
+    expect(cellAt(t2, 'training', 'tfjs/webgpu : tfjs/wasm')).toBe('0.250×');
   });
 });
