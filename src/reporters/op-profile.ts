@@ -39,7 +39,7 @@ export function sectionSplit(p: OpProfile): string {
 
 /** One backend's profile: what was measured, the section split, the top operators and nodes. */
 export function profileBlock(backend: string, p: OpProfile): string {
-  const head = `**${backend}** — batch ${p.batchSize}, mean of ${steps(p.steps, 'profiled step')} after ${steps(p.warmupSteps, 'warm-up step')}: ${ms(p.stepMs)} per step under the profiler, ${ms(p.kernelMs)} in kernels; ${sectionSplit(p)}. Measured with ${p.source}; ${p.note}.`;
+  const head = `**${backend}** — batch ${p.batchSize}, per-node medians of ${steps(p.steps, 'profiled step')} after ${steps(p.warmupSteps, 'warm-up step')}: ${ms(p.stepMs)} per step under the profiler, ${ms(p.kernelMs)} in kernels; ${sectionSplit(p)}. Measured with ${p.source}; ${p.note}.`;
   const ops = table(
     ['operator', 'ms per step', 'share of kernel time', 'calls per step', 'forward', 'backward', 'optimizer'],
     p.byOpType

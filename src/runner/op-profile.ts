@@ -21,7 +21,7 @@ export const PROFILE_OPS_ENV = 'EXPBENCH_PROFILE_OPS';
 /** Steps run before the profiled ones (ONNX Runtime's first runs allocate and select kernels). */
 export const PROFILE_WARMUP_STEPS = 3;
 /** Steps the profile averages over. */
-export const PROFILE_STEPS = 3;
+export const PROFILE_STEPS = 5;
 
 /** Whether this experiment's cases record a profile. */
 export function profileRequested(exp: Experiment, env: NodeJS.ProcessEnv = process.env): boolean {

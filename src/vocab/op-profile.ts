@@ -24,11 +24,13 @@ export interface KernelTiming {
   op: string;
   section: StepSection;
   ms: number;
+  /** Which profiled step (0-based) it ran in. */
+  step: number;
 }
 
 /** Time per profiled step and its share of the step's kernel time. */
 export interface OpShare {
-  /** Milliseconds per step (mean over the profiled steps). */
+  /** Milliseconds per step: the sum, over the nodes concerned, of each node's median over the steps. */
   ms: number;
   /** Share of the step's kernel time, 0–1. */
   share: number;
@@ -57,9 +59,9 @@ export interface OpProfile {
   warmupSteps: number;
   /** Steps the figures average over. */
   steps: number;
-  /** Wall time of a profiled step (mean, milliseconds), profiler overhead included. */
+  /** Wall time of a profiled step (median, milliseconds), profiler overhead included. */
   stepMs: number;
-  /** Sum of the kernel times of a step (mean, milliseconds): the denominator of every share. */
+  /** Sum of every node's median kernel time per step (milliseconds): the denominator of every share. */
   kernelMs: number;
   sections: Record<StepSection, OpShare>;
   /** Every operator type, most time first. */
@@ -84,50 +86,64 @@ export interface OpProfileMeta {
   note: string;
 }
 
+function medianOf(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
 /**
- * Summarises the kernel timings of `meta.steps` profiled steps: per-step means by operator type, by
- * node and by section, each with its share of the step's kernel time.
+ * Summarises the kernel timings of `meta.steps` profiled steps. Each node's time per step is its
+ * median over the steps (a kernel preempted by another process in one step does not count), and the
+ * operator types, sections and the step's kernel time are sums of those medians, so every share is of
+ * the same total.
  */
 export function aggregateOpProfile(kernels: readonly KernelTiming[], meta: OpProfileMeta): OpProfile {
   if (!Number.isInteger(meta.steps) || meta.steps < 1)
     throw new RangeError(`aggregateOpProfile: steps must be a positive integer, got ${meta.steps}`);
-  const per = 1 / meta.steps;
-  const total = kernels.reduce((s, k) => s + k.ms, 0) * per;
+  const nodes = new Map<string, { node: string; op: string; section: StepSection; perStep: number[]; calls: number }>();
+  for (const k of kernels) {
+    if (!Number.isInteger(k.step) || k.step < 0 || k.step >= meta.steps)
+      throw new RangeError(`aggregateOpProfile: kernel ${k.node} has step ${k.step}, outside 0..${meta.steps - 1}`);
+    const key = `${k.node}\u0000${k.op}`;
+    let n = nodes.get(key);
+    if (!n) {
+      n = { node: k.node, op: k.op, section: k.section, perStep: new Array<number>(meta.steps).fill(0), calls: 0 };
+      nodes.set(key, n);
+    }
+    n.perStep[k.step]! += k.ms;
+    n.calls++;
+  }
+  const rows = [...nodes.values()].map((n) => ({ ...n, ms: medianOf(n.perStep) }));
+  const total = rows.reduce((s, n) => s + n.ms, 0);
   const share = (ms: number) => (total > 0 ? ms / total : 0);
   const sections = Object.fromEntries(STEP_SECTIONS.map((s) => [s, { ms: 0, share: 0 }])) as Record<
     StepSection,
     OpShare
   >;
   const ops = new Map<string, { ms: number; calls: number; sections: Partial<Record<StepSection, number>> }>();
-  const nodes = new Map<string, NodeRow>();
-  for (const k of kernels) {
-    const ms = k.ms * per;
-    sections[k.section].ms += ms;
-    const o = ops.get(k.op) ?? { ms: 0, calls: 0, sections: {} };
-    o.ms += ms;
-    o.calls += 1;
-    o.sections[k.section] = (o.sections[k.section] ?? 0) + ms;
-    ops.set(k.op, o);
-    const key = `${k.node}\u0000${k.op}`;
-    const n = nodes.get(key) ?? { node: k.node, op: k.op, section: k.section, ms: 0, share: 0 };
-    n.ms += ms;
-    nodes.set(key, n);
+  for (const n of rows) {
+    sections[n.section].ms += n.ms;
+    const o = ops.get(n.op) ?? { ms: 0, calls: 0, sections: {} };
+    o.ms += n.ms;
+    o.calls += n.calls;
+    o.sections[n.section] = (o.sections[n.section] ?? 0) + n.ms;
+    ops.set(n.op, o);
   }
   for (const s of STEP_SECTIONS) sections[s].share = share(sections[s].ms);
   const byOpType = [...ops]
     .map(([op, o]) => ({ op, ms: o.ms, share: share(o.ms), calls: o.calls / meta.steps, sections: o.sections }))
     .sort((a, b) => b.ms - a.ms || a.op.localeCompare(b.op));
-  const byNode = [...nodes.values()]
-    .map((n) => ({ ...n, share: share(n.ms) }))
+  const byNode = rows
+    .map((n) => ({ node: n.node, op: n.op, section: n.section, ms: n.ms, share: share(n.ms) }))
     .sort((a, b) => b.ms - a.ms || a.node.localeCompare(b.node))
     .slice(0, TOP_NODES);
-  const wall = meta.stepWallMs.length > 0 ? meta.stepWallMs.reduce((a, b) => a + b, 0) / meta.stepWallMs.length : 0;
   return {
     source: meta.source,
     batchSize: meta.batchSize,
     warmupSteps: meta.warmupSteps,
     steps: meta.steps,
-    stepMs: wall,
+    stepMs: meta.stepWallMs.length > 0 ? medianOf(meta.stepWallMs) : 0,
     kernelMs: total,
     sections,
     byOpType,

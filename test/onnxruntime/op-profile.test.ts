@@ -68,12 +68,13 @@ describe('parseOrtProfile', () => {
     const { kernels, runMs } = parseOrtProfile(trace, sections, 1);
     expect(runMs).toEqual([0.1, 0.1]);
     expect(kernels).toHaveLength(10);
+    expect(kernels.slice(5).every((k) => k.step === 1)).toBe(true);
     expect(kernels.slice(0, 5)).toEqual([
-      { node: 'ReorderInput', op: 'ReorderInput', ms: 5, section: 'forward' },
-      { node: 'conv', op: 'FusedConv', ms: 20, section: 'forward' },
-      { node: 'reorder_out', op: 'ReorderOutput', ms: 1, section: 'forward' },
-      { node: 'dconv', op: 'Conv', ms: 40, section: 'backward' },
-      { node: 'upd/Fusion/', op: 'FusedMul', ms: 2, section: 'optimizer' },
+      { node: 'ReorderInput', op: 'ReorderInput', ms: 5, section: 'forward', step: 0 },
+      { node: 'conv', op: 'FusedConv', ms: 20, section: 'forward', step: 0 },
+      { node: 'reorder_out', op: 'ReorderOutput', ms: 1, section: 'forward', step: 0 },
+      { node: 'dconv', op: 'Conv', ms: 40, section: 'backward', step: 0 },
+      { node: 'upd/Fusion/', op: 'FusedMul', ms: 2, section: 'optimizer', step: 0 },
     ]);
   });
 

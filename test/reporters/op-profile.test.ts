@@ -11,15 +11,16 @@ import { makeRecord } from './fixtures.ts';
 
 function profile(): ReturnType<typeof aggregateOpProfile> {
   const kernels: KernelTiming[] = [
-    { node: 'n_Conv_0', op: 'FusedConv', section: 'forward', ms: 30 },
-    { node: 'n_Gemm_9', op: 'Gemm', section: 'backward', ms: 50 },
-    { node: 'n_Conv_7', op: 'Conv', section: 'backward', ms: 15 },
-    { node: 'n_Add_12', op: 'Add', section: 'optimizer', ms: 5 },
+    { node: 'n_Conv_0', op: 'FusedConv', section: 'forward', ms: 30, step: 0 },
+    { node: 'n_Gemm_9', op: 'Gemm', section: 'backward', ms: 50, step: 0 },
+    { node: 'n_Conv_7', op: 'Conv', section: 'backward', ms: 15, step: 0 },
+    { node: 'n_Add_12', op: 'Add', section: 'optimizer', ms: 5, step: 0 },
     ...Array.from({ length: TOP_OP_TYPES }, (_, i) => ({
       node: `tiny${i}`,
       op: `Tiny${i}`,
       section: 'backward' as const,
       ms: 0.01,
+      step: 0,
     })),
   ];
   return aggregateOpProfile(kernels, {
@@ -41,7 +42,7 @@ describe('opProfileSection', () => {
     const md = opProfileSection([wasm, ort]).join('\n\n');
     expect(md).toContain("## Where a training step's time goes: top operators per backend");
     expect(md).toContain('### Experiment `paper-table2` · model `vgg-small`');
-    expect(md).toContain('**onnxruntime/cpu** — batch 64, mean of 1 profiled step after 3 warm-up steps');
+    expect(md).toContain('**onnxruntime/cpu** — batch 64, per-node medians of 1 profiled step after 3 warm-up steps');
     expect(md).toMatch(/forward 30\.0 % \(30(\.0)? ms\) · backward 65\.\d % \(65\.\d ms\) · optimizer 5\.0 %/);
     expect(md).toContain('| `Gemm` | 50.0 | 50.0 % | 1 |  | 50.0 |  |');
     expect(md).toContain(`${TOP_OP_TYPES + 4 - TOP_OP_TYPES} more operator types`);

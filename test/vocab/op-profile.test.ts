@@ -10,16 +10,16 @@ const meta = { source: 'test', batchSize: 8, warmupSteps: 1, steps: 2, stepWallM
 describe('aggregateOpProfile', () => {
   const kernels: KernelTiming[] = [
     // Two steps of: conv (forward) 4 ms, conv (backward) 3 ms + gemm 2 ms, add (optimizer) 1 ms.
-    ...[0, 1].flatMap(() => [
-      { node: 'c1', op: 'Conv', section: 'forward' as const, ms: 4 },
-      { node: 'c1.dx', op: 'Conv', section: 'backward' as const, ms: 3 },
-      { node: 'c1.dw', op: 'Gemm', section: 'backward' as const, ms: 2 },
-      { node: 'upd', op: 'Add', section: 'optimizer' as const, ms: 1 },
+    ...[0, 1].flatMap((step) => [
+      { node: 'c1', op: 'Conv', section: 'forward' as const, ms: 4, step },
+      { node: 'c1.dx', op: 'Conv', section: 'backward' as const, ms: 3, step },
+      { node: 'c1.dw', op: 'Gemm', section: 'backward' as const, ms: 2, step },
+      { node: 'upd', op: 'Add', section: 'optimizer' as const, ms: 1, step },
     ]),
   ];
   const p = aggregateOpProfile(kernels, meta);
 
-  it('averages per step and shares the kernel time', () => {
+  it('takes each node’s median step and shares the kernel time', () => {
     expect(p.kernelMs).toBeCloseTo(10);
     expect(p.stepMs).toBeCloseTo(13);
     expect(p.sections.forward).toEqual({ ms: 4, share: 0.4 });
@@ -42,14 +42,38 @@ describe('aggregateOpProfile', () => {
       op: 'Relu',
       section: 'forward' as const,
       ms: i + 1,
+      step: 0,
     }));
     const q = aggregateOpProfile(many, { ...meta, steps: 1 });
     expect(q.byNode).toHaveLength(TOP_NODES);
     expect(q.byNode[0]!.node).toBe(`n${TOP_NODES + 4}`);
   });
 
-  it('rejects a profile of no steps', () => {
+  it('rejects a profile of no steps, and kernels of steps it does not have', () => {
     expect(() => aggregateOpProfile(kernels, { ...meta, steps: 0 })).toThrow(/positive integer/);
+    expect(() => aggregateOpProfile(kernels, { ...meta, steps: 1 })).toThrow(/step 1, outside 0\.\.0/);
+  });
+
+  it('is not moved by one preempted kernel: each node counts its median step', () => {
+    const k = (node: string, ms: number, step: number): KernelTiming => ({
+      node,
+      op: 'Conv',
+      section: 'forward',
+      ms,
+      step,
+    });
+    // Node a: 10, 10, 500 (preempted once); node b: runs twice per step, 2 + 3 each time.
+    const q = aggregateOpProfile(
+      [k('a', 10, 0), k('a', 10, 1), k('a', 500, 2), ...[0, 1, 2].flatMap((s) => [k('b', 2, s), k('b', 3, s)])],
+      { ...meta, steps: 3, stepWallMs: [20, 600, 21] },
+    );
+    expect(q.byNode.map((n) => [n.node, n.ms])).toEqual([
+      ['a', 10],
+      ['b', 5],
+    ]);
+    expect(q.kernelMs).toBe(15);
+    expect(q.stepMs).toBe(21);
+    expect(q.byOpType[0]).toMatchObject({ op: 'Conv', ms: 15, calls: 3 });
   });
 });
 

@@ -68,15 +68,15 @@ export function parseOrtProfile(
     .filter((e) => e.cat === 'Session' && e.name === 'model_run' && typeof e.ts === 'number')
     .sort((a, b) => a.ts! - b.ts!)
     .slice(skipRuns);
-  const inRun = (ts: number) => runs.some((r) => ts >= r.ts! && ts <= r.ts! + (r.dur ?? 0));
+  const runOf = (ts: number) => runs.findIndex((r) => ts >= r.ts! && ts <= r.ts! + (r.dur ?? 0));
   const seq = events
-    .filter((e) => e.cat === 'Node' && e.name?.endsWith(KERNEL_SUFFIX) && typeof e.ts === 'number' && inRun(e.ts))
+    .filter((e) => e.cat === 'Node' && e.name?.endsWith(KERNEL_SUFFIX) && typeof e.ts === 'number' && runOf(e.ts) >= 0)
     .sort((a, b) => a.ts! - b.ts!)
     .map((e) => {
       const node = e.name!.slice(0, -KERNEL_SUFFIX.length);
       // A node ONNX Runtime rewrote keeps its name before a `/` (`n_MatMul__7/MatmulTransposeFusion/`).
       const section = sections.get(node) ?? sections.get(node.split('/')[0]!);
-      return { node, op: e.args?.op_name ?? 'unknown', ms: (e.dur ?? 0) / 1000, section };
+      return { node, op: e.args?.op_name ?? 'unknown', ms: (e.dur ?? 0) / 1000, section, step: runOf(e.ts!) };
     });
   return { kernels: fillSections(seq), runMs: runs.map((r) => (r.dur ?? 0) / 1000) };
 }

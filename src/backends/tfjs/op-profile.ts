@@ -23,9 +23,13 @@ function recordedKernels(): number {
 
 /**
  * Runs `step` once under `tf.profile`; `step` calls its mark at the start of each section. Returns the
- * step's kernels with their sections and the step's wall time (profiling overhead included).
+ * step's kernels with their sections, numbered as profiled step `index`, and the step's wall time
+ * (profiling overhead included).
  */
-export async function profileStep(step: (mark: SectionMark) => void): Promise<{ kernels: KernelTiming[]; ms: number }> {
+export async function profileStep(
+  index: number,
+  step: (mark: SectionMark) => void,
+): Promise<{ kernels: KernelTiming[]; ms: number }> {
   const bounds: Array<{ at: number; section: StepSection }> = [];
   const t0 = performance.now();
   const info = await tf.profile(() => {
@@ -40,7 +44,13 @@ export async function profileStep(step: (mark: SectionMark) => void): Promise<{ 
   const kernels = info.kernels.map((k, i) => {
     const t = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
     const shape = k.outputShapes[0]?.join('×') ?? '';
-    return { node: `#${i} ${k.name}${shape ? ` → ${shape}` : ''}`, op: k.name, section: sectionAt(i), ms: t };
+    return {
+      node: `#${i} ${k.name}${shape ? ` → ${shape}` : ''}`,
+      op: k.name,
+      section: sectionAt(i),
+      ms: t,
+      step: index,
+    };
   });
   return { kernels, ms };
 }

@@ -374,7 +374,7 @@ export class TfjsSession implements ModelSession {
     const wall: number[] = [];
     for (let i = 0; i < req.warmupSteps + req.steps; i++) {
       fillBatch(req.split, this.geo, this.dataset.normalization, req.order, (i % batches) * B, B, 'NHWC', buf.x, buf.y);
-      const p = await profileStep((mark) => this.step(buf.x, buf.y, B, mark).dispose());
+      const p = await profileStep(i - req.warmupSteps, (mark) => this.step(buf.x, buf.y, B, mark).dispose());
       await this.sync();
       if (i < req.warmupSteps) continue;
       kernels.push(...p.kernels);
