@@ -112,7 +112,7 @@ function evalNode(
       return out;
     }
     case 'relu':
-      return x.map((v) => (v < 0 ? 0 : v));
+      return x.map((v) => Math.max(v, 0));
     case 'relu6':
       return x.map((v) => Math.min(Math.max(v, 0), 6));
     case 'maxpool':
