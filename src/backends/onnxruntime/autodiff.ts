@@ -9,6 +9,11 @@
  *   (by `ConvTranspose` with the forward's geometry and an `output_padding` otherwise); filter gradient
  *   by one `Gemm` over the stacked shifted windows of the input for kernels up to 3×3 (by a `Conv` of
  *   the transposed input with the transposed output gradient as its filter for larger kernels).
+ *   Grouped and depthwise convolutions keep their groups in the input gradient, and take their filter
+ *   gradient as one batched MatMul over the groups on the same stacked windows.
+ * - AveragePool: a grouped ConvTranspose with all-ones filters of dY scaled by each window's divisor;
+ *   GlobalAveragePool: dY / (H·W) expanded; Clip (ReLU6): dY where the output is inside the bounds;
+ *   Concat: a Slice of dY per input.
  * - MaxPool: without the Indices output (the WebGPU EP rejects it). For non-overlapping windows
  *   (kernel = stride, no padding) the mask is rebuilt by comparing each window with its maximum, and
  *   ties go to the first maximum in row-major order within the window (as tfjs and PyTorch pick it),

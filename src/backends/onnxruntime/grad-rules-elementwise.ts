@@ -34,6 +34,21 @@ export const ELEMENTWISE_RULES: RuleTable = {
   // The mask reads the Relu's output (y > 0 ⟺ x > 0), so the forward input has no other consumer and
   // ORT can still fuse Conv + Relu.
   Relu: (n) => (c, d) => [c.op('Where', [c.op('Greater', [n.outputs[0]!, c.scalar(0)]), d[0]!, c.scalar(0)])],
+  // Clip (ReLU6 is Clip to [0, 6]): the gradient passes where the output is strictly inside the
+  // bounds, read from the output as Relu's rule does; min and max are constants, not differentiated.
+  Clip: (n) => (c, d) => {
+    const y = n.outputs[0]!;
+    const lo = constFloats(c.graph, n.inputs[1]);
+    const hi = constFloats(c.graph, n.inputs[2]);
+    if ((n.inputs[1] && !lo) || (n.inputs[2] && !hi))
+      throw new ModelError(
+        `Clip node ${n.name}: min and max must be constants to differentiate. Hint: give them as initializers.`,
+      );
+    let g = d[0]!;
+    if (hi) g = c.op('Where', [c.op('Less', [y, c.scalar(hi[0]!)]), g, c.scalar(0)]);
+    if (lo) g = c.op('Where', [c.op('Greater', [y, c.scalar(lo[0]!)]), g, c.scalar(0)]);
+    return [g, undefined, undefined];
+  },
   Exp: (n) => (c, d) => [c.mul(d[0]!, n.outputs[0]!)],
   Log: (n) => (c, d) => [c.op('Div', [d[0]!, n.inputs[0]!])],
   Sqrt: (n) => (c, d) => [c.op('Div', [d[0]!, c.mul(n.outputs[0]!, c.scalar(2))])],

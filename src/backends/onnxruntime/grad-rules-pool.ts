@@ -55,4 +55,66 @@ function maxPoolRule(n: OnnxNode): GradRule {
     return [dx];
   };
 }
-export const POOL_RULES: RuleTable = { MaxPool: maxPoolRule };
+/**
+ * AveragePool: every output spreads dY / (its window's divisor) evenly over its window, which is a
+ * grouped ConvTranspose (one all-ones filter per channel) of dY scaled per output position. The
+ * divisors are constants of the static geometry: the whole window with `count_include_pad = 1`, its
+ * in-image part otherwise (ONNX's default).
+ */
+function averagePoolRule(n: OnnxNode): GradRule {
+  return (c, d) => {
+    const x = n.inputs[0]!;
+    const xs = c.shape(x);
+    if (xs.length !== 4)
+      throw new ModelError(`AveragePool node ${n.name}: only 2-D pooling has a gradient rule. Hint: use NCHW inputs.`);
+    if (attrInt(n, 'ceil_mode', 0) !== 0)
+      throw new ModelError(
+        `AveragePool node ${n.name}: ceil_mode has no gradient rule. Hint: use floor mode (the default).`,
+      );
+    const kernel = attrInts(n, 'kernel_shape') ?? [];
+    const [H, W] = [xs[2]!, xs[3]!];
+    const g = windowGeometry(n, [H, W], kernel);
+    const [kh, kw] = [kernel[0]!, kernel[1]!];
+    const [Ho, Wo] = [g.out[0]!, g.out[1]!];
+    const [sh, sw] = [g.strides[0]!, g.strides[1]!];
+    const [pt, pl, pb, pr] = g.pads as [number, number, number, number];
+    const includePad = attrInt(n, 'count_include_pad', 0) === 1;
+    const inv = new Float32Array(Ho * Wo);
+    for (let i = 0; i < Ho; i++)
+      for (let j = 0; j < Wo; j++) {
+        const rows = Math.min(i * sh - pt + kh, H) - Math.max(i * sh - pt, 0);
+        const cols = Math.min(j * sw - pl + kw, W) - Math.max(j * sw - pl, 0);
+        inv[i * Wo + j] = 1 / (includePad ? kh * kw : rows * cols);
+      }
+    const invName = c.graph.floats(inv, [Ho, Wo], 'avgpool_inv');
+    c.shapes.set(invName, { type: 'float32', shape: [Ho, Wo] });
+    const C = xs[1]!;
+    const ones = c.graph.floats(new Float32Array(C * kh * kw).fill(1), [C, 1, kh, kw], 'avgpool_ones');
+    c.shapes.set(ones, { type: 'float32', shape: [C, 1, kh, kw] });
+    const outputPadding = [H - (sh * (Ho - 1) + kh - pt - pb), W - (sw * (Wo - 1) + kw - pl - pr)];
+    return [
+      c.op('ConvTranspose', [c.mul(d[0]!, invName), ones], {
+        kernel_shape: [kh, kw],
+        strides: [sh, sw],
+        pads: g.pads,
+        group: C,
+        ...(outputPadding.some((p) => p !== 0) ? { output_padding: outputPadding } : {}),
+      }),
+    ];
+  };
+}
+
+/** GlobalAveragePool: dY / (H·W) broadcast back over the spatial axes. */
+function globalAveragePoolRule(n: OnnxNode): GradRule {
+  return (c, d) => {
+    const xs = c.shape(n.inputs[0]!);
+    const count = xs.slice(2).reduce((a, b) => a * b, 1);
+    return [c.expand(c.mul(d[0]!, c.scalar(1 / count)), xs)];
+  };
+}
+
+export const POOL_RULES: RuleTable = {
+  MaxPool: maxPoolRule,
+  AveragePool: averagePoolRule,
+  GlobalAveragePool: globalAveragePoolRule,
+};

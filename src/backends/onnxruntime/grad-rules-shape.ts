@@ -22,6 +22,18 @@ export const SHAPE_RULES: RuleTable = {
     return [c.op('Transpose', [d[0]!], { perm: inv })];
   },
   Expand: (n) => (c, d) => [c.unbroadcast(d[0]!, c.shape(n.inputs[0]!)), undefined],
+  // Each input's gradient is its slice of dY along the concatenation axis.
+  Concat: (n) => (c, d, want) => {
+    const rank = c.shape(n.inputs[0]!).length;
+    const axis = normAxis(attrInt(n, 'axis', 0), rank);
+    let start = 0;
+    return n.inputs.map((v, i) => {
+      const size = c.shape(v)[axis]!;
+      const begin = start;
+      start += size;
+      return want[i] ? c.op('Slice', [d[0]!, c.ints([begin]), c.ints([begin + size]), c.ints([axis])]) : undefined;
+    });
+  },
   ReduceSum: reduceRule,
   ReduceMean: reduceRule,
 };
