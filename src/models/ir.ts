@@ -27,6 +27,8 @@
  *   (avgpool divides by the window's in-image count, ONNX `count_include_pad = 0`); `globalavgpool`:
  *   the spatial mean, `[C, H, W]` → `[C, 1, 1]`;
  * - `add`: elementwise sum of two inputs of one shape; `concat`: inputs joined along channels;
+ * - `padchannels`: `before` zero channels ahead of the input's and `after` behind them (ONNX `Pad` on
+ *   the channel axis; with a stride-2 subsampling this is the option-A shortcut of He et al. 2016);
  * - `flatten`: `[C, H, W]` → `[C·H·W]`; `dense`: `x·W + b`; `dropout`: inverted dropout of `rate`
  *   in training, the identity at inference.
  */
@@ -53,6 +55,7 @@ export type LayerSpec =
   | { kind: 'batchnorm'; epsilon?: number; momentum?: number }
   | { kind: 'add' }
   | { kind: 'concat' }
+  | { kind: 'padchannels'; before: number; after: number }
   | { kind: 'flatten' }
   | { kind: 'dense'; units: number; bias?: boolean }
   | { kind: 'dropout'; rate: number };

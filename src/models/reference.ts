@@ -208,6 +208,13 @@ function evalNode(
       });
       return out;
     }
+    case 'padchannels': {
+      const per = inPer;
+      const out = new Float64Array(n * outPer);
+      const off = s.before * (per / node.inShapes[0]![0]!);
+      for (let b = 0; b < n; b++) out.set(x.subarray(b * per, (b + 1) * per), b * outPer + off);
+      return out;
+    }
     case 'flatten':
       return x;
     case 'dense': {

@@ -36,6 +36,7 @@ const PREFIX: Record<LayerKind, string> = {
   batchnorm: 'bn',
   add: 'add',
   concat: 'concat',
+  padchannels: 'chpad',
   flatten: 'flatten',
   dense: 'fc',
   dropout: 'drop',
@@ -138,7 +139,7 @@ function isPositiveInt(x: unknown): x is number {
  * The kinds that do not change which nonlinearity follows a weight layer (for the init choice): a
  * weight layer whose output reaches a ReLU through only these gets He initialisation.
  */
-const TRANSPARENT = new Set<LayerKind>(['batchnorm', 'dropout', 'maxpool', 'avgpool', 'add', 'concat']);
+const TRANSPARENT = new Set<LayerKind>(['batchnorm', 'dropout', 'maxpool', 'avgpool', 'add', 'concat', 'padchannels']);
 
 /**
  * Resolves a straight list of layers (each reading the one before) applied to one example of shape
@@ -378,6 +379,17 @@ export function resolveGraph(name: string, defs: readonly NodeDef[], input: Shap
             'concatenate outputs of the same spatial size',
           );
         outShape = [inShapes.reduce((a, s) => a + s[0]!, 0), ...inShape.slice(1)];
+        break;
+      }
+      case 'padchannels': {
+        const [C, H, W] = spatial();
+        const { before, after } = spec;
+        if (!Number.isInteger(before) || !Number.isInteger(after) || before < 0 || after < 0)
+          fail(
+            `before and after must be non-negative integers, got ${before} and ${after}`,
+            'use e.g. before: 8, after: 8',
+          );
+        outShape = [before + C + after, H, W];
         break;
       }
       case 'flatten':

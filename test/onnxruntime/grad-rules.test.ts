@@ -181,6 +181,16 @@ const cases: GradCheckCase[] = [
     },
   },
   {
+    name: 'option-A shortcut: 1x1 stride-2 average pool, Pad on channels',
+    feeds: { x: randn([2, 2, 5, 5]) },
+    build(g) {
+      g.input('x', 'float32', [2, 2, 5, 5]);
+      const sub = g.op('AveragePool', ['x'], { kernel_shape: [1, 1], strides: [2, 2] });
+      const y = g.op('Pad', [sub, g.ints([0, 1, 0, 0, 0, 2, 0, 0])]);
+      return { loss: projectionLoss(g, y, [2, 5, 3, 3]), wrt: ['x'] };
+    },
+  },
+  {
     name: 'residual block: conv-bn-relu-conv-bn + shortcut, relu',
     maxElems: 60,
     feeds: {

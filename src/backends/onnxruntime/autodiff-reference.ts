@@ -289,6 +289,8 @@ function evalNode(graph: OnnxGraph, node: OnnxNode, io: NodeValues): RefTensor {
     case 'Expand':
     case 'Unsqueeze':
       return reshaped(node.op, inp(0), Array.from(inp(1).data));
+    case 'Pad':
+      return padded(inp(0), Array.from(inp(1).data));
     case 'Transpose':
       return transpose(inp(0), attrInts(node, 'perm') ?? inp(0).shape.map((_, i, a) => a.length - 1 - i));
     case 'Gemm':
@@ -333,6 +335,21 @@ function evalNode(graph: OnnxGraph, node: OnnxNode, io: NodeValues): RefTensor {
         `reference: no float64 rule for op ${node.op}. Hint: add one to src/backends/onnxruntime/autodiff-reference.ts.`,
       );
   }
+}
+
+/** `x` with `pads` (ONNX order: all begins, then all ends) of zeros around it. */
+function padded(x: RefTensor, pads: number[]): RefTensor {
+  const r = x.shape.length;
+  const shape = x.shape.map((d, i) => d + pads[i]! + pads[i + r]!);
+  const out = new Float64Array(size(shape));
+  const inSt = stridesOf(x.shape);
+  const outSt = stridesOf(shape);
+  for (let k = 0; k < x.data.length; k++) {
+    let o = 0;
+    for (let i = 0; i < r; i++) o += ((Math.floor(k / inSt[i]!) % x.shape[i]!) + pads[i]!) * outSt[i]!;
+    out[o] = x.data[k]!;
+  }
+  return { shape, data: out };
 }
 
 /** The inputs joined along `axis`. */

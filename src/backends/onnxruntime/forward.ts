@@ -19,7 +19,7 @@
  *
  * Operators used: Conv (with dilations and groups), Relu, Clip (relu6), MaxPool (single output: the
  * WebGPU EP rejects the Indices output), AveragePool, GlobalAveragePool, BatchNormalization, Add,
- * Concat, Flatten, Gemm (`[in, out]` weights, transB = 0), Dropout (training only): all implemented by
+ * Concat, Pad (constant zeros on channels), Flatten, Gemm (`[in, out]` weights, transB = 0), Dropout (training only): all implemented by
  * ONNX Runtime's CPU and WebGPU execution providers at opset 17.
  */
 import writeFileAtomic from 'write-file-atomic';
@@ -203,6 +203,9 @@ export function buildForwardGraph(model: ModelGraph, opts: ForwardOptions): Forw
         break;
       case 'concat':
         y = g.op('Concat', xs, { axis: 1 }, out);
+        break;
+      case 'padchannels':
+        y = g.op('Pad', [x, g.ints([0, s.before, 0, 0, 0, s.after, 0, 0], [8], `${node.name}.pads`)], {}, out);
         break;
       case 'flatten':
         y = g.op('Flatten', [x], { axis: 1 }, out);

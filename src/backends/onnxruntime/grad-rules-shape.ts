@@ -2,7 +2,8 @@
  * Gradient rules of operators that move or reduce values without arithmetic on them: reshapes,
  * transposes, broadcasts, concatenation and the Reduce* family.
  */
-import { attrInt, attrInts, reduceAxes, reducedShape } from './autodiff-shapes.ts';
+import { ModelError } from '../../errors.ts';
+import { attrInt, attrInts, constInts, reduceAxes, reducedShape } from './autodiff-shapes.ts';
 import { normAxis, numel } from './grad-context.ts';
 import type { GradRule, RuleTable } from './grad-context.ts';
 import type { OnnxNode } from './graph.ts';
@@ -33,6 +34,21 @@ export const SHAPE_RULES: RuleTable = {
       start += size;
       return want[i] ? c.op('Slice', [d[0]!, c.ints([begin]), c.ints([begin + size]), c.ints([axis])]) : undefined;
     });
+  },
+  // Pad (constant mode, non-negative pads): the gradient is dY with the padding sliced off.
+  Pad: (n) => (c, d) => {
+    const xs = c.shape(n.inputs[0]!);
+    const pads = constInts(c.graph, n.inputs[1]);
+    const mode = n.attrs.mode;
+    if (!pads || pads.some((p) => p < 0) || (mode !== undefined && mode !== 'constant') || (n.inputs[3] ?? '') !== '')
+      throw new ModelError(
+        `Pad node ${n.name}: only constant padding by non-negative constant amounts on all axes has a gradient rule. Hint: pad with constant zeros.`,
+      );
+    const axes = xs.map((_, i) => i).filter((i) => pads[i] !== 0 || pads[i + xs.length] !== 0);
+    if (axes.length === 0) return [d[0], undefined, undefined];
+    const starts = axes.map((i) => pads[i]!);
+    const ends = axes.map((i) => pads[i]! + xs[i]!);
+    return [c.op('Slice', [d[0]!, c.ints(starts), c.ints(ends), c.ints(axes)]), undefined, undefined];
   },
   ReduceSum: reduceRule,
   ReduceMean: reduceRule,

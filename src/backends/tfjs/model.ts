@@ -277,6 +277,16 @@ export class TfjsModel {
           step(node, (xs) => tf.concat(xs, axis));
           break;
         }
+        case 'padchannels': {
+          const paddings: Array<[number, number]> = [
+            [0, 0],
+            [0, 0],
+            [0, 0],
+            [s.before, s.after],
+          ];
+          step(node, ([x]) => tf.pad(x!, paddings));
+          break;
+        }
         case 'flatten':
           step(node, ([x]) => tf.reshape(x!, [x!.shape[0]!, -1]));
           break;
