@@ -131,6 +131,28 @@ export function convPads(node: GraphNode): Pads {
   return [t, l, b, r];
 }
 
+/**
+ * For pooling windows of `kh×kw` with strides `sh, sw` and leading pads `pt, pl` over an `H×W` map,
+ * the number of in-image elements each of the `Ho×Wo` windows covers (row-major): the divisor of an
+ * average pool that does not count padding (ONNX `count_include_pad = 0`, TensorFlow).
+ */
+export function windowCounts(
+  [H, W]: [number, number],
+  [kh, kw]: [number, number],
+  [sh, sw]: [number, number],
+  [pt, pl]: [number, number],
+  [Ho, Wo]: [number, number],
+): Float32Array {
+  const counts = new Float32Array(Ho * Wo);
+  for (let i = 0; i < Ho; i++)
+    for (let j = 0; j < Wo; j++) {
+      const rows = Math.min(i * sh - pt + kh, H) - Math.max(i * sh - pt, 0);
+      const cols = Math.min(j * sw - pl + kw, W) - Math.max(j * sw - pl, 0);
+      counts[i * Wo + j] = rows * cols;
+    }
+  return counts;
+}
+
 function isPositiveInt(x: unknown): x is number {
   return typeof x === 'number' && Number.isInteger(x) && x > 0;
 }

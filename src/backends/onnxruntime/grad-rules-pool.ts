@@ -1,5 +1,6 @@
 /** Gradient rules of the pooling operators. */
 import { ModelError } from '../../errors.ts';
+import { windowCounts } from '../../models/resolve.ts';
 import { attrInt, attrInts, windowGeometry } from './autodiff-shapes.ts';
 import type { GradRule, RuleTable } from './grad-context.ts';
 import type { OnnxNode } from './graph.ts';
@@ -79,13 +80,8 @@ function averagePoolRule(n: OnnxNode): GradRule {
     const [sh, sw] = [g.strides[0]!, g.strides[1]!];
     const [pt, pl, pb, pr] = g.pads as [number, number, number, number];
     const includePad = attrInt(n, 'count_include_pad', 0) === 1;
-    const inv = new Float32Array(Ho * Wo);
-    for (let i = 0; i < Ho; i++)
-      for (let j = 0; j < Wo; j++) {
-        const rows = Math.min(i * sh - pt + kh, H) - Math.max(i * sh - pt, 0);
-        const cols = Math.min(j * sw - pl + kw, W) - Math.max(j * sw - pl, 0);
-        inv[i * Wo + j] = 1 / (includePad ? kh * kw : rows * cols);
-      }
+    const counts = windowCounts([H, W], [kh, kw], [sh, sw], [pt, pl], [Ho, Wo]);
+    const inv = counts.map((n) => 1 / (includePad ? kh * kw : n));
     const invName = c.graph.floats(inv, [Ho, Wo], 'avgpool_inv');
     c.shapes.set(invName, { type: 'float32', shape: [Ho, Wo] });
     const C = xs[1]!;

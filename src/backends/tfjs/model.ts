@@ -25,7 +25,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ModelError } from '../../errors.ts';
 import { GRAPH_INPUT } from '../../models/ir.ts';
 import type { GraphNode, ModelGraph, ParamSpec, Weights } from '../../models/ir.ts';
-import { LAYER_DEFAULTS } from '../../models/resolve.ts';
+import { LAYER_DEFAULTS, windowCounts } from '../../models/resolve.ts';
 import { channelsLastPlan, chwRowsToHwc, hwcRowsToChw, hwioToOihw, oihwToHwio } from '../../models/layout.ts';
 import type { ParamLayoutChange } from '../../models/layout.ts';
 
@@ -78,6 +78,26 @@ function size(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/**
+ * The HWIO filter of a conv with dilation `d` as the equivalent undilated filter: `(kh−1)·d+1` by
+ * `(kw−1)·d+1` with `d − 1` zero rows and columns between the taps. Built from Reshape/Pad/Slice, so
+ * tfjs differentiates it back to the compact filter; 'same' padding depends only on the effective
+ * extent, which is the same either way.
+ */
+function dilateFilter(w: tf.Tensor4D, d: number): tf.Tensor4D {
+  const [kh, kw, i, o] = w.shape;
+  const spread = tf.pad(tf.reshape(w, [kh, 1, kw, 1, i, o]), [
+    [0, 0],
+    [0, d - 1],
+    [0, 0],
+    [0, d - 1],
+    [0, 0],
+    [0, 0],
+  ]);
+  const full = tf.reshape(spread, [kh * d, kw * d, i, o]) as tf.Tensor4D;
+  return tf.slice(full, [0, 0, 0, 0], [(kh - 1) * d + 1, (kw - 1) * d + 1, i, o]);
+}
+
 /** A 32-bit mix of a seed and two counters, so each dropout layer and step gets its own mask stream. */
 function mixSeed(seed: number, a: number, b: number): number {
   let h = (seed ^ 0x9e3779b9) >>> 0;
@@ -104,6 +124,8 @@ export class TfjsModel {
   /** The forward pass in topological order; `outputs` are the IR nodes it computes (two when fused). */
   private readonly steps: { inputs: string[]; outputs: string[]; fn: NodeFn }[] = [];
   private readonly bnMomentum = new Map<string, number>();
+  /** Constant tensors the forward pass reads (disposed with the model). */
+  private readonly constants: tf.Tensor[] = [];
   private readonly plan: Map<string, ParamLayoutChange>;
   readonly prefix: string;
 
@@ -186,15 +208,17 @@ export class TfjsModel {
           const act = fusable(node);
           const activation = act ? (act.spec.kind as 'relu' | 'relu6') : 'linear';
           const C = node.inShapes[0]![0]!;
+          // tfjs has no gradient for dilated convolutions: a dilated conv is computed as the ordinary
+          // conv with the taps spread out by zeros (differentiable Pad/Reshape/Slice of the filter).
+          const filter = dilation === 1 ? () => w as tf.Tensor4D : () => dilateFilter(w as tf.Tensor4D, dilation);
           let fn: NodeFn;
           if (groups === 1) {
             fn = ([x]) =>
               tf.fused.conv2d({
                 x: x as tf.Tensor4D,
-                filter: w as tf.Tensor4D,
+                filter: filter(),
                 strides: stride,
                 pad,
-                dilations: dilation,
                 bias: b,
                 activation,
               });
@@ -202,14 +226,18 @@ export class TfjsModel {
             // Depthwise: HWIO [kh, kw, 1, C·m] is, element for element, tfjs's [kh, kw, C, m]
             // (output channel c·m + q reads input channel c).
             const [KH, KW, , O] = w.shape as [number, number, number, number];
-            const shape: [number, number, number, number] = [KH, KW, C, O / C];
+            const shape: [number, number, number, number] = [
+              (KH - 1) * dilation + 1,
+              (KW - 1) * dilation + 1,
+              C,
+              O / C,
+            ];
             fn = ([x]) =>
               tf.fused.depthwiseConv2d({
                 x: x as tf.Tensor4D,
-                filter: tf.reshape(w, shape) as tf.Tensor4D,
+                filter: tf.reshape(filter(), shape) as tf.Tensor4D,
                 strides: stride,
                 pad,
-                dilations: dilation,
                 bias: b,
                 activation,
               });
@@ -217,10 +245,8 @@ export class TfjsModel {
             // Grouped: tfjs has no group argument, so each group is its own conv on its channel slice.
             fn = ([x]) => {
               const xs = tf.split(x!, groups, 3);
-              const ws = tf.split(w, groups, 3);
-              const ys = xs.map((xg, g) =>
-                tf.conv2d(xg as tf.Tensor4D, ws[g] as tf.Tensor4D, stride, pad, 'NHWC', dilation),
-              );
+              const ws = tf.split(filter(), groups, 3);
+              const ys = xs.map((xg, g) => tf.conv2d(xg as tf.Tensor4D, ws[g] as tf.Tensor4D, stride, pad));
               let y: tf.Tensor = tf.concat(ys, 3);
               if (b) y = tf.add(y, b);
               return activation === 'relu' ? tf.relu(y) : activation === 'relu6' ? tf.relu6(y) : y;
@@ -239,9 +265,30 @@ export class TfjsModel {
         case 'avgpool': {
           const k = s.size ?? LAYER_DEFAULTS.poolSize;
           const st = s.stride ?? k;
-          const pad = s.padding ? s.padding : 'valid';
-          const pool = s.kind === 'maxpool' ? tf.maxPool : tf.avgPool;
-          step(node, ([x]) => pool(x as tf.Tensor4D, k, st, pad));
+          const p = s.padding ?? 0;
+          if (s.kind === 'maxpool' || p === 0) {
+            const pool = s.kind === 'maxpool' ? tf.maxPool : tf.avgPool;
+            step(node, ([x]) => pool(x as tf.Tensor4D, k, st, p || 'valid'));
+            break;
+          }
+          // Padded average pooling divides by each window's in-image count; tfjs's forward does, but its
+          // gradient (AvgPoolGrad) divides by the whole window. So: zero-pad, pool over whole windows,
+          // and rescale each output by window size / in-image count, which differentiates correctly.
+          const [, H, W] = node.inShapes[0] as [number, number, number];
+          const [, Ho, Wo] = node.outShape as [number, number, number];
+          const counts = windowCounts([H, W], [k, k], [st, st], [p, p], [Ho, Wo]);
+          const scale = tf.tensor4d(
+            counts.map((n) => (k * k) / n),
+            [1, Ho, Wo, 1],
+          );
+          this.constants.push(scale);
+          const paddings: Array<[number, number]> = [
+            [0, 0],
+            [p, p],
+            [p, p],
+            [0, 0],
+          ];
+          step(node, ([x]) => tf.mul(tf.avgPool(tf.pad(x as tf.Tensor4D, paddings), k, st, 'valid'), scale));
           break;
         }
         case 'globalavgpool':
@@ -384,6 +431,7 @@ export class TfjsModel {
   dispose(): void {
     for (const st of this.params.values()) st.variable.dispose();
     this.params.clear();
+    tf.dispose(this.constants.splice(0));
   }
 }
 
