@@ -145,7 +145,7 @@ class PyRef {
 async function pyRunner(ref: PyRef, w: Workload): Promise<Runner> {
   await ref.ask({
     cmd: 'build',
-    layers: w.model.layers.map((l) => withDefaults(l.spec)),
+    layers: w.model.nodes.map((l) => withDefaults(l.spec)),
     input: w.model.input,
     classes: w.model.numClasses,
     mode: w.mode,

@@ -9,10 +9,25 @@ import { dflt, type Filled, int, LIMITS, num, obj, opt } from '../shape/index.ts
 import type { LayerSpec } from './ir.ts';
 
 /** Architectures accepted by `model.arch`. */
-export const ARCH_NAMES = ['vgg-small', 'vgg7', 'vgg11', 'vgg13', 'vgg16', 'vgg19', 'custom'] as const;
+export const ARCH_NAMES = [
+  'vgg-small',
+  'vgg7',
+  'vgg11',
+  'vgg13',
+  'vgg16',
+  'vgg19',
+  'resnet20',
+  'resnet32',
+  'resnet44',
+  'resnet56',
+  'resnet110',
+  'resnet18',
+  'mobilenetv2',
+  'custom',
+] as const;
 
 export const Model = obj(
-  'The network: a VGG family member, or a custom stack of layers.',
+  'The network: a VGG family member, a ResNet or MobileNetV2 (graph-shaped, with their own classifier), or a custom stack of layers.',
   {
     arch: Type.Unsafe<string>({
       enum: [...ARCH_NAMES],

@@ -5,15 +5,15 @@
  */
 import type { ModelGraph } from './ir.ts';
 
-/** Multiply-adds of one example's forward pass through the conv and dense layers. */
+/** Multiply-adds of one example's forward pass through the conv (grouped ones included) and dense nodes. */
 export function multiplyAdds(model: ModelGraph): number {
   let total = 0;
-  for (const l of model.layers) {
+  for (const l of model.nodes) {
     const w = l.params.find((p) => p.name.endsWith('.weight'));
     if (!w) continue;
     const outPositions = l.outShape.slice(1).reduce((a, b) => a * b, 1);
     if (l.spec.kind === 'conv') {
-      // [O, I, kh, kw]: every output value is I·kh·kw multiply-adds.
+      // [O, I/groups, kh, kw]: every output value is (I/groups)·kh·kw multiply-adds.
       const [O, I, kh, kw] = w.shape as [number, number, number, number];
       total += O * outPositions * I * kh * kw;
     } else if (l.spec.kind === 'dense') {

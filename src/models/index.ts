@@ -6,12 +6,26 @@ import { closest } from 'fastest-levenshtein';
 import { ModelError } from '../errors.ts';
 import type { ModelConfig } from './config.ts';
 import type { LayerSpec, ModelGraph, ParamSpec } from './ir.ts';
-import { resolveLayers } from './resolve.ts';
-import { ARCHS, isVggArch, VGG_CONFIGS, vggFeatures } from './vgg.ts';
+import { mobilenetV2Graph } from './mobilenet.ts';
+import { resolveGraph, resolveLayers } from './resolve.ts';
+import { isResNetArch, RESNET_ARCHS, resnetGraph } from './resnet.ts';
+import { isVggArch, VGG_CONFIGS, vggFeatures } from './vgg.ts';
+import type { VggArch } from './vgg.ts';
 
-export { ARCHS, VGG_CONFIGS, vggFeatures, isVggArch } from './vgg.ts';
+export { VGG_CONFIGS, vggFeatures, isVggArch } from './vgg.ts';
 export type { VggArch, VggConfig } from './vgg.ts';
-export { convPads, resolveLayers, withDefaults, LAYER_DEFAULTS } from './resolve.ts';
+export { isResNetArch, RESNET_ARCHS, RESNET_CIFAR_DEPTHS, resnetGraph } from './resnet.ts';
+export type { ResNetArch } from './resnet.ts';
+export { makeDivisible, mobilenetV2Graph } from './mobilenet.ts';
+export { convPads, resolveGraph, resolveLayers, withDefaults, LAYER_DEFAULTS } from './resolve.ts';
+
+/** Every architecture name `buildModelGraph` accepts. */
+export const ARCHS = [...(Object.keys(VGG_CONFIGS) as VggArch[]), ...RESNET_ARCHS, 'mobilenetv2', 'custom'] as const;
+
+/** Architectures whose graph is fixed by the family (not a feature stack plus a configurable classifier). */
+export function isGraphArch(name: string): boolean {
+  return isResNetArch(name) || name === 'mobilenetv2';
+}
 export type { Pads } from './resolve.ts';
 
 /** Geometry of one input example. */
@@ -47,18 +61,16 @@ export function modelLayers(cfg: ModelConfig, numClasses: number): LayerSpec[] {
     features = cfg.layers;
   } else if (isVggArch(cfg.arch)) {
     features = vggFeatures(VGG_CONFIGS[cfg.arch]);
+  } else if (isGraphArch(cfg.arch)) {
+    throw new ModelError(
+      `model ${cfg.arch}: a graph-shaped architecture has no layer list. Hint: call buildModelGraph, which builds its graph.`,
+    );
   } else {
     const guess = closest(cfg.arch, [...ARCHS]);
     const hint = `did you mean ${guess}? Known architectures: ${ARCHS.join(', ')}`;
     throw new ModelError(`model: unknown architecture ${JSON.stringify(cfg.arch)}. Hint: ${hint}.`, { hint });
   }
-  const width = cfg.width ?? 1;
-  if (!(width > 0)) {
-    throw new ModelError(
-      `model ${cfg.arch}: width ${width} must be > 0. Hint: use 1 for the published widths, e.g. 0.5 for half.`,
-      { hint: 'use 1 for the published widths' },
-    );
-  }
+  const width = checkedWidth(cfg);
   const layers: LayerSpec[] = [];
   features.forEach((spec, i) => {
     if (spec.kind === 'conv') {
@@ -79,12 +91,31 @@ export function modelLayers(cfg: ModelConfig, numClasses: number): LayerSpec[] {
   return layers;
 }
 
+function checkedWidth(cfg: ModelConfig): number {
+  const width = cfg.width ?? 1;
+  if (!(width > 0)) {
+    throw new ModelError(
+      `model ${cfg.arch}: width ${width} must be > 0. Hint: use 1 for the published widths, e.g. 0.5 for half.`,
+      { hint: 'use 1 for the published widths' },
+    );
+  }
+  return width;
+}
+
 /**
  * Builds the model IR for `cfg` on inputs of the given geometry. Shapes are inferred and checked; an
  * impossible stack throws {@link ModelError} naming the layer (index and name) and the shapes.
  */
 export function buildModelGraph(cfg: ModelConfig, input: InputGeometry, numClasses: number): ModelGraph {
-  return resolveLayers(cfg.arch, modelLayers(cfg, numClasses), [input.channels, input.height, input.width], numClasses);
+  const shape = [input.channels, input.height, input.width];
+  if (isGraphArch(cfg.arch)) {
+    const width = checkedWidth(cfg);
+    const nodes = isResNetArch(cfg.arch)
+      ? resnetGraph(cfg.arch, numClasses, width)
+      : mobilenetV2Graph(numClasses, width, cfg.dropout);
+    return resolveGraph(cfg.arch, nodes, shape, numClasses);
+  }
+  return resolveLayers(cfg.arch, modelLayers(cfg, numClasses), shape, numClasses);
 }
 
 /** Number of elements of a parameter. */

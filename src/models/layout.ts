@@ -8,6 +8,7 @@
  * vector between flatten and that dense) are permuted when weights move between the two worlds. With
  * that permutation both backends compute the same function from the same canonical weights.
  */
+import { ModelError } from '../errors.ts';
 import type { ModelGraph, Weights } from './ir.ts';
 
 function check(data: ArrayLike<number>, shape: readonly number[], what: string): void {
@@ -110,19 +111,30 @@ export type ParamLayoutChange =
  * For every parameter of `model`, how it changes between canonical and channels-last layout: conv
  * weights transpose OIHW ↔ HWIO; the parameters indexed by a multi-channel spatial flatten's features
  * (the rows of the first dense weight after it, and per-feature batch-norm vectors in between) are
- * permuted; everything else is unchanged.
+ * permuted; everything else is unchanged. In a graph the flatten order travels along edges through
+ * the nodes that keep features in place (batch norm, activations, dropout, and an add whose inputs
+ * all carry the same order) up to the dense layers that read it.
  */
 export function channelsLastPlan(model: ModelGraph): Map<string, ParamLayoutChange> {
   const plan = new Map<string, ParamLayoutChange>();
-  let flatChw: [number, number, number] | null = null;
-  for (const layer of model.layers) {
-    const s = layer.spec;
+  /** Node name → the `[C, H, W]` flatten order its (flat) output is indexed by, if it is one. */
+  const order = new Map<string, [number, number, number]>();
+  for (const node of model.nodes) {
+    const s = node.spec;
+    const ins = node.inputs.map((v) => order.get(v));
+    let flatChw: [number, number, number] | undefined = ins[0];
     if (s.kind === 'flatten') {
-      const [C, H, W] = layer.inShape;
+      const [C, H, W] = node.inShapes[0]!;
       // A flatten of [C,1,1] or [1,H,W] orders features identically either way.
-      flatChw = layer.inShape.length === 3 && C! > 1 && H! * W! > 1 ? [C!, H!, W!] : null;
+      flatChw = node.inShapes[0]!.length === 3 && C! > 1 && H! * W! > 1 ? [C!, H!, W!] : undefined;
+    } else if (ins.some((o) => o !== undefined)) {
+      const same = ins.every((o) => o !== undefined && o.join() === ins[0]!.join());
+      if (s.kind === 'concat' || (s.kind === 'add' && !same))
+        throw new ModelError(
+          `model ${model.name}: node ${node.name} (${s.kind}) joins flattened features of different orders; channels-last backends cannot reorder them. Hint: join the [C, H, W] activations before the flatten, or pool them to [C, 1, 1] first.`,
+        );
     }
-    for (const p of layer.params) {
+    for (const p of node.params) {
       if (s.kind === 'conv' && p.name.endsWith('.weight')) {
         plan.set(p.name, { kind: 'conv', oihw: p.shape as [number, number, number, number] });
       } else if (flatChw && ((s.kind === 'dense' && p.name.endsWith('.weight')) || s.kind === 'batchnorm')) {
@@ -131,8 +143,8 @@ export function channelsLastPlan(model: ModelGraph): Map<string, ParamLayoutChan
         plan.set(p.name, { kind: 'none' });
       }
     }
-    // Features keep the flatten order only up to the first dense layer.
-    if (s.kind === 'dense') flatChw = null;
+    // Features keep the flatten order only up to the dense layers that read them.
+    if (flatChw && s.kind !== 'dense') order.set(node.name, flatChw);
   }
   return plan;
 }

@@ -35,9 +35,6 @@ export const VGG_CONFIGS = {
 
 export type VggArch = keyof typeof VGG_CONFIGS;
 
-/** Every architecture name `buildModelGraph` accepts. */
-export const ARCHS = [...(Object.keys(VGG_CONFIGS) as VggArch[]), 'custom'] as const;
-
 export function isVggArch(name: string): name is VggArch {
   return Object.hasOwn(VGG_CONFIGS, name);
 }

@@ -159,6 +159,11 @@ export interface RecordCommon {
     batchSize: number;
     repeats: number;
     paramCount?: number;
+    /**
+     * Multiply-adds of one example's forward pass (conv and dense nodes, `src/models/cost.ts`): with
+     * a phase's images per second, the achieved FLOP rate.
+     */
+    multiplyAddsPerExample?: number;
   };
   backend: {
     requested: BackendId;

@@ -10,6 +10,7 @@ import { fillBatch } from '../data/batch.ts';
 import { epochOrder, loadDataset } from '../data/index.ts';
 import type { Dataset } from '../data/types.ts';
 import { ExpbenchError, NumericError } from '../errors.ts';
+import { multiplyAdds } from '../models/cost.ts';
 import { buildModelGraph } from '../models/index.ts';
 import { initWeights } from '../models/init.ts';
 import type { ModelGraph, Weights } from '../models/ir.ts';
@@ -212,6 +213,7 @@ function prepareModel(
     data.numClasses,
   );
   record.experiment.paramCount = model.paramCount;
+  record.experiment.multiplyAddsPerExample = multiplyAdds(model);
   const weights = initWeights(model, exp.training.seed);
   const loadOpts: LoadOptions = {
     optimizer: exp.training.optimizer,

@@ -397,7 +397,7 @@ describe('all problems are collected', () => {
       '10:11 SCHEMA maximum',
     ]);
     expect(e.diagnostics.map((d) => d.message)).toEqual([
-      'model.arch must be one of vgg-small, vgg7, vgg11, vgg13, vgg16, vgg19, custom; got "vgg-16"',
+      'model.arch must be one of vgg-small, vgg7, vgg11, vgg13, vgg16, vgg19, resnet20, resnet32, resnet44, resnet56, resnet110, resnet18, mobilenetv2, custom; got "vgg-16"',
       'unknown backend "tfjs/cpux" in backends[0]',
       'training.epochs must be at most 10,000, got 1,000,000,000,000',
     ]);

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { flopsPerExample, multiplyAdds } from '../../src/models/cost.ts';
-import { buildModelGraph } from '../../src/models/index.ts';
+import { buildModelGraph, resolveGraph } from '../../src/models/index.ts';
 
 describe('multiplyAdds', () => {
   it('counts every conv and dense layer of vgg-small at 32×32', () => {
@@ -20,5 +20,32 @@ describe('multiplyAdds', () => {
     expect(byHand).toBe(98_241_024);
     expect(flopsPerExample(m, 'infer')).toBe(2 * byHand);
     expect(flopsPerExample(m, 'train')).toBe(6 * byHand);
+  });
+
+  it('counts grouped convs by their groups; the CIFAR ResNets cost what profilers report', () => {
+    const macs = (arch: string) =>
+      multiplyAdds(
+        buildModelGraph(
+          { arch, width: 1, batchNorm: false, classifier: [], dropout: 0 },
+          { channels: 3, height: 32, width: 32 },
+          10,
+        ),
+      );
+    // ResNet-56 125.49 M and ResNet-110 252.89 M multiply-adds per 32×32 image (thop on the option-A
+    // PyTorch models; option-A shortcuts and element-wise nodes cost none here).
+    expect(Math.abs(macs('resnet56') - 125.49e6)).toBeLessThan(0.01e6);
+    expect(Math.abs(macs('resnet110') - 252.89e6)).toBeLessThan(0.01e6);
+    const dw = resolveGraph(
+      'dw',
+      [
+        { spec: { kind: 'conv', filters: 8, groups: 4, bias: false } },
+        { spec: { kind: 'flatten' } },
+        { spec: { kind: 'dense', units: 2, bias: false } },
+      ],
+      [4, 5, 5],
+      2,
+    );
+    // 8 outputs × 25 positions × (4/4 input channels × 9 taps), then 200 × 2.
+    expect(multiplyAdds(dw)).toBe(8 * 25 * 9 + 200 * 2);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelConfig } from '../../src/config/types.ts';
 import { ModelError } from '../../src/errors.ts';
-import { ARCHS, buildModelGraph, convPads, resolveLayers } from '../../src/models/index.ts';
+import { buildModelGraph, convPads, resolveLayers, VGG_CONFIGS } from '../../src/models/index.ts';
 
 const CIFAR = { channels: 3, height: 32, width: 32 };
 const cfg = (arch: string, over: Partial<ModelConfig> = {}): ModelConfig => ({
@@ -40,17 +40,17 @@ function thrown(fn: () => unknown): ModelError {
 describe('VGG family', () => {
   it('builds every variant with the expected parameter counts and shapes', () => {
     const rows: string[] = [];
-    for (const arch of ARCHS.filter((a) => a !== 'custom')) {
+    for (const arch of Object.keys(VGG_CONFIGS)) {
       const m = buildModelGraph(cfg(arch), CIFAR, 10);
       rows.push(
-        `${arch.padEnd(10)} ${m.paramCount.toLocaleString('en-US').padStart(12)}  convs ${m.layers.filter((l) => l.spec.kind === 'conv').length}  features ${m.layers.find((l) => l.spec.kind === 'flatten')!.inShape.join('×')}`,
+        `${arch.padEnd(10)} ${m.paramCount.toLocaleString('en-US').padStart(12)}  convs ${m.nodes.filter((l) => l.spec.kind === 'conv').length}  features ${m.nodes.find((l) => l.spec.kind === 'flatten')!.inShapes[0]!.join('×')}`,
       );
       expect(m.paramCount).toBe(EXPECTED_COUNTS[arch]);
-      expect(m.layers.filter((l) => l.spec.kind === 'conv')).toHaveLength(CONVS[arch]!);
-      expect(m.layers.at(-1)!.outShape).toEqual([10]);
+      expect(m.nodes.filter((l) => l.spec.kind === 'conv')).toHaveLength(CONVS[arch]!);
+      expect(m.nodes.at(-1)!.outShape).toEqual([10]);
       // Consecutive layers chain their shapes.
-      m.layers.forEach((l, i) => {
-        if (i > 0) expect(l.inShape).toEqual(m.layers[i - 1]!.outShape);
+      m.nodes.forEach((l, i) => {
+        if (i > 0) expect(l.inShapes[0]).toEqual(m.nodes[i - 1]!.outShape);
       });
       // Parameter names are unique and every trainable count adds up.
       expect(new Set(m.params.map((p) => p.name)).size).toBe(m.params.length);
@@ -61,14 +61,14 @@ describe('VGG family', () => {
   it('takes 32×32 to 1×1×512 through five pools for vgg11..19', () => {
     for (const arch of ['vgg11', 'vgg13', 'vgg16', 'vgg19']) {
       const m = buildModelGraph(cfg(arch), CIFAR, 10);
-      expect(m.layers.filter((l) => l.spec.kind === 'maxpool')).toHaveLength(5);
-      expect(m.layers.find((l) => l.spec.kind === 'flatten')!.inShape).toEqual([512, 1, 1]);
+      expect(m.nodes.filter((l) => l.spec.kind === 'maxpool')).toHaveLength(5);
+      expect(m.nodes.find((l) => l.spec.kind === 'flatten')!.inShapes[0]).toEqual([512, 1, 1]);
     }
   });
 
   it('lays out vgg-small exactly and names parameters stably', () => {
     const m = buildModelGraph(cfg('vgg-small'), CIFAR, 10);
-    expect(m.layers.map((l) => l.name)).toEqual([
+    expect(m.nodes.map((l) => l.name)).toEqual([
       'conv1',
       'relu1',
       'conv2',
@@ -98,14 +98,14 @@ describe('VGG family', () => {
       'fc2.weight:256x10:glorot',
       'fc2.bias:10:zeros',
     ]);
-    expect(m.layers[1]!.outShape).toEqual([64, 32, 32]);
-    expect(m.layers[4]!.outShape).toEqual([64, 16, 16]);
-    expect(convPads(m.layers[0]!)).toEqual([1, 1, 1, 1]);
+    expect(m.nodes[1]!.outShape).toEqual([64, 32, 32]);
+    expect(m.nodes[4]!.outShape).toEqual([64, 16, 16]);
+    expect(convPads(m.nodes[0]!)).toEqual([1, 1, 1, 1]);
   });
 
   it('inserts batch norm after each conv, before its ReLU, with running stats not counted', () => {
     const m = buildModelGraph(cfg('vgg-small', { batchNorm: true }), CIFAR, 10);
-    expect(m.layers.slice(0, 4).map((l) => l.name)).toEqual(['conv1', 'bn1', 'relu1', 'conv2']);
+    expect(m.nodes.slice(0, 4).map((l) => l.name)).toEqual(['conv1', 'bn1', 'relu1', 'conv2']);
     expect(m.params.filter((p) => p.name.startsWith('bn1.')).map((p) => [p.name, p.trainable])).toEqual([
       ['bn1.gamma', true],
       ['bn1.beta', true],
@@ -120,9 +120,9 @@ describe('VGG family', () => {
 
   it('applies width (rounded, at least 1), classifier and dropout', () => {
     const m = buildModelGraph(cfg('vgg16', { width: 0.125, classifier: [64, 32], dropout: 0.5 }), CIFAR, 7);
-    expect(m.layers.find((l) => l.name === 'conv1')!.outShape[0]).toBe(8);
-    expect(m.layers.find((l) => l.name === 'conv13')!.outShape[0]).toBe(64);
-    expect(m.layers.slice(-8).map((l) => l.name)).toEqual([
+    expect(m.nodes.find((l) => l.name === 'conv1')!.outShape[0]).toBe(8);
+    expect(m.nodes.find((l) => l.name === 'conv13')!.outShape[0]).toBe(64);
+    expect(m.nodes.slice(-8).map((l) => l.name)).toEqual([
       'flatten1',
       'fc1',
       'relu14',
@@ -132,9 +132,9 @@ describe('VGG family', () => {
       'drop2',
       'fc3',
     ]);
-    expect(m.layers.at(-1)!.outShape).toEqual([7]);
+    expect(m.nodes.at(-1)!.outShape).toEqual([7]);
     const tiny = buildModelGraph(cfg('vgg11', { width: 0.001 }), CIFAR, 10);
-    expect(tiny.layers.filter((l) => l.spec.kind === 'conv').every((l) => l.outShape[0] === 1)).toBe(true);
+    expect(tiny.nodes.filter((l) => l.spec.kind === 'conv').every((l) => l.outShape[0] === 1)).toBe(true);
   });
 
   it('builds a custom stack with its own padding, stride and pool geometry', () => {
@@ -152,7 +152,7 @@ describe('VGG family', () => {
       { channels: 1, height: 28, width: 28 },
       10,
     );
-    expect(m.layers.map((l) => l.outShape.join('x'))).toEqual([
+    expect(m.nodes.map((l) => l.outShape.join('x'))).toEqual([
       '6x24x24',
       '6x24x24',
       '6x11x11',
@@ -162,7 +162,7 @@ describe('VGG family', () => {
       '10',
     ]);
     // SAME_UPPER for an even kernel with stride 2 on 11: out 6, total pad 3 → 1 before, 2 after.
-    expect(convPads(m.layers[3]!)).toEqual([1, 1, 2, 2]);
+    expect(convPads(m.nodes[3]!)).toEqual([1, 1, 2, 2]);
   });
 });
 

@@ -103,6 +103,119 @@ const cases: GradCheckCase[] = [
     [1, 3, 3, 3],
     true,
   ),
+  convCase('conv grouped 3x3 g2', [2, 4, 5, 5], [6, 2, 3, 3], { pads: [1, 1, 1, 1], group: 2 }, [2, 6, 5, 5], true),
+  convCase('conv depthwise 3x3', [2, 3, 5, 6], [3, 1, 3, 3], { pads: [1, 1, 1, 1], group: 3 }, [2, 3, 5, 6], true),
+  convCase(
+    'conv depthwise 3x3 stride2',
+    [2, 3, 7, 6],
+    [3, 1, 3, 3],
+    { pads: [1, 1, 1, 1], strides: [2, 2], group: 3 },
+    [2, 3, 4, 3],
+    false,
+  ),
+  convCase(
+    'conv depthwise x2 dil2',
+    [1, 2, 7, 7],
+    [4, 1, 3, 3],
+    { pads: [2, 2, 2, 2], dilations: [2, 2], group: 2 },
+    [1, 4, 7, 7],
+    true,
+  ),
+  {
+    name: 'clip [0, 6] (relu6)',
+    feeds: { x: randn([3, 8], 5) },
+    build(g) {
+      g.input('x', 'float32', [3, 8]);
+      const y = g.op('Clip', ['x', g.floats([0], []), g.floats([6], [])]);
+      return { loss: projectionLoss(g, y, [3, 8]), wrt: ['x'] };
+    },
+  },
+  {
+    name: 'averagepool 2x2 stride2',
+    feeds: { x: randn([2, 3, 4, 5]) },
+    build(g) {
+      g.input('x', 'float32', [2, 3, 4, 5]);
+      const y = g.op('AveragePool', ['x'], { kernel_shape: [2, 2], strides: [2, 2] });
+      return { loss: projectionLoss(g, y, [2, 3, 2, 2]), wrt: ['x'] };
+    },
+  },
+  {
+    name: 'averagepool 3x3 stride1 pad1 (overlapping, pads not counted)',
+    feeds: { x: randn([1, 2, 5, 4]) },
+    build(g) {
+      g.input('x', 'float32', [1, 2, 5, 4]);
+      const y = g.op('AveragePool', ['x'], { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1] });
+      return { loss: projectionLoss(g, y, [1, 2, 5, 4]), wrt: ['x'] };
+    },
+  },
+  {
+    name: 'averagepool 3x3 stride2 pad1 count_include_pad',
+    feeds: { x: randn([1, 2, 6, 5]) },
+    build(g) {
+      g.input('x', 'float32', [1, 2, 6, 5]);
+      const y = g.op('AveragePool', ['x'], {
+        kernel_shape: [3, 3],
+        strides: [2, 2],
+        pads: [1, 1, 1, 1],
+        count_include_pad: 1,
+      });
+      return { loss: projectionLoss(g, y, [1, 2, 3, 3]), wrt: ['x'] };
+    },
+  },
+  {
+    name: 'global average pool',
+    feeds: { x: randn([2, 3, 3, 4]) },
+    build(g) {
+      g.input('x', 'float32', [2, 3, 3, 4]);
+      return { loss: projectionLoss(g, g.op('GlobalAveragePool', ['x']), [2, 3, 1, 1]), wrt: ['x'] };
+    },
+  },
+  {
+    name: 'concat (channels) of a shared value',
+    feeds: { a: randn([2, 2, 3, 3]), b: randn([2, 3, 3, 3]) },
+    build(g) {
+      g.input('a', 'float32', [2, 2, 3, 3]);
+      g.input('b', 'float32', [2, 3, 3, 3]);
+      const y = g.op('Concat', ['a', g.op('Relu', ['b']), 'a'], { axis: 1 });
+      return { loss: projectionLoss(g, y, [2, 7, 3, 3]), wrt: ['a', 'b'] };
+    },
+  },
+  {
+    name: 'option-A shortcut: 1x1 stride-2 average pool, Pad on channels',
+    feeds: { x: randn([2, 2, 5, 5]) },
+    build(g) {
+      g.input('x', 'float32', [2, 2, 5, 5]);
+      const sub = g.op('AveragePool', ['x'], { kernel_shape: [1, 1], strides: [2, 2] });
+      const y = g.op('Pad', [sub, g.ints([0, 1, 0, 0, 0, 2, 0, 0])]);
+      return { loss: projectionLoss(g, y, [2, 5, 3, 3]), wrt: ['x'] };
+    },
+  },
+  {
+    name: 'residual block: conv-bn-relu-conv-bn + shortcut, relu',
+    maxElems: 60,
+    feeds: {
+      x: randn([3, 2, 4, 4]),
+      w1: randn([2, 2, 3, 3], 0.5),
+      w2: randn([2, 2, 3, 3], 0.5),
+      g1: randn([2]),
+      b1: randn([2]),
+      g2: randn([2]),
+      b2: randn([2]),
+      m: refTensor([2], [0, 0]),
+      v: refTensor([2], [1, 1]),
+    },
+    build(g) {
+      g.input('x', 'float32', [3, 2, 4, 4]);
+      for (const p of ['w1', 'w2']) g.input(p, 'float32', [2, 2, 3, 3]);
+      for (const p of ['g1', 'b1', 'g2', 'b2', 'm', 'v']) g.input(p, 'float32', [2]);
+      const conv = (x: string, w: string) => g.op('Conv', [x, w], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] });
+      const bn = (x: string, gm: string, bt: string) =>
+        g.node('BatchNormalization', [x, gm, bt, 'm', 'v'], 3, { training_mode: 1 })[0]!;
+      const h = g.op('Relu', [bn(conv('x', 'w1'), 'g1', 'b1')]);
+      const y = g.op('Relu', [g.op('Add', [bn(conv(h, 'w2'), 'g2', 'b2'), 'x'])]);
+      return { loss: projectionLoss(g, y, [3, 2, 4, 4]), wrt: ['x', 'w1', 'w2', 'g1', 'b1', 'g2', 'b2'] };
+    },
+  },
   {
     name: 'relu',
     feeds: { x: randn([3, 7]) },

@@ -185,9 +185,9 @@ describe('training graph of a tiny model', () => {
       }
     }
     // Running statistics: ONNX convention with the biased batch variance of the conv output.
-    const conv = model.layers.find((l) => l.spec.kind === 'conv')!;
-    const bn = model.layers.find((l) => l.spec.kind === 'batchnorm')!;
-    const convOut = referenceForward({ ...model, layers: [conv] }, weights, x64, N, { training: true });
+    const conv = model.nodes.find((l) => l.spec.kind === 'conv')!;
+    const bn = model.nodes.find((l) => l.spec.kind === 'batchnorm')!;
+    const convOut = referenceForward({ ...model, nodes: [conv] }, weights, x64, N, { training: true });
     const [C, H, W] = conv.outShape as [number, number, number];
     const m = (bn.spec as { momentum: number }).momentum;
     const newMean = out[tg.outputs.stats[`${bn.name}.mean`]!]!.data as Float32Array;

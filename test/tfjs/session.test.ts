@@ -235,8 +235,8 @@ describe('tfjs/cpu training step', () => {
       expect(e1.rel, `step 1 update, worst ${e1.worst}`).toBeLessThan(5e-4);
 
       // Running statistics: running·0.9 + batch·0.1, batch variance biased, from the step's input.
-      const upToBn1 = { ...graph, layers: graph.layers.slice(0, 1) };
-      const upToFlat = { ...graph, layers: graph.layers.slice(0, 5) };
+      const upToBn1 = { ...graph, nodes: graph.nodes.slice(0, 1) };
+      const upToFlat = { ...graph, nodes: graph.nodes.slice(0, 5) };
       const st1 = channelStats(referenceForward(upToBn1, copyWeights(w0), x, 4, { training: true }), 4, 4);
       const st2 = channelStats(referenceForward(upToFlat, copyWeights(w0), x, 4, { training: true }), 4, 36);
       for (const [bn, st] of [

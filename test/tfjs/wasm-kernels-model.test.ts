@@ -136,9 +136,13 @@ beforeAll(async () => {
 });
 
 describe('tfjs/wasm before expbench registers its kernels', () => {
-  it("lacks only Conv2DBackpropFilter, and a conv layer's weight gradient fails naming it", async () => {
+  it("lacks only Conv2DBackpropFilter and the depthwise gradients, and a conv layer's weight gradient fails naming it", async () => {
     expect(await tf.setBackend('wasm')).toBe(true);
-    expect(missingWasmTrainingKernels()).toEqual(['Conv2DBackpropFilter']);
+    expect(missingWasmTrainingKernels()).toEqual([
+      'Conv2DBackpropFilter',
+      'DepthwiseConv2dNativeBackpropFilter',
+      'DepthwiseConv2dNativeBackpropInput',
+    ]);
     const p = makeParams();
     expect(() => tf.tidy(() => tf.variableGrads(() => loss(p, false), Object.values(p)))).toThrow(
       /Kernel 'Conv2DBackpropFilter' not registered for backend 'wasm'/,
@@ -155,12 +159,22 @@ describe('tfjs/wasm with expbench kernels', () => {
   it('registers idempotently and then lacks nothing', () => {
     const first = registerWasmTrainingKernels();
     expect(first).toEqual({
-      registered: ['BatchMatMul', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Sum'],
+      registered: [
+        'BatchMatMul',
+        'Conv2DBackpropFilter',
+        'Conv2DBackpropInput',
+        'DepthwiseConv2dNativeBackpropFilter',
+        'DepthwiseConv2dNativeBackpropInput',
+        'MaxPoolGrad',
+        'Sum',
+      ],
       replaced: ['BatchMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Sum'],
       reasons: {
         BatchMatMul: 'slower',
         Conv2DBackpropFilter: 'missing',
         Conv2DBackpropInput: 'slower',
+        DepthwiseConv2dNativeBackpropFilter: 'missing',
+        DepthwiseConv2dNativeBackpropInput: 'missing',
         MaxPoolGrad: 'wrong',
         Sum: 'slower',
       },

@@ -117,8 +117,10 @@ function transpose(x: RefTensor, perm: number[]): RefTensor {
 
 function conv2d(node: OnnxNode, x: RefTensor, w: RefTensor, b: RefTensor | undefined): RefTensor {
   const [N, C, H, W] = x.shape as [number, number, number, number];
-  const [M, Cw, KH, KW] = w.shape as [number, number, number, number];
-  if (Cw !== C || attrInt(node, 'group', 1) !== 1) throw new ModelError('reference Conv: only group 1. Hint: none.');
+  const [M, Cg, KH, KW] = w.shape as [number, number, number, number];
+  const G = attrInt(node, 'group', 1);
+  if (Cg * G !== C)
+    throw new ModelError(`reference Conv: ${C} input channels but filter ${w.shape} with group ${G}. Hint: none.`);
   const g = windowGeometry(node, [H, W], [KH, KW]);
   const [OH, OW] = g.out as [number, number];
   const out = new Float64Array(N * M * OH * OW);
@@ -127,14 +129,15 @@ function conv2d(node: OnnxNode, x: RefTensor, w: RefTensor, b: RefTensor | undef
       for (let oy = 0; oy < OH; oy++)
         for (let ox = 0; ox < OW; ox++) {
           let acc = b ? b.data[m]! : 0;
-          for (let c = 0; c < C; c++)
+          const c0 = Math.floor(m / (M / G)) * Cg;
+          for (let c = c0; c < c0 + Cg; c++)
             for (let i = 0; i < KH; i++) {
               const yy = oy * g.strides[0]! + i * g.dilations[0]! - g.pads[0]!;
               if (yy < 0 || yy >= H) continue;
               for (let j = 0; j < KW; j++) {
                 const xx = ox * g.strides[1]! + j * g.dilations[1]! - g.pads[1]!;
                 if (xx < 0 || xx >= W) continue;
-                acc += x.data[((n * C + c) * H + yy) * W + xx]! * w.data[((m * C + c) * KH + i) * KW + j]!;
+                acc += x.data[((n * C + c) * H + yy) * W + xx]! * w.data[((m * Cg + c - c0) * KH + i) * KW + j]!;
               }
             }
           out[((n * M + m) * OH + oy) * OW + ox] = acc;
@@ -142,7 +145,7 @@ function conv2d(node: OnnxNode, x: RefTensor, w: RefTensor, b: RefTensor | undef
   return { shape: [N, M, OH, OW], data: out };
 }
 
-function maxPool2d(node: OnnxNode, x: RefTensor): RefTensor {
+function pool2d(node: OnnxNode, x: RefTensor, kind: 'max' | 'avg'): RefTensor {
   const [N, C, H, W] = x.shape as [number, number, number, number];
   const k = attrInts(node, 'kernel_shape')!;
   const g = windowGeometry(node, [H, W], k);
@@ -151,14 +154,19 @@ function maxPool2d(node: OnnxNode, x: RefTensor): RefTensor {
   for (let p = 0; p < N * C; p++)
     for (let oy = 0; oy < OH; oy++)
       for (let ox = 0; ox < OW; ox++) {
-        let m = -Infinity;
+        let m = kind === 'max' ? -Infinity : 0;
+        let count = 0;
         for (let i = 0; i < k[0]!; i++)
           for (let j = 0; j < k[1]!; j++) {
             const yy = oy * g.strides[0]! + i * g.dilations[0]! - g.pads[0]!;
             const xx = ox * g.strides[1]! + j * g.dilations[1]! - g.pads[1]!;
-            if (yy >= 0 && yy < H && xx >= 0 && xx < W) m = Math.max(m, x.data[(p * H + yy) * W + xx]!);
+            if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
+            const v = x.data[(p * H + yy) * W + xx]!;
+            m = kind === 'max' ? Math.max(m, v) : m + v;
+            count++;
           }
-        out[(p * OH + oy) * OW + ox] = m;
+        const divisor = attrInt(node, 'count_include_pad', 0) === 1 ? k[0]! * k[1]! : count;
+        out[(p * OH + oy) * OW + ox] = kind === 'max' ? m : m / divisor;
       }
   return { shape: [N, C, OH, OW], data: out };
 }
@@ -281,6 +289,8 @@ function evalNode(graph: OnnxGraph, node: OnnxNode, io: NodeValues): RefTensor {
     case 'Expand':
     case 'Unsqueeze':
       return reshaped(node.op, inp(0), Array.from(inp(1).data));
+    case 'Pad':
+      return padded(inp(0), Array.from(inp(1).data));
     case 'Transpose':
       return transpose(inp(0), attrInts(node, 'perm') ?? inp(0).shape.map((_, i, a) => a.length - 1 - i));
     case 'Gemm':
@@ -290,7 +300,28 @@ function evalNode(graph: OnnxGraph, node: OnnxNode, io: NodeValues): RefTensor {
     case 'Conv':
       return conv2d(node, inp(0), inp(1), opt(2));
     case 'MaxPool':
-      return maxPool2d(node, inp(0));
+      return pool2d(node, inp(0), 'max');
+    case 'AveragePool':
+      return pool2d(node, inp(0), 'avg');
+    case 'GlobalAveragePool': {
+      const x = inp(0);
+      return reduce(
+        x,
+        x.shape.slice(2).map((_, i) => i + 2),
+        true,
+        'mean',
+      );
+    }
+    case 'Clip': {
+      const lo = opt(1)?.data[0] ?? -Infinity;
+      const hi = opt(2)?.data[0] ?? Infinity;
+      return broadcast([inp(0)], (a) => Math.min(Math.max(a, lo), hi));
+    }
+    case 'Concat':
+      return concat(
+        node.inputs.map((_, i) => inp(i)),
+        attrInt(node, 'axis', 0),
+      );
     case 'ArgMax':
       return argMax(inp(0), attrInt(node, 'keepdims', 1) !== 0);
     case 'BatchNormalization':
@@ -304,6 +335,41 @@ function evalNode(graph: OnnxGraph, node: OnnxNode, io: NodeValues): RefTensor {
         `reference: no float64 rule for op ${node.op}. Hint: add one to src/backends/onnxruntime/autodiff-reference.ts.`,
       );
   }
+}
+
+/** `x` with `pads` (ONNX order: all begins, then all ends) of zeros around it. */
+function padded(x: RefTensor, pads: number[]): RefTensor {
+  const r = x.shape.length;
+  const shape = x.shape.map((d, i) => d + pads[i]! + pads[i + r]!);
+  const out = new Float64Array(size(shape));
+  const inSt = stridesOf(x.shape);
+  const outSt = stridesOf(shape);
+  for (let k = 0; k < x.data.length; k++) {
+    let o = 0;
+    for (let i = 0; i < r; i++) o += ((Math.floor(k / inSt[i]!) % x.shape[i]!) + pads[i]!) * outSt[i]!;
+    out[o] = x.data[k]!;
+  }
+  return { shape, data: out };
+}
+
+/** The inputs joined along `axis`. */
+function concat(xs: RefTensor[], axis0: number): RefTensor {
+  const rank = xs[0]!.shape.length;
+  const axis = (axis0 + rank) % rank;
+  const outer = size(xs[0]!.shape.slice(0, axis));
+  const blocks = xs.map((t) => t.data.length / outer);
+  const total = blocks.reduce((a, b) => a + b, 0);
+  const data = new Float64Array(outer * total);
+  for (let o = 0; o < outer; o++) {
+    let off = o * total;
+    xs.forEach((t, i) => {
+      data.set(t.data.subarray(o * blocks[i]!, (o + 1) * blocks[i]!), off);
+      off += blocks[i]!;
+    });
+  }
+  const shape = [...xs[0]!.shape];
+  shape[axis] = xs.reduce((a, t) => a + t.shape[axis]!, 0);
+  return { shape, data };
 }
 
 /** Softmax, or its logarithm, along `axis`, shifted by the maximum for stability. */

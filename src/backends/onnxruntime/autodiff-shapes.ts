@@ -164,6 +164,7 @@ const SAME_SHAPE = new Set([
   'Not',
   'Floor',
   'Ceil',
+  'Clip',
 ]);
 const BROADCAST = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Sum', 'Mean', 'And', 'Or']);
 const COMPARE = new Set(['Equal', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual']);
@@ -189,243 +190,294 @@ export function inferShapes(graph: OnnxGraph, overrides: Record<string, number[]
   return m;
 }
 
+/** What a shape rule sees of one node: its input types, and where to record its outputs. */
+interface NodeIO {
+  graph: OnnxGraph;
+  node: OnnxNode;
+  /** `<op> node <name>`, for messages. */
+  where: string;
+  get(i: number): ValueType;
+  set(i: number, type: ElemType, shape: number[]): void;
+}
+
+type ShapeRule = (io: NodeIO) => void;
+
+const sameAsInput: ShapeRule = ({ get, set }) => set(0, get(0).type, get(0).shape);
+
+/** Elementwise operators: same shape, broadcasting, comparisons, casts, selection. */
+const ELEMENTWISE_SHAPES: Record<string, ShapeRule> = {
+  ...Object.fromEntries([...SAME_SHAPE].map((op) => [op, sameAsInput])),
+  ...Object.fromEntries(
+    [...BROADCAST].map((op): [string, ShapeRule] => [
+      op,
+      ({ node, where, get, set }) => {
+        let shape = get(0).shape;
+        for (let i = 1; i < node.inputs.length; i++) shape = broadcastShapes(shape, get(i).shape, where);
+        set(0, get(0).type, shape);
+      },
+    ]),
+  ),
+  ...Object.fromEntries(
+    [...COMPARE].map((op): [string, ShapeRule] => [
+      op,
+      ({ where, get, set }) => set(0, 'bool', broadcastShapes(get(0).shape, get(1).shape, where)),
+    ]),
+  ),
+  Constant: ({ node, set }) => {
+    const v = node.attrs.value as OnnxTensorInit;
+    set(0, v.type, [...v.dims]);
+  },
+  Cast: ({ node, where, get, set }) => {
+    const to = ELEM_BY_ONNX[attrInt(node, 'to', 1)];
+    if (!to)
+      throw new ModelError(
+        `${where}: unsupported cast target. Hint: expbench casts only to float32, int32, int64, bool, uint8.`,
+      );
+    set(0, to, get(0).shape);
+  },
+  Where: ({ where, get, set }) =>
+    set(0, get(1).type, broadcastShapes(broadcastShapes(get(0).shape, get(1).shape, where), get(2).shape, where)),
+  Dropout: ({ get, set }) => {
+    const x = get(0);
+    set(0, x.type, x.shape);
+    set(1, 'bool', x.shape);
+  },
+  BatchNormalization: ({ get, set }) => {
+    const x = get(0);
+    set(0, x.type, x.shape);
+    set(1, x.type, [x.shape[1]!]);
+    set(2, x.type, [x.shape[1]!]);
+  },
+};
+
+const slidingWindow: ShapeRule = ({ node, get, set }) => {
+  const op = node.op;
+  const x = get(0).shape;
+  const kernel = op === 'Conv' ? get(1).shape.slice(2) : (attrInts(node, 'kernel_shape') ?? []);
+  const g = windowGeometry(node, x.slice(2), kernel);
+  const channels = op === 'Conv' ? get(1).shape[0]! : x[1]!;
+  set(0, get(0).type, [x[0]!, channels, ...g.out]);
+  if (op === 'MaxPool') set(1, 'int64', [x[0]!, channels, ...g.out]);
+};
+
+const globalPool: ShapeRule = ({ get, set }) => {
+  const x = get(0).shape;
+  set(0, get(0).type, [x[0]!, x[1]!, ...x.slice(2).map(() => 1)]);
+};
+
+/** Convolutions and pooling. */
+const WINDOW_SHAPES: Record<string, ShapeRule> = {
+  Conv: slidingWindow,
+  MaxPool: slidingWindow,
+  AveragePool: slidingWindow,
+  ConvTranspose: ({ node, get, set }) => {
+    const x = get(0).shape;
+    const w = get(1).shape;
+    const kernel = w.slice(2);
+    const r = kernel.length;
+    const strides = attrInts(node, 'strides') ?? Array<number>(r).fill(1);
+    const dil = attrInts(node, 'dilations') ?? Array<number>(r).fill(1);
+    const pads = attrInts(node, 'pads') ?? Array<number>(2 * r).fill(0);
+    const op2 = attrInts(node, 'output_padding') ?? Array<number>(r).fill(0);
+    const group = attrInt(node, 'group', 1);
+    const out = x
+      .slice(2)
+      .map((s, i) => strides[i]! * (s - 1) + op2[i]! + (kernel[i]! - 1) * dil[i]! + 1 - pads[i]! - pads[i + r]!);
+    set(0, get(0).type, [x[0]!, w[1]! * group, ...out]);
+  },
+  GlobalAveragePool: globalPool,
+  GlobalMaxPool: globalPool,
+};
+
+/** Operators that rearrange values: reshapes, transposes, broadcasts, slices, pads, gathers, concatenation. */
+const LAYOUT_SHAPES: Record<string, ShapeRule> = {
+  Flatten: ({ node, get, set }) => {
+    const x = get(0).shape;
+    const axis = normAxis(attrInt(node, 'axis', 1), x.length);
+    const a = x.slice(0, axis).reduce((p, q) => p * q, 1);
+    const b = x.slice(axis).reduce((p, q) => p * q, 1);
+    set(0, get(0).type, [a, b]);
+  },
+  Reshape: ({ graph, node, where, get, set }) => {
+    const x = get(0).shape;
+    const target = constInts(graph, node.inputs[1]);
+    if (!target)
+      throw new ModelError(`${where}: the target shape is not a constant. Hint: emit Reshape shapes as initializers.`);
+    const allowZero = attrInt(node, 'allowzero', 0) === 1;
+    const shape = target.map((d, i) => (d === 0 && !allowZero ? x[i]! : d));
+    const total = x.reduce((p, q) => p * q, 1);
+    const known = shape.filter((d) => d !== -1).reduce((p, q) => p * q, 1);
+    set(
+      0,
+      get(0).type,
+      shape.map((d) => (d === -1 ? total / known : d)),
+    );
+  },
+  Transpose: ({ node, get, set }) => {
+    const x = get(0).shape;
+    const perm = attrInts(node, 'perm') ?? x.map((_, i) => x.length - 1 - i);
+    set(
+      0,
+      get(0).type,
+      perm.map((p) => x[p]!),
+    );
+  },
+  Unsqueeze: ({ graph, node, get, set }) => {
+    const x = get(0).shape;
+    const axes = constInts(graph, node.inputs[1]) ?? attrInts(node, 'axes') ?? [];
+    const rank = x.length + axes.length;
+    const ax = new Set(axes.map((a) => normAxis(a, rank)));
+    const out: number[] = [];
+    let j = 0;
+    for (let i = 0; i < rank; i++) out.push(ax.has(i) ? 1 : x[j++]!);
+    set(0, get(0).type, out);
+  },
+  Squeeze: ({ graph, node, get, set }) => {
+    const x = get(0).shape;
+    const axes = constInts(graph, node.inputs[1]) ?? attrInts(node, 'axes');
+    const ax = new Set(
+      (axes ?? x.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0)).map((a) => normAxis(a, x.length)),
+    );
+    set(
+      0,
+      get(0).type,
+      x.filter((_, i) => !ax.has(i)),
+    );
+  },
+  Expand: ({ graph, node, where, get, set }) => {
+    const target = constInts(graph, node.inputs[1]);
+    if (!target)
+      throw new ModelError(`${where}: the target shape is not a constant. Hint: emit Expand shapes as initializers.`);
+    set(0, get(0).type, broadcastShapes(get(0).shape, target, where));
+  },
+  Slice: ({ graph, node, where, get, set }) => {
+    const x = get(0).shape;
+    const starts = constInts(graph, node.inputs[1]);
+    const ends = constInts(graph, node.inputs[2]);
+    if (!starts || !ends)
+      throw new ModelError(`${where}: starts/ends are not constants. Hint: emit Slice bounds as initializers.`);
+    const axes = constInts(graph, node.inputs[3]) ?? starts.map((_, i) => i);
+    const steps = constInts(graph, node.inputs[4]) ?? starts.map(() => 1);
+    const out = [...x];
+    axes.forEach((a0, i) => {
+      const a = normAxis(a0, x.length);
+      const d = x[a]!;
+      const step = steps[i]!;
+      const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
+      let s = starts[i]! < 0 ? starts[i]! + d : starts[i]!;
+      let e = ends[i]! < 0 ? ends[i]! + d : ends[i]!;
+      if (step > 0) {
+        s = clamp(s, 0, d);
+        e = clamp(e, 0, d);
+        out[a] = Math.max(0, Math.ceil((e - s) / step));
+      } else {
+        s = clamp(s, 0, d - 1);
+        e = clamp(e, -1, d - 1);
+        out[a] = Math.max(0, Math.ceil((s - e) / -step));
+      }
+    });
+    set(0, get(0).type, out);
+  },
+  Pad: ({ graph, node, where, get, set }) => {
+    const x = get(0).shape;
+    const pads = constInts(graph, node.inputs[1]);
+    if (!pads) throw new ModelError(`${where}: pads are not constants. Hint: emit Pad amounts as initializers.`);
+    set(
+      0,
+      get(0).type,
+      x.map((d, i) => d + pads[i]! + pads[i + x.length]!),
+    );
+  },
+  Shape: ({ get, set }) => set(0, 'int64', [get(0).shape.length]),
+  Gather: ({ node, get, set }) => {
+    const x = get(0).shape;
+    const axis = normAxis(attrInt(node, 'axis', 0), x.length);
+    set(0, get(0).type, [...x.slice(0, axis), ...get(1).shape, ...x.slice(axis + 1)]);
+  },
+  Concat: ({ node, get, set }) => {
+    const first = get(0).shape;
+    const axis = normAxis(attrInt(node, 'axis', 0), first.length);
+    const out = [...first];
+    for (let i = 1; i < node.inputs.length; i++) out[axis] = out[axis]! + get(i).shape[axis]!;
+    set(0, get(0).type, out);
+  },
+};
+
+/** Matrix products. */
+const LINEAR_SHAPES: Record<string, ShapeRule> = {
+  Gemm: ({ node, get, set }) => {
+    const a = get(0).shape;
+    const b = get(1).shape;
+    const ta = attrInt(node, 'transA', 0) === 1;
+    const tb = attrInt(node, 'transB', 0) === 1;
+    set(0, get(0).type, [ta ? a[1]! : a[0]!, tb ? b[0]! : b[1]!]);
+  },
+  MatMul: ({ where, get, set }) => {
+    const a = get(0).shape;
+    const b = get(1).shape;
+    if (a.length < 2 || b.length < 2)
+      throw new ModelError(`${where}: 1-D MatMul operands are not supported. Hint: reshape to 2-D first.`);
+    const batch = broadcastShapes(a.slice(0, -2), b.slice(0, -2), where);
+    set(0, get(0).type, [...batch, a[a.length - 2]!, b[b.length - 1]!]);
+  },
+};
+
+const reduction: ShapeRule = ({ graph, node, get, set }) => {
+  const x = get(0);
+  const axes = reduceAxes(graph, node);
+  const keep = attrInt(node, 'keepdims', 1) === 1;
+  if ((!axes || axes.length === 0) && attrInt(node, 'noop_with_empty_axes', 0) === 1) set(0, x.type, x.shape);
+  else set(0, x.type, reducedShape(x.shape, axes, keep));
+};
+
+const argReduction: ShapeRule = ({ node, get, set }) => {
+  const x = get(0).shape;
+  const axis = normAxis(attrInt(node, 'axis', 0), x.length);
+  set(0, 'int64', reducedShape(x, [axis], attrInt(node, 'keepdims', 1) === 1));
+};
+
+/** Reductions. */
+const REDUCTION_SHAPES: Record<string, ShapeRule> = {
+  ...Object.fromEntries(
+    ['ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceSumSquare'].map((op) => [op, reduction]),
+  ),
+  ArgMax: argReduction,
+  ArgMin: argReduction,
+};
+
+/** Every shape rule by op type, one table per op family. */
+const SHAPE_RULES: Record<string, ShapeRule> = {
+  ...ELEMENTWISE_SHAPES,
+  ...WINDOW_SHAPES,
+  ...LAYOUT_SHAPES,
+  ...LINEAR_SHAPES,
+  ...REDUCTION_SHAPES,
+};
+
 /** Infers the outputs of one node into `m` (exported so passes that append nodes can extend a map). */
 export function inferNode(graph: OnnxGraph, node: OnnxNode, m: Map<string, ValueType>): void {
   const where = `${node.op} node ${node.name}`;
-  const get = (i: number): ValueType => {
-    const name = node.inputs[i];
-    const v = name === undefined || name === '' ? undefined : m.get(name);
-    if (!v)
-      throw new ModelError(
-        `${where}: input ${i} (${name}) has no known shape. Hint: nodes must be in topological order.`,
-      );
-    return v;
-  };
-  const set = (i: number, type: ElemType, shape: number[]) => {
-    const name = node.outputs[i];
-    if (name !== undefined && name !== '') m.set(name, { type, shape });
-  };
-  const op = node.op;
-  if (SAME_SHAPE.has(op)) return void set(0, get(0).type, get(0).shape);
-  if (BROADCAST.has(op)) {
-    let shape = get(0).shape;
-    for (let i = 1; i < node.inputs.length; i++) shape = broadcastShapes(shape, get(i).shape, where);
-    return void set(0, get(0).type, shape);
-  }
-  if (COMPARE.has(op)) return void set(0, 'bool', broadcastShapes(get(0).shape, get(1).shape, where));
-  switch (op) {
-    case 'Constant': {
-      const v = node.attrs.value as OnnxTensorInit;
-      return void set(0, v.type, [...v.dims]);
-    }
-    case 'Cast': {
-      const to = ELEM_BY_ONNX[attrInt(node, 'to', 1)];
-      if (!to)
+  const rule = SHAPE_RULES[node.op];
+  if (!rule)
+    throw new ModelError(
+      `${where}: no shape rule for op ${node.op}. Hint: add a rule to src/backends/onnxruntime/autodiff-shapes.ts.`,
+    );
+  rule({
+    graph,
+    node,
+    where,
+    get: (i) => {
+      const name = node.inputs[i];
+      const v = name === undefined || name === '' ? undefined : m.get(name);
+      if (!v)
         throw new ModelError(
-          `${where}: unsupported cast target. Hint: expbench casts only to float32, int32, int64, bool, uint8.`,
+          `${where}: input ${i} (${name}) has no known shape. Hint: nodes must be in topological order.`,
         );
-      return void set(0, to, get(0).shape);
-    }
-    case 'Where':
-      return void set(
-        0,
-        get(1).type,
-        broadcastShapes(broadcastShapes(get(0).shape, get(1).shape, where), get(2).shape, where),
-      );
-    case 'Conv':
-    case 'MaxPool':
-    case 'AveragePool': {
-      const x = get(0).shape;
-      const kernel = op === 'Conv' ? get(1).shape.slice(2) : (attrInts(node, 'kernel_shape') ?? []);
-      const g = windowGeometry(node, x.slice(2), kernel);
-      const channels = op === 'Conv' ? get(1).shape[0]! : x[1]!;
-      set(0, get(0).type, [x[0]!, channels, ...g.out]);
-      if (op === 'MaxPool') set(1, 'int64', [x[0]!, channels, ...g.out]);
-      return;
-    }
-    case 'ConvTranspose': {
-      const x = get(0).shape;
-      const w = get(1).shape;
-      const kernel = w.slice(2);
-      const r = kernel.length;
-      const strides = attrInts(node, 'strides') ?? Array<number>(r).fill(1);
-      const dil = attrInts(node, 'dilations') ?? Array<number>(r).fill(1);
-      const pads = attrInts(node, 'pads') ?? Array<number>(2 * r).fill(0);
-      const op2 = attrInts(node, 'output_padding') ?? Array<number>(r).fill(0);
-      const group = attrInt(node, 'group', 1);
-      const out = x
-        .slice(2)
-        .map((s, i) => strides[i]! * (s - 1) + op2[i]! + (kernel[i]! - 1) * dil[i]! + 1 - pads[i]! - pads[i + r]!);
-      return void set(0, get(0).type, [x[0]!, w[1]! * group, ...out]);
-    }
-    case 'GlobalAveragePool':
-    case 'GlobalMaxPool': {
-      const x = get(0).shape;
-      return void set(0, get(0).type, [x[0]!, x[1]!, ...x.slice(2).map(() => 1)]);
-    }
-    case 'BatchNormalization': {
-      const x = get(0);
-      set(0, x.type, x.shape);
-      set(1, x.type, [x.shape[1]!]);
-      set(2, x.type, [x.shape[1]!]);
-      return;
-    }
-    case 'Dropout': {
-      const x = get(0);
-      set(0, x.type, x.shape);
-      set(1, 'bool', x.shape);
-      return;
-    }
-    case 'Flatten': {
-      const x = get(0).shape;
-      const axis = normAxis(attrInt(node, 'axis', 1), x.length);
-      const a = x.slice(0, axis).reduce((p, q) => p * q, 1);
-      const b = x.slice(axis).reduce((p, q) => p * q, 1);
-      return void set(0, get(0).type, [a, b]);
-    }
-    case 'Reshape': {
-      const x = get(0).shape;
-      const target = constInts(graph, node.inputs[1]);
-      if (!target)
-        throw new ModelError(
-          `${where}: the target shape is not a constant. Hint: emit Reshape shapes as initializers.`,
-        );
-      const allowZero = attrInt(node, 'allowzero', 0) === 1;
-      const shape = target.map((d, i) => (d === 0 && !allowZero ? x[i]! : d));
-      const total = x.reduce((p, q) => p * q, 1);
-      const known = shape.filter((d) => d !== -1).reduce((p, q) => p * q, 1);
-      return void set(
-        0,
-        get(0).type,
-        shape.map((d) => (d === -1 ? total / known : d)),
-      );
-    }
-    case 'Transpose': {
-      const x = get(0).shape;
-      const perm = attrInts(node, 'perm') ?? x.map((_, i) => x.length - 1 - i);
-      return void set(
-        0,
-        get(0).type,
-        perm.map((p) => x[p]!),
-      );
-    }
-    case 'Unsqueeze': {
-      const x = get(0).shape;
-      const axes = constInts(graph, node.inputs[1]) ?? attrInts(node, 'axes') ?? [];
-      const rank = x.length + axes.length;
-      const ax = new Set(axes.map((a) => normAxis(a, rank)));
-      const out: number[] = [];
-      let j = 0;
-      for (let i = 0; i < rank; i++) out.push(ax.has(i) ? 1 : x[j++]!);
-      return void set(0, get(0).type, out);
-    }
-    case 'Squeeze': {
-      const x = get(0).shape;
-      const axes = constInts(graph, node.inputs[1]) ?? attrInts(node, 'axes');
-      const ax = new Set(
-        (axes ?? x.map((d, i) => (d === 1 ? i : -1)).filter((i) => i >= 0)).map((a) => normAxis(a, x.length)),
-      );
-      return void set(
-        0,
-        get(0).type,
-        x.filter((_, i) => !ax.has(i)),
-      );
-    }
-    case 'Expand': {
-      const target = constInts(graph, node.inputs[1]);
-      if (!target)
-        throw new ModelError(`${where}: the target shape is not a constant. Hint: emit Expand shapes as initializers.`);
-      return void set(0, get(0).type, broadcastShapes(get(0).shape, target, where));
-    }
-    case 'Slice': {
-      const x = get(0).shape;
-      const starts = constInts(graph, node.inputs[1]);
-      const ends = constInts(graph, node.inputs[2]);
-      if (!starts || !ends)
-        throw new ModelError(`${where}: starts/ends are not constants. Hint: emit Slice bounds as initializers.`);
-      const axes = constInts(graph, node.inputs[3]) ?? starts.map((_, i) => i);
-      const steps = constInts(graph, node.inputs[4]) ?? starts.map(() => 1);
-      const out = [...x];
-      axes.forEach((a0, i) => {
-        const a = normAxis(a0, x.length);
-        const d = x[a]!;
-        const step = steps[i]!;
-        const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
-        let s = starts[i]! < 0 ? starts[i]! + d : starts[i]!;
-        let e = ends[i]! < 0 ? ends[i]! + d : ends[i]!;
-        if (step > 0) {
-          s = clamp(s, 0, d);
-          e = clamp(e, 0, d);
-          out[a] = Math.max(0, Math.ceil((e - s) / step));
-        } else {
-          s = clamp(s, 0, d - 1);
-          e = clamp(e, -1, d - 1);
-          out[a] = Math.max(0, Math.ceil((s - e) / -step));
-        }
-      });
-      return void set(0, get(0).type, out);
-    }
-    case 'Pad': {
-      const x = get(0).shape;
-      const pads = constInts(graph, node.inputs[1]);
-      if (!pads) throw new ModelError(`${where}: pads are not constants. Hint: emit Pad amounts as initializers.`);
-      return void set(
-        0,
-        get(0).type,
-        x.map((d, i) => d + pads[i]! + pads[i + x.length]!),
-      );
-    }
-    case 'Gemm': {
-      const a = get(0).shape;
-      const b = get(1).shape;
-      const ta = attrInt(node, 'transA', 0) === 1;
-      const tb = attrInt(node, 'transB', 0) === 1;
-      return void set(0, get(0).type, [ta ? a[1]! : a[0]!, tb ? b[0]! : b[1]!]);
-    }
-    case 'MatMul': {
-      const a = get(0).shape;
-      const b = get(1).shape;
-      if (a.length < 2 || b.length < 2)
-        throw new ModelError(`${where}: 1-D MatMul operands are not supported. Hint: reshape to 2-D first.`);
-      const batch = broadcastShapes(a.slice(0, -2), b.slice(0, -2), where);
-      return void set(0, get(0).type, [...batch, a[a.length - 2]!, b[b.length - 1]!]);
-    }
-    case 'ReduceMean':
-    case 'ReduceSum':
-    case 'ReduceMax':
-    case 'ReduceMin':
-    case 'ReduceSumSquare': {
-      const x = get(0);
-      const axes = reduceAxes(graph, node);
-      const keep = attrInt(node, 'keepdims', 1) === 1;
-      if ((!axes || axes.length === 0) && attrInt(node, 'noop_with_empty_axes', 0) === 1)
-        return void set(0, x.type, x.shape);
-      return void set(0, x.type, reducedShape(x.shape, axes, keep));
-    }
-    case 'ArgMax':
-    case 'ArgMin': {
-      const x = get(0).shape;
-      const axis = normAxis(attrInt(node, 'axis', 0), x.length);
-      const keep = attrInt(node, 'keepdims', 1) === 1;
-      return void set(0, 'int64', reducedShape(x, [axis], keep));
-    }
-    case 'Shape':
-      return void set(0, 'int64', [get(0).shape.length]);
-    case 'Gather': {
-      const x = get(0).shape;
-      const axis = normAxis(attrInt(node, 'axis', 0), x.length);
-      return void set(0, get(0).type, [...x.slice(0, axis), ...get(1).shape, ...x.slice(axis + 1)]);
-    }
-    case 'Concat': {
-      const first = get(0).shape;
-      const axis = normAxis(attrInt(node, 'axis', 0), first.length);
-      const out = [...first];
-      for (let i = 1; i < node.inputs.length; i++) out[axis] = out[axis]! + get(i).shape[axis]!;
-      return void set(0, get(0).type, out);
-    }
-    default:
-      throw new ModelError(
-        `${where}: no shape rule for op ${op}. Hint: add a rule to src/backends/onnxruntime/autodiff-shapes.ts.`,
-      );
-  }
+      return v;
+    },
+    set: (i, type, shape) => {
+      const name = node.outputs[i];
+      if (name !== undefined && name !== '') m.set(name, { type, shape });
+    },
+  });
 }

@@ -8,7 +8,7 @@
  *   only declared output; the trainer adds its own outputs);
  * - `paramInputs[paramName]`: the graph value holding each parameter (trainable ones and batch-norm
  *   running statistics), so it can differentiate with respect to them and feed replacements;
- * - `layerValues`: for each IR layer, the value it reads and the value it produces;
+ * - `nodeValues`: for each IR node, the values it reads and the value it produces;
  * - `batchNormUpdates`: in training mode each batch norm is one `BatchNormalization` node with
  *   `training_mode = 1` whose second and third outputs are the updated running mean and variance
  *   (ONNX convention `running·momentum + batch·(1 − momentum)`); `autodiff.ts` lowers it to
@@ -17,14 +17,16 @@
  *   `training_mode = true` and a declared `mask` output (bool), which its gradient needs. At inference
  *   dropout is the identity and emits no node.
  *
- * Operators used: Conv, Relu, MaxPool (single output: the WebGPU EP rejects the Indices output),
- * BatchNormalization, Flatten, Gemm (`[in, out]` weights, transB = 0), Dropout (training only): all
- * implemented by ONNX Runtime's CPU and WebGPU execution providers at opset 17.
+ * Operators used: Conv (with dilations and groups), Relu, Clip (relu6), MaxPool (single output: the
+ * WebGPU EP rejects the Indices output), AveragePool, GlobalAveragePool, BatchNormalization, Add,
+ * Concat, Pad (constant zeros on channels), Flatten, Gemm (`[in, out]` weights, transB = 0), Dropout (training only): all implemented by
+ * ONNX Runtime's CPU and WebGPU execution providers at opset 17.
  */
 import writeFileAtomic from 'write-file-atomic';
 import { BackendError } from '../../errors.ts';
 import { convPads } from '../../models/resolve.ts';
-import type { ModelGraph, ResolvedLayer, Weights } from '../../models/ir.ts';
+import { GRAPH_INPUT } from '../../models/ir.ts';
+import type { GraphNode, ModelGraph, Weights } from '../../models/ir.ts';
 import { OnnxGraph } from './graph.ts';
 import type { AttrValue, Dim } from './graph.ts';
 
@@ -46,16 +48,16 @@ export interface ForwardOptions {
   name?: string;
 }
 
-/** The values one IR layer reads and writes. */
-export interface LayerValues {
-  layer: ResolvedLayer;
-  input: string;
+/** The values one IR node reads (in operand order) and writes. */
+export interface NodeValues {
+  node: GraphNode;
+  inputs: string[];
   output: string;
 }
 
 /** A training-mode batch norm: which running statistics it reads and where the updates come out. */
 export interface BatchNormUpdate {
-  layer: ResolvedLayer;
+  node: GraphNode;
   /** Parameter names of the running statistics (`bn1.mean`, `bn1.var`). */
   meanParam: string;
   varParam: string;
@@ -68,7 +70,7 @@ export interface BatchNormUpdate {
 
 /** A training-mode dropout. */
 export interface DropoutValues {
-  layer: ResolvedLayer;
+  node: GraphNode;
   rate: number;
   output: string;
   /** Bool mask output of the `Dropout` node (true = kept). */
@@ -86,7 +88,7 @@ export interface ForwardGraph {
   logits: string;
   /** Parameter name → graph value (an input or an initializer) holding it. */
   paramInputs: Record<string, string>;
-  layerValues: LayerValues[];
+  nodeValues: NodeValues[];
   /** Training mode only (empty otherwise). */
   batchNormUpdates: BatchNormUpdate[];
   /** Training mode only (empty otherwise). */
@@ -124,15 +126,18 @@ export function buildForwardGraph(model: ModelGraph, opts: ForwardOptions): Forw
     }
   }
 
-  const layerValues: LayerValues[] = [];
+  const nodeValues: NodeValues[] = [];
   const batchNormUpdates: BatchNormUpdate[] = [];
   const dropouts: DropoutValues[] = [];
-  let x = input;
-  const last = model.layers.length - 1;
-  model.layers.forEach((layer, i) => {
-    const s = layer.spec;
-    const out = i === last ? LOGITS_NAME : `${layer.name}.out`;
-    const pv = (suffix: string) => paramInputs[`${layer.name}.${suffix}`]!;
+  /** IR node name (or the image input) → the graph value holding its output. */
+  const valueOfNode = new Map<string, string>([[GRAPH_INPUT, input]]);
+  const last = model.nodes.length - 1;
+  model.nodes.forEach((node, i) => {
+    const s = node.spec;
+    const out = i === last ? LOGITS_NAME : `${node.name}.out`;
+    const pv = (suffix: string) => paramInputs[`${node.name}.${suffix}`]!;
+    const xs = node.inputs.map((v) => valueOfNode.get(v)!);
+    const x = xs[0]!;
     let y: string;
     switch (s.kind) {
       case 'conv': {
@@ -144,9 +149,9 @@ export function buildForwardGraph(model: ModelGraph, opts: ForwardOptions): Forw
           {
             kernel_shape: [s.kernel!, s.kernel!],
             strides: [s.stride!, s.stride!],
-            pads: convPads(layer),
-            dilations: [1, 1],
-            group: 1,
+            pads: convPads(node),
+            dilations: [s.dilation!, s.dilation!],
+            group: s.groups!,
           },
           out,
         );
@@ -155,21 +160,34 @@ export function buildForwardGraph(model: ModelGraph, opts: ForwardOptions): Forw
       case 'relu':
         y = g.op('Relu', [x], {}, out);
         break;
+      case 'relu6':
+        y = g.op('Clip', [x, g.floats([0], [], `${node.name}.min`), g.floats([6], [], `${node.name}.max`)], {}, out);
+        break;
       case 'maxpool':
-        y = g.op('MaxPool', [x], { kernel_shape: [s.size!, s.size!], strides: [s.stride!, s.stride!] }, out);
+      case 'avgpool': {
+        const attrs: Record<string, AttrValue> = {
+          kernel_shape: [s.size!, s.size!],
+          strides: [s.stride!, s.stride!],
+          ...(s.padding ? { pads: convPads(node) } : {}),
+        };
+        y = g.op(s.kind === 'maxpool' ? 'MaxPool' : 'AveragePool', [x], attrs, out);
+        break;
+      }
+      case 'globalavgpool':
+        y = g.op('GlobalAveragePool', [x], {}, out);
         break;
       case 'batchnorm': {
         const ins = [x, pv('gamma'), pv('beta'), pv('mean'), pv('var')];
         const attrs = { epsilon: { float: s.epsilon! }, momentum: { float: s.momentum! } };
         if (training) {
-          const newMean = `${layer.name}.mean.next`;
-          const newVar = `${layer.name}.var.next`;
+          const newMean = `${node.name}.mean.next`;
+          const newVar = `${node.name}.var.next`;
           g.node('BatchNormalization', ins, [out, newMean, newVar], { ...attrs, training_mode: 1 });
           y = out;
           batchNormUpdates.push({
-            layer,
-            meanParam: `${layer.name}.mean`,
-            varParam: `${layer.name}.var`,
+            node,
+            meanParam: `${node.name}.mean`,
+            varParam: `${node.name}.var`,
             newMean,
             newVar,
             momentum: s.momentum!,
@@ -180,6 +198,15 @@ export function buildForwardGraph(model: ModelGraph, opts: ForwardOptions): Forw
         }
         break;
       }
+      case 'add':
+        y = xs.slice(1).reduce((acc, v, j) => g.op('Add', [acc, v], {}, j === xs.length - 2 ? out : undefined), x);
+        break;
+      case 'concat':
+        y = g.op('Concat', xs, { axis: 1 }, out);
+        break;
+      case 'padchannels':
+        y = g.op('Pad', [x, g.ints([0, s.before, 0, 0, 0, s.after, 0, 0], [8], `${node.name}.pads`)], {}, out);
+        break;
       case 'flatten':
         y = g.op('Flatten', [x], { axis: 1 }, out);
         break;
@@ -195,18 +222,18 @@ export function buildForwardGraph(model: ModelGraph, opts: ForwardOptions): Forw
           y = i === last ? g.op('Identity', [x], {}, out) : x;
           break;
         }
-        const ratio = g.floats([s.rate], [], `${layer.name}.ratio`);
-        const mode = g.constant(g.fresh(`${layer.name}.training`), { type: 'bool', dims: [], data: [true] });
-        const mask = `${layer.name}.mask`;
+        const ratio = g.floats([s.rate], [], `${node.name}.ratio`);
+        const mode = g.constant(g.fresh(`${node.name}.training`), { type: 'bool', dims: [], data: [true] });
+        const mask = `${node.name}.mask`;
         const attrs: Record<string, AttrValue> = opts.dropoutSeed === undefined ? {} : { seed: opts.dropoutSeed + i };
         g.node('Dropout', [x, ratio, mode], [out, mask], attrs);
         y = out;
-        dropouts.push({ layer, rate: s.rate, output: out, mask });
+        dropouts.push({ node, rate: s.rate, output: out, mask });
         break;
       }
     }
-    layerValues.push({ layer, input: x, output: y });
-    x = y;
+    nodeValues.push({ node, inputs: xs, output: y });
+    valueOfNode.set(node.name, y);
   });
   g.output(LOGITS_NAME, 'float32', [batch, model.numClasses]);
   return {
@@ -217,7 +244,7 @@ export function buildForwardGraph(model: ModelGraph, opts: ForwardOptions): Forw
     input,
     logits: LOGITS_NAME,
     paramInputs,
-    layerValues,
+    nodeValues,
     batchNormUpdates,
     dropouts,
   };

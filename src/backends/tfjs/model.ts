@@ -23,8 +23,9 @@
 // bundle registers them all. Backend packages beside it are tfjs's documented setup.
 import * as tf from '@tensorflow/tfjs';
 import { ModelError } from '../../errors.ts';
-import type { ModelGraph, ParamSpec, ResolvedLayer, Weights } from '../../models/ir.ts';
-import { LAYER_DEFAULTS } from '../../models/resolve.ts';
+import { GRAPH_INPUT } from '../../models/ir.ts';
+import type { GraphNode, ModelGraph, ParamSpec, Weights } from '../../models/ir.ts';
+import { LAYER_DEFAULTS, windowCounts } from '../../models/resolve.ts';
 import { channelsLastPlan, chwRowsToHwc, hwcRowsToChw, hwioToOihw, oihwToHwio } from '../../models/layout.ts';
 import type { ParamLayoutChange } from '../../models/layout.ts';
 
@@ -43,7 +44,8 @@ export interface ForwardOptions {
   dropoutSeed?: number;
 }
 
-type LayerFn = (x: tf.Tensor, opts: ForwardOptions) => tf.Tensor;
+/** One step of the forward pass: the tensors of its inputs in, its output out. */
+type NodeFn = (xs: tf.Tensor[], opts: ForwardOptions) => tf.Tensor;
 
 interface ParamState {
   spec: ParamSpec;
@@ -59,21 +61,41 @@ function role(p: ParamSpec): string {
   return p.name.slice(p.name.lastIndexOf('.') + 1);
 }
 
-function findParam(layer: ResolvedLayer, r: string): ParamSpec | undefined {
+function findParam(layer: GraphNode, r: string): ParamSpec | undefined {
   return layer.params.find((p) => role(p) === r);
 }
 
-function requireParam(layer: ResolvedLayer, r: string): ParamSpec {
+function requireParam(layer: GraphNode, r: string): ParamSpec {
   const p = findParam(layer, r);
   if (!p)
     throw new ModelError(
-      `tfjs: layer ${layer.name} (${layer.spec.kind}) has no '${r}' parameter. Hint: build the graph with resolveLayers().`,
+      `tfjs: node ${layer.name} (${layer.spec.kind}) has no '${r}' parameter. Hint: build the graph with resolveGraph().`,
     );
   return p;
 }
 
 function size(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * The HWIO filter of a conv with dilation `d` as the equivalent undilated filter: `(kh−1)·d+1` by
+ * `(kw−1)·d+1` with `d − 1` zero rows and columns between the taps. Built from Reshape/Pad/Slice, so
+ * tfjs differentiates it back to the compact filter; 'same' padding depends only on the effective
+ * extent, which is the same either way.
+ */
+function dilateFilter(w: tf.Tensor4D, d: number): tf.Tensor4D {
+  const [kh, kw, i, o] = w.shape;
+  const spread = tf.pad(tf.reshape(w, [kh, 1, kw, 1, i, o]), [
+    [0, 0],
+    [0, d - 1],
+    [0, 0],
+    [0, d - 1],
+    [0, 0],
+    [0, 0],
+  ]);
+  const full = tf.reshape(spread, [kh * d, kw * d, i, o]) as tf.Tensor4D;
+  return tf.slice(full, [0, 0, 0, 0], [(kh - 1) * d + 1, (kw - 1) * d + 1, i, o]);
 }
 
 /** A 32-bit mix of a seed and two counters, so each dropout layer and step gets its own mask stream. */
@@ -99,8 +121,11 @@ export class TfjsModel {
   readonly trainable: tf.Variable[];
   /** Every parameter by canonical name. */
   private readonly params = new Map<string, ParamState>();
-  private readonly layers: { layer: ResolvedLayer; fn: LayerFn }[] = [];
+  /** The forward pass in topological order; `outputs` are the IR nodes it computes (two when fused). */
+  private readonly steps: { inputs: string[]; outputs: string[]; fn: NodeFn }[] = [];
   private readonly bnMomentum = new Map<string, number>();
+  /** Constant tensors the forward pass reads (disposed with the model). */
+  private readonly constants: tf.Tensor[] = [];
   private readonly plan: Map<string, ParamLayoutChange>;
   readonly prefix: string;
 
@@ -150,101 +175,192 @@ export class TfjsModel {
   }
 
   private build(weights: Weights): void {
-    const { layers } = this.graph;
+    const { nodes } = this.graph;
+    const consumers = new Map<string, GraphNode[]>();
+    for (const node of nodes) for (const v of node.inputs) consumers.set(v, [...(consumers.get(v) ?? []), node]);
+    /** The one activation node that alone reads `node`'s output, which can then be fused into it. */
+    const fusable = (node: GraphNode): GraphNode | undefined => {
+      const next = consumers.get(node.name);
+      const k = next?.length === 1 ? next[0]!.spec.kind : undefined;
+      return k === 'relu' || k === 'relu6' ? next![0] : undefined;
+    };
+    const fused = new Set<string>();
     let dropoutIndex = 0;
-    for (let i = 0; i < layers.length; i++) {
-      const layer = layers[i]!;
-      const s = layer.spec;
-      const next = layers[i + 1];
+    const step = (node: GraphNode, fn: NodeFn, also?: GraphNode) => {
+      this.steps.push({ inputs: node.inputs, outputs: also ? [node.name, also.name] : [node.name], fn });
+      if (also) fused.add(also.name);
+    };
+    for (const node of nodes) {
+      if (fused.has(node.name)) continue;
+      const s = node.spec;
       switch (s.kind) {
         case 'conv': {
-          const w = this.addParam(requireParam(layer, 'weight'), weights);
-          const bp = findParam(layer, 'bias');
+          const w = this.addParam(requireParam(node, 'weight'), weights);
+          const bp = findParam(node, 'bias');
           const b = bp ? this.addParam(bp, weights) : undefined;
           const stride = s.stride ?? LAYER_DEFAULTS.convStride;
-          const padding = s.padding ?? LAYER_DEFAULTS.convPadding;
+          const dilation = s.dilation ?? 1;
+          const groups = s.groups ?? 1;
           // tfjs 'same' puts odd padding at the end, as the resolver's SAME_UPPER does.
-          const pad: 'same' | 'valid' | number = padding;
-          // Fuse a directly following ReLU: one kernel on wasm/webgpu in inference; tfjs unfuses it
-          // itself under a gradient tape, so training computes the same thing.
-          const fuseRelu = next?.spec.kind === 'relu';
-          this.layers.push({
-            layer,
-            fn: (x) =>
+          const pad: 'same' | 'valid' | number = s.padding ?? LAYER_DEFAULTS.convPadding;
+          // Fuse an activation that alone reads the conv: one kernel on wasm/webgpu in inference; tfjs
+          // unfuses it itself under a gradient tape, so training computes the same thing.
+          const act = fusable(node);
+          const activation = act ? (act.spec.kind as 'relu' | 'relu6') : 'linear';
+          const C = node.inShapes[0]![0]!;
+          // tfjs has no gradient for dilated convolutions: a dilated conv is computed as the ordinary
+          // conv with the taps spread out by zeros (differentiable Pad/Reshape/Slice of the filter).
+          const filter = dilation === 1 ? () => w as tf.Tensor4D : () => dilateFilter(w as tf.Tensor4D, dilation);
+          let fn: NodeFn;
+          if (groups === 1) {
+            fn = ([x]) =>
               tf.fused.conv2d({
                 x: x as tf.Tensor4D,
-                filter: w as tf.Tensor4D,
+                filter: filter(),
                 strides: stride,
                 pad,
                 bias: b,
-                activation: fuseRelu ? 'relu' : 'linear',
-              }),
-          });
-          if (fuseRelu) i++;
+                activation,
+              });
+          } else if (groups === C) {
+            // Depthwise: HWIO [kh, kw, 1, C·m] is, element for element, tfjs's [kh, kw, C, m]
+            // (output channel c·m + q reads input channel c).
+            const [KH, KW, , O] = w.shape as [number, number, number, number];
+            const shape: [number, number, number, number] = [
+              (KH - 1) * dilation + 1,
+              (KW - 1) * dilation + 1,
+              C,
+              O / C,
+            ];
+            fn = ([x]) =>
+              tf.fused.depthwiseConv2d({
+                x: x as tf.Tensor4D,
+                filter: tf.reshape(filter(), shape) as tf.Tensor4D,
+                strides: stride,
+                pad,
+                bias: b,
+                activation,
+              });
+          } else {
+            // Grouped: tfjs has no group argument, so each group is its own conv on its channel slice.
+            fn = ([x]) => {
+              const xs = tf.split(x!, groups, 3);
+              const ws = tf.split(filter(), groups, 3);
+              const ys = xs.map((xg, g) => tf.conv2d(xg as tf.Tensor4D, ws[g] as tf.Tensor4D, stride, pad));
+              let y: tf.Tensor = tf.concat(ys, 3);
+              if (b) y = tf.add(y, b);
+              return activation === 'relu' ? tf.relu(y) : activation === 'relu6' ? tf.relu6(y) : y;
+            };
+          }
+          step(node, fn, act);
           break;
         }
         case 'relu':
-          this.layers.push({ layer, fn: (x) => tf.relu(x) });
+          step(node, ([x]) => tf.relu(x!));
           break;
-        case 'maxpool': {
+        case 'relu6':
+          step(node, ([x]) => tf.relu6(x!));
+          break;
+        case 'maxpool':
+        case 'avgpool': {
           const k = s.size ?? LAYER_DEFAULTS.poolSize;
           const st = s.stride ?? k;
-          this.layers.push({ layer, fn: (x) => tf.maxPool(x as tf.Tensor4D, k, st, 'valid') });
+          const p = s.padding ?? 0;
+          if (s.kind === 'maxpool' || p === 0) {
+            const pool = s.kind === 'maxpool' ? tf.maxPool : tf.avgPool;
+            step(node, ([x]) => pool(x as tf.Tensor4D, k, st, p || 'valid'));
+            break;
+          }
+          // Padded average pooling divides by each window's in-image count; tfjs's forward does, but its
+          // gradient (AvgPoolGrad) divides by the whole window. So: zero-pad, pool over whole windows,
+          // and rescale each output by window size / in-image count, which differentiates correctly.
+          const [, H, W] = node.inShapes[0] as [number, number, number];
+          const [, Ho, Wo] = node.outShape as [number, number, number];
+          const counts = windowCounts([H, W], [k, k], [st, st], [p, p], [Ho, Wo]);
+          const scale = tf.tensor4d(
+            counts.map((n) => (k * k) / n),
+            [1, Ho, Wo, 1],
+          );
+          this.constants.push(scale);
+          const paddings: Array<[number, number]> = [
+            [0, 0],
+            [p, p],
+            [p, p],
+            [0, 0],
+          ];
+          step(node, ([x]) => tf.mul(tf.avgPool(tf.pad(x as tf.Tensor4D, paddings), k, st, 'valid'), scale));
           break;
         }
+        case 'globalavgpool':
+          step(node, ([x]) => tf.mean(x!, [1, 2], true));
+          break;
         case 'batchnorm': {
-          const gamma = this.addParam(requireParam(layer, 'gamma'), weights);
-          const beta = this.addParam(requireParam(layer, 'beta'), weights);
-          const mean = this.addParam(requireParam(layer, 'mean'), weights);
-          const variance = this.addParam(requireParam(layer, 'var'), weights);
+          const gamma = this.addParam(requireParam(node, 'gamma'), weights);
+          const beta = this.addParam(requireParam(node, 'beta'), weights);
+          const mean = this.addParam(requireParam(node, 'mean'), weights);
+          const variance = this.addParam(requireParam(node, 'var'), weights);
           const eps = s.epsilon ?? LAYER_DEFAULTS.bnEpsilon;
-          this.bnMomentum.set(layer.name, s.momentum ?? LAYER_DEFAULTS.bnMomentum);
-          const axes = layer.inShape.length === 3 ? [0, 1, 2] : [0];
-          this.layers.push({
-            layer,
-            fn: (x, opts) => {
-              if (!opts.training) return tf.batchNorm(x, mean, variance, beta, gamma, eps);
-              const m = tf.moments(x, axes);
-              if (opts.batchStats)
-                opts.batchStats.push({
-                  layer: layer.name,
-                  mean: tf.keep(m.mean as tf.Tensor1D),
-                  variance: tf.keep(m.variance as tf.Tensor1D),
-                });
-              return tf.batchNorm(x, m.mean, m.variance, beta, gamma, eps);
-            },
+          this.bnMomentum.set(node.name, s.momentum ?? LAYER_DEFAULTS.bnMomentum);
+          const axes = node.inShapes[0]!.length === 3 ? [0, 1, 2] : [0];
+          step(node, ([x], opts) => {
+            if (!opts.training) return tf.batchNorm(x!, mean, variance, beta, gamma, eps);
+            const m = tf.moments(x!, axes);
+            if (opts.batchStats)
+              opts.batchStats.push({
+                layer: node.name,
+                mean: tf.keep(m.mean as tf.Tensor1D),
+                variance: tf.keep(m.variance as tf.Tensor1D),
+              });
+            return tf.batchNorm(x!, m.mean, m.variance, beta, gamma, eps);
           });
           break;
         }
+        case 'add':
+          step(node, (xs) => (xs.length === 2 ? tf.add(xs[0]!, xs[1]!) : tf.addN(xs)));
+          break;
+        case 'concat': {
+          // Channels are the last axis of NHWC activations, and the only axis of flat features.
+          const axis = node.outShape.length === 3 ? 3 : 1;
+          step(node, (xs) => tf.concat(xs, axis));
+          break;
+        }
+        case 'padchannels': {
+          const paddings: Array<[number, number]> = [
+            [0, 0],
+            [0, 0],
+            [0, 0],
+            [s.before, s.after],
+          ];
+          step(node, ([x]) => tf.pad(x!, paddings));
+          break;
+        }
         case 'flatten':
-          this.layers.push({ layer, fn: (x) => tf.reshape(x, [x.shape[0]!, -1]) });
+          step(node, ([x]) => tf.reshape(x!, [x!.shape[0]!, -1]));
           break;
         case 'dense': {
-          const w = this.addParam(requireParam(layer, 'weight'), weights);
-          const bp = findParam(layer, 'bias');
+          const w = this.addParam(requireParam(node, 'weight'), weights);
+          const bp = findParam(node, 'bias');
           const b = bp ? this.addParam(bp, weights) : undefined;
-          const fuseRelu = next?.spec.kind === 'relu';
-          this.layers.push({
-            layer,
-            fn: (x) =>
+          const act = fusable(node);
+          step(
+            node,
+            ([x]) =>
               tf.fused.matMul({
                 a: x as tf.Tensor2D,
                 b: w as tf.Tensor2D,
                 bias: b,
-                activation: fuseRelu ? 'relu' : 'linear',
+                activation: act ? (act.spec.kind as 'relu' | 'relu6') : 'linear',
               }),
-          });
-          if (fuseRelu) i++;
+            act,
+          );
           break;
         }
         case 'dropout': {
           const rate = s.rate;
           const index = dropoutIndex++;
-          this.layers.push({
-            layer,
-            fn: (x, opts) =>
-              opts.training && rate > 0 ? tf.dropout(x, rate, undefined, mixSeed(opts.dropoutSeed ?? 0, index, 0)) : x,
-          });
+          step(node, ([x], opts) =>
+            opts.training && rate > 0 ? tf.dropout(x!, rate, undefined, mixSeed(opts.dropoutSeed ?? 0, index, 0)) : x!,
+          );
           break;
         }
         default: {
@@ -256,14 +372,21 @@ export class TfjsModel {
     const missing = this.graph.params.filter((p) => !this.params.has(p.name));
     if (missing.length > 0)
       throw new ModelError(
-        `tfjs: parameters ${missing.map((p) => p.name).join(', ')} belong to no layer the tfjs builder knows. Hint: build the graph with resolveLayers().`,
+        `tfjs: parameters ${missing.map((p) => p.name).join(', ')} belong to no node the tfjs builder knows. Hint: build the graph with resolveGraph().`,
       );
   }
 
   /** Logits `[n, numClasses]` for NHWC input `[n, H, W, C]`. Call inside `tf.tidy`. */
   forward(x: tf.Tensor4D, opts: ForwardOptions): tf.Tensor2D {
+    const values = new Map<string, tf.Tensor>([[GRAPH_INPUT, x]]);
     let h: tf.Tensor = x;
-    for (const { fn } of this.layers) h = fn(h, opts);
+    for (const { inputs, outputs, fn } of this.steps) {
+      h = fn(
+        inputs.map((v) => values.get(v)!),
+        opts,
+      );
+      for (const o of outputs) values.set(o, h);
+    }
     return h as tf.Tensor2D;
   }
 
@@ -308,6 +431,7 @@ export class TfjsModel {
   dispose(): void {
     for (const st of this.params.values()) st.variable.dispose();
     this.params.clear();
+    tf.dispose(this.constants.splice(0));
   }
 }
 

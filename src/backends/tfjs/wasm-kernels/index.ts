@@ -8,6 +8,9 @@
  *
  * - `Conv2DBackpropFilter` is missing: every conv layer's weight gradient fails without it. Added
  *   here ({@link ./conv2d-backprop-filter.ts}), on native Conv2D / BatchMatMul.
+ * - `DepthwiseConv2dNativeBackpropInput` and `…BackpropFilter` are missing: no depthwise conv
+ *   (MobileNetV2) trains without them. Added here ({@link ./depthwise-backprop.ts}) as one JS pass
+ *   over the heap each.
  * - `MaxPoolGrad` exists but is wrong for windows whose values are all ≤ 0 and breaks ties the other
  *   way from tfjs cpu. Replaced here ({@link ./max-pool-grad.ts}) by a scan with cpu's semantics.
  * - `Conv2DBackpropInput` exists but is a scalar C++ loop nest, 9–10× the forward conv's time. Replaced
@@ -29,6 +32,7 @@ import { getKernel, getKernelsForBackend, registerKernel, unregisterKernel } fro
 import type { KernelConfig } from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter.ts';
 import { conv2DBackpropInputConfig } from './conv2d-backprop-input.ts';
+import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise-backprop.ts';
 import { maxPoolGradConfig } from './max-pool-grad.ts';
 import { makeBatchMatMulConfig } from './batch-mat-mul.ts';
 import { makeSumConfig } from './sum.ts';
@@ -42,6 +46,7 @@ export {
 } from './conv2d-backprop-filter.ts';
 export type { FilterGradStrategy } from './conv2d-backprop-filter.ts';
 export { conv2dBackpropInputNHWC } from './conv2d-backprop-input.ts';
+export { depthwiseBackprop } from './depthwise-backprop.ts';
 export { maxPoolGradNHWC } from './max-pool-grad.ts';
 export { makeBatchMatMulConfig } from './batch-mat-mul.ts';
 export { columnSumsByPooling, leadingAxesCount, makeSumConfig, SUM_BY_POOLING_MIN_SIZE } from './sum.ts';
@@ -51,21 +56,32 @@ export { KernelScope, withKernelScope } from './kernel-scope.ts';
  * Every kernel that training and evaluating the IR's layers runs on a tfjs backend (conv with and
  * without fused bias+ReLU, ReLU, max pooling, batch norm in training and inference mode, flatten,
  * dense, dropout, softmax cross-entropy on one-hot labels, argmax, SGD and momentum), as recorded by
- * `tf.profile` (test/tfjs/wasm-kernels-model.test.ts checks the list against a fresh profile).
+ * `tf.profile` (test/tfjs/wasm-kernels-model.test.ts checks the list against a fresh profile), and
+ * those the graph operators add (depthwise conv and its gradients, ReLU6, average and global average
+ * pooling, add, concat, channel padding; test/models/graph-parity.test.ts trains them on wasm).
  */
 export const WASM_TRAINING_KERNELS: readonly string[] = [
   'Add',
+  'AddN',
   'ArgMax',
+  'AvgPool',
+  'AvgPoolGrad',
   'BatchMatMul',
   'Cast',
+  'Concat',
   'Conv2D',
   'Conv2DBackpropFilter',
   'Conv2DBackpropInput',
+  'DepthwiseConv2dNative',
+  'DepthwiseConv2dNativeBackpropFilter',
+  'DepthwiseConv2dNativeBackpropInput',
   'Exp',
   'Floor',
   'FusedBatchNorm',
   'FusedConv2D',
+  'FusedDepthwiseConv2D',
   'Identity',
+  'LessEqual',
   'Log',
   'Max',
   'MaxPool',
@@ -77,6 +93,7 @@ export const WASM_TRAINING_KERNELS: readonly string[] = [
   'PadV2',
   'RealDiv',
   'Relu',
+  'Relu6',
   'Reshape',
   'Rsqrt',
   'Slice',
@@ -121,6 +138,12 @@ interface Provided {
 
 const PROVIDED: readonly Provided[] = [
   { kernelName: 'Conv2DBackpropFilter', reason: 'missing', make: () => conv2DBackpropFilterConfig },
+  {
+    kernelName: 'DepthwiseConv2dNativeBackpropFilter',
+    reason: 'missing',
+    make: () => depthwiseBackpropFilterConfig,
+  },
+  { kernelName: 'DepthwiseConv2dNativeBackpropInput', reason: 'missing', make: () => depthwiseBackpropInputConfig },
   { kernelName: 'MaxPoolGrad', reason: 'wrong', make: () => maxPoolGradConfig },
   { kernelName: 'Conv2DBackpropInput', reason: 'slower', make: () => conv2DBackpropInputConfig },
   // Wraps the native kernel (plain products stay native), so it needs one.
@@ -220,7 +243,8 @@ export function unregisterWasmTrainingKernels(): void {
 /**
  * Kernels that training the IR's layers needs on wasm (and that expbench's kernels are built from)
  * which are not registered for backend 'wasm' right now, sorted. Empty after
- * {@link registerWasmTrainingKernels} with tfjs-backend-wasm 4.22; before it, `['Conv2DBackpropFilter']`.
+ * {@link registerWasmTrainingKernels} with tfjs-backend-wasm 4.22; before it, `Conv2DBackpropFilter` and
+ * the two depthwise gradients.
  */
 export function missingWasmTrainingKernels(): string[] {
   const wanted = new Set([...WASM_TRAINING_KERNELS, ...WASM_KERNEL_DEPENDENCIES]);
