@@ -18,6 +18,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { cac } from 'cac';
 import { ExpbenchError } from '../errors.ts';
 import { newRunId, parseBackendFilter, RUN_FILES_ENV } from '../plugin/settings.ts';
+import { progressEnabled } from '../runner/progress.ts';
 import { PROFILE_OPS_ENV } from '../runner/op-profile.ts';
 
 const require = createRequire(import.meta.url);
@@ -74,6 +75,16 @@ function linkProblem(p: string): string {
   }
 }
 
+/**
+ * EXPBENCH_PROGRESS for the Vitest run: the flag, else the environment, else on when this command's
+ * stderr is a terminal (and not CI). Decided here because Vitest's workers, where the cases report
+ * their progress, write to a pipe and cannot tell that a terminal is at the other end.
+ */
+export function childProgress(flag: boolean | undefined, env: NodeJS.ProcessEnv, isTTY: boolean): '1' | '0' {
+  if (flag !== undefined) return flag ? '1' : '0';
+  return progressEnabled(env, isTTY) ? '1' : '0';
+}
+
 interface RunFlags {
   profile?: string;
   backends?: string;
@@ -100,7 +111,7 @@ async function runCommand(files: string[], flags: RunFlags): Promise<number> {
   if (flags.backends) env.EXPBENCH_BACKENDS = parseBackendFilter(flags.backends, '--backends').join(',');
   else if (process.env.EXPBENCH_BACKENDS) parseBackendFilter(process.env.EXPBENCH_BACKENDS);
   if (flags.results) env.EXPBENCH_RESULTS_DIR = resolve(cwd, flags.results);
-  if (flags.progress !== undefined) env.EXPBENCH_PROGRESS = flags.progress ? '1' : '0';
+  env.EXPBENCH_PROGRESS = childProgress(flags.progress, process.env, process.stderr.isTTY === true);
   if (flags.profileOps) env[PROFILE_OPS_ENV] = '1';
   const vitest = vitestEntry();
   // expbench's own Vitest configuration, which runs exactly these files wherever they are.
