@@ -17,8 +17,10 @@
  * this process may use (ONNX Runtime's and tfjs/wasm's defaults; TensorFlow intra-op threads and
  * PyTorch's `set_num_threads` set to the same).
  *
- * Peak: the best of a few 2048³ float32 GEMMs in ONNX Runtime (MLAS) on the same threads, a measured
- * stand-in for the machine's FMA peak (a tuned GEMM reaches ~90 % of it), printed with the results.
+ * Peak: the best 2048³ float32 GEMM in ONNX Runtime (MLAS) on the same threads, a measured stand-in
+ * for the machine's FMA peak (a tuned GEMM reaches ~90 % of it), taken at the start and again before
+ * every round (the best seen so far counts), so a peak measured while the machine was busy does not
+ * stand; on a loaded machine the percentages are still only indicative.
  *
  * What a step is: expbench's steps go through its backends as the runner calls them (`session.train`,
  * `session.infer`: batch filling and normalisation from uint8 included, argmax included in inference);
@@ -203,6 +205,9 @@ async function expbenchRunner(id: string, w: Workload): Promise<Runner> {
 
 // ───────────────────────────── peak ─────────────────────────────
 
+/** The best GEMM rate seen so far in this run (GFLOP/s). */
+let peak = 0;
+
 /** GFLOP/s of the best of `reps` 2048³ float32 GEMMs in ONNX Runtime on THREADS threads. */
 async function measurePeak(reps = 5): Promise<number> {
   const ort = await loadOrt();
@@ -268,6 +273,7 @@ async function runWorkload(w: Workload, py: Map<string, PyRef>): Promise<Row[]> 
   }
   const steps = Math.max(1, Math.min(MAX_STEPS, Math.round(ROUND_SECONDS / Math.max(perStep, 1e-3))));
   for (let round = 0; round < ROUNDS; round++) {
+    peak = Math.max(peak, await measurePeak(2));
     for (const [system, r] of runners) {
       const row = rows.find((x) => x.system === system)!;
       try {
@@ -286,6 +292,7 @@ async function runWorkload(w: Workload, py: Map<string, PyRef>): Promise<Row[]> 
 const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toPrecision(3));
 
 function report(w: Workload, rows: Row[], peak: number): void {
+  console.log(`(peak so far: ${peak.toFixed(0)} GFLOP/s)`);
   const flop = flopsPerExample(w.model, w.mode);
   const rate = (r: Row) => r.seconds.map((s) => (r.steps * w.batch) / s);
   const tf = rows.find((r) => r.system === 'tensorflow' && !r.skipped && r.seconds.length);
@@ -328,8 +335,10 @@ for (const f of SYSTEMS.filter((s) => PY_FRAMEWORKS.has(s))) {
     await ref.close();
   }
 }
-const peak = await measurePeak();
-console.log(`peak: ${peak.toFixed(0)} GFLOP/s (best 2048³ float32 GEMM, ONNX Runtime MLAS, ${THREADS} threads)`);
+peak = await measurePeak();
+console.log(
+  `peak: ${peak.toFixed(0)} GFLOP/s at the start (best 2048³ float32 GEMM, ONNX Runtime MLAS, ${THREADS} threads; remeasured before every round)`,
+);
 console.log(`${ROUNDS} interleaved timed rounds per workload, about ${ROUND_SECONDS} s each on the slowest system`);
 
 for (const arch of ARCHS) {
@@ -342,7 +351,10 @@ for (const arch of ARCHS) {
     ...(MODES.includes('train') ? [{ arch, model, mode: 'train' as const, batch: TRAIN_BATCH }] : []),
     ...(MODES.includes('infer') ? INFER_BATCHES.map((batch) => ({ arch, model, mode: 'infer' as const, batch })) : []),
   ];
-  for (const w of workloads) report(w, await runWorkload(w, py), peak);
+  for (const w of workloads) {
+    const rows = await runWorkload(w, py);
+    report(w, rows, peak);
+  }
 }
 for (const ref of py.values()) await ref.close();
 console.log(

@@ -60,7 +60,18 @@ function expectClose(a: Record<string, Float32Array>, b: Record<string, Float32A
   }
 }
 
+/** Operator types of the gradient graph built with `formulation`. */
+function ops(formulation: Formulation): Set<string> {
+  return new Set(buildGradientGraph(model, { batch: 3, formulation }).graph.nodes.map((n) => n.op));
+}
+
 describe('formulations of a whole model', () => {
+  it('are the graphs they say (so agreeing below is not two copies of one)', () => {
+    expect(ops({ convFilterGrad: 'gemm' }).has('Concat')).toBe(true);
+    expect(ops({ convFilterGrad: 'conv', maxPoolGrad: 'unpool' }).has('Concat')).toBe(false);
+    expect(ops({ maxPoolGrad: 'unpool' }).has('MaxUnpool')).toBe(true);
+    expect(ops({ maxPoolGrad: 'mask' }).has('MaxUnpool')).toBe(false);
+  });
   it('conv filter gradients agree', async () => {
     expectClose(await grads({ convFilterGrad: 'gemm' }), await grads({ convFilterGrad: 'conv' }));
   });

@@ -9,7 +9,6 @@ import { inferNode } from './autodiff-shapes.ts';
 import type { ValueType } from './autodiff-shapes.ts';
 import type { AttrValue, OnnxGraph, OnnxNode } from './graph.ts';
 
-/** Emits the gradient of one unit (a node, or a lowered composite such as batch norm). */
 /**
  * How the filter gradient of a 2-D convolution with a kernel up to 3×3 is computed (larger kernels
  * always take `conv`):
@@ -36,6 +35,7 @@ export interface Formulation {
   maxPoolGrad?: MaxPoolGrad;
 }
 
+/** Emits the gradient of one unit (a node, or a lowered composite such as batch norm). */
 export type GradRule = (
   ctx: GradContext,
   dOut: ReadonlyArray<string | undefined>,

@@ -30,7 +30,7 @@ function convRule(n: OnnxNode): GradRule {
       out[1] =
         group !== 1
           ? convFilterGradGrouped(c, x, dy, g, xs, ws, ys, group)
-          : kernel.length === 2 && numel(kernel) <= 9
+          : kernel.length === 2 && numel(kernel) <= 9 && (c.formulation.convFilterGrad ?? 'gemm') === 'gemm'
             ? convFilterGradGemm(c, x, dy, g, xs, ws, ys)
             : convFilterGradConv(c, x, dy, g, spatial, kernel, ys);
     if (want[2] && bias) {

@@ -2,7 +2,7 @@
 import { ModelError } from '../../errors.ts';
 import { windowCounts } from '../../models/resolve.ts';
 import { attrInt, attrInts, windowGeometry } from './autodiff-shapes.ts';
-import type { GradRule, RuleTable } from './grad-context.ts';
+import type { GradContext, GradRule, RuleTable } from './grad-context.ts';
 import type { OnnxNode } from './graph.ts';
 
 function maxPoolRule(n: OnnxNode): GradRule {
@@ -25,6 +25,7 @@ function maxPoolRule(n: OnnxNode): GradRule {
         `MaxPool node ${n.name}: the gradient rule needs non-overlapping windows (stride = kernel, no padding, no dilation, floor mode); got kernel [${kernel}] strides [${g.strides}] pads [${g.pads}]. Hint: use maxpool size = stride, as VGG does.`,
       );
     }
+    if (c.formulation.maxPoolGrad === 'unpool') return [maxPoolGradUnpool(c, n, d[0]!, xs, kernel, g.strides)];
     const [N, C, H, W] = [xs[0]!, xs[1]!, xs[2]!, xs[3]!];
     const [Ho, Wo] = [g.out[0]!, g.out[1]!];
     const [Hc, Wc] = [Ho * kh, Wo * kw];
@@ -56,6 +57,31 @@ function maxPoolRule(n: OnnxNode): GradRule {
     return [dx];
   };
 }
+
+/**
+ * dX of a max pool with non-overlapping windows by MaxUnpool (the `unpool` formulation): the forward
+ * node gets its Indices output (flat NCHW indices of each window's first maximum, row-major, as the
+ * `mask` rule picks ties) and dY is scattered there into zeros of the input's shape; rows and columns
+ * the pool never read stay zero.
+ */
+function maxPoolGradUnpool(
+  c: GradContext,
+  n: OnnxNode,
+  dy: string,
+  xs: number[],
+  kernel: number[],
+  strides: number[],
+): string {
+  if (!n.outputs[1]) {
+    n.outputs[1] = c.graph.fresh('pool_indices');
+    c.shapes.set(n.outputs[1], { type: 'int64', shape: c.shape(n.outputs[0]!) });
+  }
+  // No shape rule needed: the output shape is the forward input's, given as output_shape.
+  const dx = c.graph.node('MaxUnpool', [dy, n.outputs[1], c.ints(xs)], 1, { kernel_shape: kernel, strides })[0]!;
+  c.shapes.set(dx, { type: 'float32', shape: xs });
+  return dx;
+}
+
 /**
  * AveragePool: every output spreads dY / (its window's divisor) evenly over its window, which is a
  * grouped ConvTranspose (one all-ones filter per channel) of dY scaled per output position. The
