@@ -11,6 +11,7 @@
  * - Every example order comes from the runner (`TrainRequest.order`), so all backends see identical
  *   batches.
  */
+import type { AugmentPlan } from '../data/augment.ts';
 import type { Dataset, Split } from '../data/types.ts';
 import type { ModelGraph, Weights } from '../models/ir.ts';
 import type { BackendId } from '../vocab/backends.ts';
@@ -67,6 +68,11 @@ export interface TrainRequest {
    * A backend may ask for a whole epoch's rates before its first step (a device-side rate table).
    */
   lr?(epoch: number, step: number): number;
+  /**
+   * The augmentation of an epoch (crop offsets and flips by position in `order(epoch)`), applied on
+   * the host by `fillBatch`; absent: none. Drawn by the runner, so every backend sees the same images.
+   */
+  augment?(epoch: number): AugmentPlan;
 }
 
 export interface TrainResult {

@@ -68,6 +68,7 @@ export interface Recipe {
   optimizer: OptimizerConfig;
   labelSmoothing?: number;
   lr?: TrainRequest['lr'];
+  augment?: TrainRequest['augment'];
   epochs?: number;
 }
 
@@ -99,6 +100,7 @@ export async function trainOn(id: (typeof PARITY_BACKENDS)[number], recipe: Reci
       order,
       lossEvery: 1,
       lr: recipe.lr,
+      augment: recipe.augment,
       onStep: (i) => void losses.push(i.loss!),
     });
     return { losses, weights: await session.getWeights() };

@@ -91,6 +91,10 @@ export interface OrtTrainerOptions {
   deviceBufferLimit?: number;
 }
 
+/** Session note of a device trainer whose batches are augmented, hence made and fed from the host. */
+const AUGMENT_NOTE =
+  'augmented batches (random crop and flip) are made on the host and fed every step: the device-side gather does not augment';
+
 /** WebGPU's default `maxStorageBufferBindingSize`, assumed when the adapter cannot be asked. */
 const WEBGPU_DEFAULT_BINDING = 128 * 1024 * 1024;
 let bindingLimit: Promise<number> | undefined;
@@ -509,8 +513,14 @@ class OrtTrainerImpl implements OrtTrainer {
     const B = req.batchSize;
     const { split } = req;
     const stepsPerEpoch = Math.floor(split.n / B);
+    // Augmented batches are made on the host (data/augment.ts), so they are fed from there.
+    const augmentOnHost = this.defaultSource === 'gather' && req.augment !== undefined;
+    if (augmentOnHost && this.notes && !this.notes.some((n) => n.startsWith(AUGMENT_NOTE)))
+      this.notes.push(AUGMENT_NOTE);
     const onDeviceSplit =
-      this.defaultSource === 'gather' && stepsPerEpoch > 0 ? await this.deviceSplitOf(split) : undefined;
+      this.defaultSource === 'gather' && stepsPerEpoch > 0 && !augmentOnHost
+        ? await this.deviceSplitOf(split)
+        : undefined;
     const step = await this.prepare(B, onDeviceSplit ? 'gather' : 'inputs');
     const rate = req.lr ?? (() => this.opts.optimizer.lr);
     const [C, H, W] = this.model.input as [number, number, number];
@@ -568,11 +578,12 @@ class OrtTrainerImpl implements OrtTrainer {
           );
           gather = { split: onDeviceSplit, order: up.order!, step: up.step!, lrs: up.lrs! };
         }
+        const augment = req.augment?.(epoch);
         let lossSum = 0;
         let lossCount = 0;
         for (let s = 0; s < stepsPerEpoch; s++) {
           if (!gather) {
-            fillBatch(split, geo, norm, order, s * B, B, 'NCHW', step.xBuf, step.labelBuf);
+            fillBatch(split, geo, norm, order, s * B, B, 'NCHW', step.xBuf, step.labelBuf, augment);
             this.lrBuf[0] = rate(epoch, s);
           }
           const lossTensor = await this.runStep(step, gather);

@@ -280,6 +280,7 @@ export class TfjsSession implements ModelSession {
           `tfjs: order(${epoch}) has ${order.length} entries for a split of ${split.n}. Hint: return a permutation of 0..n-1.`,
         );
       }
+      const augment = req.augment?.(epoch);
       let sum = 0;
       let count = 0;
       for (let step = 0; step < stepsPerEpoch; step++) {
@@ -293,6 +294,7 @@ export class TfjsSession implements ModelSession {
           'NHWC',
           buf.x,
           buf.y,
+          augment,
         );
         let loss: tf.Scalar;
         try {
