@@ -11,8 +11,8 @@
 import { mixSeed, mulberry32 } from './prng.ts';
 
 export interface AugmentConfig {
-  /** Random crop of `size` (the image side: the network's input does not change) after zero padding. */
-  crop?: { size: number; padding: number };
+  /** Random crop of the image side (`size`, when given, must equal it: the network's input does not change) after zero padding. */
+  crop?: { size?: number; padding: number };
   /** Random horizontal flip with probability ½. */
   flip: boolean;
 }
