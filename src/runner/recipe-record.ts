@@ -45,6 +45,8 @@ export interface RecipeRecordFields {
   /** Seconds spent evaluating during training, per repeat (outside the training clock). */
   evaluation?: { samples: number[] };
   timeToAccuracy?: { target: number; within?: number; samples: TimeToAccuracySample[] };
+  /** The recipe in words: optimizer, schedule, label smoothing, augmentation. */
+  recipe?: string;
 }
 
 /** Appends the recipe fields of a later process's record `r` to `out` (see `mergeRecords`). */
@@ -52,6 +54,7 @@ export function mergeRecipeFields(out: RecipeRecordFields, r: RecipeRecordFields
   if (r.seeds) out.seeds = [...(out.seeds ?? []), ...r.seeds];
   if (r.curves) out.curves = [...(out.curves ?? []), ...r.curves];
   if (r.evaluation) out.evaluation = { samples: [...(out.evaluation?.samples ?? []), ...r.evaluation.samples] };
+  if (r.recipe) out.recipe = r.recipe;
   if (r.timeToAccuracy)
     out.timeToAccuracy = {
       ...r.timeToAccuracy,
@@ -87,9 +90,11 @@ export function addRecipeRepeat(
   exp: { seeds?: number[]; expect: { timeToAccuracy?: { target: number; within?: number } } },
   run: { curve?: Curve; evalSeconds: number; timeToAccuracy?: TimeToAccuracySample },
   seed: number,
+  recipe: string,
 ): void {
   const target = exp.expect.timeToAccuracy;
   mergeRecipeFields(record, {
+    recipe,
     ...(exp.seeds ? { seeds: [seed] } : {}),
     ...(run.curve ? { curves: [run.curve], evaluation: { samples: [run.evalSeconds] } } : {}),
     ...(target && run.timeToAccuracy ? { timeToAccuracy: { ...target, samples: [run.timeToAccuracy] } } : {}),

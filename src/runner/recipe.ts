@@ -13,7 +13,8 @@ import { fillBatch, identityOrder } from '../data/batch.ts';
 import { epochOrder } from '../data/prng.ts';
 import type { Dataset } from '../data/types.ts';
 import type { Experiment } from '../config/types.ts';
-import { rateFunction } from './schedule.ts';
+import { describeOptimizer } from '../vocab/optimizer.ts';
+import { describeSchedule, rateFunction } from './schedule.ts';
 import type { Curve, CurvePoint, TimeToAccuracySample } from './recipe-record.ts';
 import { performance } from 'node:perf_hooks';
 
@@ -41,6 +42,20 @@ export interface RecipeRun {
   timeToAccuracy?: TimeToAccuracySample;
   /** A step's `onStep` said stop (numeric trouble): training ended there. */
   stopped: boolean;
+}
+
+/** The recipe in words, for records and reports. */
+export function describeRecipe(t: Experiment['training']): string {
+  const parts = [`${describeOptimizer(t.optimizer)}, lr ${t.optimizer.lr}`, `${describeSchedule(t.schedule)} schedule`];
+  if (t.labelSmoothing > 0) parts.push(`label smoothing ${t.labelSmoothing}`);
+  if (t.augment) {
+    const a = [
+      t.augment.crop ? `random crop (image side) after ${t.augment.crop.padding} px padding` : '',
+      t.augment.flip ? 'horizontal flip' : '',
+    ];
+    parts.push(`augmentation: ${a.filter(Boolean).join(' + ') || 'none'}`);
+  }
+  return parts.join('; ');
 }
 
 /** Test accuracy and mean cross-entropy of `session` on the whole test split (its logits, in batches). */

@@ -20,7 +20,7 @@ import { collectEnvironment } from './env.ts';
 import { startMemorySampler } from './memory.ts';
 import { profileCase, profileRequested } from './op-profile.ts';
 import type { ChildMessage, ParentMessage, RunJob, WorkerPhase } from './protocol.ts';
-import { type RecipeRun, runRecipe } from './recipe.ts';
+import { describeRecipe, type RecipeRun, runRecipe } from './recipe.ts';
 import { addRecipeRepeat } from './recipe-record.ts';
 import {
   type CaseError,
@@ -171,7 +171,7 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
       if (round < exp.warmup) warmup.push((performance.now() - roundStart) / 1000);
       else {
         timed.push(r);
-        addRecipeRepeat(record, exp, r.recipe, seed);
+        addRecipeRepeat(record, exp, r.recipe, seed, describeRecipe(exp.training));
       }
     }
     // After every timed phase of this process, in a session of its own (src/runner/op-profile.ts).

@@ -27,3 +27,10 @@ export interface AdamConfig {
 }
 
 export type OptimizerConfig = SgdConfig | AdamConfig;
+
+/** A short description of the optimizer for graph doc strings, notes and reports. */
+export function describeOptimizer(cfg: OptimizerConfig): string {
+  if (cfg.kind === 'sgd')
+    return `SGD${cfg.nesterov ? ' Nesterov' : ''} momentum ${cfg.momentum}, weight decay ${cfg.weightDecay}`;
+  return `${cfg.kind === 'adam' ? 'Adam' : 'AdamW'} β1 ${cfg.beta1}, β2 ${cfg.beta2}, ε ${cfg.epsilon}, weight decay ${cfg.weightDecay}`;
+}

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { vitestEntry } from '../../src/cli/main.ts';
+import { renderReport } from '../../src/reporters/index.ts';
 
 const ROOT = join(import.meta.dirname, '../fixtures/plugin');
 let out = '';
@@ -91,6 +92,20 @@ test('an out-of-reach time-to-accuracy target fails naming the best accuracy and
   const best = Math.max(first.accuracy, second.accuracy);
   expect(t.best.accuracy).toBe(best);
   expect(out).toContain(`best accuracy ${(best * 100).toFixed(1)}% at epoch ${t.best.epoch}`);
+});
+
+test('the time-to-accuracy report renders the real record: its curve, and that the data were synthetic', async () => {
+  const r = JSON.parse(readFileSync(join(results, 'tta__onnxruntime-cpu.json'), 'utf8'));
+  const files = await renderReport([r], { reporters: ['curves'] });
+  expect(files.map((f) => f.path)).toEqual(['time-to-accuracy.md', 'figures/tta-vgg-small-curves.svg']);
+  const page = files[0]!.content;
+  expect(page).toContain('## tta › vgg-small');
+  expect(page).toContain('synthetic data: a check of the machinery, not a result');
+  expect(page).toContain(
+    'label smoothing 0.1; augmentation: random crop (image side) after 1 px padding + horizontal flip',
+  );
+  expect(page).toContain('Target not reached — onnxruntime/cpu, seed 5');
+  expect(files[1]!.content).toMatch(/^<svg/);
 });
 
 test('a backend filter that leaves a file no case skips that file, saying why, instead of failing it', () => {

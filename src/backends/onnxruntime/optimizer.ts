@@ -114,10 +114,3 @@ export function appendOptimizer(
   }
   return slots;
 }
-
-/** A short description of the update for graph doc strings and notes. */
-export function describeOptimizer(cfg: OptimizerConfig): string {
-  if (cfg.kind === 'sgd')
-    return `SGD${cfg.nesterov ? ' Nesterov' : ''} momentum ${cfg.momentum}, weight decay ${cfg.weightDecay}`;
-  return `${cfg.kind === 'adam' ? 'Adam' : 'AdamW'} β1 ${cfg.beta1}, β2 ${cfg.beta2}, ε ${cfg.epsilon}, weight decay ${cfg.weightDecay}`;
-}
