@@ -11,13 +11,14 @@
  * - Every example order comes from the runner (`TrainRequest.order`), so all backends see identical
  *   batches.
  */
+import type { AugmentPlan } from '../data/augment.ts';
 import type { Dataset, Split } from '../data/types.ts';
 import type { ModelGraph, Weights } from '../models/ir.ts';
 import type { BackendId } from '../vocab/backends.ts';
 import type { OpProfile } from '../vocab/op-profile.ts';
-import type { OptimizerConfig } from '../vocab/optimizer.ts';
+import type { AdamConfig, OptimizerConfig, SgdConfig } from '../vocab/optimizer.ts';
 
-export type { BackendId, OptimizerConfig };
+export type { AdamConfig, BackendId, OptimizerConfig, SgdConfig };
 
 export type Availability = { available: true; detail?: string } | { available: false; reason: string };
 
@@ -25,6 +26,8 @@ export interface LoadOptions {
   optimizer: OptimizerConfig;
   trainBatchSize: number;
   inferBatchSize: number;
+  /** Label smoothing ε of the training loss (0 or absent: none). */
+  labelSmoothing?: number;
   /** Seed for anything random inside the backend (dropout masks). */
   seed: number;
   /** Dataset whose normalisation and shape the session uses; GPU backends may upload it in `load`. */
@@ -60,6 +63,16 @@ export interface TrainRequest {
   onStep?(info: StepInfo): void | 'stop';
   /** How often to read the loss back (steps). Reading it back syncs the device, so not every step. */
   lossEvery: number;
+  /**
+   * The learning rate of each step (the runner's schedule); default the optimizer's constant `lr`.
+   * A backend may ask for a whole epoch's rates before its first step (a device-side rate table).
+   */
+  lr?(epoch: number, step: number): number;
+  /**
+   * The augmentation of an epoch (crop offsets and flips by position in `order(epoch)`), applied on
+   * the host by `fillBatch`; absent: none. Drawn by the runner, so every backend sees the same images.
+   */
+  augment?(epoch: number): AugmentPlan;
 }
 
 export interface TrainResult {

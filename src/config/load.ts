@@ -15,6 +15,7 @@ import type { LayerSpec } from '../models/ir.ts';
 import { ConfigError, MAX_DIAGNOSTICS, SourceText } from './diagnostics.ts';
 import type { Diagnostic, DiagnosticCode } from './diagnostics.ts';
 import { locateFirst } from './locate.ts';
+import { completeRecipe } from './recipe-load.ts';
 import type { ValuePath } from './locate.ts';
 import { experimentSchema, LIMITS } from './schema.ts';
 import type { FilledExperimentFile, JsonSchema } from './schema.ts';
@@ -399,6 +400,9 @@ function normalise(v: Variant, ctx: Ctx): { exp?: Experiment; problems: Diagnost
   if (reference !== undefined) exp.reference = structuredClone(reference);
   if (sweep?.arch !== undefined) exp.sweep = { arch: [...sweep.arch] };
   if (profileOps) exp.profileOps = true;
+  completeRecipe(exp, v.value, inputGeometry(dataset)?.input.width, (path, d) =>
+    problems.push(problem(ctx, v, [path], 'value', { code: 'SCHEMA', ...d })),
+  );
 
   // Can the network be built on these images? Only worth asking once per distinct model and data.
   const touchesModel =
@@ -533,8 +537,14 @@ function checkCompare(
 
 /** Budgets with their units converted: time in seconds, memory in bytes. */
 function normaliseExpect(e: FileValue['expect'], units: ReturnType<typeof unitReader>): Expectations {
-  const { time, memory, ...rest } = e;
+  const { time, memory, timeToAccuracy, ...rest } = e;
   const expect: Expectations = { ...rest, regression: { ...e.regression } };
+  if (timeToAccuracy) {
+    const { within, target } = timeToAccuracy;
+    expect.timeToAccuracy = { target };
+    if (within !== undefined)
+      expect.timeToAccuracy.within = units.seconds(within, ['expect', 'timeToAccuracy', 'within']);
+  }
   if (time) {
     expect.time = {};
     for (const [phase, raw] of Object.entries(time) as [PhaseName, number | string][])

@@ -22,6 +22,7 @@ import { ARCH_NAMES, Model } from '../models/config.ts';
 import { constant, dflt, type Filled, int, LIMITS, num, obj, opt, type TUnit, type TVariants } from '../shape/index.ts';
 import { BACKEND_IDS, type BackendId, TEST_BACKEND_IDS } from '../vocab/backends.ts';
 import type { PhaseName } from '../vocab/phases.ts';
+import { Optimizer, recipeProperties, timeToAccuracySchema, trainingRecipeProperties } from './recipe-schema.ts';
 import { BYTES_PATTERN, DURATION_PATTERN } from './units.ts';
 
 /** A JSON Schema node, loosely typed: the structure is checked by ajv's meta-schema in the tests. */
@@ -191,15 +192,8 @@ const dataset = Type.Unsafe<Static<(typeof datasetKinds)[keyof typeof datasetKin
 export const Training = obj('How the network is trained.', {
   epochs: dflt(int(1, LIMITS.epochs, 'Passes over the training set.'), 10),
   batchSize: dflt(int(1, LIMITS.batchSize, 'Examples per training step; only full batches run.'), 64),
-  optimizer: dflt(
-    obj('The optimiser.', {
-      kind: dflt(constant('sgd', { description: 'Stochastic gradient descent with momentum.' }), 'sgd'),
-      lr: dflt(Type.Number({ exclusiveMinimum: 0, maximum: 10, description: 'Learning rate.' }), 0.01),
-      momentum: dflt(num(0, 0.999999, 'Momentum (0 = plain SGD).'), 0.9),
-      weightDecay: dflt(num(0, 1, 'L2 weight decay added to the gradient.'), 0),
-    }),
-    {},
-  ),
+  optimizer: Optimizer,
+  ...trainingRecipeProperties,
   seed: dflt(int(0, 2 ** 32 - 1, 'Seed of weight initialisation and example order.'), 0),
   lossEvery: dflt(
     int(
@@ -240,6 +234,7 @@ export const Parity = obj('Compare outputs with a reference backend before timin
 
 export const Expect = obj('Budgets and gates that decide pass or fail.', {
   accuracy: opt(num(0, 1, 'Minimum test accuracy (0–1).')),
+  timeToAccuracy: timeToAccuracySchema(duration),
   time: opt(PhaseTimes),
   memory: opt(
     obj(
@@ -340,6 +335,7 @@ const body = {
   warmup: dflt(int(0, LIMITS.warmup, 'Untimed warm-up runs of each phase, reported separately.'), 0),
   parity: dflt(Parity, {}),
   expect: dflt(Expect, {}),
+  ...recipeProperties,
   timeout: dflt(duration('Wall-clock limit of one case process; it is killed after this.'), '30m'),
   profile: dflt(
     Type.Boolean({

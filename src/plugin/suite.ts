@@ -21,6 +21,7 @@ import { collectEnvironment } from '../runner/env.ts';
 import { createProgress } from '../runner/progress.ts';
 import type { CaseCheck, ResultRecord } from '../runner/record.ts';
 import { PHASE_SHORT_LABELS as PHASE_TITLES, TIMED_PHASES } from '../vocab/phases.ts';
+import { timeToAccuracyFailures } from '../runner/recipe-record.ts';
 import { runSettings } from './settings.ts';
 
 /** Declares the Vitest suite of one experiment file. */
@@ -140,6 +141,15 @@ function defineCase(c: Case, exp: Experiment, settings: ReturnType<typeof runSet
       assertChecks(r, (k) => k.kind === 'accuracy');
       expect(r.accuracy?.samples.length ?? 0).toBeGreaterThan(0);
     });
+
+    if (exp.expect.timeToAccuracy)
+      test('time to accuracy', () => {
+        const r = get();
+        requireReached(r, 'time to accuracy');
+        const fails = timeToAccuracyFailures(r);
+        if (fails.length) throw new Error(`${c.key}: ${fails.join('\n')}`);
+        expect(r.timeToAccuracy?.samples.length ?? 0).toBeGreaterThan(0);
+      });
 
     test('parity', (ctx) => {
       const r = get();

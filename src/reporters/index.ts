@@ -7,6 +7,7 @@ import { dirname, isAbsolute, normalize, resolve, sep } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { ExpbenchError } from '../errors.ts';
 import type { ResultRecord } from '../runner/record.ts';
+import { CurvesReporter, type CurvesOptions } from './curves.ts';
 import { JsonReporter, type JsonOptions } from './json.ts';
 import { MarkdownReporter, type MarkdownOptions } from './markdown.ts';
 import { SvgReporter, type SvgOptions } from './svg.ts';
@@ -16,6 +17,7 @@ export type { ReportFile, Reporter } from './types.ts';
 export { MarkdownReporter, type MarkdownOptions } from './markdown.ts';
 export { SvgReporter, type SvgOptions } from './svg.ts';
 export { JsonReporter, reportBundle, type JsonOptions, type ReportBundle } from './json.ts';
+export { CurvesReporter, type CurvesOptions } from './curves.ts';
 export { loadRecords, RecordError, REPORT_SCHEMA, type LoadRecordsOptions, type LoadedRecords } from './records.ts';
 
 /** The built-in reporters by name. */
@@ -23,6 +25,7 @@ export const builtinReporters = {
   markdown: MarkdownReporter,
   svg: SvgReporter,
   json: JsonReporter,
+  curves: CurvesReporter,
 };
 
 export type BuiltinReporterName = keyof typeof builtinReporters;
@@ -44,6 +47,8 @@ export interface WriteReportOptions {
   svg?: SvgOptions;
   /** Options of the JSON reporter. */
   json?: JsonOptions;
+  /** Options of the time-to-accuracy reporter. */
+  curves?: CurvesOptions;
 }
 
 /** Creates a built-in reporter with its options from `opts`. */
@@ -55,6 +60,8 @@ export function createReporter(name: BuiltinReporterName, opts: WriteReportOptio
       return new SvgReporter(opts.svg);
     case 'json':
       return new JsonReporter(opts.json);
+    case 'curves':
+      return new CurvesReporter(opts.curves);
   }
 }
 

@@ -16,6 +16,7 @@ import { packageSizes } from './install-size.ts';
 import { parseComputeApps } from './memory.ts';
 import { spawnWorker } from './child.ts';
 import type { ChildMessage, ProgressInfo, WorkerPhase } from './protocol.ts';
+import { mergeRecipeFields } from './recipe-record.ts';
 import { newRecord, outcomeOf, peakFigures, withOutcome, type CaseError, type ResultRecord } from './record.ts';
 
 /** Longest time a case's process may take to load before it takes its job. */
@@ -192,6 +193,7 @@ export function mergeRecords(parts: ResultRecord[]): ResultRecord {
       out.memory[phase] = peakFigures([out.memory[phase] ?? [], figs ?? []]);
     }
     if (r.loss) out.loss = r.loss;
+    mergeRecipeFields(out, r);
     if (r.backend.session) out.backend.session = r.backend.session;
     if (r.status !== 'passed') out = withOutcome(out, outcomeOf(r));
     out.finishedAt = r.finishedAt;

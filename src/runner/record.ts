@@ -8,6 +8,7 @@ import type { BackendId, SessionInfo } from '../backends/types.ts';
 import type { Experiment, PhaseName } from '../config/types.ts';
 import type { OpProfile } from '../vocab/op-profile.ts';
 import type { MemoryPhase } from '../vocab/phases.ts';
+import type { RecipeRecordFields } from './recipe-record.ts';
 
 export const RECORD_SCHEMA = 'expbench/result@2' as const;
 
@@ -128,7 +129,7 @@ export interface CaseCheck {
 }
 
 /** What every record carries, whatever its status (the status and its details: {@link Outcome}). */
-export interface RecordCommon {
+export interface RecordCommon extends RecipeRecordFields {
   schema: typeof RECORD_SCHEMA;
   /** Identifies one `vitest run` / `expbench run` invocation; records of a run share it. */
   runId: string;

@@ -5,9 +5,9 @@
  * this process, and peak memory is this case's alone.
  */
 import { getBackend } from '../backends/registry.ts';
-import type { Availability, Backend, LoadOptions, ModelSession, TrainResult } from '../backends/types.ts';
+import type { Availability, Backend, LoadOptions, ModelSession } from '../backends/types.ts';
 import { fillBatch } from '../data/batch.ts';
-import { epochOrder, loadDataset } from '../data/index.ts';
+import { loadDataset } from '../data/index.ts';
 import type { Dataset } from '../data/types.ts';
 import { ExpbenchError, NumericError } from '../errors.ts';
 import { multiplyAdds } from '../models/cost.ts';
@@ -20,6 +20,8 @@ import { collectEnvironment } from './env.ts';
 import { startMemorySampler } from './memory.ts';
 import { profileCase, profileRequested } from './op-profile.ts';
 import type { ChildMessage, ParentMessage, RunJob, WorkerPhase } from './protocol.ts';
+import { describeRecipe, type RecipeRun, runRecipe } from './recipe.ts';
+import { addRecipeRepeat } from './recipe-record.ts';
 import {
   type CaseError,
   type MemoryFigure,
@@ -63,6 +65,8 @@ interface CaseSetup {
   weights: Weights;
   data: Dataset;
   loadOpts: LoadOptions;
+  /** The repeat's seed: initial weights, data order, augmentation. */
+  seed: number;
 }
 
 /**
@@ -141,7 +145,9 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
 
     enter('load-data');
     const data = await loadCaseData(exp, record);
-    const setup: CaseSetup = { job, backend, data, ...prepareModel(exp, data, record) };
+    // With `seeds`, each repeat (one process each) trains from its own seed.
+    const seed = exp.seeds?.[job.part] ?? exp.training.seed;
+    const setup: CaseSetup = { job, backend, data, seed, ...prepareModel(exp, data, record, seed) };
 
     if (job.parity) {
       enter('parity');
@@ -163,7 +169,10 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
       trainMem.push(r.trainMemory);
       inferMem.push(r.inferMemory);
       if (round < exp.warmup) warmup.push((performance.now() - roundStart) / 1000);
-      else timed.push(r);
+      else {
+        timed.push(r);
+        addRecipeRepeat(record, exp, r.recipe, seed, describeRecipe(exp.training));
+      }
     }
     // After every timed phase of this process, in a session of its own (src/runner/op-profile.ts).
     if (job.part === 0 && profileRequested(exp)) {
@@ -206,6 +215,7 @@ function prepareModel(
   exp: RunJob['experiment'],
   data: Dataset,
   record: ResultRecord,
+  seed: number,
 ): { model: ModelGraph; weights: Weights; loadOpts: LoadOptions } {
   const model = buildModelGraph(
     exp.model,
@@ -214,12 +224,13 @@ function prepareModel(
   );
   record.experiment.paramCount = model.paramCount;
   record.experiment.multiplyAddsPerExample = multiplyAdds(model);
-  const weights = initWeights(model, exp.training.seed);
+  const weights = initWeights(model, seed);
   const loadOpts: LoadOptions = {
     optimizer: exp.training.optimizer,
+    labelSmoothing: exp.training.labelSmoothing,
     trainBatchSize: exp.training.batchSize,
     inferBatchSize: exp.inference.batchSize,
-    seed: exp.training.seed,
+    seed,
     dataset: data,
   };
   return { model, weights, loadOpts };
@@ -232,6 +243,8 @@ interface RoundResult {
   imagesPerSecond: number;
   infer: number;
   accuracy: number;
+  /** The recipe's outcome: evaluation curve and time, time to accuracy. */
+  recipe: RecipeRun;
   /** Memory while training, with the backend's own figure read after evaluation. */
   trainMemory: MemoryFigure[];
   inferMemory: MemoryFigure[];
@@ -242,7 +255,7 @@ interface RoundResult {
  * description as soon as it exists and the round's loss curve, so a failure later still shows both.
  */
 async function runRound(
-  { job, backend, model, weights, data, loadOpts }: CaseSetup,
+  { job, backend, model, weights, data, loadOpts, seed }: CaseSetup,
   record: ResultRecord,
 ): Promise<RoundResult> {
   const exp = job.experiment;
@@ -253,7 +266,7 @@ async function runRound(
   record.backend.session = session.info;
   try {
     enter('train');
-    const trained = await trainWatched(job, session, data);
+    const trained = await trainWatched(job, session, data, seed);
     record.loss = trained.result.epochLoss;
 
     enter('infer');
@@ -272,9 +285,10 @@ async function runRound(
     return {
       buildInit,
       train: trained.seconds,
-      imagesPerSecond: (stepsPerEpoch * exp.training.batchSize * exp.training.epochs) / trained.seconds,
+      imagesPerSecond: (stepsPerEpoch * exp.training.batchSize * trained.result.epochs) / trained.seconds,
       infer,
       accuracy: correct / Math.max(1, data.test.n),
+      recipe: trained.result,
       trainMemory,
       inferMemory,
     };
@@ -284,28 +298,29 @@ async function runRound(
 }
 
 /**
- * Trains `session` once over the experiment's epochs, timed and memory-sampled, watching the loss:
- * a non-finite loss, or one 1000× the first, stops training and throws a {@link NumericError} naming
- * the step. Sends progress to the parent at most every 500 ms.
+ * Trains `session` once over the experiment's epochs as its recipe says (`recipe.ts`: schedule,
+ * augmentation, evaluation between chunks of epochs on a clock of its own, a time-to-accuracy stop),
+ * memory-sampled, watching the loss: a non-finite loss, or one 1000× the first, stops training and
+ * throws a {@link NumericError} naming the step. Sends progress to the parent at most every 500 ms.
+ * `seconds` is the training time, evaluation excluded.
  */
 async function trainWatched(
   job: RunJob,
   session: ModelSession,
   data: Dataset,
-): Promise<{ result: TrainResult; seconds: number; memory: MemoryFigure[] }> {
+  seed: number,
+): Promise<{ result: RecipeRun; seconds: number; memory: MemoryFigure[] }> {
   const exp = job.experiment;
-  const split = data.train;
   let numeric: NumericError | undefined;
   let firstLoss: number | undefined;
   let lastReport = Number.NEGATIVE_INFINITY; // the first step always reports
   const mem = startMemorySampler({ intervalMs: 50 });
   const t0 = performance.now();
-  const result = await session.train({
-    split,
-    epochs: exp.training.epochs,
-    batchSize: exp.training.batchSize,
-    lossEvery: exp.training.lossEvery,
-    order: (epoch) => epochOrder(exp.training.seed, epoch, split.n),
+  const result = await runRecipe(session, {
+    exp,
+    data,
+    seed,
+    onEvaluate: (running) => enter(running ? 'evaluate' : 'train'),
     onStep: (info) => {
       if (info.loss !== undefined) {
         firstLoss ??= info.loss;
@@ -341,7 +356,7 @@ async function trainWatched(
       return undefined;
     },
   });
-  const seconds = (performance.now() - t0) / 1000;
+  const seconds = result.trainSeconds;
   const memory = await mem.stop();
   if (numeric) throw numeric;
   return { result, seconds, memory };

@@ -105,7 +105,9 @@ describe('a valid experiment', () => {
       training: {
         epochs: 10,
         batchSize: 64,
-        optimizer: { kind: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 0 },
+        optimizer: { kind: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 0, nesterov: false },
+        schedule: { kind: 'constant', warmup: 0 },
+        labelSmoothing: 0,
         seed: 0,
         lossEvery: 50,
       },

@@ -17,12 +17,15 @@ describe('types derived from the schema', () => {
     expectTypeOf<Extract<DatasetConfig, { kind: 'image-folder' }>['sizeMismatch']>().toEqualTypeOf<
       'resize' | 'reject'
     >();
-    expectTypeOf<Experiment['training']['optimizer']>().toEqualTypeOf<{
+    expectTypeOf<Extract<Experiment['training']['optimizer'], { kind: 'sgd' }>>().toEqualTypeOf<{
       kind: 'sgd';
       lr: number;
       momentum: number;
+      nesterov: boolean;
       weightDecay: number;
     }>();
+    expectTypeOf<Experiment['training']['optimizer']['kind']>().toEqualTypeOf<'sgd' | 'adam' | 'adamw'>();
+    expectTypeOf<Experiment['seeds']>().toEqualTypeOf<number[] | undefined>();
     expectTypeOf<Experiment['description']>().toEqualTypeOf<string>();
     expectTypeOf<Experiment['artefact']>().toEqualTypeOf<string | undefined>();
   });
@@ -31,6 +34,7 @@ describe('types derived from the schema', () => {
     expectTypeOf<Experiment['timeout']>().toEqualTypeOf<number>();
     expectTypeOf<NonNullable<Expectations['time']>['train']>().toEqualTypeOf<number | undefined>();
     expectTypeOf<NonNullable<Expectations['memory']>['device']>().toEqualTypeOf<number | undefined>();
+    expectTypeOf<NonNullable<Expectations['timeToAccuracy']>['within']>().toEqualTypeOf<number | undefined>();
   });
 
   test('custom layers are the model IR, and the synthetic generator takes the config dataset', () => {

@@ -256,6 +256,19 @@ describe('operators of the generated training step', () => {
     });
     const ops = new Set(tg.graph.nodes.map((n) => n.op));
     expect([...ops].filter((op) => !webgpu.has(op))).toEqual(['Dropout']);
+    // Every optimizer's update and the smoothed loss, on the device-gathered step.
+    for (const optimizer of [
+      { kind: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 1e-4, nesterov: true },
+      { kind: 'adam', lr: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 1e-4 },
+      { kind: 'adamw', lr: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 1e-4 },
+    ] as const) {
+      const g = buildTrainStepGraph(vgg, { batch: 8, optimizer, labelSmoothing: 0.1, batchSource: 'gather' });
+      const used = new Set(g.graph.nodes.map((n) => n.op));
+      expect(
+        [...used].filter((op) => !webgpu.has(op)),
+        optimizer.kind,
+      ).toEqual(['Dropout']);
+    }
     for (const n of tg.graph.nodes.filter((m) => m.op === 'MaxPool')) expect(n.outputs).toHaveLength(1);
     expect(tg.graph.opset).toBe(17);
     // No ArgMax: its int64 output needs a Cast the WebGPU EP lacks, which would put a host round trip

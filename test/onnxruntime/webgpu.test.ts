@@ -174,7 +174,7 @@ async function trainShuffled(
 }
 
 describe('the gathered training step (batchSource: gather) on the CPU EP', () => {
-  it('adds only Gather and Add (int32), both WebGPU EP kernels, to the fed step', () => {
+  it('adds only Gather (batch, labels, rate) and Add (int32), both WebGPU EP kernels, to the fed step', () => {
     const fed = buildTrainStepGraph(model, { batch: 4, optimizer: opts.optimizer });
     const gathered = buildTrainStepGraph(model, { batch: 4, optimizer: opts.optimizer, batchSource: 'gather' });
     const count = (nodes: { op: string }[]) =>
@@ -182,7 +182,7 @@ describe('the gathered training step (batchSource: gather) on the CPU EP', () =>
     const a = count(fed.graph.nodes);
     const b = count(gathered.graph.nodes);
     const added = [...b].flatMap(([op, k]) => Array.from({ length: k - (a.get(op) ?? 0) }, () => op)).sort();
-    expect(added).toEqual(['Add', 'Gather', 'Gather', 'Gather']);
+    expect(added).toEqual(['Add', 'Gather', 'Gather', 'Gather', 'Gather']);
     expect(
       gathered.graph.inputs
         .filter((v) => v.type === 'int32')
@@ -191,13 +191,14 @@ describe('the gathered training step (batchSource: gather) on the CPU EP', () =>
     ).toEqual(['labelsAll', 'order', 'step']);
   });
 
-  it('computes the fed step of the rows order[step] picks, and returns step + 1', async () => {
+  it('computes the fed step of the rows order[step] picks at the rate lrs[step], and returns step + 1', async () => {
     const ort = await loadOrt();
     const optimizer = opts.optimizer;
     const fed = buildTrainStepGraph(model, { batch: 4, optimizer });
     const gathered = buildTrainStepGraph(model, { batch: 4, optimizer, batchSource: 'gather' });
     expect(gathered.graph.inputs.map((v) => v.name)).not.toContain(fed.inputs.x);
     expect(gathered.graph.inputs.map((v) => v.name)).not.toContain(fed.inputs.labels);
+    expect(gathered.graph.inputs.map((v) => v.name)).not.toContain(fed.inputs.lr);
     const gi = gathered.inputs.gather!;
     const o = sessionOptions('cpu');
     const [a, b] = await Promise.all([
@@ -235,9 +236,7 @@ describe('the gathered training step (batchSource: gather) on the CPU EP', () =>
         x,
         labels,
       );
-      const common: Record<string, InstanceType<typeof ort.Tensor>> = {
-        [fed.inputs.lr]: new ort.Tensor('float32', Float32Array.of(0.05), []),
-      };
+      const common: Record<string, InstanceType<typeof ort.Tensor>> = {};
       for (const p of model.params) common[p.name] = new ort.Tensor('float32', weights[p.name]!.data, p.shape);
       for (const [p, v] of Object.entries(fed.inputs.velocities))
         common[v] = new ort.Tensor(
@@ -249,6 +248,7 @@ describe('the gathered training step (batchSource: gather) on the CPU EP', () =>
         ...common,
         [fed.inputs.x]: new ort.Tensor('float32', x, [4, 3, S, S]),
         [fed.inputs.labels]: new ort.Tensor('int32', labels, [4]),
+        [fed.inputs.lr]: new ort.Tensor('float32', Float32Array.of(0.05), []),
       });
       const rb = await b.run({
         ...common,
@@ -256,6 +256,12 @@ describe('the gathered training step (batchSource: gather) on the CPU EP', () =>
         [gi.labelsAll]: new ort.Tensor('int32', labelsAll, [n]),
         [gi.order]: new ort.Tensor('int32', order, [n / 4, 4]),
         [gi.step]: new ort.Tensor('int32', Int32Array.of(step), []),
+        // Only the step's own entry of the rate table is 0.05: reading another row would change the update.
+        [gi.lrs]: new ort.Tensor(
+          'float32',
+          Float32Array.from({ length: n / 4 }, (_, i) => (i === step ? 0.05 : 1)),
+          [n / 4],
+        ),
       });
       expect(Array.from(rb[gi.stepNext]!.data as Int32Array)).toEqual([step + 1]);
       for (const name of [

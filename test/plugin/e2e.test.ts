@@ -4,11 +4,12 @@
  * expectation that cannot hold makes the run exit non-zero naming the case and the measured value.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { vitestEntry } from '../../src/cli/main.ts';
+import { renderReport } from '../../src/reporters/index.ts';
 
 const ROOT = join(import.meta.dirname, '../fixtures/plugin');
 let out = '';
@@ -67,7 +68,44 @@ test('the healthy experiment still runs and passes; the missing backend is skipp
     'good__fake-ok.json',
     'good__fake-unavailable.json',
     'impossible__onnxruntime-cpu.json',
+    'tta__onnxruntime-cpu.json',
   ]);
+});
+
+test('an out-of-reach time-to-accuracy target fails naming the best accuracy and its epoch; the record holds the curve', () => {
+  expect(out).toMatch(
+    /tta › onnxruntime\/cpu: time to accuracy: seed 5 never reached the target 99\.9% within the configured epochs; best accuracy [\d.]+% at epoch [12]/,
+  );
+  expect(out).toMatch(/× tta\.experiment\.yaml > tta > onnxruntime\/cpu > time to accuracy/);
+  expect(out).toMatch(/✓ tta\.experiment\.yaml > tta > onnxruntime\/cpu > train/);
+  const r = JSON.parse(readFileSync(join(results, 'tta__onnxruntime-cpu.json'), 'utf8'));
+  expect(r.seeds).toEqual([5]);
+  expect(r.curves).toHaveLength(1);
+  expect(r.curves[0].points.map((p: { epoch: number }) => p.epoch)).toEqual([1, 2]);
+  const [first, second] = r.curves[0].points;
+  expect(second.trainSeconds).toBeGreaterThan(first.trainSeconds);
+  // The training clock excludes the evaluations, which have their own.
+  expect(r.phases.train.samples[0]).toBeCloseTo(second.trainSeconds, 6);
+  expect(r.evaluation.samples[0]).toBeGreaterThan(0);
+  const t = r.timeToAccuracy.samples[0];
+  expect(t).toMatchObject({ seed: 5, reached: false, ended: 'epochs' });
+  const best = Math.max(first.accuracy, second.accuracy);
+  expect(t.best.accuracy).toBe(best);
+  expect(out).toContain(`best accuracy ${(best * 100).toFixed(1)}% at epoch ${t.best.epoch}`);
+});
+
+test('the time-to-accuracy report renders the real record: its curve, and that the data were synthetic', async () => {
+  const r = JSON.parse(readFileSync(join(results, 'tta__onnxruntime-cpu.json'), 'utf8'));
+  const files = await renderReport([r], { reporters: ['curves'] });
+  expect(files.map((f) => f.path)).toEqual(['time-to-accuracy.md', 'figures/tta-vgg-small-curves.svg']);
+  const page = files[0]!.content;
+  expect(page).toContain('## tta › vgg-small');
+  expect(page).toContain('synthetic data: a check of the machinery, not a result');
+  expect(page).toContain(
+    'label smoothing 0.1; augmentation: random crop (image side) after 1 px padding + horizontal flip',
+  );
+  expect(page).toContain('Target not reached — onnxruntime/cpu, seed 5');
+  expect(files[1]!.content).toMatch(/^<svg/);
 });
 
 test('a backend filter that leaves a file no case skips that file, saying why, instead of failing it', () => {

@@ -93,7 +93,7 @@ describe('expbench report', () => {
 
 describe('writeReport', () => {
   it('names the built-in reporters', () => {
-    const names: BuiltinReporterName[] = ['markdown', 'svg', 'json'];
+    const names: BuiltinReporterName[] = ['markdown', 'svg', 'json', 'curves'];
     expect(Object.keys(builtinReporters)).toEqual(names);
   });
 

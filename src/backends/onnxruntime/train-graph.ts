@@ -17,7 +17,9 @@ import type { ForwardGraph } from './forward.ts';
 import type { OnnxGraph } from './graph.ts';
 import { nodeSections } from './op-profile.ts';
 import type { StepSection } from '../../vocab/op-profile.ts';
-import { appendSgdMomentum, sgdConstants } from './optimizer.ts';
+import { describeOptimizer } from '../../vocab/optimizer.ts';
+import { appendOptimizer, velocityKey } from './optimizer.ts';
+import type { OptimizerSlot } from './optimizer.ts';
 import { appendSoftmaxCrossEntropy } from './train-loss.ts';
 import type { LabelType } from './train-loss.ts';
 
@@ -32,6 +34,8 @@ export interface TrainGraphOptions {
   dropoutSeed?: number;
   /** Gradient formulations (benchmarks and tests compare them; default: the fastest measured). */
   formulation?: Formulation;
+  /** Label smoothing ε of the cross-entropy (0: none). */
+  labelSmoothing?: number;
 }
 
 /**
@@ -55,6 +59,8 @@ export interface TrainStepGather {
   order: string;
   /** Scalar int32: the row of `order` this step trains on. */
   step: string;
+  /** `[steps]` float32: the epoch's learning rate per step, read at `step` (replaces the `lr` input). */
+  lrs: string;
   /** Output, scalar int32: `step + 1`, the next step's `step`. */
   stepNext: string;
 }
@@ -65,12 +71,14 @@ export interface TrainStepInputs {
   x: string;
   /** `[batch]` of the label type (with `batchSource: 'gather'`, the gathered value, not an input). */
   labels: string;
-  /** Scalar float32 learning rate. */
+  /** Scalar float32 learning rate (with `batchSource: 'gather'`, read from `gather.lrs`, not an input). */
   lr: string;
   /** Trainable parameters. */
   params: Record<string, string>;
-  /** One per trainable parameter, same shape. */
+  /** SGD: the velocity of every trainable parameter, same shape (empty for Adam). */
   velocities: Record<string, string>;
+  /** Every optimizer state value (velocities, Adam moments and β powers), with its output and start value. */
+  optimizer: OptimizerSlot[];
   /** Batch-norm running statistics (the IR's non-trainable parameters). */
   stats: Record<string, string>;
   /** With `batchSource: 'gather'`: the inputs the batch is gathered from, and the step counter's output. */
@@ -131,6 +139,12 @@ interface Core {
 
 /** Forward + loss + gradients, shared by both graphs. */
 function buildCore(model: ModelGraph, opts: TrainGraphOptions): Core {
+  const eps = opts.labelSmoothing ?? 0;
+  if (!(eps >= 0 && eps < 1)) {
+    throw new ModelError(
+      `training graph of ${model.name}: label smoothing ${eps} must be in [0, 1). Hint: 0.1 is the usual value.`,
+    );
+  }
   if (!Number.isInteger(opts.batch) || opts.batch < 1) {
     throw new ModelError(
       `training graph of ${model.name}: batch ${opts.batch} must be a positive integer. Hint: the training graph is built for one batch size.`,
@@ -153,6 +167,7 @@ function buildCore(model: ModelGraph, opts: TrainGraphOptions): Core {
     numClasses: model.numClasses,
     labelType,
     names: { loss: 'loss', correct: 'correct' },
+    labelSmoothing: eps,
   });
   const trainable = model.params.filter((p) => p.trainable).map((p) => p.name);
   const forwardNodes = new Set(g.nodes.map((n) => n.name));
@@ -200,20 +215,32 @@ export function buildTrainStepGraph(
   );
   const optimizerFrom = g.nodes.length;
   const lr = g.input('lr', 'float32', []);
-  const consts = sgdConstants(g, opts.optimizer);
-  const inputs: TrainStepInputs = { x: fg.input, labels, lr, params: {}, velocities: {}, stats: {} };
-  const outputs: TrainStepOutputs = { loss, correct, params: {}, velocities: {}, stats: {} };
   const shapeOf = new Map(model.params.map((p) => [p.name, p.shape]));
+  const slots = appendOptimizer(
+    g,
+    opts.optimizer,
+    lr,
+    trainable.map((p) => ({
+      name: p,
+      value: fg.paramInputs[p]!,
+      grad: grads[p]!,
+      shape: shapeOf.get(p)!,
+      out: `${fg.paramInputs[p]!}.next`,
+    })),
+  );
+  const inputs: TrainStepInputs = { x: fg.input, labels, lr, params: {}, velocities: {}, optimizer: slots, stats: {} };
+  const outputs: TrainStepOutputs = { loss, correct, params: {}, velocities: {}, stats: {} };
   for (const p of trainable) {
-    const param = fg.paramInputs[p]!;
-    const velocity = g.input(`${param}.velocity`, 'float32', shapeOf.get(p)!);
-    const paramOut = `${param}.next`;
-    const velocityOut = `${velocity}.next`;
-    appendSgdMomentum(g, consts, lr, { param, grad: grads[p]!, velocity, paramOut, velocityOut });
-    inputs.params[p] = param;
-    inputs.velocities[p] = velocity;
-    outputs.params[p] = g.output(paramOut, 'float32', shapeOf.get(p)!);
-    outputs.velocities[p] = g.output(velocityOut, 'float32', shapeOf.get(p)!);
+    inputs.params[p] = fg.paramInputs[p]!;
+    outputs.params[p] = g.output(`${fg.paramInputs[p]!}.next`, 'float32', shapeOf.get(p)!);
+  }
+  const byKey = new Map(slots.map((s) => [s.key, s]));
+  for (const s of slots) g.output(s.output, 'float32', s.shape);
+  for (const p of trainable) {
+    const v = byKey.get(velocityKey(p));
+    if (!v) continue;
+    inputs.velocities[p] = v.input;
+    outputs.velocities[p] = v.output;
   }
   for (const [p, next] of Object.entries(statUpdates)) {
     inputs.stats[p] = fg.paramInputs[p]!;
@@ -222,21 +249,28 @@ export function buildTrainStepGraph(
   g.output(outputs.loss, 'float32', []);
   g.output(outputs.correct, 'float32', []);
   const sections = nodeSections(g, forwardNodes, optimizerFrom);
-  if (source === 'gather') inputs.gather = gatherBatch(g, model, opts.batch, fg.input, labels);
+  if (source === 'gather') inputs.gather = gatherBatch(g, model, opts.batch, fg.input, labels, lr);
   const bytes = g.toModelBytes({
-    docString: `expbench training step of ${model.name}: batch ${opts.batch}${source === 'gather' ? ' gathered on the device' : ''}, SGD momentum ${opts.optimizer.momentum}, weight decay ${opts.optimizer.weightDecay}`,
+    docString: `expbench training step of ${model.name}: batch ${opts.batch}${source === 'gather' ? ' gathered on the device' : ''}, ${describeOptimizer(opts.optimizer)}${opts.labelSmoothing ? `, label smoothing ${opts.labelSmoothing}` : ''}`,
   });
   return { bytes, inputs, outputs, graph: g, labelType, sections };
 }
 
 /**
- * Turns the `x` and `labels` inputs of a finished training step into values gathered from the whole
- * split: `rows = order[step]`, `x = data[rows]`, `labels = labelsAll[rows]`, plus `step + 1` as an
- * output. Done after differentiation, so the backward pass is the one the `inputs` step has; the nodes
+ * Turns the `x`, `labels` and `lr` inputs of a finished training step into values gathered from the
+ * whole split and the epoch's rate table: `rows = order[step]`, `x = data[rows]`,
+ * `labels = labelsAll[rows]`, `lr = lrs[step]`, plus `step + 1` as an output. Done after differentiation, so the backward pass is the one the `inputs` step has; the nodes
  * go first, keeping the node list topologically sorted. Gather and int32 Add run on the WebGPU EP.
  */
-function gatherBatch(g: OnnxGraph, model: ModelGraph, batch: number, x: string, labels: string): TrainStepGather {
-  for (const name of [x, labels]) {
+function gatherBatch(
+  g: OnnxGraph,
+  model: ModelGraph,
+  batch: number,
+  x: string,
+  labels: string,
+  lr: string,
+): TrainStepGather {
+  for (const name of [x, labels, lr]) {
     const i = g.inputs.findIndex((v) => v.name === name);
     if (i < 0)
       throw new ModelError(
@@ -248,6 +282,7 @@ function gatherBatch(g: OnnxGraph, model: ModelGraph, batch: number, x: string, 
   const labelsAll = g.input('labelsAll', 'int32', ['examples']);
   const order = g.input('order', 'int32', ['steps', batch]);
   const step = g.input('step', 'int32', []);
+  const lrs = g.input('lrs', 'float32', ['steps']);
   const one = g.constant(g.fresh('one'), { type: 'int32', dims: [], data: Int32Array.of(1) });
   const rows = g.fresh('rows');
   const stepNext = 'step.next';
@@ -255,10 +290,11 @@ function gatherBatch(g: OnnxGraph, model: ModelGraph, batch: number, x: string, 
   g.node('Gather', [order, step], [rows], { axis: 0 });
   g.node('Gather', [data, rows], [x], { axis: 0 });
   g.node('Gather', [labelsAll, rows], [labels], { axis: 0 });
+  g.node('Gather', [lrs, step], [lr], { axis: 0 });
   g.node('Add', [step, one], [stepNext]);
   g.nodes.push(...nodes);
   g.output(stepNext, 'int32', []);
-  return { data, labelsAll, order, step, stepNext };
+  return { data, labelsAll, order, step, stepNext, lrs };
 }
 
 /**

@@ -17,7 +17,8 @@ export interface LossValues {
 }
 
 /**
- * Appends `loss = −(1/N) Σ_n log softmax(logits)_{n, labels_n}` and the correct count. `logits` is
+ * Appends `loss = −(1/N) Σ_n log softmax(logits)_{n, labels_n}` (with label smoothing, the cross-entropy
+ * against the smoothed target) and the correct count. `logits` is
  * `[batch, numClasses]`; `labels` is a `[batch]` value of `labelType`. `names` gives the two results
  * fixed value names (graph outputs), so no Identity node is needed to expose them.
  */
@@ -25,7 +26,14 @@ export function appendSoftmaxCrossEntropy(
   graph: OnnxGraph,
   logits: string,
   labels: string,
-  opts: { batch: number; numClasses: number; labelType?: LabelType; names?: { loss?: string; correct?: string } },
+  opts: {
+    batch: number;
+    numClasses: number;
+    labelType?: LabelType;
+    names?: { loss?: string; correct?: string };
+    /** Label smoothing ε: the target is `(1 − ε)·onehot + ε/K` (PyTorch's and tfjs's definition). */
+    labelSmoothing?: number;
+  },
 ): LossValues {
   const labelType = opts.labelType ?? 'int32';
   const K = opts.numClasses;
@@ -44,7 +52,12 @@ export function appendSoftmaxCrossEntropy(
   const column = graph.op('Unsqueeze', [labels, graph.ints([1])]);
   const onehot = graph.op('Cast', [graph.op('Equal', [column, classes])], { to: 1 });
   const logp = graph.op('LogSoftmax', [logits], { axis: 1 });
-  const picked = graph.op('ReduceSum', [graph.op('Mul', [onehot, logp]), graph.ints([0, 1])], { keepdims: 0 });
+  const eps = opts.labelSmoothing ?? 0;
+  const target =
+    eps > 0
+      ? graph.op('Add', [graph.op('Mul', [onehot, graph.floats([1 - eps], [])]), graph.floats([eps / K], [])])
+      : onehot;
+  const picked = graph.op('ReduceSum', [graph.op('Mul', [target, logp]), graph.ints([0, 1])], { keepdims: 0 });
   const loss = graph.op('Mul', [picked, graph.floats([-1 / opts.batch], [])], {}, opts.names?.loss);
   // A hit is a label whose logit is the row's maximum. Not ArgMax: its int64 result has no Cast on
   // ORT's WebGPU EP, so that Cast would run on the CPU EP and copy to the host and back every step.

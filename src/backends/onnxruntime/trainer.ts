@@ -22,7 +22,8 @@
  *   `[N, C, H, W]` float32 device tensor with its int32 labels; each epoch uploads its order
  *   (`[steps, batch]` int32) and a zero step counter once; the training graph (`batchSource: 'gather'`)
  *   gathers its batch from them and returns the counter plus one, fed back like the weights. The
- *   learning rate is a device tensor too, so every input of a step is already on the device: ONNX
+ *   learning rate comes from the epoch's rate table (`req.lr` per step, uploaded with the order) read
+ *   at the same counter, so every input of a step is already on the device: ONNX
  *   Runtime's WebGPU EP then spends ~0.1 ms per run on overhead instead of ~1 ms plus the upload
  *   (measured on an H100; `bench/ort-webgpu-step.ts` times both here).
  *   Memory: the training split then lives in device memory for the trainer's life (N·C·H·W·4 bytes:
@@ -43,6 +44,7 @@ import { ORT_PROFILE_SOURCE, parseOrtProfile, withProfiledSession } from './op-p
 import type { OrtTrainer, OrtTrainerContext, OrtWeightState } from './state.ts';
 import type { Formulation } from './autodiff.ts';
 import { buildTrainStepGraph } from './train-graph.ts';
+import { velocityKey } from './optimizer.ts';
 import type { BatchSource, TrainStepGraph } from './train-graph.ts';
 
 type Ort = OrtTrainerContext['ort'];
@@ -89,6 +91,10 @@ export interface OrtTrainerOptions {
   deviceBufferLimit?: number;
 }
 
+/** Session note of a device trainer whose batches are augmented, hence made and fed from the host. */
+const AUGMENT_NOTE =
+  'augmented batches (random crop and flip) are made on the host and fed every step: the device-side gather does not augment';
+
 /** WebGPU's default `maxStorageBufferBindingSize`, assumed when the adapter cannot be asked. */
 const WEBGPU_DEFAULT_BINDING = 128 * 1024 * 1024;
 let bindingLimit: Promise<number> | undefined;
@@ -133,17 +139,16 @@ interface GatherFeeds {
   order: Tensor;
   /** Scalar int32; replaced by each step's `step.next`. */
   step: Tensor;
-  lr: Tensor;
+  /** `[steps]` float32: the epoch's learning rate per step. */
+  lrs: Tensor;
 }
 
-/** Key of a parameter's velocity in {@link OrtWeightState.aux}. */
-export function velocityKey(param: string): string {
-  return `${param}.velocity`;
-}
+/** Key of a parameter's SGD velocity in {@link OrtWeightState.aux} (optimizer state lives there by its slot key). */
+export { velocityKey };
 
 /** One state value the step reads and rewrites. */
 interface Slot {
-  /** Parameter name (the key in state.tensors), or velocity key (in state.aux). */
+  /** Parameter name (the key in state.tensors), or optimizer state key (in state.aux). */
   key: string;
   where: 'tensors' | 'aux';
   input: string;
@@ -176,9 +181,9 @@ function numel(shape: readonly number[]): number {
 class OrtTrainerImpl implements OrtTrainer {
   private readonly steps = new Map<string, Step>();
   private readback: DeviceReader | undefined;
+  /** Host-fed steps: the learning rate, rewritten before each step (its buffer is {@link lrBuf}). */
   private readonly lr: Tensor;
-  /** Device mode: the learning rate on the device (uploaded once). */
-  private lrDevice: Tensor | undefined;
+  private readonly lrBuf: Float32Array;
   /** Device mode: the split uploaded last (one at a time). */
   private deviceSplit: DeviceSplit | undefined;
   /** Splits found too large for one device buffer, and why (host-fed instead). */
@@ -196,7 +201,8 @@ class OrtTrainerImpl implements OrtTrainer {
     private readonly options: OrtTrainerOptions = {},
     private readonly notes: string[] | undefined = undefined,
   ) {
-    this.lr = new ort.Tensor('float32', Float32Array.of(opts.optimizer.lr), []);
+    this.lrBuf = Float32Array.of(opts.optimizer.lr);
+    this.lr = new ort.Tensor('float32', this.lrBuf, []);
   }
 
   private get onDevice(): boolean {
@@ -218,6 +224,7 @@ class OrtTrainerImpl implements OrtTrainer {
       formulation: formulationFor(this.sessionOptions.executionProviders),
       optimizer: this.opts.optimizer,
       dropoutSeed: this.opts.seed,
+      labelSmoothing: this.opts.labelSmoothing ?? 0,
       labelType: 'int32',
       batchSource: source,
     });
@@ -243,20 +250,14 @@ class OrtTrainerImpl implements OrtTrainer {
       slots.push({ key: p, where: 'tensors', input, output: graph.outputs.params[p]!, shape: shapeOf.get(p)! });
     for (const [p, input] of Object.entries(graph.inputs.stats))
       slots.push({ key: p, where: 'tensors', input, output: graph.outputs.stats[p]!, shape: shapeOf.get(p)! });
-    for (const [p, input] of Object.entries(graph.inputs.velocities)) {
-      slots.push({
-        key: velocityKey(p),
-        where: 'aux',
-        input,
-        output: graph.outputs.velocities[p]!,
-        shape: shapeOf.get(p)!,
-      });
-      // Velocities start at zero (PyTorch's first step sets v = g, the same thing) and persist across
-      // train() calls and batch sizes.
-      if (!this.state.aux.has(velocityKey(p)))
+    for (const o of graph.inputs.optimizer) {
+      slots.push({ key: o.key, where: 'aux', input: o.input, output: o.output, shape: o.shape });
+      // Optimizer state starts as the optimizer says (velocities and moments at zero, β powers at one)
+      // and persists across train() calls and batch sizes.
+      if (!this.state.aux.has(o.key))
         this.state.aux.set(
-          velocityKey(p),
-          new this.ort.Tensor('float32', new Float32Array(numel(shapeOf.get(p)!)), shapeOf.get(p)!),
+          o.key,
+          new this.ort.Tensor('float32', new Float32Array(numel(o.shape)).fill(o.initial), o.shape),
         );
     }
     // A gathered step reads no host batch: its buffers are empty.
@@ -404,7 +405,7 @@ class OrtTrainerImpl implements OrtTrainer {
       feeds[gi.labelsAll] = gather.split.labels;
       feeds[gi.order] = gather.order;
       feeds[gi.step] = gather.step;
-      feeds[g.inputs.lr] = gather.lr;
+      feeds[gi.lrs] = gather.lrs;
     } else {
       feeds[g.inputs.x] = step.x;
       feeds[g.inputs.labels] = step.labels;
@@ -470,9 +471,10 @@ class OrtTrainerImpl implements OrtTrainer {
     }
     const g = step.graph;
     const B = step.batch;
-    const feeds: Record<string, Tensor> = { [g.inputs.lr]: this.lr };
+    const feeds: Record<string, Tensor> = {};
     const gi = g.inputs.gather;
     if (gi) {
+      feeds[gi.lrs] = new this.ort.Tensor('float32', Float32Array.of(0), [1]);
       feeds[gi.data] = new this.ort.Tensor('float32', new Float32Array(B * numel(this.model.input)), [
         B,
         ...this.model.input,
@@ -490,6 +492,7 @@ class OrtTrainerImpl implements OrtTrainer {
         ...this.model.input,
       ]);
       feeds[g.inputs.labels] = new this.ort.Tensor('int32', new Int32Array(B), [B]);
+      feeds[g.inputs.lr] = this.lr;
     }
     for (const s of step.slots) feeds[s.input] = this.current(s);
     const out = await step.session.run(feeds);
@@ -510,12 +513,16 @@ class OrtTrainerImpl implements OrtTrainer {
     const B = req.batchSize;
     const { split } = req;
     const stepsPerEpoch = Math.floor(split.n / B);
+    // Augmented batches are made on the host (data/augment.ts), so they are fed from there.
+    const augmentOnHost = this.defaultSource === 'gather' && req.augment !== undefined;
+    if (augmentOnHost && this.notes && !this.notes.some((n) => n.startsWith(AUGMENT_NOTE)))
+      this.notes.push(AUGMENT_NOTE);
     const onDeviceSplit =
-      this.defaultSource === 'gather' && stepsPerEpoch > 0 ? await this.deviceSplitOf(split) : undefined;
+      this.defaultSource === 'gather' && stepsPerEpoch > 0 && !augmentOnHost
+        ? await this.deviceSplitOf(split)
+        : undefined;
     const step = await this.prepare(B, onDeviceSplit ? 'gather' : 'inputs');
-    if (onDeviceSplit && !this.lrDevice) {
-      this.lrDevice = (await this.upload('lr', [{ name: 'lr', type: 'float32', shape: [] }], { lr: this.lr })).lr;
-    }
+    const rate = req.lr ?? (() => this.opts.optimizer.lr);
     const [C, H, W] = this.model.input as [number, number, number];
     const geo = { channels: C, height: H, width: W };
     const norm = this.opts.dataset.normalization;
@@ -541,7 +548,8 @@ class OrtTrainerImpl implements OrtTrainer {
         }
         if (onDeviceSplit) {
           gather = this.dropGather(gather);
-          // The epoch's order and a zero counter, uploaded in one run: the only host inputs of the epoch.
+          // The epoch's order, its rate per step and a zero counter, uploaded in one run: the only host
+          // inputs of the epoch (the step reads its rate from the table at its counter).
           const rows = new Int32Array(stepsPerEpoch * B);
           for (let i = 0; i < rows.length; i++) {
             const v = order[i]!;
@@ -556,18 +564,28 @@ class OrtTrainerImpl implements OrtTrainer {
             [
               { name: 'order', type: 'int32', shape: ['steps', B] },
               { name: 'step', type: 'int32', shape: [] },
+              { name: 'lrs', type: 'float32', shape: ['steps'] },
             ],
             {
               order: new this.ort.Tensor('int32', rows, [stepsPerEpoch, B]),
               step: new this.ort.Tensor('int32', Int32Array.of(0), []),
+              lrs: new this.ort.Tensor(
+                'float32',
+                Float32Array.from({ length: stepsPerEpoch }, (_, s) => rate(epoch, s)),
+                [stepsPerEpoch],
+              ),
             },
           );
-          gather = { split: onDeviceSplit, order: up.order!, step: up.step!, lr: this.lrDevice! };
+          gather = { split: onDeviceSplit, order: up.order!, step: up.step!, lrs: up.lrs! };
         }
+        const augment = req.augment?.(epoch);
         let lossSum = 0;
         let lossCount = 0;
         for (let s = 0; s < stepsPerEpoch; s++) {
-          if (!gather) fillBatch(split, geo, norm, order, s * B, B, 'NCHW', step.xBuf, step.labelBuf);
+          if (!gather) {
+            fillBatch(split, geo, norm, order, s * B, B, 'NCHW', step.xBuf, step.labelBuf, augment);
+            this.lrBuf[0] = rate(epoch, s);
+          }
           const lossTensor = await this.runStep(step, gather);
           steps++;
           const info: StepInfo = { epoch, step: s, stepsPerEpoch };
@@ -674,10 +692,11 @@ class OrtTrainerImpl implements OrtTrainer {
     });
   }
 
-  /** Disposes an epoch's order and step counter (not the split or lr, which outlive the epoch). */
+  /** Disposes an epoch's order, rate table and step counter (not the split, which outlives the epoch). */
   private dropGather(g: GatherFeeds | undefined): undefined {
     g?.order.dispose();
     g?.step.dispose();
+    g?.lrs.dispose();
     return undefined;
   }
 
@@ -703,8 +722,6 @@ class OrtTrainerImpl implements OrtTrainer {
     await this.readback?.release();
     // The uploaders' outputs first, then the uploaders.
     this.freeDeviceSplit();
-    this.lrDevice?.dispose();
-    this.lrDevice = undefined;
     for (const u of this.uploaders.values()) await u.release();
     this.uploaders.clear();
   }

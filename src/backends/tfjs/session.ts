@@ -1,13 +1,12 @@
 /**
- * A loaded tfjs model: training with momentum SGD, inference with argmax on the device, parity logits
+ * A loaded tfjs model: training with SGD, Adam or AdamW (`optimizer.ts`), inference with argmax on the device, parity logits
  * and weight read-back, following the rules of `src/backends/types.ts`.
  *
- * Training step: `tf.variableGrads` over the mean softmax cross-entropy, weight decay added to the
- * gradients (`g + wd·w`, PyTorch's convention, on every trainable parameter), then
- * `optimizer.applyGradients` of `tf.train.momentum` (`v = m·v + g; w -= lr·v`, PyTorch's SGD without
- * dampening). That is exactly what `optimizer.minimize` does, split open so the decay goes on the
- * gradients and the reported loss is the cross-entropy alone. Batch-norm running statistics are
- * updated after the step, outside the tape.
+ * Training step: `tf.variableGrads` over the mean softmax cross-entropy (label smoothing as
+ * `tf.losses.softmaxCrossEntropy` defines it), then the optimizer's update at the step's learning rate
+ * (`optimizer.ts`: weight decay and the schedule around tfjs's own optimizers). That is what
+ * `optimizer.minimize` does, split open so the decay goes on the gradients and the reported loss is
+ * the cross-entropy alone. Batch-norm running statistics are updated after the step, outside the tape.
  *
  * Warm-up in `load`, so one-off initialisation lands in build+init and not in the first timed phase.
  * What there is to initialise depends on the backend:
@@ -41,6 +40,7 @@ import type {
   TrainResult,
 } from '../types.ts';
 import { mixSeed, TfjsModel } from './model.ts';
+import { createTfjsOptimizer, type TfjsOptimizer } from './optimizer.ts';
 import type { BatchStats } from './model.ts';
 import { activateRuntime } from './runtime.ts';
 import { profileStep, TFJS_PROFILE_SOURCE, type SectionMark } from './op-profile.ts';
@@ -65,7 +65,7 @@ export class TfjsSession implements ModelSession {
   readonly info: SessionInfo;
   private readonly runtime: RuntimeInfo;
   private model: TfjsModel | undefined;
-  private optimizer: tf.MomentumOptimizer | undefined;
+  private optimizer: TfjsOptimizer | undefined;
   private readonly opts: LoadOptions;
   private readonly geo: BatchGeometry;
   private readonly dataset: Dataset;
@@ -111,12 +111,10 @@ export class TfjsSession implements ModelSession {
         `tfjs: model ${graph.name} has ${graph.numClasses} classes, the dataset ${ds.numClasses}. Hint: build the graph with the dataset's class count.`,
       );
     }
-    if (opts.optimizer.kind !== 'sgd')
-      throw new BackendError(`tfjs: optimizer ${String(opts.optimizer.kind)} is not supported. Hint: use kind: sgd.`);
     const model = new TfjsModel(graph, weights);
     const s = new TfjsSession(runtime, model, opts);
     if (opts.training === false) s.trainingUnavailable = 'the session was loaded with training: false (inference only)';
-    else s.optimizer = tf.train.momentum(opts.optimizer.lr, opts.optimizer.momentum);
+    else s.optimizer = createTfjsOptimizer(opts.optimizer);
     try {
       await s.warmUp();
     } catch (e) {
@@ -218,7 +216,7 @@ export class TfjsSession implements ModelSession {
     try {
       return tf.variableGrads(() => {
         const logits = model.forward(xs, { training: true, batchStats: stats, dropoutSeed });
-        const loss = tf.losses.softmaxCrossEntropy(ys, logits) as tf.Scalar;
+        const loss = tf.losses.softmaxCrossEntropy(ys, logits, undefined, this.opts.labelSmoothing ?? 0) as tf.Scalar;
         mark?.('backward');
         return loss;
       }, model.trainable);
@@ -229,26 +227,19 @@ export class TfjsSession implements ModelSession {
   }
 
   /**
-   * One optimisation step; returns the loss tensor (caller reads or disposes it). `mark` (profiles
-   * only) is called where the forward pass, the backward pass and the update begin.
+   * One optimisation step at learning rate `lr`; returns the loss tensor (caller reads or disposes it).
+   * `mark` (profiles only) is called where the forward pass, the backward pass and the update begin.
    */
-  private step(x: Float32Array, y: Int32Array, n: number, mark?: SectionMark): tf.Scalar {
+  private step(x: Float32Array, y: Int32Array, n: number, lr: number, mark?: SectionMark): tf.Scalar {
     const model = this.requireModel();
     const stats: BatchStats[] = [];
-    const wd = this.opts.optimizer.weightDecay;
     const seed = mixSeed(this.opts.seed, this.globalStep, 1);
     try {
       // Everything but the loss is freed by the tidy, also when a kernel throws midway.
       return tf.tidy(() => {
         const { value, grads } = this.lossAndGrads(x, y, n, stats, seed, mark);
         mark?.('optimizer');
-        let g: tf.NamedTensorMap = grads;
-        if (wd > 0) {
-          g = {};
-          for (const v of model.trainable) g[v.name] = tf.add(grads[v.name]!, tf.mul(v, wd));
-        }
-        // The typings ask for Variables; tfjs reads only the gradient tensors keyed by variable name.
-        this.optimizer!.applyGradients(g as Parameters<tf.MomentumOptimizer['applyGradients']>[0]);
+        this.optimizer!.apply(grads, model.trainable, lr);
         model.updateRunningStats(stats);
         return value;
       });
@@ -289,6 +280,7 @@ export class TfjsSession implements ModelSession {
           `tfjs: order(${epoch}) has ${order.length} entries for a split of ${split.n}. Hint: return a permutation of 0..n-1.`,
         );
       }
+      const augment = req.augment?.(epoch);
       let sum = 0;
       let count = 0;
       for (let step = 0; step < stepsPerEpoch; step++) {
@@ -302,10 +294,11 @@ export class TfjsSession implements ModelSession {
           'NHWC',
           buf.x,
           buf.y,
+          augment,
         );
         let loss: tf.Scalar;
         try {
-          loss = this.step(buf.x, buf.y, batchSize);
+          loss = this.step(buf.x, buf.y, batchSize, req.lr ? req.lr(epoch, step) : this.opts.optimizer.lr);
         } catch (e) {
           throw new BackendError(
             `tfjs/${this.runtime.backendName}: training step ${step} of epoch ${epoch} failed: ${(e as Error).message}`,
@@ -374,7 +367,9 @@ export class TfjsSession implements ModelSession {
     const wall: number[] = [];
     for (let i = 0; i < req.warmupSteps + req.steps; i++) {
       fillBatch(req.split, this.geo, this.dataset.normalization, req.order, (i % batches) * B, B, 'NHWC', buf.x, buf.y);
-      const p = await profileStep(i - req.warmupSteps, (mark) => this.step(buf.x, buf.y, B, mark).dispose());
+      const p = await profileStep(i - req.warmupSteps, (mark) =>
+        this.step(buf.x, buf.y, B, this.opts.optimizer.lr, mark).dispose(),
+      );
       await this.sync();
       if (i < req.warmupSteps) continue;
       kernels.push(...p.kernels);
@@ -468,13 +463,7 @@ export class TfjsSession implements ModelSession {
   }
 
   async dispose(): Promise<void> {
-    if (this.optimizer) {
-      // MomentumOptimizer.dispose() does not call SGDOptimizer's, which owns the `-lr` scalar `c`
-      // (tfjs-core 4.22), so that scalar would outlive the session.
-      const c = (this.optimizer as unknown as { c?: tf.Tensor }).c;
-      this.optimizer.dispose();
-      if (c && !c.isDisposed) c.dispose();
-    }
+    this.optimizer?.dispose();
     this.optimizer = undefined;
     this.model?.dispose();
     this.model = undefined;
