@@ -34,10 +34,17 @@ export const Model = obj(
       description: `Architecture: ${ARCH_NAMES.join(', ')} (custom needs \`layers\`).`,
     }),
     width: dflt(num(0.01, 64, 'Channel multiplier for the convolution widths (1 = the published widths).'), 1),
-    batchNorm: dflt(Type.Boolean({ description: 'Insert batch normalisation after every convolution.' }), false),
+    batchNorm: dflt(
+      Type.Boolean({
+        description:
+          'Insert batch normalisation after every convolution (VGG and custom; ResNets and MobileNetV2 always have it).',
+      }),
+      false,
+    ),
     classifier: dflt(
       Type.Array(int(1, LIMITS.units, 'Units of one hidden dense layer.'), {
-        description: 'Hidden units of the classifier before the logits layer ([] for none).',
+        description:
+          'Hidden units of the classifier before the logits layer ([] for none; VGG and custom only: ResNets and MobileNetV2 end in global average pooling and one dense layer).',
         maxItems: 16,
       }),
       [256],
