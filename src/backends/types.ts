@@ -115,6 +115,8 @@ export interface BackendMemory {
   bytes: number;
   source: string;
   reliable: boolean;
+  /** Bytes the runtime counts on the GPU, where it counts them (tfjs webgpu's `numBytesInGPU`). */
+  device?: { bytes: number; source: string; reliable: boolean };
 }
 
 export interface ModelSession {

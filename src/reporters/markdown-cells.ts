@@ -22,6 +22,7 @@ import {
   type RatioPair,
   type StudyReference,
 } from './view.ts';
+import { DEVICE_METHOD_WORDS } from '../vocab/metrics.ts';
 
 export interface MarkdownOptions {
   /**
@@ -160,7 +161,8 @@ export function throughputCell(r: ResultRecord | undefined, reasons: TableReason
  * case cites the same note) and, when it merges several runs of the phase, how many it is the worst of.
  */
 export function memoryText(f: MemoryFigure, notes: Footnotes): string {
-  const text = `${metricLabel(f.metric)}: ${f.source}; ${f.reliable ? 'reliable' : 'not reliable'}${f.note ? ` (${f.note})` : ''}.`;
+  const method = f.method ? `, ${DEVICE_METHOD_WORDS[f.method]}` : '';
+  const text = `${metricLabel(f.metric)}: ${f.source}${method}; ${f.reliable ? 'reliable' : 'not reliable'}${f.note ? ` (${f.note})` : ''}.`;
   const n = f.measurements ?? 1;
   return `${bytes(f.bytes)} ${notes.mark(text)}${n > 1 ? ` (worst of ${n})` : ''}`;
 }

@@ -7,7 +7,7 @@
 import type { MemoryFigure, ResultRecord } from '../runner/record.ts';
 import { summarize, type SampleSummary } from '../stats/summary.ts';
 import { newer, newestFirst } from './newest.ts';
-import { BACKEND_IDS } from '../vocab/backends.ts';
+import { BACKEND_IDS, type DeviceClass, deviceClass } from '../vocab/backends.ts';
 import { MEMORY_METRICS, type MemoryMetric } from '../vocab/metrics.ts';
 import { MEMORY_PHASES, type MemoryPhase, type PhaseName, TIMED_PHASES } from '../vocab/phases.ts';
 import { type ReferenceConditions, referenceConditions } from './conditions.ts';
@@ -186,33 +186,8 @@ export function byArchAndBackend(records: readonly ResultRecord[]): Map<string, 
   return out;
 }
 
-/**
- * The class of device a comparison pairs: the study compared both frameworks on one device, so a
- * ratio only ever divides figures measured on the same class.
- */
-export type DeviceClass = 'cpu' | 'gpu';
-
-const DEVICE_CLASS: Record<string, DeviceClass> = {
-  'tfjs/cpu': 'cpu',
-  'tfjs/wasm': 'cpu',
-  'onnxruntime/cpu': 'cpu',
-  'tfjs/webgpu': 'gpu',
-  'onnxruntime/webgpu': 'gpu',
-  'onnxruntime/cuda': 'gpu',
-};
-
-/**
- * The device class of a backend. `tfjs/tensorflow` (tfjs-node) runs on either, so its class comes from
- * the session's device description (the GPU build names itself `tfjs-node-gpu`); without a session it
- * has none.
- */
-export function deviceClass(backend: string, sessionDevice?: string): DeviceClass | undefined {
-  const known = DEVICE_CLASS[backend];
-  if (known !== undefined) return known;
-  if (backend === 'tfjs/tensorflow' && sessionDevice !== undefined)
-    return /gpu|cuda/i.test(sessionDevice) ? 'gpu' : 'cpu';
-  return undefined;
-}
+/** The class of device a comparison pairs (defined with the backend ids). */
+export { type DeviceClass, deviceClass };
 
 /**
  * The device class a record measured on, or undefined when it is unknown or the case fell back to

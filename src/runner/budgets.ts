@@ -7,11 +7,15 @@
  *
  * A budget that is set but has nothing to check (the phase never produced samples) fails too: a limit
  * that silently passes because nothing was measured would hide exactly the runs that went wrong.
+ * The device-memory budget likewise fails on a case with no device figure, with the reasons the
+ * memory sources gave; only a CPU backend, which holds nothing on a device, has it skipped.
  */
 import type { Expectations, PhaseName } from '../config/types.ts';
 import { PHASE_SHORT_LABELS as PHASE_LABEL } from '../vocab/phases.ts';
 import { formatBytes, formatSampleList, formatSeconds } from '../stats/format.ts';
 import { median, sortSamples } from '../stats/summary.ts';
+import { deviceClass } from '../vocab/backends.ts';
+import { DEVICE_METHOD_WORDS } from '../vocab/metrics.ts';
 import type { MemoryFigure, ResultRecord } from './record.ts';
 
 export type BudgetKind = 'accuracy' | 'time' | 'memory';
@@ -140,12 +144,15 @@ export function evaluateBudgets(
       samples: figures.map((f) => f.bytes),
     } as const;
     if (!worst) {
-      // No device figure (a CPU backend, or no driver query here) is not a failure: there is nothing on a device.
+      const onCpu = deviceClass(record.backend.requested, record.backend.session?.device) === 'cpu';
       out.push({
         ...base,
         measured: null,
-        verdict: 'skipped',
-        message: `device memory: budget ${formatBytes(deviceLimit)} is set, but no device memory figure was recorded (no GPU context, or no driver query on this machine)`,
+        // A CPU backend holds nothing on a device; anywhere else a missing figure is a budget unchecked.
+        verdict: onCpu ? 'skipped' : 'failed',
+        message: onCpu
+          ? `device memory: budget ${formatBytes(deviceLimit)} is set, but ${record.backend.requested} runs on the CPU: nothing on a device`
+          : `device memory: budget ${formatBytes(deviceLimit)} is set, but no device memory figure was recorded: ${deviceAbsence(record)}`,
       });
     } else {
       const over = worst.bytes > deviceLimit;
@@ -153,7 +160,7 @@ export function evaluateBudgets(
         ...base,
         measured: worst.bytes,
         verdict: over ? 'failed' : 'passed',
-        message: `device memory: ${formatBytes(worst.bytes)} ${over ? 'exceeds' : 'is within'} the budget ${formatBytes(deviceLimit)} (from ${worst.source})${reliability(worst)}`,
+        message: `device memory: ${formatBytes(worst.bytes)} ${over ? 'exceeds' : 'is within'} the budget ${formatBytes(deviceLimit)} (${worst.method ? `${DEVICE_METHOD_WORDS[worst.method]}, ` : ''}from ${worst.source})${reliability(worst)}`,
       });
     }
   }
@@ -185,6 +192,20 @@ export function evaluateBudgets(
     });
   }
   return out;
+}
+
+/** Why a record has no device figure, from the reasons its memory sources gave (or that none gave one). */
+function deviceAbsence(record: ResultRecord): string {
+  const reasons = new Set<string>();
+  for (const list of Object.values(record.memoryAbsent ?? {})) {
+    for (const a of list ?? []) if (a.metric === 'device') reasons.add(a.reason);
+  }
+  const total = [...(record.memory.train ?? []), ...(record.memory.infer ?? [])].find(
+    (f) => f.metric === 'device-total',
+  );
+  const card = total ? `; only the whole card's use (every process) is known, which does not judge one case` : '';
+  if (reasons.size === 0) return `no memory source gave a reason (case ${record.status})${card}`;
+  return `${[...reasons].join('; ')}${card}`;
 }
 
 function reliability(f: MemoryFigure): string {

@@ -13,11 +13,19 @@ import type { Case } from '../config/types.ts';
 import { writeJsonAtomic } from './atomic.ts';
 import { collectEnvironment } from './env.ts';
 import { packageSizes } from './install-size.ts';
-import { parseComputeApps } from './memory.ts';
+import { nvidiaSmiPath, parseComputeApps } from './memory.ts';
 import { spawnWorker } from './child.ts';
 import type { ChildMessage, ProgressInfo, WorkerPhase } from './protocol.ts';
 import { mergeRecipeFields } from './recipe-record.ts';
-import { newRecord, outcomeOf, peakFigures, withOutcome, type CaseError, type ResultRecord } from './record.ts';
+import {
+  absentUnion,
+  newRecord,
+  outcomeOf,
+  peakFigures,
+  withOutcome,
+  type CaseError,
+  type ResultRecord,
+} from './record.ts';
 
 /** Longest time a case's process may take to load before it takes its job. */
 const STARTUP_LIMIT_MS = 120_000;
@@ -63,7 +71,7 @@ export function rssLimit(c: Case, phase: WorkerPhase): number | undefined {
 
 /** Device memory the driver attributes to `pid` (nvidia-smi), or undefined where there is no such query. */
 function deviceMemoryOf(pid: number): Promise<number | undefined> {
-  const smi = process.env.EXPBENCH_NVIDIA_SMI || 'nvidia-smi';
+  const smi = nvidiaSmiPath();
   return new Promise((resolve) => {
     execFile(
       smi,
@@ -192,6 +200,7 @@ export function mergeRecords(parts: ResultRecord[]): ResultRecord {
     ][]) {
       out.memory[phase] = peakFigures([out.memory[phase] ?? [], figs ?? []]);
     }
+    if (r.memoryAbsent) out.memoryAbsent = absentUnion(out.memoryAbsent, r.memoryAbsent);
     if (r.loss) out.loss = r.loss;
     mergeRecipeFields(out, r);
     if (r.backend.session) out.backend.session = r.backend.session;

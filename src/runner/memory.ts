@@ -17,12 +17,15 @@
  *   stand in, marked not reliable.
  *
  * A source that does not exist is listed in {@link MemorySampler.absent} with the reason — never
- * reported as zero. Sampling runs on the main thread on purpose: a helper thread would itself add
+ * reported as zero — and the record keeps those reasons (`memoryAbsent`). Device figures carry their
+ * method (`driver-process`, `card-total`; a backend's own counter is `backend-counter`, see
+ * {@link withBackendMemory}). Sampling runs on the main thread on purpose: a helper thread would itself add
  * several MiB to the resident set it measures.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { MemoryFigure } from './record.ts';
+import type { BackendMemory } from '../backends/types.ts';
+import type { AbsentMemory, MemoryFigure } from './record.ts';
 
 export interface MemorySamplerOptions {
   /** Sampling period of the timer. @default 50 */
@@ -35,14 +38,16 @@ export interface MemorySamplerOptions {
   device?: 'auto' | false;
   /** Period of device queries (each spawns nvidia-smi, ~50 ms of CPU). @default 500 */
   deviceIntervalMs?: number;
-  /** The nvidia-smi executable. @default 'nvidia-smi' */
+  /** The nvidia-smi executable. @default {@link nvidiaSmiPath} */
   nvidiaSmi?: string;
 }
 
 /** A memory source that could not be read, and why. */
-export interface AbsentSource {
-  metric: string;
-  reason: string;
+export type AbsentSource = AbsentMemory;
+
+/** The nvidia-smi executable: `EXPBENCH_NVIDIA_SMI` (a stand-in in tests), else `nvidia-smi` on the PATH. */
+export function nvidiaSmiPath(): string {
+  return process.env.EXPBENCH_NVIDIA_SMI || 'nvidia-smi';
 }
 
 export interface MemorySampler {
@@ -99,7 +104,7 @@ export function startMemorySampler(opts: MemorySamplerOptions = {}): MemorySampl
 
   const device =
     (opts.device ?? 'auto') === 'auto'
-      ? watchDevice(pid, opts.nvidiaSmi ?? 'nvidia-smi', opts.deviceIntervalMs ?? 500)
+      ? watchDevice(pid, opts.nvidiaSmi ?? nvidiaSmiPath(), opts.deviceIntervalMs ?? 500)
       : undefined;
 
   let stopped = false;
@@ -308,6 +313,7 @@ function watchDevice(pid: number, smi: string, intervalMs: number): { stop(): Pr
             readings: deviceSamples,
             reliable: deviceSamples >= 2,
             note: 'max of samples of the memory the driver attributes to this process',
+            method: 'driver-process',
           },
         ];
       }
@@ -323,6 +329,7 @@ function watchDevice(pid: number, smi: string, intervalMs: number): { stop(): Pr
           source: `systeminformation graphics() ${total.model} memoryUsed`,
           reliable: false,
           note: `whole device, every process, read at phase end; per-process figure unavailable: ${why}`,
+          method: 'card-total',
         },
       ];
     },
@@ -338,4 +345,24 @@ async function deviceTotal(): Promise<{ used: number; model: string } | undefine
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A phase's figures with the backend's own: its `backend` figure, and its device counter as the
+ * `device` figure (method `backend-counter`) where the driver gave no per-process figure, which is
+ * measured from outside the runtime and so preferred.
+ */
+export function withBackendMemory(figures: MemoryFigure[], m: BackendMemory | undefined): MemoryFigure[] {
+  if (!m) return figures;
+  const { device, ...own } = m;
+  const out = [...figures, { metric: 'backend', ...own }];
+  if (device && !figures.some((f) => f.metric === 'device')) {
+    out.push({
+      metric: 'device',
+      ...device,
+      method: 'backend-counter',
+      note: 'bytes the runtime counts on the device after the round, not a sampled peak',
+    });
+  }
+  return out;
 }

@@ -6,6 +6,7 @@
  */
 import type { BackendId, SessionInfo } from '../backends/types.ts';
 import type { Experiment, PhaseName } from '../config/types.ts';
+import type { DeviceMemoryMethod } from '../vocab/metrics.ts';
 import type { OpProfile } from '../vocab/op-profile.ts';
 import type { MemoryPhase } from '../vocab/phases.ts';
 import type { RecipeRecordFields } from './recipe-record.ts';
@@ -36,6 +37,14 @@ export interface MemoryFigure {
   readings?: number;
   /** Phase measurements (rounds and repeats) this figure is the worst of; absent means one. */
   measurements?: number;
+  /** Device figures (`device`, `device-total`): how the figure was obtained. */
+  method?: DeviceMemoryMethod;
+}
+
+/** A memory source that gave no figure in a phase, and why (e.g. `nvidia-smi not found`). */
+export interface AbsentMemory {
+  metric: string;
+  reason: string;
 }
 
 export interface EnvironmentInfo {
@@ -179,6 +188,8 @@ export interface RecordCommon extends RecipeRecordFields {
   /** Loss per epoch of the last repeat. */
   loss?: number[];
   memory: Partial<Record<MemoryPhase, MemoryFigure[]>>;
+  /** Memory sources that gave no figure, per phase, with the reason: a missing figure is never silent. */
+  memoryAbsent?: Partial<Record<MemoryPhase, AbsentMemory[]>>;
   parity?: ParityResult;
   /** Why the parity check did not run (disabled, this backend is the reference, reference unavailable). */
   paritySkipped?: string;
@@ -270,6 +281,24 @@ export function newRecord(
     startedAt,
     finishedAt: startedAt,
   };
+}
+
+/** The absent memory sources of `a` and `b`, per phase, each (metric, reason) once. */
+export function absentUnion(
+  a: RecordCommon['memoryAbsent'],
+  b: RecordCommon['memoryAbsent'],
+): Partial<Record<MemoryPhase, AbsentMemory[]>> {
+  const out: Partial<Record<MemoryPhase, AbsentMemory[]>> = {};
+  for (const side of [a, b]) {
+    for (const [phase, list] of Object.entries(side ?? {}) as [MemoryPhase, AbsentMemory[]][]) {
+      const cur = out[phase] ?? [];
+      out[phase] = cur;
+      for (const x of list) {
+        if (!cur.some((y) => y.metric === x.metric && y.reason === x.reason)) cur.push({ ...x });
+      }
+    }
+  }
+  return out;
 }
 
 /**

@@ -17,7 +17,7 @@ import type { ModelGraph, Weights } from '../models/ir.ts';
 import { compareLogits } from '../models/parity.ts';
 import { referenceForward } from '../models/reference.ts';
 import { collectEnvironment } from './env.ts';
-import { startMemorySampler } from './memory.ts';
+import { type AbsentSource, startMemorySampler, withBackendMemory } from './memory.ts';
 import { profileCase, profileRequested } from './op-profile.ts';
 import type { ChildMessage, ParentMessage, RunJob, WorkerPhase } from './protocol.ts';
 import { describeRecipe, type RecipeRun, runRecipe } from './recipe.ts';
@@ -28,6 +28,7 @@ import {
   newRecord,
   type Outcome,
   type ParityResult,
+  absentUnion,
   peakFigures,
   type ResultRecord,
   withOutcome,
@@ -163,11 +164,13 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
     const timed: RoundResult[] = [];
     const trainMem: MemoryFigure[][] = [];
     const inferMem: MemoryFigure[][] = [];
+    let absent: ResultRecord['memoryAbsent'];
     for (let round = 0; round < exp.warmup + job.timedRounds; round++) {
       const roundStart = performance.now();
       const r = await runRound(setup, record);
       trainMem.push(r.trainMemory);
       inferMem.push(r.inferMemory);
+      absent = absentUnion(absent, r.memoryAbsent);
       if (round < exp.warmup) warmup.push((performance.now() - roundStart) / 1000);
       else {
         timed.push(r);
@@ -188,6 +191,7 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
     record.accuracy = { samples: timed.map((r) => r.accuracy) };
     record.memory.train = peakFigures(trainMem);
     record.memory.infer = peakFigures(inferMem);
+    record.memoryAbsent = absent;
     return finish({ status: 'passed' });
   } catch (e) {
     return finish({ status: 'failed', error: caseErrorOf(e) });
@@ -248,6 +252,8 @@ interface RoundResult {
   /** Memory while training, with the backend's own figure read after evaluation. */
   trainMemory: MemoryFigure[];
   inferMemory: MemoryFigure[];
+  /** Memory sources that gave no figure in this round's phases, and why. */
+  memoryAbsent: NonNullable<ResultRecord['memoryAbsent']>;
 }
 
 /**
@@ -280,7 +286,7 @@ async function runRound(
     let correct = 0;
     for (let i = 0; i < data.test.n; i++) if (preds[i] === data.test.labels[i]) correct++;
     const memFig = await session.memory?.();
-    const trainMemory = memFig ? [...trained.memory, { metric: 'backend', ...memFig }] : trained.memory;
+    const trainMemory = withBackendMemory(trained.memory, memFig);
     const stepsPerEpoch = Math.floor(data.train.n / exp.training.batchSize);
     return {
       buildInit,
@@ -291,6 +297,7 @@ async function runRound(
       recipe: trained.result,
       trainMemory,
       inferMemory,
+      memoryAbsent: { train: trained.absent, infer: imem.absent },
     };
   } finally {
     await session.dispose();
@@ -309,7 +316,7 @@ async function trainWatched(
   session: ModelSession,
   data: Dataset,
   seed: number,
-): Promise<{ result: RecipeRun; seconds: number; memory: MemoryFigure[] }> {
+): Promise<{ result: RecipeRun; seconds: number; memory: MemoryFigure[]; absent: AbsentSource[] }> {
   const exp = job.experiment;
   let numeric: NumericError | undefined;
   let firstLoss: number | undefined;
@@ -359,7 +366,7 @@ async function trainWatched(
   const seconds = result.trainSeconds;
   const memory = await mem.stop();
   if (numeric) throw numeric;
-  return { result, seconds, memory };
+  return { result, seconds, memory, absent: mem.absent };
 }
 
 /** The record's error for what a case threw, in the phase it was in; an ExpbenchError keeps its code and hint. */

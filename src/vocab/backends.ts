@@ -46,3 +46,31 @@ export function isKnownBackend(id: string): id is KnownBackendId {
 export function knownBackendIds(): string[] {
   return [...KNOWN];
 }
+
+/**
+ * The class of device a comparison pairs: the study compared both frameworks on one device, so a
+ * ratio only ever divides figures measured on the same class.
+ */
+export type DeviceClass = 'cpu' | 'gpu';
+
+const DEVICE_CLASS: Record<string, DeviceClass> = {
+  'tfjs/cpu': 'cpu',
+  'tfjs/wasm': 'cpu',
+  'onnxruntime/cpu': 'cpu',
+  'tfjs/webgpu': 'gpu',
+  'onnxruntime/webgpu': 'gpu',
+  'onnxruntime/cuda': 'gpu',
+};
+
+/**
+ * The device class of a backend. `tfjs/tensorflow` (tfjs-node) runs on either, so its class comes from
+ * the session's device description (the GPU build names itself `tfjs-node-gpu`); without a session it
+ * has none.
+ */
+export function deviceClass(backend: string, sessionDevice?: string): DeviceClass | undefined {
+  const known = DEVICE_CLASS[backend];
+  if (known !== undefined) return known;
+  if (backend === 'tfjs/tensorflow' && sessionDevice !== undefined)
+    return /gpu|cuda/i.test(sessionDevice) ? 'gpu' : 'cpu';
+  return undefined;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkBudgets } from '../../src/runner/budgets.ts';
+import { checkBudgets, evaluateBudgets } from '../../src/runner/budgets.ts';
 import { withOutcome } from '../../src/runner/record.ts';
 import { makeRecord } from './baseline-fixtures.ts';
 
@@ -119,5 +119,65 @@ describe('checkBudgets', () => {
       /median 10\.9 s over 20 samples exceeds the budget 5\.00 s \(samples \[20 samples, 10\.0 s … 11\.9 s\]\)/,
     );
     expect(f!.samples).toHaveLength(20);
+  });
+});
+
+describe('the device-memory budget', () => {
+  const GiB = 2 ** 30;
+  const gpu = (over: Parameters<typeof makeRecord>[2]) =>
+    makeRecord('d › onnxruntime/webgpu', [1, 1], {
+      backend: {
+        requested: 'onnxruntime/webgpu',
+        session: { backend: 'onnxruntime/webgpu', device: 'webgpu', versions: {} },
+      },
+      ...over,
+    });
+
+  it("fails with the sampler's reason when a GPU case has no device figure", () => {
+    const r = gpu({
+      memory: { train: [] },
+      memoryAbsent: {
+        train: [{ metric: 'device', reason: 'nvidia-smi not found' }],
+        infer: [{ metric: 'device', reason: 'nvidia-smi not found' }],
+      },
+    });
+    const [f] = checkBudgets(r, { memory: { device: GiB } });
+    expect(f).toMatchObject({ kind: 'memory', measured: null, verdict: 'failed' });
+    expect(f!.message).toBe(
+      'device memory: budget 1.00 GiB is set, but no device memory figure was recorded: nvidia-smi not found',
+    );
+  });
+
+  it('fails, saying so, when no source gave a reason', () => {
+    const [f] = checkBudgets(gpu({}), { memory: { device: GiB } });
+    expect(f!.message).toMatch(/no device memory figure was recorded: no memory source gave a reason \(case passed\)/);
+  });
+
+  it('is skipped on a CPU backend: nothing is on a device', () => {
+    const r = makeRecord('d › onnxruntime/cpu', [1, 1]);
+    const [o] = evaluateBudgets(r, { memory: { device: GiB } });
+    expect(o).toMatchObject({ verdict: 'skipped', measured: null });
+    expect(o!.message).toMatch(/onnxruntime\/cpu runs on the CPU: nothing on a device/);
+  });
+
+  it('judges a backend counter, naming its method', () => {
+    const r = gpu({
+      memory: {
+        train: [
+          {
+            metric: 'device',
+            bytes: 2 * GiB,
+            source: 'tf.memory().numBytesAllocatedInGPU',
+            reliable: false,
+            method: 'backend-counter',
+          },
+        ],
+      },
+    });
+    const [f] = checkBudgets(r, { memory: { device: GiB } });
+    expect(f!.measured).toBe(2 * GiB);
+    expect(f!.message).toMatch(
+      /^device memory: 2\.00 GiB exceeds the budget 1\.00 GiB \(the backend's own count of its device buffers, from tf\.memory\(\)\.numBytesAllocatedInGPU\); this figure is not reliable/,
+    );
   });
 });

@@ -457,9 +457,14 @@ export class TfjsSession implements ModelSession {
   async memory(): Promise<BackendMemory | undefined> {
     // tfjs flags the cpu backend's figure `unreliable` only because the JS garbage collector may already
     // have freed some of it (an upper bound); the count of live tensors' bytes is exact on cpu and wasm.
-    const m = tf.memory();
+    const m = tf.memory() as tf.MemoryInfo & { numBytesAllocatedInGPU?: number };
     const reliable = this.runtime.device !== 'webgpu';
-    return { bytes: m.numBytes, source: 'tf.memory()', reliable };
+    const out: BackendMemory = { bytes: m.numBytes, source: 'tf.memory()', reliable };
+    // The WebGPU backend's buffer manager counts every GPU buffer it allocated, pooled ones included.
+    if (typeof m.numBytesAllocatedInGPU === 'number') {
+      out.device = { bytes: m.numBytesAllocatedInGPU, source: 'tf.memory().numBytesAllocatedInGPU', reliable: false };
+    }
+    return out;
   }
 
   async dispose(): Promise<void> {
