@@ -108,6 +108,18 @@ export interface SessionInfo {
   /** Runtime package versions. */
   versions: Record<string, string>;
   notes?: string[];
+  /** GPU backends: the adapter the session ran on, and whether it is a software (CPU) one. */
+  adapter?: AdapterUsed;
+}
+
+/** A GPU adapter a session used, as described by the driver. */
+export interface AdapterUsed {
+  /** Vendor, architecture, device and description, as the adapter reports them. */
+  name: string;
+  /** A software (CPU) implementation: its timings are not GPU timings. */
+  software: boolean;
+  /** How the adapter was identified, where not from the runtime itself. */
+  how?: string;
 }
 
 export interface BackendMemory {

@@ -103,9 +103,24 @@ export function timeText(s: SampleSummary): string {
   return summaryText(s, seconds, (x) => sig(x, 2));
 }
 
+/** What a measured cell adds about where it ran: another backend than requested, or a software adapter. */
 export function fallbackSuffix(r: ResultRecord): string {
   const f = fallbackOf(r);
-  return f === undefined ? '' : ` (ran on ${f})`;
+  return (f === undefined ? '' : ` (ran on ${f})`) + softwareSuffix(r);
+}
+
+/** The mark of a figure measured on a software (CPU) WebGPU adapter: not a GPU result. */
+export const SOFTWARE_MARK = ' (software adapter: not a GPU result)';
+
+/** {@link SOFTWARE_MARK} where the record's session ran on a software adapter, else nothing. */
+export function softwareSuffix(r: ResultRecord): string {
+  return r.backend.session?.adapter?.software ? SOFTWARE_MARK : '';
+}
+
+/** The adapter a GPU session ran on, for the cases table: its name, and a mark where it is software. */
+export function adapterText(r: ResultRecord): string {
+  const a = r.backend.session?.adapter;
+  return a ? `, adapter ${a.name}${softwareSuffix(r)}` : '';
 }
 
 /**
@@ -152,7 +167,7 @@ export function throughputCell(r: ResultRecord | undefined, reasons: TableReason
         s,
         (x) => `${sig(x)} img/s`,
         (x) => sig(x, 2),
-      )
+      ) + softwareSuffix(r)
     : missingText(r, reasons, 'train');
 }
 

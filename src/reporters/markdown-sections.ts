@@ -29,6 +29,7 @@ import {
   measuredTime,
   timeCell,
   throughputCell,
+  adapterText,
   studyHeaders,
   studyCells,
   unplacedText,
@@ -205,7 +206,7 @@ export function statusSection(records: readonly ResultRecord[], ctx: Ctx): strin
   const rows = sorted.map((r) => [
     r.key,
     r.experiment.artefact ?? '—',
-    r.backend.session ? `\`${r.backend.session.backend}\` (${r.backend.session.device})` : '—',
+    r.backend.session ? `\`${r.backend.session.backend}\` (${r.backend.session.device}${adapterText(r)})` : '—',
     r.status,
     r.status === 'passed' ? '' : reasons.cell(r),
     parityText(r),

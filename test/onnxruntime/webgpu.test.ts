@@ -118,6 +118,17 @@ describe.skipIf(!probe.available)(`onnxruntime/webgpu (${probe.available ? probe
       expect(Array.from(gpu.classes)).toEqual(Array.from(cpu.classes));
     }
   }, 120_000);
+
+  it('names the adapter it ran on, as Dawn reports it, and whether it is software', async () => {
+    const adapter = await dawnAdapter();
+    const s = await createOrtBackend('webgpu').load(model, weights, { ...opts, training: false });
+    try {
+      expect(adapter).toBeDefined();
+      expect(s.info.adapter).toMatchObject({ name: adapter!.described, software: adapter!.software });
+    } finally {
+      await s.dispose();
+    }
+  }, 60_000);
 });
 
 /** Largest difference of each parameter, relative to its scale with an absolute floor (see above). */

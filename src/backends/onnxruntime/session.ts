@@ -35,6 +35,7 @@ import { EXECUTION_PROVIDER, explainEpFailure, ortVersions, sessionOptions } fro
 import type { OrtDevice, OrtModule } from './runtime.ts';
 import { DeviceReader, DeviceUploader } from './device-io.ts';
 import { releaseWeightState } from './state.ts';
+import { dawnAdapter } from '../software-gpu.ts';
 import type { OpProfile } from '../../vocab/op-profile.ts';
 import type { CreateOrtTrainer, OrtTrainer, OrtWeightState } from './state.ts';
 
@@ -177,6 +178,16 @@ export class OrtSession implements ModelSession {
       versions: ortVersions(ort),
       notes,
     };
+    if (device === 'webgpu') {
+      const a = await dawnAdapter();
+      if (a) {
+        info.adapter = {
+          name: a.described,
+          software: a.software,
+          how: "the adapter Dawn picks here; ONNX Runtime's WebGPU EP brings its own Dawn, which picks from the same drivers",
+        };
+      }
+    }
     const s = new OrtSession(ort, model, session, state, opts, options, info);
     try {
       if (opts.training !== false) await s.createTrainer(device, options);

@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { isSoftwareAdapter, softwareAdapterReason, softwareGpuAllowed } from '../software-gpu.ts';
+import type { AdapterUsed } from '../types.ts';
 import {
   installWasmThreadShim,
   requestedWasmThreads,
@@ -43,6 +44,8 @@ export interface RuntimeInfo {
   notes: string[];
   /** Kernels registered by expbench on top of the backend's own (wasm training kernels). */
   extraKernels: string[];
+  /** The WebGPU adapter the backend runs on. */
+  adapter?: AdapterUsed;
 }
 
 export type RuntimeResult = { ok: true; info: RuntimeInfo } | { ok: false; reason: string };
@@ -305,10 +308,11 @@ async function initWebgpu(): Promise<RuntimeResult> {
     const hint = vulkanLoaderHint();
     return { ok: false, reason: `no WebGPU adapter: Dawn's requestAdapter() returned null${hint ? ` (${hint})` : ''}` };
   }
-  if (
-    isSoftwareAdapter(adapter.info, (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter === true) &&
-    !softwareGpuAllowed()
-  ) {
+  const software = isSoftwareAdapter(
+    adapter.info,
+    (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter === true,
+  );
+  if (software && !softwareGpuAllowed()) {
     return { ok: false, reason: softwareAdapterReason(describeAdapter(adapter)) };
   }
   // Imported only now: the package registers its backend at import time only if navigator.gpu exists.
@@ -335,6 +339,7 @@ async function initWebgpu(): Promise<RuntimeResult> {
       versions,
       notes: [],
       extraKernels: [],
+      adapter: { name: describeAdapter(adapter), software },
     },
   };
 }

@@ -89,6 +89,7 @@ export class TfjsSession implements ModelSession {
       ...(runtime.threads !== undefined ? { threads: runtime.threads } : {}),
       versions: runtime.versions,
       notes,
+      ...(runtime.adapter ? { adapter: runtime.adapter } : {}),
     };
   }
 
