@@ -224,16 +224,29 @@ function sizeMismatch(ctx: TensorContext, what: string, dims: number[], got: num
   });
 }
 
+/**
+ * The shortest decimal that is the same float32 (attributes are stored as float32, so an epsilon of
+ * 1e-5 arrives as 9.99999974e-6): the value the exporter was given, and the same number for every backend.
+ */
+function shortestFloat32(v: number): number {
+  const f = Math.fround(v);
+  for (let digits = 1; digits <= 9; digits++) {
+    const d = Number(f.toPrecision(digits));
+    if (Math.fround(d) === f) return d;
+  }
+  return f;
+}
+
 function decodeAttr(a: OnnxTypes.IAttributeProto, ctx: TensorContext, what: string): OnnxAttr {
   switch (a.type) {
     case AT.INT:
       return { type: 'int', value: toNumber(a.i) };
     case AT.FLOAT:
-      return { type: 'float', value: a.f ?? 0 };
+      return { type: 'float', value: shortestFloat32(a.f ?? 0) };
     case AT.INTS:
       return { type: 'ints', value: (a.ints ?? []).map(toNumber) };
     case AT.FLOATS:
-      return { type: 'floats', value: [...(a.floats ?? [])] };
+      return { type: 'floats', value: (a.floats ?? []).map(shortestFloat32) };
     case AT.STRING:
       return { type: 'string', value: new TextDecoder().decode(a.s ?? new Uint8Array()) };
     case AT.TENSOR:

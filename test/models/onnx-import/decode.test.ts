@@ -5,7 +5,7 @@ import onnxProto from 'onnx-proto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OnnxGraph } from '../../../src/backends/onnxruntime/graph.ts';
 import { decodeOnnx, readOnnxFile } from '../../../src/models/onnx-import/decode.ts';
-import { OnnxImportError } from '../../../src/models/onnx-import/errors.ts';
+import { importError } from './helpers.ts';
 
 const { onnx } = onnxProto;
 const dir = mkdtempSync(join(tmpdir(), 'expbench-onnx-decode-'));
@@ -22,16 +22,6 @@ function smallModel(): Uint8Array {
   g.node('Clip', ['y'], ['z'], { min: { float: 0 }, max: { float: 6.5 } });
   g.output('z', 'float32', ['N', 3]);
   return g.toModelBytes();
-}
-
-function importError(f: () => unknown): OnnxImportError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(OnnxImportError);
-    return e as OnnxImportError;
-  }
-  throw new Error('expected an OnnxImportError');
 }
 
 describe('decodeOnnx', () => {
