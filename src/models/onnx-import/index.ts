@@ -11,6 +11,7 @@ export type { ImportedModel, ImportOptions } from './convert.ts';
 export { decodeOnnx, readOnnxFile } from './decode.ts';
 export type { OnnxModelData } from './decode.ts';
 export { OnnxImportError } from './errors.ts';
+export { declaredOnnxGeometry, ONNX_ARCH, onnxModelFor } from './model.ts';
 export type { OnnxImportReason, OnnxNodeRef } from './errors.ts';
 
 /** Reads `file` and maps it onto the IR. @throws OnnxImportError */
