@@ -41,6 +41,7 @@ export const SUPPORTED_OPS = [
   'Flatten',
   'Reshape',
   'Squeeze',
+  'Pad',
   'Gemm',
   'MatMul',
   'Dropout',
@@ -439,6 +440,22 @@ export function importOnnxModel(data: OnnxModelData, opts: ImportOptions = {}): 
         }
         break;
       }
+      case 'Pad': {
+        // Zero channels before and after (the option-A shortcut of the CIFAR ResNets).
+        const x = act(0);
+        const pads = n.inputs[1] ? intsConst(1, 'pads') : (ints('pads') ?? []);
+        const mode = str('mode', 'constant');
+        const value = n.inputs[2] ? floatConst(2, 'constant_value').data[0] : 0;
+        const r = x.rank + 1;
+        const onlyChannels = pads.length === 2 * r && pads.every((p, i) => i % r === 1 || p === 0);
+        if (mode !== 'constant' || value !== 0 || n.inputs[3] || !onlyChannels || pads.some((p) => p < 0))
+          bad(
+            `Pad with mode ${mode}, value ${value} and pads [${pads.join(', ')}] is not supported`,
+            'expbench maps zero padding of the channel axis only (pads [0, before, 0, 0, 0, after, 0, 0])',
+          );
+        emit({ kind: 'padchannels', before: pads[1]!, after: pads[1 + r]! }, [x]);
+        break;
+      }
       case 'Flatten': {
         const x = act(0);
         const axis = int('axis', 1);
@@ -815,6 +832,7 @@ const KIND_PREFIX: Partial<Record<LayerSpec['kind'], string>> = {
   dense: 'fc',
   dropout: 'drop',
   relu6: 'relu6_',
+  padchannels: 'pad',
   globalavgpool: 'gap',
 };
 

@@ -9,9 +9,12 @@ import { uniformStream, initWeights } from '../../../src/models/init.ts';
 import type { ModelGraph, NodeDef, Weights } from '../../../src/models/ir.ts';
 import { decodeOnnx, importOnnxFile, importOnnxModel } from '../../../src/models/onnx-import/index.ts';
 import type { ImportedModel } from '../../../src/models/onnx-import/index.ts';
+import { buildModelGraph } from '../../../src/models/index.ts';
 import { referenceForward } from '../../../src/models/reference.ts';
 import { convPads, resolveGraph, resolveLayers } from '../../../src/models/resolve.ts';
 
+const resnet20 = { arch: 'resnet20', width: 0.25, batchNorm: false, classifier: [], dropout: 0 };
+const cifar = { channels: 3, height: 32, width: 32 };
 const FIXTURES = join(import.meta.dirname, '../../fixtures/onnx');
 
 /** Inputs in a fixed pseudo-random pattern. */
@@ -110,6 +113,7 @@ describe('ONNX round trip: export → import', () => {
         3,
       ),
     ],
+    ['resnet20 (option-A shortcuts: 1×1 strided AveragePool and channel Pad)', buildModelGraph(resnet20, cifar, 10)],
   ];
   for (const [what, model] of cases) {
     it(`${what}: the same graph and weights, and the same logits`, async () => {
