@@ -16,6 +16,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadOrt } from '../src/backends/onnxruntime/runtime.ts';
+import { argmaxRows } from '../src/backends/onnxruntime/session.ts';
 import { getBackend } from '../src/backends/registry.ts';
 import type { BackendId } from '../src/vocab/backends.ts';
 import { epochOrder, loadDataset } from '../src/data/index.ts';
@@ -56,14 +57,12 @@ try {
     .map((file) => ({ file }));
 }
 
-function argmax(y: ArrayLike<number>, classes: number): number[] {
-  const out: number[] = [];
-  for (let r = 0; r * classes < y.length; r++) {
-    let best = 0;
-    for (let c = 1; c < classes; c++) if (y[r * classes + c]! > y[r * classes + best]!) best = c;
-    out.push(best);
-  }
-  return out;
+/** Class id of each row of `logits` (`[rows, classes]`), by the onnxruntime session's own argmax. */
+function classIds(logits: ArrayLike<number>, classes: number): number[] {
+  const rows = logits.length / classes;
+  const out = new Int32Array(rows);
+  argmaxRows(logits, rows, classes, out);
+  return Array.from(out);
 }
 
 const ort = await loadOrt();
@@ -90,7 +89,7 @@ for (const e of entries) {
   const out = await file.run({ [imp.declared.inputName]: new ort.Tensor('float32', x, [N, C, H, W]) });
   const ref = out[file.outputNames[0]!]!.data as Float32Array;
   await file.release();
-  const refIds = argmax(ref, model.numClasses);
+  const refIds = classIds(ref, model.numClasses);
   const data = await loadDataset(
     {
       kind: 'synthetic',
@@ -122,7 +121,7 @@ for (const e of entries) {
     let row = `${e.file} | ${e.exporter ?? ''} | ${e.opset ?? ''} | ${id} | ${model.nodes.length} | ${model.paramCount}`;
     try {
       const y = await session.logits(x, N);
-      const ids = argmax(y, model.numClasses);
+      const ids = classIds(y, model.numClasses);
       const same = ids.every((c, i) => c === refIds[i]);
       let maxAbs = 0;
       for (let i = 0; i < y.length; i++) maxAbs = Math.max(maxAbs, Math.abs(y[i]! - ref[i]!));
