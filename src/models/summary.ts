@@ -4,18 +4,9 @@
  * example's forward pass, the figure papers quote; element-wise nodes (batch norm, activations, adds,
  * pools) are left out.
  */
+import { nodeMultiplyAdds } from './cost.ts';
 import { GRAPH_INPUT } from './ir.ts';
 import type { GraphNode, ModelGraph } from './ir.ts';
-
-/** Multiply-adds of one node for one example: conv `O·H'·W'·(I/g)·kh·kw`, dense `in·out`, else 0. */
-export function nodeMultiplyAdds(node: GraphNode): number {
-  const w = node.params.find((p) => p.name === `${node.name}.weight`);
-  if (!w) return 0;
-  const size = w.shape.reduce((a, b) => a * b, 1);
-  if (node.spec.kind === 'conv') return size * node.outShape.slice(1).reduce((a, b) => a * b, 1);
-  if (node.spec.kind === 'dense') return size;
-  return 0;
-}
 
 export interface SummaryRow {
   node: string;

@@ -8,7 +8,7 @@ import { uniformStream } from '../../src/models/init.ts';
 import type { GraphNode } from '../../src/models/ir.ts';
 import { importOnnxFile } from '../../src/models/onnx-import/index.ts';
 import { resolveGraph } from '../../src/models/resolve.ts';
-import { nodeMultiplyAdds } from '../../src/models/summary.ts';
+import { nodeMultiplyAdds } from '../../src/models/cost.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'expbench-model-cmd-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
