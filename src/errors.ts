@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'CONFIG'
   | 'UNKNOWN_BACKEND'
   | 'MODEL_SHAPE'
+  | 'MODEL_IMPORT'
   | 'DATA'
   | 'DATA_MISSING'
   | 'DOWNLOAD'

@@ -246,6 +246,14 @@ export async function main(argv: string[]): Promise<number> {
       const { runDataCommand } = await import('./data-command.ts');
       result = runDataCommand({ dataset, dir: flags.dir, url: flags.url });
     });
+  cli
+    .command('model <experiment>', "Print the experiment's network (nodes, shapes, parameters, multiply-adds)")
+    .option('--profile <name>', 'Profile to apply (default: EXPBENCH_PROFILE)')
+    .option('--onnx <file>', 'Also write the model with its starting weights as an ONNX file (opens in Netron)')
+    .action(async (file: string, flags: { profile?: string; onnx?: string }) => {
+      const { runModelCommand } = await import('./model-command.ts');
+      result = runModelCommand({ file, profile: flags.profile, onnx: flags.onnx });
+    });
   cli.help();
   cli.version('0.1.0');
   try {

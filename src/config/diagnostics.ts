@@ -11,9 +11,10 @@ import { ExpbenchError } from '../errors.ts';
  * The class of a problem. `YAML_SYNTAX`: the text is not readable YAML (or not UTF-8); `SCHEMA`: the
  * YAML is fine but a key or value is not an experiment's; `UNKNOWN_BACKEND`: a backend id the
  * registry does not know; `MODEL_SHAPE`: the network cannot be built for the dataset's images;
+ * `MODEL_IMPORT`: the ONNX file of `model.onnx` cannot be read or mapped onto the IR;
  * `CONFIG`: the file cannot be read, or the selected profile is not in it.
  */
-export type DiagnosticCode = 'YAML_SYNTAX' | 'SCHEMA' | 'UNKNOWN_BACKEND' | 'MODEL_SHAPE' | 'CONFIG';
+export type DiagnosticCode = 'YAML_SYNTAX' | 'SCHEMA' | 'UNKNOWN_BACKEND' | 'MODEL_SHAPE' | 'MODEL_IMPORT' | 'CONFIG';
 
 /** One problem at one place. */
 export interface Diagnostic {

@@ -11,6 +11,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Document } from 'yaml';
 import { ExpbenchError } from '../errors.ts';
 import { buildModelGraph } from '../models/index.ts';
+import { ONNX_ARCH, OnnxImportError } from '../models/onnx-import/index.ts';
 import type { LayerSpec } from '../models/ir.ts';
 import { ConfigError, MAX_DIAGNOSTICS, SourceText } from './diagnostics.ts';
 import type { Diagnostic, DiagnosticCode } from './diagnostics.ts';
@@ -22,6 +23,7 @@ import type { FilledExperimentFile, JsonSchema } from './schema.ts';
 import type { Case, DatasetConfig, Expectations, Experiment, ModelConfig, PhaseName } from './types.ts';
 import { checkBytes, checkDuration } from './units.ts';
 import { binaryFile, binaryKind, decodeUtf8, MAX_FILE_BYTES, parseYamlSource } from './yaml-source.ts';
+import { datasetForOnnx, keysBesideOnnx } from './onnx-model.ts';
 import { didYouMean, schemaDiagnostics, schemaErrors } from './validate.ts';
 
 /** Environment variable that selects a profile when the caller does not. */
@@ -378,8 +380,9 @@ function normalise(v: Variant, ctx: Ctx): { exp?: Experiment; problems: Diagnost
   const x = withDefaults(v.value, experimentSchema) as FileValue;
   const units = unitReader(ctx, v, problems);
   const { version: _version, profiles: _profiles, profile: profileOps, sweep, reference, ...rest } = x;
-  const dataset = normaliseDataset(x.dataset, dirname(ctx.file));
+  let dataset = normaliseDataset(x.dataset, dirname(ctx.file));
   const model = normaliseModel(x.model, ctx, v, problems);
+  if (model.onnx !== undefined) dataset = normaliseOnnxModel(model, dataset, ctx, v, problems);
   const training = { ...x.training, optimizer: { ...x.training.optimizer } };
   checkBatch(training.batchSize, dataset.train, ctx, v, problems);
   checkCompare(x.compare, x.backends, ctx, v, problems);
@@ -463,8 +466,9 @@ function normaliseDataset(ds: FileValue['dataset'], baseDir: string): DatasetCon
 
 /** The model with custom layers in the IR's form; `layers` without `arch: custom` is a problem. */
 function normaliseModel(m: FileValue['model'], ctx: Ctx, v: Variant, problems: Diagnostic[]): ModelConfig {
-  const { layers, ...rest } = m;
-  const model: ModelConfig = { ...rest, classifier: [...m.classifier] };
+  const { layers, arch, ...rest } = m;
+  // The schema requires arch unless onnx names a model file.
+  const model: ModelConfig = { ...rest, arch: arch ?? ONNX_ARCH, classifier: [...m.classifier] };
   if (layers === undefined) return model;
   if (model.arch !== 'custom') {
     problems.push(
@@ -478,6 +482,54 @@ function normaliseModel(m: FileValue['model'], ctx: Ctx, v: Variant, problems: D
   }
   model.layers = layers.map(layerFromYaml);
   return model;
+}
+
+/**
+ * `model.onnx`: the path resolved from the experiment's folder, `arch` set to `onnx`, a located problem
+ * for every architecture key written beside it, and a synthetic dataset given the file's geometry
+ * where the experiment sets none. Returns the dataset.
+ */
+function normaliseOnnxModel(
+  model: ModelConfig,
+  dataset: DatasetConfig,
+  ctx: Ctx,
+  v: Variant,
+  problems: Diagnostic[],
+): DatasetConfig {
+  const file = resolve(dirname(ctx.file), model.onnx!);
+  model.onnx = file;
+  model.arch = ONNX_ARCH;
+  const written = (key: string): Record<string, unknown> => {
+    const o = (v.value as Record<string, unknown>)[key];
+    return typeof o === 'object' && o !== null && !Array.isArray(o) ? (o as Record<string, unknown>) : {};
+  };
+  for (const key of keysBesideOnnx(written('model'))) {
+    problems.push(
+      problem(ctx, v, [['model', key]], 'key', {
+        code: 'SCHEMA',
+        reason: 'onnx',
+        message: `model.${key} does not apply to an ONNX model: the network and its weights come from model.onnx`,
+        hint: `remove \`${key}\`, or remove \`onnx\` to use an architecture`,
+      }),
+    );
+  }
+  try {
+    return datasetForOnnx(dataset, written('dataset'), file);
+  } catch (err) {
+    if (!(err instanceof OnnxImportError)) throw err;
+    problems.push(onnxProblem(ctx, v, err));
+    return dataset;
+  }
+}
+
+/** An ONNX model that cannot be imported, shown at the experiment's `model.onnx`. */
+function onnxProblem(ctx: Ctx, v: Variant, err: OnnxImportError): Diagnostic {
+  return problem(ctx, v, [['model', 'onnx']], 'value', {
+    code: 'MODEL_IMPORT',
+    reason: err.reason,
+    message: `model.onnx ${err.file}: ${err.detail}`,
+    hint: err.hint ?? 'check the ONNX file',
+  });
 }
 
 /** Only full batches run, so a batch larger than the training set would train nothing. */
@@ -574,6 +626,10 @@ function checkBuildable(exp: Experiment, ctx: Ctx, v: Variant, problems: Diagnos
       }
     }
   } catch (err) {
+    if (err instanceof OnnxImportError) {
+      problems.push(onnxProblem(ctx, v, err));
+      return;
+    }
     if (!(err instanceof ExpbenchError) || err.code !== 'MODEL_SHAPE') throw err;
     const hint = err.hint ?? 'choose a shallower architecture, fewer pooling layers or larger images';
     const message = err.message.replace(/\.?\s*Hint: [\s\S]*$/, '');
@@ -611,7 +667,7 @@ function trainingMemory(params: number, budget: number | undefined): { message: 
 }
 
 /** Image geometry and class count a dataset config implies, when known before reading any data. */
-function inputGeometry(
+export function inputGeometry(
   d: DatasetConfig,
 ): { input: { channels: number; height: number; width: number }; classes: number } | undefined {
   switch (d.kind) {

@@ -29,10 +29,12 @@ export const ARCH_NAMES = [
 export const Model = obj(
   'The network: a VGG family member, a ResNet or MobileNetV2 (graph-shaped, with their own classifier), or a custom stack of layers.',
   {
-    arch: Type.Unsafe<string>({
-      enum: [...ARCH_NAMES],
-      description: `Architecture: ${ARCH_NAMES.join(', ')} (custom needs \`layers\`).`,
-    }),
+    arch: opt(
+      Type.Unsafe<string>({
+        enum: [...ARCH_NAMES],
+        description: `Architecture: ${ARCH_NAMES.join(', ')} (custom needs \`layers\`).`,
+      }),
+    ),
     width: dflt(num(0.01, 64, 'Channel multiplier for the convolution widths (1 = the published widths).'), 1),
     batchNorm: dflt(
       Type.Boolean({
@@ -57,13 +59,31 @@ export const Model = obj(
         maxItems: 1000,
       }),
     ),
+    onnx: opt(
+      Type.String({
+        minLength: 1,
+        maxLength: 4096,
+        description:
+          'An ONNX model file (opset 13+, e.g. from torch.onnx.export) to run instead of `arch`, relative to the experiment file: graph, weights, input shape and classes come from it.',
+      }),
+    ),
   },
   {
-    if: { properties: { arch: { const: 'custom' } }, required: ['arch'] },
+    // Without `onnx`, an architecture (and for custom, its layers).
+    if: { not: { required: ['onnx'] } },
     // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keyword; this object is a schema, never awaited
-    then: { required: ['layers'] },
+    then: {
+      required: ['arch'],
+      if: { properties: { arch: { const: 'custom' } }, required: ['arch'] },
+      // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keyword; this object is a schema, never awaited
+      then: { required: ['layers'] },
+    },
   },
 );
 
-/** The network, defaults filled; `layers` (for `arch: custom`) in the model IR's form. */
-export type ModelConfig = Omit<Filled<typeof Model>, 'layers'> & { layers?: LayerSpec[] };
+/**
+ * The network, defaults filled; `layers` (for `arch: custom`) in the model IR's form. With `onnx`
+ * (made absolute by the loader), `arch` is `onnx` and the graph, weights, input shape and classes come
+ * from the file (`src/models/onnx-import`).
+ */
+export type ModelConfig = Omit<Filled<typeof Model>, 'layers' | 'arch'> & { arch: string; layers?: LayerSpec[] };

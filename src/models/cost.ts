@@ -3,24 +3,22 @@
  * figure papers quote; element-wise layers are left out), and the floating-point operations of a
  * training or inference step derived from it.
  */
-import type { ModelGraph } from './ir.ts';
+import type { GraphNode, ModelGraph } from './ir.ts';
+
+/** Multiply-adds of one node for one example: conv `O·H′·W′·(I/groups)·kh·kw`, dense `in·out`, else 0. */
+export function nodeMultiplyAdds(node: GraphNode): number {
+  const w = node.params.find((p) => p.name.endsWith('.weight'));
+  if (!w) return 0;
+  const size = w.shape.reduce((a, b) => a * b, 1);
+  // Conv weights are [O, I/groups, kh, kw]: every output value is (I/groups)·kh·kw multiply-adds.
+  if (node.spec.kind === 'conv') return size * node.outShape.slice(1).reduce((a, b) => a * b, 1);
+  if (node.spec.kind === 'dense') return size;
+  return 0;
+}
 
 /** Multiply-adds of one example's forward pass through the conv (grouped ones included) and dense nodes. */
 export function multiplyAdds(model: ModelGraph): number {
-  let total = 0;
-  for (const l of model.nodes) {
-    const w = l.params.find((p) => p.name.endsWith('.weight'));
-    if (!w) continue;
-    const outPositions = l.outShape.slice(1).reduce((a, b) => a * b, 1);
-    if (l.spec.kind === 'conv') {
-      // [O, I/groups, kh, kw]: every output value is (I/groups)·kh·kw multiply-adds.
-      const [O, I, kh, kw] = w.shape as [number, number, number, number];
-      total += O * outPositions * I * kh * kw;
-    } else if (l.spec.kind === 'dense') {
-      total += w.shape.reduce((a, b) => a * b, 1);
-    }
-  }
-  return total;
+  return model.nodes.reduce((a, n) => a + nodeMultiplyAdds(n), 0);
 }
 
 /**

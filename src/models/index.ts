@@ -5,8 +5,10 @@
 import { closest } from 'fastest-levenshtein';
 import { ModelError } from '../errors.ts';
 import type { ModelConfig } from './config.ts';
-import type { LayerSpec, ModelGraph, ParamSpec } from './ir.ts';
+import { initWeights } from './init.ts';
+import type { LayerSpec, ModelGraph, ParamSpec, Weights } from './ir.ts';
 import { mobilenetV2Graph } from './mobilenet.ts';
+import { onnxModelFor } from './onnx-import/model.ts';
 import { resolveGraph, resolveLayers } from './resolve.ts';
 import { isResNetArch, RESNET_ARCHS, resnetGraph } from './resnet.ts';
 import { isVggArch, VGG_CONFIGS, vggFeatures } from './vgg.ts';
@@ -108,6 +110,7 @@ function checkedWidth(cfg: ModelConfig): number {
  */
 export function buildModelGraph(cfg: ModelConfig, input: InputGeometry, numClasses: number): ModelGraph {
   const shape = [input.channels, input.height, input.width];
+  if (cfg.onnx) return onnxModelFor(cfg, shape, numClasses).model;
   if (isGraphArch(cfg.arch)) {
     const width = checkedWidth(cfg);
     const nodes = isResNetArch(cfg.arch)
@@ -116,6 +119,24 @@ export function buildModelGraph(cfg: ModelConfig, input: InputGeometry, numClass
     return resolveGraph(cfg.arch, nodes, shape, numClasses);
   }
   return resolveLayers(cfg.arch, modelLayers(cfg, numClasses), shape, numClasses);
+}
+
+/**
+ * The model and its starting weights: the file's weights for an ONNX model, seeded ones from `seed`
+ * ({@link initWeights}) for every architecture.
+ */
+export function buildModel(
+  cfg: ModelConfig,
+  input: InputGeometry,
+  numClasses: number,
+  seed: number,
+): { model: ModelGraph; weights: Weights } {
+  if (cfg.onnx) {
+    const { model, weights } = onnxModelFor(cfg, [input.channels, input.height, input.width], numClasses);
+    return { model, weights };
+  }
+  const model = buildModelGraph(cfg, input, numClasses);
+  return { model, weights: initWeights(model, seed) };
 }
 
 /** Number of elements of a parameter. */

@@ -11,8 +11,7 @@ import { loadDataset } from '../data/index.ts';
 import type { Dataset } from '../data/types.ts';
 import { ExpbenchError, NumericError } from '../errors.ts';
 import { multiplyAdds } from '../models/cost.ts';
-import { buildModelGraph } from '../models/index.ts';
-import { initWeights } from '../models/init.ts';
+import { buildModel } from '../models/index.ts';
 import type { ModelGraph, Weights } from '../models/ir.ts';
 import { compareLogits } from '../models/parity.ts';
 import { referenceForward } from '../models/reference.ts';
@@ -221,14 +220,15 @@ function prepareModel(
   record: ResultRecord,
   seed: number,
 ): { model: ModelGraph; weights: Weights; loadOpts: LoadOptions } {
-  const model = buildModelGraph(
+  // Seeded weights, or an ONNX model's own.
+  const { model, weights } = buildModel(
     exp.model,
     { channels: data.channels, height: data.height, width: data.width },
     data.numClasses,
+    seed,
   );
   record.experiment.paramCount = model.paramCount;
   record.experiment.multiplyAddsPerExample = multiplyAdds(model);
-  const weights = initWeights(model, seed);
   const loadOpts: LoadOptions = {
     optimizer: exp.training.optimizer,
     labelSmoothing: exp.training.labelSmoothing,
