@@ -1,8 +1,7 @@
 /**
  * What augmentation costs a training step on the CPU: filling a batch (normalise to NCHW floats)
  * without and with the random crop + flip (`src/data/augment.ts`, done on the host by `fillBatch`),
- * beside one onnxruntime/cpu training step of the time-to-accuracy recipe's network (VGG11 with batch
- * norm, SGD Nesterov) on the same batch size. Samples interleave the three, so load drifts hit them
+ * beside one onnxruntime/cpu training step (VGG11 with batch norm, SGD Nesterov) on the same batch size. Samples interleave the three, so load drifts hit them
  * alike; prints medians, min–max, and augmentation's extra time as a share of a step.
  *
  *   npx tsx bench/augment.ts [--rounds 7] [--batch 128] [--width 0.25] [--steps 4]
