@@ -62,7 +62,9 @@ export function conditionsOf(r: ResultRecord, withArch = true): string {
  * `withArch: false` for tables whose rows are architectures.
  */
 export function describeConditions(records: readonly ResultRecord[], withArch = true): string {
-  const lines = [...new Set(records.map((r) => conditionsOf(r, withArch)))].sort();
+  // A case that was skipped loaded no data: its line would only say so. The cases that ran say what ran.
+  const ran = records.filter((r) => r.status !== 'skipped');
+  const lines = [...new Set((ran.length > 0 ? ran : records).map((r) => conditionsOf(r, withArch)))].sort();
   if (lines.length === 0) return '';
   return lines.length === 1
     ? `**Conditions:** ${lines[0]}.`

@@ -535,4 +535,18 @@ describe('MarkdownReporter', () => {
     expect(t2.header.filter((h) => RATIO.test(h))).toEqual(['tfjs/webgpu : tfjs/wasm']);
     expect(cellAt(t2, 'training', 'tfjs/webgpu : tfjs/wasm')).toBe('0.250×');
   });
+
+  it('states the conditions of the cases that ran: a skipped case, which loaded no data, adds no line', () => {
+    const ran = makeRecord({ artefact: 'table2', backend: 'tfjs/wasm', train: [1] });
+    const skipped = makeRecord({
+      artefact: 'table2',
+      backend: 'tfjs/webgpu',
+      status: 'skipped',
+      skipReason: NO_WEBGPU,
+    });
+    delete skipped.experiment.dataset;
+    const doc = render([ran, skipped]);
+    expect(doc).toContain('**Conditions:** `vgg-small`, width 1, no batch norm · cifar10 data');
+    expect(doc).not.toContain('Conditions differ');
+  });
 });
