@@ -18,6 +18,7 @@ import type { Diagnostic, DiagnosticCode } from './diagnostics.ts';
 import { locateFirst } from './locate.ts';
 import { completeRecipe } from './recipe-load.ts';
 import type { ValuePath } from './locate.ts';
+import { metricBoundsFromYaml, metricsFromYaml, metricsProblems } from './metrics-config.ts';
 import { experimentSchema, LIMITS } from './schema.ts';
 import type { FilledExperimentFile, JsonSchema } from './schema.ts';
 import type { Case, DatasetConfig, Expectations, Experiment, ModelConfig, PhaseName } from './types.ts';
@@ -379,7 +380,15 @@ function normalise(v: Variant, ctx: Ctx): { exp?: Experiment; problems: Diagnost
   // The variant passed the schema, so with its defaults filled it has the schema's shape.
   const x = withDefaults(v.value, experimentSchema) as FileValue;
   const units = unitReader(ctx, v, problems);
-  const { version: _version, profiles: _profiles, profile: profileOps, sweep, reference, ...rest } = x;
+  const {
+    version: _version,
+    profiles: _profiles,
+    profile: profileOps,
+    sweep,
+    reference,
+    metrics: rawMetrics,
+    ...rest
+  } = x;
   let dataset = normaliseDataset(x.dataset, dirname(ctx.file));
   const model = normaliseModel(x.model, ctx, v, problems);
   if (model.onnx !== undefined) dataset = normaliseOnnxModel(model, dataset, ctx, v, problems);
@@ -398,8 +407,14 @@ function normalise(v: Variant, ctx: Ctx): { exp?: Experiment; problems: Diagnost
     backends: [...x.backends],
     parity: { ...x.parity },
     expect: normaliseExpect(x.expect, units),
+    metrics: metricsFromYaml(rawMetrics),
     timeout: units.seconds(x.timeout, ['timeout']),
   };
+  const classes = inputGeometry(dataset)?.classes;
+  const bounds = metricBoundsFromYaml(x.expect as Record<string, unknown>, exp.metrics, classes);
+  for (const m of [...metricsProblems(exp.metrics, classes), ...bounds.problems])
+    problems.push(problem(ctx, v, m.paths, m.target, { code: 'SCHEMA', ...m }));
+  if (bounds.bounds.length > 0) exp.expect.metrics = bounds.bounds;
   if (reference !== undefined) exp.reference = structuredClone(reference);
   if (sweep?.arch !== undefined) exp.sweep = { arch: [...sweep.arch] };
   if (profileOps) exp.profileOps = true;
@@ -589,8 +604,10 @@ function checkCompare(
 
 /** Budgets with their units converted: time in seconds, memory in bytes. */
 function normaliseExpect(e: FileValue['expect'], units: ReturnType<typeof unitReader>): Expectations {
-  const { time, memory, timeToAccuracy, ...rest } = e;
-  const expect: Expectations = { ...rest, regression: { ...e.regression } };
+  // Keys other than the budgets are metric bounds, read by metricBoundsFromYaml.
+  const { time, memory, timeToAccuracy, accuracy } = e;
+  const expect: Expectations = { regression: { ...e.regression } };
+  if (accuracy !== undefined) expect.accuracy = accuracy;
   if (timeToAccuracy) {
     const { within, target } = timeToAccuracy;
     expect.timeToAccuracy = { target };

@@ -23,6 +23,7 @@ import { constant, dflt, type Filled, int, LIMITS, num, obj, opt, type TUnit, ty
 import { BACKEND_IDS, type BackendId, TEST_BACKEND_IDS } from '../vocab/backends.ts';
 import type { PhaseName } from '../vocab/phases.ts';
 import { Optimizer, recipeProperties, timeToAccuracySchema, trainingRecipeProperties } from './recipe-schema.ts';
+import { type MetricBoundValue, metricBoundSchema, type MetricsValue, metricsSchema } from './metrics-schema.ts';
 import { BYTES_PATTERN, DURATION_PATTERN } from './units.ts';
 
 /** A JSON Schema node, loosely typed: the structure is checked by ajv's meta-schema in the tests. */
@@ -71,6 +72,7 @@ const definitions: Record<string, JsonSchema> = {
     examples: ['512MiB', '2.5GB', '4GiB'],
   },
   backendId,
+  metricBound: metricBoundSchema,
   layer: {
     title: 'Layer',
     description:
@@ -334,8 +336,13 @@ const body = {
   repeats: dflt(int(1, LIMITS.repeats, 'Timed runs of each case (the study: 10); medians and spread are reported.'), 1),
   warmup: dflt(int(0, LIMITS.warmup, 'Untimed warm-up runs of each phase, reported separately.'), 0),
   parity: dflt(Parity, {}),
-  expect: dflt(Expect, {}),
+  // Its other keys are metric names, each a bound; the loader checks the names against the registry.
+  expect: dflt(
+    { ...Expect, additionalProperties: Type.Unsafe<MetricBoundValue>({ $ref: '#/definitions/metricBound' }) },
+    {},
+  ),
   ...recipeProperties,
+  metrics: opt(Type.Unsafe<MetricsValue>(metricsSchema)),
   timeout: dflt(duration('Wall-clock limit of one case process; it is killed after this.'), '30m'),
   profile: dflt(
     Type.Boolean({

@@ -6,6 +6,7 @@
 import type { DatasetConfig } from '../data/config.ts';
 import type { ModelConfig } from '../models/config.ts';
 import type { PhaseName } from '../vocab/phases.ts';
+import type { MetricBound, MetricsConfig } from './metrics-config.ts';
 import type { FilledExperiment } from './schema.ts';
 
 export type { DatasetConfig, ModelConfig, PhaseName };
@@ -17,14 +18,17 @@ export type TrainingConfig = FilledExperiment['training'];
  * in bytes (`train` / `infer`: peak RSS of the case's process in that phase; `device`: the GPU memory
  * the driver attributes to it), the regression gate against the stored baseline.
  */
-export type Expectations = FilledExperiment['expect'];
+export type Expectations = FilledExperiment['expect'] & {
+  /** Bounds on declared metrics (`latency.p99: { max: 5ms }`), values in the metric's unit. */
+  metrics?: MetricBound[];
+};
 
 /** Backend whose logits the case's are compared with, and the largest relative error accepted. */
 export type ParityConfig = FilledExperiment['parity'];
 
 export type Experiment = Omit<
   FilledExperiment,
-  'version' | 'profiles' | 'profile' | 'dataset' | 'model' | 'inference'
+  'version' | 'profiles' | 'profile' | 'dataset' | 'model' | 'inference' | 'expect' | 'metrics'
 > & {
   /** Absolute path of the YAML file. */
   file: string;
@@ -38,6 +42,9 @@ export type Experiment = Omit<
   inference: { batchSize: number };
   /** Record a per-operator profile of the training step after the timed phases (YAML `profile: true`). */
   profileOps?: boolean;
+  expect: Expectations;
+  /** Metrics measured besides the defaults (`metrics:`). */
+  metrics: MetricsConfig;
 };
 
 /** One test-case group: an experiment on one backend. */

@@ -4,15 +4,18 @@
  */
 import AjvModule from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { closest, distance } from 'fastest-levenshtein';
 import { BACKEND_IDS, knownBackendIds } from '../vocab/backends.ts';
 import type { Diagnostic, DiagnosticCode, SourceText } from './diagnostics.ts';
 import { locateFirst } from './locate.ts';
 import type { ValuePath } from './locate.ts';
+import { isUnknownMetric, unknownMetric } from './metrics-config.ts';
+import { didYouMean } from './suggest.ts';
 import { BACKEND_ID_TITLE, experimentSchema } from './schema.ts';
 import type { JsonSchema } from './schema.ts';
 import { checkBytes, checkDuration } from './units.ts';
 import { isNode, type Document } from 'yaml';
+
+export { didYouMean } from './suggest.ts';
 
 // ajv ships CommonJS with a default export; under NodeNext the class is on `.default`.
 const Ajv = AjvModule.default;
@@ -173,6 +176,9 @@ function describeError(e: ErrorObject): Described | undefined {
   const fieldHint = (): string => describeField(key, parent);
   const base = { code: 'SCHEMA' as DiagnosticCode, extra: [] as Array<string | number>, at: 'value' as const };
   const p = e.params as Record<string, unknown>;
+  // A key of expect that is neither a budget nor a metric: say so, not that its value has the wrong shape.
+  if (typeof key === 'string' && e.instancePath.endsWith(`/expect/${key}`) && isUnknownMetric(key))
+    return { ...base, at: 'key', ...unknownMetric(key) };
 
   switch (e.keyword) {
     case 'additionalProperties': {
@@ -409,21 +415,6 @@ function datasetKindsWith(prop: string): string[] {
     if (typeof kind === 'string' && Object.hasOwn(props, prop)) out.push(kind);
   }
   return out;
-}
-
-/** The closest candidate when it is plausibly a typo of `input` (case and small edits). */
-export function didYouMean(input: string, candidates: readonly string[]): string | undefined {
-  if (candidates.length === 0) return undefined;
-  const lower = input.toLowerCase();
-  const exactCase = candidates.find((c) => c.toLowerCase() === lower);
-  if (exactCase) return exactCase;
-  const guess = closest(
-    lower,
-    candidates.map((c) => c.toLowerCase()),
-  );
-  const d = distance(lower, guess);
-  if (d > Math.max(2, Math.floor(guess.length / 3))) return undefined;
-  return candidates.find((c) => c.toLowerCase() === guess);
 }
 
 /** The description of a property of `parent`, looking into the `then` branch that applies to `data`. */

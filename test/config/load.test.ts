@@ -117,6 +117,7 @@ describe('a valid experiment', () => {
       warmup: 0,
       parity: { enabled: true, reference: 'onnxruntime/cpu', tolerance: 1e-4 },
       expect: { regression: { threshold: 0.1, alpha: 0.05 } },
+      metrics: { topk: [], loss: false, perClass: false, confusion: false, flops: false },
       timeout: 1800,
     };
     expect(exp).toEqual({
