@@ -131,6 +131,13 @@ export interface BackendMemory {
   device?: { bytes: number; source: string; reliable: boolean };
 }
 
+/** One inference call on a fixed batch: the unit the runner's latency loop times. */
+export interface InferenceCall {
+  /** One forward pass of the batch from host memory, logits read back to the host. */
+  run(): Promise<void>;
+  dispose(): void;
+}
+
 export interface ModelSession {
   readonly info: SessionInfo;
   train(req: TrainRequest): Promise<TrainResult>;
@@ -138,6 +145,12 @@ export interface ModelSession {
   infer(req: InferRequest): Promise<Int32Array>;
   /** Logits for `n` normalised examples given in NCHW float32 (parity checks). */
   logits(x: Float32Array, n: number): Promise<Float32Array>;
+  /**
+   * Prepares `n` normalised NCHW examples in the runtime's own host layout, so that each `run()` is one
+   * `session.run` / forward pass and read-back and nothing else. Optional: without it the runner times
+   * {@link ModelSession.logits}.
+   */
+  inferenceCall?(x: Float32Array, n: number): Promise<InferenceCall>;
   /** Current weights in canonical layout (read back from the device). */
   getWeights(): Promise<Weights>;
   memory?(): Promise<BackendMemory | undefined>;

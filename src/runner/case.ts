@@ -14,6 +14,7 @@ import { writeJsonAtomic } from './atomic.ts';
 import { collectEnvironment } from './env.ts';
 import { packageSizes } from './install-size.ts';
 import { nvidiaSmiPath, parseComputeApps } from './memory.ts';
+import { mergeMetrics } from './metric-record.ts';
 import { spawnWorker } from './child.ts';
 import type { ChildMessage, ProgressInfo, WorkerPhase } from './protocol.ts';
 import { mergeRecipeFields } from './recipe-record.ts';
@@ -203,6 +204,8 @@ export function mergeRecords(parts: ResultRecord[]): ResultRecord {
     if (r.memoryAbsent) out.memoryAbsent = absentUnion(out.memoryAbsent, r.memoryAbsent);
     if (r.loss) out.loss = r.loss;
     mergeRecipeFields(out, r);
+    const metrics = mergeMetrics(out.metrics, r.metrics);
+    if (metrics) out.metrics = metrics;
     if (r.backend.session) out.backend.session = r.backend.session;
     if (r.status !== 'passed') out = withOutcome(out, outcomeOf(r));
     out.finishedAt = r.finishedAt;

@@ -10,6 +10,7 @@ import type { DeviceMemoryMethod } from '../vocab/metrics.ts';
 import type { OpProfile } from '../vocab/op-profile.ts';
 import type { MemoryPhase } from '../vocab/phases.ts';
 import type { RecipeRecordFields } from './recipe-record.ts';
+import type { MetricsRecord } from './metric-record.ts';
 
 export const RECORD_SCHEMA = 'expbench/result@2' as const;
 
@@ -65,7 +66,7 @@ export interface CaseError {
   code: string;
   message: string;
   /** Phase the case was in when it failed. */
-  phase?: PhaseName | 'load-data' | 'parity' | 'evaluate' | 'startup' | 'profile';
+  phase?: PhaseName | 'load-data' | 'parity' | 'evaluate' | 'latency' | 'startup' | 'profile';
   signal?: string | null;
   exitCode?: number | null;
   stderrTail?: string;
@@ -205,6 +206,8 @@ export interface RecordCommon extends RecipeRecordFields {
   checks?: CaseCheck[];
   /** The schema the record was written in, when a reader migrated it (e.g. `expbench/result@1`). */
   migratedFrom?: string;
+  /** Raw results of the metrics the experiment declared (`metrics:`); absent when it declared none. */
+  metrics?: MetricsRecord;
   startedAt: string;
   finishedAt: string;
 }

@@ -16,6 +16,8 @@ import type { ModelGraph, Weights } from '../models/ir.ts';
 import { compareLogits } from '../models/parity.ts';
 import { referenceForward } from '../models/reference.ts';
 import { collectEnvironment } from './env.ts';
+import { collectMetrics, measureRound } from './measure.ts';
+import type { MetricsRecord } from './metric-record.ts';
 import { type AbsentSource, startMemorySampler, withBackendMemory } from './memory.ts';
 import { profileCase, profileRequested } from './op-profile.ts';
 import type { ChildMessage, ParentMessage, RunJob, WorkerPhase } from './protocol.ts';
@@ -166,7 +168,7 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
     let absent: ResultRecord['memoryAbsent'];
     for (let round = 0; round < exp.warmup + job.timedRounds; round++) {
       const roundStart = performance.now();
-      const r = await runRound(setup, record);
+      const r = await runRound(setup, record, round >= exp.warmup);
       trainMem.push(r.trainMemory);
       inferMem.push(r.inferMemory);
       absent = absentUnion(absent, r.memoryAbsent);
@@ -191,6 +193,12 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
     record.memory.train = peakFigures(trainMem);
     record.memory.infer = peakFigures(inferMem);
     record.memoryAbsent = absent;
+    const metrics = collectMetrics(
+      timed.flatMap((r) => (r.metrics ? [r.metrics] : [])),
+      setup.model,
+      exp,
+    );
+    if (metrics) record.metrics = metrics;
     return finish({ status: 'passed' });
   } catch (e) {
     return finish({ status: 'failed', error: caseErrorOf(e) });
@@ -254,6 +262,8 @@ interface RoundResult {
   inferMemory: MemoryFigure[];
   /** Memory sources that gave no figure in this round's phases, and why. */
   memoryAbsent: NonNullable<ResultRecord['memoryAbsent']>;
+  /** The declared metrics measured in this round (timed rounds only). */
+  metrics?: MetricsRecord;
 }
 
 /**
@@ -263,6 +273,7 @@ interface RoundResult {
 async function runRound(
   { job, backend, model, weights, data, loadOpts, seed }: CaseSetup,
   record: ResultRecord,
+  timed: boolean,
 ): Promise<RoundResult> {
   const exp = job.experiment;
   enter('buildInit');
@@ -288,6 +299,7 @@ async function runRound(
     const memFig = await session.memory?.();
     const trainMemory = withBackendMemory(trained.memory, memFig);
     const stepsPerEpoch = Math.floor(data.train.n / exp.training.batchSize);
+    const metrics = timed ? await measureRound(session, data, preds, exp, enter) : undefined;
     return {
       buildInit,
       train: trained.seconds,
@@ -298,6 +310,7 @@ async function runRound(
       trainMemory,
       inferMemory,
       memoryAbsent: { train: trained.absent, infer: imem.absent },
+      ...(metrics ? { metrics } : {}),
     };
   } finally {
     await session.dispose();

@@ -22,6 +22,7 @@ import type { ModelGraph, Weights } from '../../models/ir.ts';
 import type {
   BackendId,
   BackendMemory,
+  InferenceCall,
   InferRequest,
   LoadOptions,
   ModelSession,
@@ -264,6 +265,22 @@ export class OrtSession implements ModelSession {
     const copy = Float32Array.from(t.data as Float32Array);
     t.dispose();
     return copy;
+  }
+
+  async inferenceCall(x: Float32Array, n: number): Promise<InferenceCall> {
+    this.live();
+    await this.refresh();
+    const per = this.model.input.reduce((a, b) => a * b, 1);
+    const input = new this.ort.Tensor('float32', x.slice(0, n * per), [n, ...this.model.input]);
+    const session = this.session;
+    return {
+      // The inference session's outputs are host tensors: run() returns once the logits are in host memory.
+      run: async () => {
+        const out = await session.run({ [INPUT_NAME]: input }, [LOGITS_NAME]);
+        out[LOGITS_NAME]!.dispose();
+      },
+      dispose: () => input.dispose(),
+    };
   }
 
   async infer(req: InferRequest): Promise<Int32Array> {

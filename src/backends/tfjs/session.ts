@@ -30,6 +30,7 @@ import { nchwToNhwc } from '../../models/layout.ts';
 import type { ModelGraph, Weights } from '../../models/ir.ts';
 import type {
   BackendMemory,
+  InferenceCall,
   InferRequest,
   LoadOptions,
   ModelSession,
@@ -420,6 +421,22 @@ export class TfjsSession implements ModelSession {
       for (const p of pending) p.ids.dispose();
     }
     return out;
+  }
+
+  async inferenceCall(x: Float32Array, n: number): Promise<InferenceCall> {
+    await this.ensureBackend();
+    const model = this.requireModel();
+    const { channels: C, height: H, width: W } = this.geo;
+    const nhwc = nchwToNhwc(x.subarray(0, n * C * H * W), [n, C, H, W]);
+    return {
+      // From host memory each call, as session.run takes it on onnxruntime: upload, forward, read back.
+      run: async () => {
+        const t = tf.tidy(() => model.forward(tf.tensor4d(nhwc, [n, H, W, C]), { training: false }));
+        await t.data();
+        t.dispose();
+      },
+      dispose: () => {},
+    };
   }
 
   async logits(x: Float32Array, n: number): Promise<Float32Array> {
