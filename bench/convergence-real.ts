@@ -17,7 +17,9 @@ const { values: args } = parseArgs({
   options: { epochs: { type: 'string', default: '3' }, backend: { type: 'string', default: 'onnxruntime/cpu' } },
 });
 const exp = loadExperiment(join(import.meta.dirname, 'fixtures/cifar10-jpg.experiment.yaml'), { profile: null });
-exp.training.epochs = Number(args.epochs);
+const training = exp.training;
+if (!training) throw new Error('the fixture must train');
+training.epochs = Number(args.epochs);
 exp.backends = [args.backend as BackendId];
 const [c] = expandCases(exp);
 const dir = mkdtempSync(join(tmpdir(), 'expbench-real-'));
@@ -36,9 +38,7 @@ if (r.status !== 'passed') throw new Error(`${r.status}: ${r.error?.message}`);
 console.log(
   `data: ${r.experiment.dataset?.source} (${r.experiment.trainExamples} train / ${r.experiment.testExamples} test)`,
 );
-console.log(
-  `${c!.key}: ${exp.model.arch} ×${exp.model.width}, ${exp.training.epochs} epochs, batch ${exp.training.batchSize}`,
-);
+console.log(`${c!.key}: ${exp.model.arch} ×${exp.model.width}, ${training.epochs} epochs, batch ${training.batchSize}`);
 console.log(`loss per epoch: ${r.loss?.map((l) => l.toFixed(4)).join(', ')}`);
 console.log(
   `train ${r.phases.train!.samples[0]!.toFixed(1)} s (${r.phases.train!.imagesPerSecond![0]!.toFixed(0)} img/s), infer ${r.phases.infer!.samples[0]!.toFixed(2)} s`,

@@ -15,24 +15,26 @@ import { initWeights } from '../src/models/init.ts';
 const file = process.argv[2];
 if (!file) throw new Error('usage: harness-bare.ts EXPERIMENT');
 const exp = loadExperiment(file, { profile: null });
+const training = exp.training;
+if (!training) throw new Error(`${file}: harness-bare.ts times training; this experiment has no training:`);
 const data = await loadDataset(exp.dataset, { baseDir: dirname(exp.file) });
 const model = buildModelGraph(exp.model, data, data.numClasses);
-const weights = initWeights(model, exp.training.seed);
+const weights = initWeights(model, training.seed);
 const backend = await getBackend(exp.backends[0]!);
 const session = await backend.load(model, weights, {
-  optimizer: exp.training.optimizer,
-  trainBatchSize: exp.training.batchSize,
+  optimizer: training.optimizer,
+  trainBatchSize: training.batchSize,
   inferBatchSize: exp.inference.batchSize,
-  seed: exp.training.seed,
+  seed: training.seed,
   dataset: data,
 });
 const t0 = performance.now();
 await session.train({
   split: data.train,
-  epochs: exp.training.epochs,
-  batchSize: exp.training.batchSize,
-  lossEvery: exp.training.lossEvery,
-  order: (epoch) => epochOrder(exp.training.seed, epoch, data.train.n),
+  epochs: training.epochs,
+  batchSize: training.batchSize,
+  lossEvery: training.lossEvery,
+  order: (epoch) => epochOrder(training.seed, epoch, data.train.n),
 });
 const train = (performance.now() - t0) / 1000;
 await session.dispose();

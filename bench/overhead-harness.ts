@@ -33,7 +33,7 @@ const harness: number[] = [];
 const ratios: number[] = [];
 console.log(machineLines());
 console.log(
-  `workload: ${exp.model.arch} ×${exp.model.width} on ${c!.backend}, ${exp.dataset.train} images ${exp.training.epochs} epoch(s), batch ${exp.training.batchSize}`,
+  `workload: ${exp.model.arch} ×${exp.model.width} on ${c!.backend}, ${exp.dataset.train} images ${exp.training?.epochs} epoch(s), batch ${exp.training?.batchSize}`,
 );
 for (let round = 0; round < ROUNDS; round++) {
   // Alternate which side goes first, so neither always runs on a warmer machine.

@@ -18,7 +18,7 @@ import type { Diagnostic, DiagnosticCode } from './diagnostics.ts';
 import { locateFirst } from './locate.ts';
 import { completeRecipe } from './recipe-load.ts';
 import type { ValuePath } from './locate.ts';
-import { metricBoundsFromYaml, metricsFromYaml, metricsProblems } from './metrics-config.ts';
+import { metricBoundsFromYaml, metricsFromYaml, metricsProblems, trainingOnlyProblems } from './metrics-config.ts';
 import { experimentSchema, LIMITS } from './schema.ts';
 import type { FilledExperimentFile, JsonSchema } from './schema.ts';
 import type { Case, DatasetConfig, Expectations, Experiment, ModelConfig, PhaseName } from './types.ts';
@@ -393,7 +393,9 @@ function normalise(v: Variant, ctx: Ctx): { exp?: Experiment; problems: Diagnost
   const model = normaliseModel(x.model, ctx, v, problems);
   if (model.onnx !== undefined) dataset = normaliseOnnxModel(model, dataset, ctx, v, problems);
   const training = { ...x.training, optimizer: { ...x.training.optimizer } };
-  checkBatch(training.batchSize, dataset.train, ctx, v, problems);
+  // No training: the experiment only infers, on weights seeded by inference.seed.
+  const trains = v.value.training !== undefined;
+  if (trains) checkBatch(training.batchSize, dataset.train, ctx, v, problems);
   checkCompare(x.compare, x.backends, ctx, v, problems);
   const exp: Experiment = {
     ...rest,
@@ -403,7 +405,8 @@ function normalise(v: Variant, ctx: Ctx): { exp?: Experiment; problems: Diagnost
     dataset,
     model,
     training,
-    inference: { batchSize: x.inference.batchSize ?? training.batchSize },
+    inference: { batchSize: x.inference.batchSize ?? training.batchSize, seed: x.inference.seed },
+    trains,
     backends: [...x.backends],
     parity: { ...x.parity },
     expect: normaliseExpect(x.expect, units),
@@ -412,7 +415,8 @@ function normalise(v: Variant, ctx: Ctx): { exp?: Experiment; problems: Diagnost
   };
   const classes = inputGeometry(dataset)?.classes;
   const bounds = metricBoundsFromYaml(x.expect as Record<string, unknown>, exp.metrics, classes);
-  for (const m of [...metricsProblems(exp.metrics, classes), ...bounds.problems])
+  const untrained = trains ? [] : trainingOnlyProblems(x.expect as Record<string, unknown>);
+  for (const m of [...metricsProblems(exp.metrics, classes), ...bounds.problems, ...untrained])
     problems.push(problem(ctx, v, m.paths, m.target, { code: 'SCHEMA', ...m }));
   if (bounds.bounds.length > 0) exp.expect.metrics = bounds.bounds;
   if (reference !== undefined) exp.reference = structuredClone(reference);

@@ -181,6 +181,23 @@ export function metricBoundsFromYaml(
   return { bounds, problems };
 }
 
+/** Expectations about training in an experiment that does not train. */
+export function trainingOnlyProblems(expect: Record<string, unknown>): MetricProblem[] {
+  const paths: Array<Array<string>> = [];
+  for (const budget of ['time', 'memory'] as const) {
+    const b = expect[budget];
+    if (b && typeof b === 'object' && 'train' in b) paths.push(['expect', budget, 'train']);
+  }
+  for (const key of Object.keys(expect)) if (metricDef(key) && key.endsWith('.train')) paths.push(['expect', key]);
+  return paths.map((path) => ({
+    paths: [path],
+    target: 'key' as const,
+    reason: 'no-training',
+    message: `${path.slice(1).join('.')} is about training, but the experiment has no training:`,
+    hint: 'remove it, or add a `training:` block',
+  }));
+}
+
 /** Problems of a `metrics:` block the schema cannot see (top-k above the class count). */
 export function metricsProblems(metrics: MetricsConfig, classes: number | undefined): MetricProblem[] {
   const out: MetricProblem[] = [];

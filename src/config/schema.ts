@@ -304,10 +304,23 @@ const body = {
       },
     ),
   ),
-  training: dflt(Training, {}),
+  // Absent: the experiment only infers.
+  // Absent: the experiment only infers (the loader notes it as `trains: false`); its keys keep their defaults.
+  training: dflt(
+    {
+      ...Training,
+      description:
+        'How the network is trained. Without `training:` the experiment only infers (build+init, warm-up, infer, evaluate) on weights seeded by inference.seed.',
+    },
+    {},
+  ),
   inference: dflt(
     obj('How inference is run.', {
       batchSize: opt(int(1, LIMITS.batchSize, 'Examples per inference batch (default: training.batchSize).')),
+      seed: dflt(
+        int(0, 2 ** 32 - 1, 'Seed of the weights of an experiment without training (training.seed otherwise).'),
+        0,
+      ),
     }),
     {},
   ),

@@ -38,10 +38,12 @@ export type Experiment = Omit<
   profile: string | null;
   dataset: DatasetConfig;
   model: ModelConfig;
-  /** `batchSize` defaults to the training batch size. */
-  inference: { batchSize: number };
+  /** `batchSize` defaults to the training batch size; `seed` seeds the weights of an experiment without training. */
+  inference: { batchSize: number; seed: number };
   /** Record a per-operator profile of the training step after the timed phases (YAML `profile: true`). */
   profileOps?: boolean;
+  /** False for a file without `training:`: the experiment only infers, on weights seeded by `inference.seed`. */
+  trains: boolean;
   expect: Expectations;
   /** Metrics measured besides the defaults (`metrics:`). */
   metrics: MetricsConfig;

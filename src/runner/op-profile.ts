@@ -45,6 +45,7 @@ export async function profileCase(
   }
   try {
     if (!session.profileOps) return { skipped: `${session.info.backend} has no per-operator profiler` };
+    if (!exp.trains) return { skipped: 'the experiment has no training step to profile' };
     const split = data.train;
     const profile = await session.profileOps({
       split,

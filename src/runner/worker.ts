@@ -148,7 +148,7 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
     enter('load-data');
     const data = await loadCaseData(exp, record);
     // With `seeds`, each repeat (one process each) trains from its own seed.
-    const seed = exp.seeds?.[job.part] ?? exp.training.seed;
+    const seed = exp.trains ? (exp.seeds?.[job.part] ?? exp.training.seed) : exp.inference.seed;
     const setup: CaseSetup = { job, backend, data, seed, ...prepareModel(exp, data, record, seed) };
 
     if (job.parity) {
@@ -175,7 +175,7 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
       if (round < exp.warmup) warmup.push((performance.now() - roundStart) / 1000);
       else {
         timed.push(r);
-        addRecipeRepeat(record, exp, r.recipe, seed, describeRecipe(exp.training));
+        if (r.recipe) addRecipeRepeat(record, exp, r.recipe, seed, describeRecipe(exp.training));
       }
     }
     // After every timed phase of this process, in a session of its own (src/runner/op-profile.ts).
@@ -187,10 +187,14 @@ async function runCaseInProcess(job: RunJob): Promise<ResultRecord> {
     }
     if (warmup.length) record.phases.warmup = { samples: warmup };
     record.phases.buildInit = { samples: timed.map((r) => r.buildInit) };
-    record.phases.train = { samples: timed.map((r) => r.train), imagesPerSecond: timed.map((r) => r.imagesPerSecond) };
+    if (exp.trains)
+      record.phases.train = {
+        samples: timed.map((r) => r.train ?? Number.NaN),
+        imagesPerSecond: timed.map((r) => r.imagesPerSecond ?? Number.NaN),
+      };
     record.phases.infer = { samples: timed.map((r) => r.infer) };
     record.accuracy = { samples: timed.map((r) => r.accuracy) };
-    record.memory.train = peakFigures(trainMem);
+    if (exp.trains) record.memory.train = peakFigures(trainMem);
     record.memory.infer = peakFigures(inferMem);
     record.memoryAbsent = absent;
     const metrics = collectMetrics(
@@ -245,18 +249,21 @@ function prepareModel(
     seed,
     dataset: data,
   };
+  // Without training the session is loaded for inference only: backends build no training graph.
+  if (!exp.trains) Object.assign(loadOpts, { trainBatchSize: exp.inference.batchSize, training: false });
   return { model, weights, loadOpts };
 }
 
 /** The figures of one round: build+init, training and inference of a fresh session. */
 interface RoundResult {
   buildInit: number;
-  train: number;
-  imagesPerSecond: number;
+  /** Training time and images per second; absent for an experiment without training. */
+  train?: number;
+  imagesPerSecond?: number;
   infer: number;
   accuracy: number;
-  /** The recipe's outcome: evaluation curve and time, time to accuracy. */
-  recipe: RecipeRun;
+  /** The recipe's outcome: evaluation curve and time, time to accuracy (absent without training). */
+  recipe?: RecipeRun;
   /** Memory while training, with the backend's own figure read after evaluation. */
   trainMemory: MemoryFigure[];
   inferMemory: MemoryFigure[];
@@ -282,9 +289,13 @@ async function runRound(
   const buildInit = (performance.now() - t0) / 1000;
   record.backend.session = session.info;
   try {
-    enter('train');
-    const trained = await trainWatched(job, session, data, seed);
-    record.loss = trained.result.epochLoss;
+    // An experiment without training goes from build+init straight to inference.
+    let trained: Awaited<ReturnType<typeof trainWatched>> | undefined;
+    if (exp.trains) {
+      enter('train');
+      trained = await trainWatched(job, session, data, seed);
+      record.loss = trained.result.epochLoss;
+    }
 
     enter('infer');
     const imem = startMemorySampler({ intervalMs: 50 });
@@ -297,19 +308,23 @@ async function runRound(
     let correct = 0;
     for (let i = 0; i < data.test.n; i++) if (preds[i] === data.test.labels[i]) correct++;
     const memFig = await session.memory?.();
-    const trainMemory = withBackendMemory(trained.memory, memFig);
     const stepsPerEpoch = Math.floor(data.train.n / exp.training.batchSize);
     const metrics = timed ? await measureRound(session, data, preds, exp, enter) : undefined;
     return {
       buildInit,
-      train: trained.seconds,
-      imagesPerSecond: (stepsPerEpoch * exp.training.batchSize * trained.result.epochs) / trained.seconds,
+      ...(trained
+        ? {
+            train: trained.seconds,
+            imagesPerSecond: (stepsPerEpoch * exp.training.batchSize * trained.result.epochs) / trained.seconds,
+            recipe: trained.result,
+          }
+        : {}),
       infer,
       accuracy: correct / Math.max(1, data.test.n),
-      recipe: trained.result,
-      trainMemory,
-      inferMemory,
-      memoryAbsent: { train: trained.absent, infer: imem.absent },
+      // Without training, the backend's own figure goes with inference.
+      trainMemory: trained ? withBackendMemory(trained.memory, memFig) : [],
+      inferMemory: trained ? inferMemory : withBackendMemory(inferMemory, memFig),
+      memoryAbsent: { train: trained?.absent ?? [], infer: imem.absent },
       ...(metrics ? { metrics } : {}),
     };
   } finally {

@@ -95,7 +95,8 @@ describe('a valid experiment', () => {
   });
 
   test('defaults fill everything the file leaves out', () => {
-    const exp = parseExperiment(MINIMAL, 'mini.experiment.yaml', { profile: null });
+    const src = `${MINIMAL}training: {}\n`;
+    const exp = parseExperiment(src, 'mini.experiment.yaml', { profile: null });
     const expected: Omit<Experiment, 'file' | 'hash'> = {
       name: 'mini',
       description: '',
@@ -111,7 +112,8 @@ describe('a valid experiment', () => {
         seed: 0,
         lossEvery: 50,
       },
-      inference: { batchSize: 64 },
+      inference: { batchSize: 64, seed: 0 },
+      trains: true,
       backends: ['tfjs/cpu'],
       repeats: 1,
       warmup: 0,
@@ -123,8 +125,16 @@ describe('a valid experiment', () => {
     expect(exp).toEqual({
       ...expected,
       file: resolve('mini.experiment.yaml'),
-      hash: createHash('sha256').update(MINIMAL).digest('hex'),
+      hash: createHash('sha256').update(src).digest('hex'),
     });
+  });
+
+  test('without training: the experiment only infers, at the default batch size, on seeded weights', () => {
+    const exp = parseExperiment(MINIMAL, 'mini.experiment.yaml', { profile: null });
+    expect(exp.trains).toBe(false);
+    expect(exp.inference).toEqual({ batchSize: 64, seed: 0 });
+    const seeded = parseExperiment(`${MINIMAL}inference: { batchSize: 8, seed: 7 }\n`, 'x.yaml', { profile: null });
+    expect(seeded.inference).toEqual({ batchSize: 8, seed: 7 });
   });
 
   test('inference.batchSize defaults to the training batch size', () => {
@@ -218,8 +228,8 @@ describe('profiles', () => {
     const exp = loadExperiment(EXAMPLE, { profile: 'quick' });
     expect(exp.profile).toBe('quick');
     expect(exp.dataset).toMatchObject({ kind: 'synthetic', train: 128, test: 64, seed: 7, noise: 40 });
-    expect(exp.training.epochs).toBe(1);
-    expect(exp.training.optimizer.lr).toBe(0.02); // untouched sibling
+    expect(exp.training!.epochs).toBe(1);
+    expect(exp.training!.optimizer.lr).toBe(0.02); // untouched sibling
     expect(exp.backends).toEqual(['tfjs/cpu', 'onnxruntime/cpu']); // replaced, not concatenated
     expect(exp.expect.accuracy).toBe(0);
     expect(exp.expect.time).toEqual({ buildInit: 30, train: 300, infer: 1.5 });
@@ -249,7 +259,7 @@ describe('profiles', () => {
   test('EXPBENCH_PROFILE selects a profile when the caller does not', () => {
     vi.stubEnv('EXPBENCH_PROFILE', 'quick');
     expect(loadExperiment(EXAMPLE).profile).toBe('quick');
-    expect(loadExperiment(EXAMPLE, {}).training.epochs).toBe(1);
+    expect(loadExperiment(EXAMPLE, {}).training!.epochs).toBe(1);
   });
 
   test('an explicit profile wins over EXPBENCH_PROFILE, and null means none', () => {

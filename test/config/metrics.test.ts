@@ -32,6 +32,7 @@ describe('metrics: and metric bounds in expect:', () => {
   test('declared metrics get their defaults; bounds are read in the metric unit', () => {
     const exp = parse(
       [
+        'training: { epochs: 1, batchSize: 8 }',
         'metrics: { latency: { minDuration: 500ms }, topk: [5, 3], loss: true, flops: true }',
         'expect:',
         '  accuracy: 0.2',
@@ -96,5 +97,23 @@ describe('metrics: and metric bounds in expect:', () => {
   test('top-k beyond the class count is refused', () => {
     const { d } = firstError('metrics: { topk: [20] }\n');
     expect(d.message).toMatch(/top-20, but the dataset has 10 classes/);
+  });
+});
+
+describe('an experiment without training', () => {
+  test('expectations about training are located errors', () => {
+    const { d } = firstError('expect:\n  time: { train: 10s }\n');
+    expect([d.line, d.col]).toEqual([6, 11]);
+    expect(d.message).toBe('time.train is about training, but the experiment has no training:');
+    const m = firstError('expect:\n  throughput.train: { min: 5 }\n').d;
+    expect(m.message).toBe('throughput.train is about training, but the experiment has no training:');
+  });
+
+  test('its inference expectations are fine', () => {
+    const exp = parse(
+      'metrics: { latency: {} }\nexpect:\n  throughput.infer: { min: 5 }\n  latency.p50: { max: 1s }\n',
+    );
+    expect(exp.trains).toBe(false);
+    expect(exp.expect.metrics?.map((b) => b.metric)).toEqual(['throughput.infer', 'latency.p50']);
   });
 });
