@@ -18,6 +18,7 @@ import type { Diagnostic, DiagnosticCode } from './diagnostics.ts';
 import { locateFirst } from './locate.ts';
 import { completeRecipe } from './recipe-load.ts';
 import type { ValuePath } from './locate.ts';
+import { MATRIX_LIMIT, matrixAxes, matrixPoints, pointCount, pointValue } from './matrix.ts';
 import { metricBoundsFromYaml, metricsFromYaml, metricsProblems, trainingOnlyProblems } from './metrics-config.ts';
 import { experimentSchema, LIMITS } from './schema.ts';
 import type { FilledExperimentFile, JsonSchema } from './schema.ts';
@@ -211,17 +212,20 @@ export async function validateFiles(files: string[], opts: LoadOptions = {}): Pr
 }
 
 /**
- * One case per backend, keyed `<name> › <backend>` (the key `-t` filters and baselines use); with an
- * architecture sweep, one per architecture × backend, keyed `<name> › <arch> › <backend>`, each with
- * `model.arch` set to its architecture.
+ * One case per backend, keyed `<name> › <backend>` (the key `-t` filters and baselines use); with a
+ * matrix, one per point × backend, keyed `<name> › <point> › <backend>` (`<point>` is
+ * `key=value, key=value`, or the bare architecture of a sweep), each with the point's experiment.
  */
 export function expandCases(exp: Experiment): Case[] {
-  if (!exp.sweep?.arch)
+  if (!exp.matrix)
     return exp.backends.map((backend) => ({ experiment: exp, backend, key: `${exp.name} › ${backend}` }));
-  return exp.sweep.arch.flatMap((arch) => {
-    const experiment: Experiment = { ...exp, model: { ...exp.model, arch } };
-    return exp.backends.map((backend) => ({ experiment, backend, arch, key: `${exp.name} › ${arch} › ${backend}` }));
-  });
+  return exp.matrix.points.flatMap(({ label, values, experiment }) =>
+    exp.backends.map((backend) => {
+      const c: Case = { experiment, backend, point: label, key: `${exp.name} › ${label} › ${backend}` };
+      if (typeof values['model.arch'] === 'string') c.arch = values['model.arch'];
+      return c;
+    }),
+  );
 }
 
 /**
@@ -387,6 +391,7 @@ function normalise(v: Variant, ctx: Ctx): { exp?: Experiment; problems: Diagnost
     sweep,
     reference,
     metrics: rawMetrics,
+    matrix,
     ...rest
   } = x;
   let dataset = normaliseDataset(x.dataset, dirname(ctx.file));
@@ -425,6 +430,31 @@ function normalise(v: Variant, ctx: Ctx): { exp?: Experiment; problems: Diagnost
   completeRecipe(exp, v.value, inputGeometry(dataset)?.input.width, (path, d) =>
     problems.push(problem(ctx, v, [path], 'value', { code: 'SCHEMA', ...d })),
   );
+
+  // The matrix (and sweep): every point normalised as a file of its own, its problems labelled with it.
+  const axes = matrixAxes(sweep, matrix);
+  if (axes.length > 0 && problems.length === 0) {
+    const cases = pointCount(axes) * exp.backends.length;
+    if (cases > MATRIX_LIMIT) {
+      problems.push(
+        problem(ctx, v, [['matrix'], ['sweep']], 'key', {
+          code: 'SCHEMA',
+          reason: 'matrix-size',
+          message: `the matrix expands to ${cases.toLocaleString('en-US')} cases (${axes.map((a) => a.values.length).join(' × ')} points × ${exp.backends.length} backend${exp.backends.length === 1 ? '' : 's'}), more than the limit of ${MATRIX_LIMIT}`,
+          hint: 'list fewer values or fewer keys, or split the experiment into several files',
+        }),
+      );
+    } else {
+      const points: NonNullable<Experiment['matrix']>['points'] = [];
+      for (const point of matrixPoints(axes)) {
+        const value = pointValue(v.value, point);
+        const r = normalise({ profile: v.profile, value, override: value }, ctx);
+        for (const d of r.problems) problems.push({ ...d, message: `${d.message} (matrix point ${point.label})` });
+        if (r.exp) points.push({ ...point, experiment: { ...r.exp, point } });
+      }
+      exp.matrix = { axes, points };
+    }
+  }
 
   // Can the network be built on these images? Only worth asking once per distinct model and data.
   const touchesModel =

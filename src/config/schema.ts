@@ -22,6 +22,7 @@ import { ARCH_NAMES, Model } from '../models/config.ts';
 import { constant, dflt, type Filled, int, LIMITS, num, obj, opt, type TUnit, type TVariants } from '../shape/index.ts';
 import { BACKEND_IDS, type BackendId, TEST_BACKEND_IDS } from '../vocab/backends.ts';
 import type { PhaseName } from '../vocab/phases.ts';
+import { buildMatrixSchema, type MatrixValue } from './matrix.ts';
 import { Optimizer, recipeProperties, timeToAccuracySchema, trainingRecipeProperties } from './recipe-schema.ts';
 import { type MetricBoundValue, metricBoundSchema, type MetricsValue, metricsSchema } from './metrics-schema.ts';
 import { BYTES_PATTERN, DURATION_PATTERN } from './units.ts';
@@ -372,6 +373,12 @@ const body = {
   ),
 };
 
+/** The format's keys with `matrix:`, which lists values of the scalar keys above and is built from them. */
+const fullBody = {
+  ...body,
+  matrix: opt(Type.Unsafe<Record<string, MatrixValue[]>>(buildMatrixSchema(body as Record<string, JsonSchema>))),
+};
+
 /**
  * The partial variant of a schema for profiles: every `required` is dropped, at every depth reached
  * through `properties` and `then`, but not inside `if` (which must still recognise a dataset kind),
@@ -404,7 +411,7 @@ export function buildExperimentSchema() {
         pattern: `^[A-Za-z0-9][A-Za-z0-9._-]{0,${LIMITS.nameLength - 1}}$`,
         description: 'Short identifier (letters, digits, `.`, `_`, `-`): names the test group, results and baselines.',
       }),
-      ...body,
+      ...fullBody,
       profiles: opt(
         Type.Unsafe<Record<string, unknown>>({
           type: 'object',
@@ -429,7 +436,7 @@ export function buildExperimentSchema() {
           title: 'Profile',
           description: 'Overrides of the base experiment. Mappings merge, lists replace.',
           additionalProperties: false,
-          properties: Object.fromEntries(Object.entries(body).map(([k, v]) => [k, partialSchema(v)])),
+          properties: Object.fromEntries(Object.entries(fullBody).map(([k, v]) => [k, partialSchema(v)])),
         },
       },
     },

@@ -6,6 +6,7 @@
 import type { DatasetConfig } from '../data/config.ts';
 import type { ModelConfig } from '../models/config.ts';
 import type { PhaseName } from '../vocab/phases.ts';
+import type { MatrixAxis, MatrixPointSpec } from './matrix.ts';
 import type { MetricBound, MetricsConfig } from './metrics-config.ts';
 import type { FilledExperiment } from './schema.ts';
 
@@ -28,7 +29,7 @@ export type ParityConfig = FilledExperiment['parity'];
 
 export type Experiment = Omit<
   FilledExperiment,
-  'version' | 'profiles' | 'profile' | 'dataset' | 'model' | 'inference' | 'expect' | 'metrics'
+  'version' | 'profiles' | 'profile' | 'dataset' | 'model' | 'inference' | 'expect' | 'metrics' | 'matrix'
 > & {
   /** Absolute path of the YAML file. */
   file: string;
@@ -47,6 +48,10 @@ export type Experiment = Omit<
   expect: Expectations;
   /** Metrics measured besides the defaults (`metrics:`). */
   metrics: MetricsConfig;
+  /** The points the experiment runs over (`matrix:`, and `sweep:` as its special case), each normalised. */
+  matrix?: { axes: MatrixAxis[]; points: Array<MatrixPointSpec & { experiment: Experiment }> };
+  /** In the experiment of one matrix point: that point. */
+  point?: MatrixPointSpec;
 };
 
 /** One test-case group: an experiment on one backend. */
@@ -60,4 +65,6 @@ export interface Case {
   key: string;
   /** The swept architecture of this case, when the experiment sweeps. */
   arch?: string;
+  /** The label of the case's matrix point (`inference.batchSize=8`, or the architecture of a sweep). */
+  point?: string;
 }

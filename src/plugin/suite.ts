@@ -60,8 +60,9 @@ export async function defineExperimentSuite(file: string): Promise<void> {
       test.skip(`skipped: none of this file's backends (${all.join(', ')}) matches EXPBENCH_BACKENDS=${process.env.EXPBENCH_BACKENDS ?? ''}`, () => {});
       return;
     }
-    if (!exp.sweep?.arch) return defineBackends(cases);
-    for (const arch of exp.sweep.arch) describe(arch, () => defineBackends(cases.filter((c) => c.arch === arch)));
+    if (!exp.matrix) return defineBackends(cases);
+    for (const { label } of exp.matrix.points)
+      describe(label, () => defineBackends(cases.filter((c) => c.point === label)));
   });
 }
 

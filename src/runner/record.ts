@@ -6,6 +6,7 @@
  */
 import type { BackendId, SessionInfo } from '../backends/types.ts';
 import type { Experiment, PhaseName } from '../config/types.ts';
+import type { MatrixValue } from '../config/matrix.ts';
 import type { DeviceMemoryMethod } from '../vocab/metrics.ts';
 import type { OpProfile } from '../vocab/op-profile.ts';
 import type { MemoryPhase } from '../vocab/phases.ts';
@@ -175,6 +176,8 @@ export interface RecordCommon extends RecipeRecordFields {
      * a phase's images per second, the achieved FLOP rate.
      */
     multiplyAddsPerExample?: number;
+    /** The case's matrix point: the value of each axis (`inference.batchSize: 8`). */
+    point?: Record<string, MatrixValue>;
   };
   backend: {
     requested: BackendId;
@@ -276,6 +279,7 @@ export function newRecord(
       epochs: exp.trains ? exp.training.epochs : 0,
       batchSize: exp.trains ? exp.training.batchSize : exp.inference.batchSize,
       repeats: exp.repeats,
+      ...(exp.point ? { point: exp.point.values } : {}),
     },
     backend: { requested: backend },
     status: 'passed',
