@@ -18,6 +18,7 @@ import type { Diagnostic, DiagnosticCode } from './diagnostics.ts';
 import { locateFirst } from './locate.ts';
 import { completeRecipe } from './recipe-load.ts';
 import type { ValuePath } from './locate.ts';
+import { figuresFromYaml } from './figures.ts';
 import { MATRIX_LIMIT, matrixAxes, matrixPoints, pointCount, pointValue } from './matrix.ts';
 import { metricBoundsFromYaml, metricsFromYaml, metricsProblems, trainingOnlyProblems } from './metrics-config.ts';
 import { experimentSchema, LIMITS } from './schema.ts';
@@ -392,6 +393,7 @@ function normalise(v: Variant, ctx: Ctx): { exp?: Experiment; problems: Diagnost
     reference,
     metrics: rawMetrics,
     matrix,
+    figures: rawFigures,
     ...rest
   } = x;
   let dataset = normaliseDataset(x.dataset, dirname(ctx.file));
@@ -433,6 +435,9 @@ function normalise(v: Variant, ctx: Ctx): { exp?: Experiment; problems: Diagnost
 
   // The matrix (and sweep): every point normalised as a file of its own, its problems labelled with it.
   const axes = matrixAxes(sweep, matrix);
+  const figures = figuresFromYaml(rawFigures, axes, exp.metrics);
+  for (const m of figures.problems) problems.push(problem(ctx, v, m.paths, m.target, { code: 'SCHEMA', ...m }));
+  if (figures.figures.length > 0) exp.figures = figures.figures;
   if (axes.length > 0 && problems.length === 0) {
     const cases = pointCount(axes) * exp.backends.length;
     if (cases > MATRIX_LIMIT) {
@@ -450,7 +455,8 @@ function normalise(v: Variant, ctx: Ctx): { exp?: Experiment; problems: Diagnost
         const value = pointValue(v.value, point);
         const r = normalise({ profile: v.profile, value, override: value }, ctx);
         for (const d of r.problems) problems.push({ ...d, message: `${d.message} (matrix point ${point.label})` });
-        if (r.exp) points.push({ ...point, experiment: { ...r.exp, point } });
+        if (r.exp)
+          points.push({ ...point, experiment: { ...r.exp, point, ...(exp.figures ? { figures: exp.figures } : {}) } });
       }
       exp.matrix = { axes, points };
     }

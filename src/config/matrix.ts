@@ -111,9 +111,12 @@ export function matrixPoints(axes: readonly MatrixAxis[]): MatrixPointSpec[] {
   }));
 }
 
-/** The file's value at one point: matrix and sweep removed, each axis value written at its path. */
+/**
+ * The file's value at one point: matrix, sweep and figures (which belong to the whole experiment)
+ * removed, each axis value written at its path.
+ */
 export function pointValue(value: Record<string, unknown>, point: MatrixPointSpec): Record<string, unknown> {
-  const { matrix: _m, sweep: _s, ...rest } = structuredClone(value);
+  const { matrix: _m, sweep: _s, figures: _f, ...rest } = structuredClone(value);
   for (const [key, v] of Object.entries(point.values)) {
     const segs = key.split('.');
     let o: Record<string, unknown> = rest;

@@ -75,6 +75,12 @@ export function metricsFromYaml(raw: unknown): MetricsConfig {
   return out;
 }
 
+/** Whether metric `name` is measured: a default metric, or one of a group `metrics` declares. */
+export function declaresMetric(metrics: MetricsConfig, name: string): boolean {
+  const def = metricDef(name);
+  return def !== undefined && declared(metrics, def.group, name);
+}
+
 /** Whether the metrics group a metric belongs to is measured under `metrics`. */
 function declared(metrics: MetricsConfig, group: string, name: string): boolean {
   if (!(DECLARED_GROUPS as readonly string[]).includes(group)) return true;

@@ -22,6 +22,7 @@ import { ARCH_NAMES, Model } from '../models/config.ts';
 import { constant, dflt, type Filled, int, LIMITS, num, obj, opt, type TUnit, type TVariants } from '../shape/index.ts';
 import { BACKEND_IDS, type BackendId, TEST_BACKEND_IDS } from '../vocab/backends.ts';
 import type { PhaseName } from '../vocab/phases.ts';
+import { type FigureValue, figuresSchema } from './figures.ts';
 import { buildMatrixSchema, type MatrixValue } from './matrix.ts';
 import { Optimizer, recipeProperties, timeToAccuracySchema, trainingRecipeProperties } from './recipe-schema.ts';
 import { type MetricBoundValue, metricBoundSchema, type MetricsValue, metricsSchema } from './metrics-schema.ts';
@@ -373,10 +374,14 @@ const body = {
   ),
 };
 
-/** The format's keys with `matrix:`, which lists values of the scalar keys above and is built from them. */
+/**
+ * The format's keys with `matrix:`, which lists values of the scalar keys above and is built from them,
+ * and `figures:`, which names matrix keys and metrics.
+ */
 const fullBody = {
   ...body,
   matrix: opt(Type.Unsafe<Record<string, MatrixValue[]>>(buildMatrixSchema(body as Record<string, JsonSchema>))),
+  figures: opt(Type.Unsafe<FigureValue[]>(figuresSchema)),
 };
 
 /**

@@ -6,6 +6,7 @@
 import type { DatasetConfig } from '../data/config.ts';
 import type { ModelConfig } from '../models/config.ts';
 import type { PhaseName } from '../vocab/phases.ts';
+import type { FigureSpec } from './figures.ts';
 import type { MatrixAxis, MatrixPointSpec } from './matrix.ts';
 import type { MetricBound, MetricsConfig } from './metrics-config.ts';
 import type { FilledExperiment } from './schema.ts';
@@ -29,7 +30,7 @@ export type ParityConfig = FilledExperiment['parity'];
 
 export type Experiment = Omit<
   FilledExperiment,
-  'version' | 'profiles' | 'profile' | 'dataset' | 'model' | 'inference' | 'expect' | 'metrics' | 'matrix'
+  'version' | 'profiles' | 'profile' | 'dataset' | 'model' | 'inference' | 'expect' | 'metrics' | 'matrix' | 'figures'
 > & {
   /** Absolute path of the YAML file. */
   file: string;
@@ -52,6 +53,8 @@ export type Experiment = Omit<
   matrix?: { axes: MatrixAxis[]; points: Array<MatrixPointSpec & { experiment: Experiment }> };
   /** In the experiment of one matrix point: that point. */
   point?: MatrixPointSpec;
+  /** Figures the experiment declares (`figures:`), drawn by the reporters. */
+  figures?: FigureSpec[];
 };
 
 /** One test-case group: an experiment on one backend. */

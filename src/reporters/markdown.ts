@@ -8,6 +8,7 @@
  * puts them in order.
  */
 import type { ResultRecord } from '../runner/record.ts';
+import { declaredFiguresSection } from './declared-figures.ts';
 import type { ReportFile, Reporter } from './types.ts';
 import { ReasonLetters, REASONS_HEADING } from './reasons.ts';
 import { checksSection } from './checks-view.ts';
@@ -55,6 +56,7 @@ export class MarkdownReporter implements Reporter {
     body.push(...table3Section(records, ctx));
     body.push(...fig2Section(records, this.options, ctx));
     body.push(...fig3Section(records, this.options, ctx));
+    body.push(...declaredFiguresSection(records, this.options.figuresDir, this.options.embedFigures));
     body.push(...accuracySection(records, ctx));
     body.push(...argmaxSection(records, ctx));
     body.push(...otherSection(records, ctx));

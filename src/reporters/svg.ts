@@ -6,6 +6,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { ResultRecord } from '../runner/record.ts';
+import { declaredFigureSpec, declaredFigures } from './declared-figures.ts';
 import { fig2Points, fig2Records, fig3Points, fig3Records, FIGURE_FILES } from './figures-data.ts';
 import type { ReportFile, Reporter } from './types.ts';
 import { metricLabel, orderArchs, orderBackends } from './view.ts';
@@ -61,6 +62,12 @@ export class SvgReporter implements Reporter {
     if (f2) out.push({ path: at(FIGURE_FILES.fig2), content: await toSvg(f2) });
     const f3 = this.fig3Spec(records);
     if (f3) out.push({ path: at(FIGURE_FILES.fig3), content: await toSvg(f3) });
+    for (const f of declaredFigures(records)) {
+      const style = { width: this.options.width, height: this.options.height, config: this.config() };
+      const rs = records.filter((r) => r.experiment.name === f.experiment);
+      const spec = declaredFigureSpec(f, { ...style, subtitle: subtitle(rs) });
+      if (spec) out.push({ path: at(f.file), content: await toSvg(spec) });
+    }
     return out;
   }
 

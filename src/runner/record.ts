@@ -6,6 +6,7 @@
  */
 import type { BackendId, SessionInfo } from '../backends/types.ts';
 import type { Experiment, PhaseName } from '../config/types.ts';
+import type { FigureSpec } from '../config/figures.ts';
 import type { MatrixValue } from '../config/matrix.ts';
 import type { DeviceMemoryMethod } from '../vocab/metrics.ts';
 import type { OpProfile } from '../vocab/op-profile.ts';
@@ -178,6 +179,8 @@ export interface RecordCommon extends RecipeRecordFields {
     multiplyAddsPerExample?: number;
     /** The case's matrix point: the value of each axis (`inference.batchSize: 8`). */
     point?: Record<string, MatrixValue>;
+    /** Figures the experiment declares, drawn by the reporters. */
+    figures?: FigureSpec[];
   };
   backend: {
     requested: BackendId;
@@ -280,6 +283,7 @@ export function newRecord(
       batchSize: exp.trains ? exp.training.batchSize : exp.inference.batchSize,
       repeats: exp.repeats,
       ...(exp.point ? { point: exp.point.values } : {}),
+      ...(exp.figures ? { figures: exp.figures } : {}),
     },
     backend: { requested: backend },
     status: 'passed',

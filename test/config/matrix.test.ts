@@ -106,3 +106,24 @@ describe('matrix', () => {
     ]);
   });
 });
+
+describe('figures', () => {
+  test('a figure of a measured metric against a matrix key is kept, and copied to every point', () => {
+    const exp = parse(
+      'matrix: { inference.batchSize: [1, 8] }\nmetrics: { latency: {} }\nfigures: [{ x: inference.batchSize, y: latency.p50 }]\n',
+    );
+    expect(exp.figures).toEqual([{ x: 'inference.batchSize', y: 'latency.p50', series: 'backend' }]);
+    expect(expandCases(exp).map((c) => c.experiment.figures)).toEqual([exp.figures, exp.figures]);
+  });
+
+  test('an axis that is not a matrix key, or a metric not measured, is a located error', () => {
+    const axis = firstError(
+      'matrix: { inference.batchSize: [1, 8] }\nfigures: [{ x: inference.batchsize, y: top1 }]\n',
+    );
+    expect(axis.message).toBe('figures[0].x: "inference.batchsize" is not an axis of this experiment');
+    expect(axis.hint).toMatch(/^did you mean "inference\.batchSize"\?/);
+    expect([axis.line, axis.col]).toEqual([7, 16]);
+    const metric = firstError('figures: [{ x: backend, y: latency.p50 }]\n');
+    expect(metric.message).toBe('figures[0].y: the experiment does not measure latency.p50');
+  });
+});
