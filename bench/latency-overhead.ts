@@ -10,7 +10,6 @@
  *   npx tsx bench/latency-overhead.ts [--rounds 8] [--calls 200] [--batches 1,64] [--width 0.25]
  *                                      [--backends onnxruntime/cpu,tfjs/wasm]
  */
-import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
@@ -26,7 +25,7 @@ import { initWeights } from '../src/models/init.ts';
 import { timeCalls } from '../src/runner/measure.ts';
 import { max, median, min, sortSamples } from '../src/stats/index.ts';
 import type { BackendId } from '../src/vocab/backends.ts';
-import { randomImages } from './common.ts';
+import { machineLines, randomImages } from './common.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -80,11 +79,7 @@ async function bareLoop(call: () => Promise<void>): Promise<number[]> {
 const fmt = (s: number) => `${(s * 1e3).toFixed(3)} ms`;
 const pct = (r: number) => `${((r - 1) * 100).toFixed(2)} %`;
 
-console.log(
-  `machine: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length}, load ${loadavg()
-    .map((l) => l.toFixed(1))
-    .join(' ')} (a loaded machine widens the spread; the interleaving keeps the comparison fair)`,
-);
+console.log(machineLines());
 const { dataset } = randomImages(64, H, W, C);
 const model = buildModelGraph(
   { arch: 'vgg-small', width: Number(args.width), batchNorm: false, classifier: [256], dropout: 0 },
