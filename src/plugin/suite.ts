@@ -18,7 +18,6 @@ import { readBaseline } from '../runner/baseline.ts';
 import { probeInChild, recordFileName, runCase, skippedRecord } from '../runner/case.ts';
 import { applyChecks, type BaselineSource, evaluateChecks, failedByChecks } from '../runner/checks.ts';
 import { collectEnvironment } from '../runner/env.ts';
-import { checkMetricBound } from '../runner/metric-checks.ts';
 import { createProgress } from '../runner/progress.ts';
 import type { CaseCheck, ResultRecord } from '../runner/record.ts';
 import { PHASE_SHORT_LABELS as PHASE_TITLES, TIMED_PHASES } from '../vocab/phases.ts';
@@ -153,13 +152,13 @@ function defineCase(c: Case, exp: Experiment, settings: ReturnType<typeof runSet
         if (fails.length) throw new Error(`${c.key}: ${fails.join('\n')}`);
         expect(r.timeToAccuracy?.samples.length ?? 0).toBeGreaterThan(0);
       });
-    // One test per metric bound of expect:, named by the metric (`expect latency.p99`).
+    // One test per metric bound of expect:, named by the metric (`expect latency.p99`), asserting its check.
     for (const bound of exp.expect.metrics ?? []) {
       test(`expect ${bound.metric}`, () => {
         const r = get();
         requireReached(r, bound.metric);
-        const v = checkMetricBound(r, bound);
-        if (!v.passed) throw new Error(`${c.key}: ${v.message}`);
+        const [check] = assertChecks(r, (k) => k.id === `metric.${bound.metric}`);
+        expect(check, `${c.key}: no check of ${bound.metric} in the record`).toBeDefined();
       });
     }
 

@@ -4,6 +4,7 @@
  * document. Shared by the markdown reporter and the pull-request diff, so both name a check alike.
  */
 import { type CaseCheck, CHECK_FAILED, type GateOutcome, type ResultRecord } from '../runner/record.ts';
+import { formatMetric } from '../runner/metric-values.ts';
 import { bytes, percent, sig } from './format.ts';
 import { firstLine, table } from './markdown-table.ts';
 import { MIGRATION_LIMITS } from './migrate.ts';
@@ -22,6 +23,8 @@ export function checkValue(unit: CaseCheck['unit'], x: number | null): string {
       return `${sig(x)}×`;
     case 'relative-error':
       return x.toExponential(1);
+    default:
+      return formatMetric(x, unit);
   }
 }
 
@@ -36,6 +39,8 @@ export function checkName(c: CaseCheck): string {
     case 'regression':
     case 'parity':
       return c.kind === 'parity' ? 'parity' : c.metric;
+    case 'metric':
+      return `${c.metric} bound`;
   }
 }
 

@@ -9,6 +9,7 @@ import type { Expectations } from '../config/types.ts';
 import { BASELINE_SCHEMA, type BaselineFile, gateRecord, mergeRecords, type PhaseVerdict } from './baseline.ts';
 import { evaluateBudgets } from './budgets.ts';
 import { DEFAULT_GATE, type GateOptions } from './gate.ts';
+import { metricChecks } from './metric-checks.ts';
 import {
   type CaseCheck,
   CHECK_FAILED,
@@ -21,7 +22,7 @@ import {
 export { CHECK_FAILED };
 
 /** What the checks read of an experiment's `expect` (the gate's settings may be left to the defaults). */
-export type CheckedExpectations = Pick<Expectations, 'accuracy' | 'time' | 'memory'> & {
+export type CheckedExpectations = Pick<Expectations, 'accuracy' | 'time' | 'memory' | 'metrics'> & {
   regression?: Expectations['regression'];
 };
 
@@ -106,6 +107,8 @@ export function evaluateChecks(
     reason: b.message,
     samples: b.samples,
   }));
+
+  checks.push(...metricChecks(record, expect.metrics ?? []));
 
   if (record.parity) {
     const p = record.parity;

@@ -6,7 +6,7 @@
 import type { MetricBound } from '../config/metrics-config.ts';
 import { metricDef } from '../vocab/metric-registry.ts';
 import { formatMetric, metricValue } from './metric-values.ts';
-import type { ResultRecord } from './record.ts';
+import type { CaseCheck, ResultRecord } from './record.ts';
 
 export interface BoundVerdict {
   bound: MetricBound;
@@ -47,4 +47,28 @@ export function checkMetricBound(record: ResultRecord, bound: MetricBound): Boun
       message: `${bound.metric}: ${shown} is above the max ${formatMetric(bound.max, v.def.unit)}`,
     };
   return { bound, passed: true, measured: v.value, message: `${bound.metric}: ${shown} within ${limits.join(', ')}` };
+}
+
+/** The bounds as checks of the record (`metric.<name>`), judged with the case's other checks. */
+export function metricChecks(record: ResultRecord, bounds: readonly MetricBound[]): CaseCheck[] {
+  return bounds.map((bound) => {
+    const v = checkMetricBound(record, bound);
+    const def = metricDef(bound.metric)!;
+    const samples = metricValue(record, bound.metric)?.samples;
+    return {
+      kind: 'metric',
+      id: `metric.${bound.metric}`,
+      metric: bound.metric,
+      unit: def.unit,
+      measured: v.measured,
+      // The side that failed, else the tighter one stated (max for a lower-is-better metric).
+      limit:
+        v.measured !== null && bound.min !== undefined && v.measured < bound.min
+          ? bound.min
+          : (bound.max ?? bound.min ?? null),
+      verdict: v.passed ? 'passed' : 'failed',
+      reason: v.message,
+      ...(samples && samples.length <= 1000 ? { samples } : {}),
+    };
+  });
 }

@@ -8,6 +8,7 @@ import type { BackendId, SessionInfo } from '../backends/types.ts';
 import type { Experiment, PhaseName } from '../config/types.ts';
 import type { FigureSpec } from '../config/figures.ts';
 import type { MatrixValue } from '../config/matrix.ts';
+import type { MetricUnit } from '../vocab/metric-registry.ts';
 import type { DeviceMemoryMethod } from '../vocab/metrics.ts';
 import type { OpProfile } from '../vocab/op-profile.ts';
 import type { MemoryPhase } from '../vocab/phases.ts';
@@ -90,7 +91,7 @@ export interface ParityResult {
 export const CHECK_FAILED = 'CHECK_FAILED';
 
 /** What a check judges. */
-export type CheckKind = 'accuracy' | 'time' | 'memory' | 'regression' | 'parity';
+export type CheckKind = 'accuracy' | 'time' | 'memory' | 'regression' | 'parity' | 'metric';
 
 /**
  * How the regression gate saw one metric, in the words a pull request reads: `slower` (the gate
@@ -121,13 +122,16 @@ export interface GateDetail {
  */
 export interface CaseCheck {
   kind: CheckKind;
-  /** Stable within a record: `accuracy`, `time.train`, `memory.train`, `memory.device`, `regression.train`, `parity`. */
+  /**
+   * Stable within a record: `accuracy`, `time.train`, `memory.train`, `memory.device`, `regression.train`,
+   * `parity`, `metric.<name>` (a bound of `expect:` on a declared metric, `metric.latency.p99`).
+   */
   id: string;
   phase?: PhaseName;
   /** What was checked, in words: `train time`, `train peak RSS`, `regression of train time`. */
   metric: string;
   /** `ratio`: current / baseline (regression); a relative error (parity). */
-  unit: 'fraction' | 's' | 'bytes' | 'ratio' | 'relative-error';
+  unit: 'fraction' | 's' | 'bytes' | 'ratio' | 'relative-error' | MetricUnit;
   /** Null when nothing was measured. */
   measured: number | null;
   /** Null when the check has no numeric limit. */

@@ -4,7 +4,8 @@ import { loadDataset } from '../../src/data/index.ts';
 import { buildModelGraph } from '../../src/models/index.ts';
 import { initWeights } from '../../src/models/init.ts';
 import { evaluateDeclared, measureLatency, timeCalls } from '../../src/runner/measure.ts';
-import { checkMetricBound } from '../../src/runner/metric-checks.ts';
+import { applyChecks, CHECK_FAILED } from '../../src/runner/checks.ts';
+import { checkMetricBound, metricChecks } from '../../src/runner/metric-checks.ts';
 import { mergeMetrics } from '../../src/runner/metric-record.ts';
 import { metricValue } from '../../src/runner/metric-values.ts';
 import { makeRecord } from './baseline-fixtures.ts';
@@ -135,6 +136,24 @@ describe('metric values and bounds on a record', () => {
     const missing = checkMetricBound(rec, { metric: 'memory.infer', max: 1e9 });
     expect(missing.passed).toBe(false);
     expect(missing.message).toMatch(/memory\.infer was not measured/);
+  });
+
+  test('bounds become checks of the record; a failed one fails the case, naming it', () => {
+    const checks = metricChecks(rec, [
+      { metric: 'latency.p99', max: 0.005 },
+      { metric: 'top5', min: 0.5 },
+    ]);
+    expect(checks.map((c) => [c.id, c.kind, c.unit, c.verdict, c.limit])).toEqual([
+      ['metric.latency.p99', 'metric', 's', 'failed', 0.005],
+      ['metric.top5', 'metric', 'fraction', 'passed', 0.5],
+    ]);
+    expect(checks[0]!.measured).toBeCloseTo(0.09901, 12);
+    const judged = applyChecks(structuredClone(rec), checks);
+    expect(judged.status).toBe('failed');
+    expect(judged.error?.code).toBe(CHECK_FAILED);
+    expect(judged.error?.message).toMatch(
+      /latency\.p99: 99\.0 ms \(p99 of 100 calls at batch 8\) is above the max 5\.00 ms/,
+    );
   });
 
   test("merging a case's processes pools latency calls and appends per-repeat samples", () => {
