@@ -14,7 +14,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 test('the missing-data message appears once per case', () => {
   writeFileSync(
     join(dir, 'nodata.experiment.yaml'),
-    'name: nodata\ndataset: { kind: cifar10, train: 64, test: 64 }\nmodel: { arch: vgg-small, width: 0.125 }\nbackends: [fake/ok]\nparity: { enabled: false }\n',
+    'name: nodata\ndataset: { kind: cifar10, train: 64, test: 64 }\nmodel: { arch: vgg-small, width: 0.125 }\ntraining: { epochs: 1, batchSize: 32 }\nbackends: [fake/ok]\nparity: { enabled: false }\n',
   );
   const r = expbenchCli(['run', 'nodata.experiment.yaml', '--results', 'res'], {
     cwd: dir,
