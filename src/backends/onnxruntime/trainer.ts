@@ -523,6 +523,13 @@ class OrtTrainerImpl implements OrtTrainer {
         : undefined;
     const step = await this.prepare(B, onDeviceSplit ? 'gather' : 'inputs');
     const rate = req.lr ?? (() => this.opts.optimizer.lr);
+    /** A non-finite loss at (epoch, step), naming the learning rate that step ran at. */
+    const lossError = (loss: number, epoch: number, step: number): NumericError =>
+      new NumericError(
+        `onnxruntime: training loss became ${loss} at epoch ${epoch}, step ${step} (lr ${rate(epoch, step)}, batch ${B}). Hint: lower the learning rate or check the input normalisation.`,
+        step,
+        epoch,
+      );
     const [C, H, W] = this.model.input as [number, number, number];
     const geo = { channels: C, height: H, width: W };
     const norm = this.opts.dataset.normalization;
@@ -594,11 +601,7 @@ class OrtTrainerImpl implements OrtTrainer {
             const loss = await this.read(lossTensor);
             this.drop(lossTensor);
             if (!Number.isFinite(loss)) {
-              throw new NumericError(
-                `onnxruntime: training loss became ${loss} at epoch ${epoch}, step ${s} (lr ${this.opts.optimizer.lr}, batch ${B}). Hint: lower the learning rate or check the input normalisation.`,
-                s,
-                epoch,
-              );
+              throw lossError(loss, epoch, s);
             }
             info.loss = loss;
             lossSum += loss;
@@ -625,11 +628,7 @@ class OrtTrainerImpl implements OrtTrainer {
       const loss = await this.read(pending);
       this.drop(pending);
       if (!Number.isFinite(loss)) {
-        throw new NumericError(
-          `onnxruntime: training loss became ${loss} at epoch ${pendingAt.epoch}, step ${pendingAt.step} (lr ${this.opts.optimizer.lr}, batch ${B}). Hint: lower the learning rate or check the input normalisation.`,
-          pendingAt.step,
-          pendingAt.epoch,
-        );
+        throw lossError(loss, pendingAt.epoch, pendingAt.step);
       }
     }
     return { steps, epochLoss, stoppedEarly };
