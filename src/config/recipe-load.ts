@@ -1,7 +1,7 @@
 /**
  * The checks and completions of a loaded experiment's training recipe that the schema cannot make
  * (`recipe-schema.ts` defines the keys): a crop must keep the image side, `seeds` set the repeats
- * (one each), a time-to-accuracy target implies evaluation every epoch, milestones in order. Problems
+ * (one each), `stopAfter` within the epochs, a time-to-accuracy target implies evaluation every epoch, milestones in order. Problems
  * go to the loader's `report`, which locates them in the file.
  */
 import type { ValuePath } from './locate.ts';
@@ -31,6 +31,12 @@ export function completeRecipe(
       reason: 'augment',
       message: `training.augment.crop.size ${size} differs from the ${side}×${side} images: the crop keeps the network's input size`,
       hint: `use size: ${side} (the padding sets how far the crop moves), or leave size out`,
+    });
+  if (t.stopAfter !== undefined && t.stopAfter > t.epochs)
+    report(['training', 'stopAfter'], {
+      reason: 'stopAfter',
+      message: `training.stopAfter ${t.stopAfter} is more than the recipe's ${t.epochs} epochs`,
+      hint: `use at most ${t.epochs}, or leave stopAfter out to run the whole recipe`,
     });
   if (exp.expect.timeToAccuracy && !exp.evaluate) exp.evaluate = { every: 1 };
   if (exp.seeds) {

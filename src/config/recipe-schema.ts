@@ -118,6 +118,13 @@ export const Schedule = variants(
 /** Keys added to `training`. */
 export const trainingRecipeProperties = {
   schedule: Schedule,
+  stopAfter: opt(
+    int(
+      1,
+      10_000,
+      'Run only the first this many epochs of the recipe (the schedule still spans `epochs`): a truncated run, e.g. to compare backends on the first epoch of a long recipe.',
+    ),
+  ),
   labelSmoothing: dflt(num(0, 0.99, 'Label smoothing ε of the cross-entropy: target (1 − ε)·onehot + ε/classes.'), 0),
   augment: opt(
     obj('Data augmentation of the training images, the same for every backend (seeded).', {

@@ -32,8 +32,8 @@ export interface TimeToAccuracySample {
   epochs?: number;
   /** Best evaluated accuracy and its 1-based epoch. */
   best: { accuracy: number; epoch: number };
-  /** Why training ended without the target: the epochs ran out, or the `within` budget did. */
-  ended?: 'epochs' | 'within';
+  /** Why training ended without the target: the epochs ran out, the `within` budget did, or `training.stopAfter` cut the run short. */
+  ended?: 'epochs' | 'within' | 'stopAfter';
 }
 
 /** Optional record fields of a recipe run, one entry per timed repeat. */
@@ -79,7 +79,9 @@ export function timeToAccuracyFailures(r: RecipeRecordFields): string[] {
       const why =
         s.ended === 'within' && t.within !== undefined
           ? `within the ${t.within} s training budget`
-          : 'within the configured epochs';
+          : s.ended === 'stopAfter'
+            ? `in the epochs training.stopAfter let it run (a truncated run)`
+            : 'within the configured epochs';
       return `time to accuracy: seed ${s.seed} never reached the target ${pct(t.target)} ${why}; best accuracy ${pct(s.best.accuracy)} at epoch ${s.best.epoch}`;
     });
 }

@@ -47,6 +47,8 @@ export interface RecipeRun {
 /** The recipe in words, for records and reports. */
 export function describeRecipe(t: Experiment['training']): string {
   const parts = [`${describeOptimizer(t.optimizer)}, lr ${t.optimizer.lr}`, `${describeSchedule(t.schedule)} schedule`];
+  if (t.stopAfter !== undefined && t.stopAfter < t.epochs)
+    parts.push(`truncated: the first ${t.stopAfter} of ${t.epochs} epochs`);
   if (t.labelSmoothing > 0) parts.push(`label smoothing ${t.labelSmoothing}`);
   if (t.augment) {
     const a = [
@@ -109,8 +111,10 @@ export async function runRecipe(session: ModelSession, o: RecipeRunOptions): Pro
   const points: CurvePoint[] = [];
   let best = { accuracy: -1, epoch: 0 };
   let overBudget = false;
-  for (let first = 0; first < t.epochs && !run.stopped; first += every) {
-    const epochs = Math.min(every, t.epochs - first);
+  // `stopAfter` truncates the run, not the recipe: the rate still follows the schedule over `t.epochs`.
+  const last = Math.min(t.epochs, t.stopAfter ?? t.epochs);
+  for (let first = 0; first < last && !run.stopped; first += every) {
+    const epochs = Math.min(every, last - first);
     const spentBefore = run.trainSeconds;
     const t0 = performance.now();
     const result = await session.train({
@@ -154,6 +158,11 @@ export async function runRecipe(session: ModelSession, o: RecipeRunOptions): Pro
   }
   if (exp.evaluate) run.curve = { seed, points };
   if (target && !run.timeToAccuracy)
-    run.timeToAccuracy = { seed, reached: false, best, ended: overBudget ? 'within' : 'epochs' };
+    run.timeToAccuracy = {
+      seed,
+      reached: false,
+      best,
+      ended: overBudget ? 'within' : last < t.epochs ? 'stopAfter' : 'epochs',
+    };
   return run;
 }

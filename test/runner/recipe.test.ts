@@ -2,7 +2,7 @@
  * The recipe's training loop against a scripted session: chunks of `evaluate.every` epochs with the
  * order, rate and augmentation shifted to each chunk, evaluation outside the training clock, a stop at
  * the time-to-accuracy target, the best accuracy and its epoch when the target is never reached, and
- * the `within` budget of training time.
+ * the `within` budget of training time, and `stopAfter`'s truncated run of a longer recipe.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
@@ -65,7 +65,7 @@ function scripted(accuracy: number[], stepMs = 0) {
   return { session, calls };
 }
 
-const experiment = (expectYaml: string, epochs = 4) =>
+const experiment = (expectYaml: string, epochs = 4, trainingYaml = '') =>
   parseExperiment(
     `name: r
 dataset: { kind: synthetic, train: 8, test: 10, imageSize: 2, channels: 1, classes: 2 }
@@ -76,6 +76,7 @@ training:
   optimizer: { kind: sgd, lr: 0.1 }
   schedule: { kind: cosine }
   augment: { flip: true }
+${trainingYaml}
 inference: { batchSize: 4 }
 backends: [onnxruntime/cpu]
 expect: ${expectYaml}
@@ -133,5 +134,26 @@ describe('training with evaluation and a time-to-accuracy target', () => {
     expect(
       timeToAccuracyFailures({ timeToAccuracy: { target: 0.95, within: 0.15, samples: [run.timeToAccuracy!] } })[0],
     ).toMatch(/within the 0\.15 s training budget; best accuracy 50\.0% at epoch 1$/);
+  });
+
+  it('stopAfter runs the first epochs of the recipe at the rates of the whole schedule, and says so', async () => {
+    const exp = experiment('{ timeToAccuracy: { target: 0.95 } }', 4, '  stopAfter: 2');
+    const { session, calls } = scripted([0.3, 0.5, 0.9, 1]);
+    const run = await runRecipe(session, { exp, data, seed: 4 });
+    expect(calls.map((c) => c.epochs)).toEqual([1, 1]);
+    // Epoch 1's rate is the 4-epoch cosine's, not a 2-epoch one's.
+    const span = { lr: 0.1, epochs: 4, stepsPerEpoch: 2 };
+    expect(calls[1]!.lr0).toBe(learningRate(exp.training.schedule, span, 1, 0));
+    expect(calls[1]!.lr0).not.toBe(learningRate(exp.training.schedule, { ...span, epochs: 2 }, 1, 0));
+    expect(run.epochs).toBe(2);
+    expect(run.timeToAccuracy).toEqual({
+      seed: 4,
+      reached: false,
+      ended: 'stopAfter',
+      best: { accuracy: 0.5, epoch: 2 },
+    });
+    expect(timeToAccuracyFailures({ timeToAccuracy: { target: 0.95, samples: [run.timeToAccuracy!] } })[0]).toMatch(
+      /in the epochs training\.stopAfter let it run \(a truncated run\); best accuracy 50\.0% at epoch 2$/,
+    );
   });
 });
