@@ -3,6 +3,9 @@
  *
  *     table2 › tfjs/cpu  epoch 3/10  step 412/781  loss 1.2345  1,234 img/s  ETA 4 min 12 s
  *
+ * With evaluation during training, the latest test accuracy joins the line (`test 61.3% after epoch 2`);
+ * images/s and the ETA count training time only.
+ *
  * Shown on stderr when it is a terminal, or when `EXPBENCH_PROGRESS=1`; quiet in CI (`CI` set to a true
  * value) and when `EXPBENCH_PROGRESS=0`. Throttled, so printing never costs measurable time: on a
  * terminal the line is redrawn in place at most every 0.5 s; in a log, a full line at most every 10 s.
@@ -23,6 +26,8 @@ export interface ProgressInfo {
   imagesPerSecond?: number;
   /** Seconds since the phase started (drives the ETA). */
   elapsedSeconds: number;
+  /** The latest evaluation during training, if any: 1-based epoch, test accuracy and loss. */
+  evaluated?: { epoch: number; accuracy: number; loss: number };
 }
 
 /** Formats one progress line (no newline). Pure. */
@@ -35,6 +40,7 @@ export function formatProgress(p: ProgressInfo): string {
   if (p.loss !== undefined) parts.push(`loss ${Number.isFinite(p.loss) ? p.loss.toFixed(4) : String(p.loss)}`);
   if (p.imagesPerSecond !== undefined && Number.isFinite(p.imagesPerSecond))
     parts.push(`${Math.round(p.imagesPerSecond).toLocaleString('en-US')} img/s`);
+  if (p.evaluated) parts.push(`test ${(p.evaluated.accuracy * 100).toFixed(1)}% after epoch ${p.evaluated.epoch}`);
   if (done > 0 && done < total && p.elapsedSeconds > 0)
     parts.push(`ETA ${formatEta((p.elapsedSeconds / done) * (total - done))}`);
   else if (done >= total) parts.push(`done in ${formatEta(p.elapsedSeconds)}`);

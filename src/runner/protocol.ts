@@ -4,6 +4,7 @@
  */
 import type { Availability, BackendId } from '../backends/types.ts';
 import type { Experiment } from '../config/types.ts';
+import type { ProgressInfo as ProgressLine } from './progress.ts';
 import type { CaseError, ResultRecord } from './record.ts';
 
 export type WorkerPhase = NonNullable<CaseError['phase']>;
@@ -24,17 +25,11 @@ export interface RunJob {
 
 export type ParentMessage = { type: 'run'; job: RunJob } | { type: 'probe'; backends: BackendId[] };
 
-export interface ProgressInfo {
+/** A training step's progress as the child reports it: the printed line's fields, and which repeat. */
+export interface ProgressInfo extends Omit<ProgressLine, 'label'> {
   repeat: number;
   repeats: number;
-  epoch: number;
-  epochs: number;
-  step: number;
-  stepsPerEpoch: number;
-  loss?: number;
   imagesPerSecond: number;
-  /** Seconds since the training phase of this round started. */
-  elapsedSeconds: number;
 }
 
 export type ChildMessage =

@@ -27,6 +27,8 @@ export interface RecipeRunOptions {
   onStep?: TrainRequest['onStep'];
   /** Called when the evaluation between chunks starts and ends (the worker's phase reports). */
   onEvaluate?(running: boolean): void;
+  /** Called with each evaluated point (progress shows the latest). */
+  onPoint?(point: CurvePoint): void;
 }
 
 export interface RecipeRun {
@@ -148,7 +150,9 @@ export async function runRecipe(session: ModelSession, o: RecipeRunOptions): Pro
     const { accuracy, loss } = await evaluateSession(session, data, exp.inference.batchSize);
     run.evalSeconds += (performance.now() - e0) / 1000;
     o.onEvaluate?.(false);
-    points.push({ epoch: run.epochs, accuracy, loss, trainSeconds: run.trainSeconds });
+    const point = { epoch: run.epochs, accuracy, loss, trainSeconds: run.trainSeconds };
+    points.push(point);
+    o.onPoint?.(point);
     if (accuracy > best.accuracy) best = { accuracy, epoch: run.epochs };
     if (target && accuracy >= target.target) {
       run.timeToAccuracy = { seed, reached: true, seconds: run.trainSeconds, epochs: run.epochs, best };

@@ -20,7 +20,7 @@ import { collectMetrics, measureRound } from './measure.ts';
 import type { MetricsRecord } from './metric-record.ts';
 import { type AbsentSource, startMemorySampler, withBackendMemory } from './memory.ts';
 import { profileCase, profileRequested } from './op-profile.ts';
-import type { ChildMessage, ParentMessage, RunJob, WorkerPhase } from './protocol.ts';
+import type { ChildMessage, ParentMessage, ProgressInfo, RunJob, WorkerPhase } from './protocol.ts';
 import { describeRecipe, type RecipeRun, runRecipe } from './recipe.ts';
 import { addRecipeRepeat } from './recipe-record.ts';
 import {
@@ -349,13 +349,25 @@ async function trainWatched(
   let numeric: NumericError | undefined;
   let firstLoss: number | undefined;
   let lastReport = Number.NEGATIVE_INFINITY; // the first step always reports
+  let evaluated: ProgressInfo['evaluated'];
+  // Progress counts training time only: evaluation between epochs is off this clock too.
+  let evalMs = 0;
+  let evalStart = 0;
+  const epochs = Math.min(exp.training.epochs, exp.training.stopAfter ?? exp.training.epochs);
   const mem = startMemorySampler({ intervalMs: 50 });
   const t0 = performance.now();
   const result = await runRecipe(session, {
     exp,
     data,
     seed,
-    onEvaluate: (running) => enter(running ? 'evaluate' : 'train'),
+    onEvaluate: (running) => {
+      if (running) evalStart = performance.now();
+      else evalMs += performance.now() - evalStart;
+      enter(running ? 'evaluate' : 'train');
+    },
+    onPoint: (p) => {
+      evaluated = { epoch: p.epoch, accuracy: p.accuracy, loss: p.loss };
+    },
     onStep: (info) => {
       if (info.loss !== undefined) {
         firstLoss ??= info.loss;
@@ -373,18 +385,20 @@ async function trainWatched(
       if (now - lastReport > 500) {
         lastReport = now;
         const done = info.epoch * info.stepsPerEpoch + info.step + 1;
+        const trainSeconds = (now - t0 - evalMs) / 1000;
         void send({
           type: 'progress',
           info: {
             repeat: job.part,
             repeats: job.parts,
             epoch: info.epoch,
-            epochs: exp.training.epochs,
+            epochs,
             step: info.step,
             stepsPerEpoch: info.stepsPerEpoch,
             loss: info.loss,
-            imagesPerSecond: (done * exp.training.batchSize) / ((now - t0) / 1000),
-            elapsedSeconds: (now - t0) / 1000,
+            imagesPerSecond: (done * exp.training.batchSize) / trainSeconds,
+            elapsedSeconds: trainSeconds,
+            ...(evaluated ? { evaluated } : {}),
           },
         });
       }

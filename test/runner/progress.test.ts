@@ -19,6 +19,11 @@ describe('formatProgress', () => {
       'table2 › tfjs/cpu  epoch 3/10  step 412/781  loss 1.2346  1,234 img/s  ETA 5 min 55 s',
     );
   });
+  it('shows the latest evaluation during training', () => {
+    expect(formatProgress({ ...info, evaluated: { epoch: 2, accuracy: 0.61349, loss: 1.1 } })).toBe(
+      'table2 › tfjs/cpu  epoch 3/10  step 412/781  loss 1.2346  1,234 img/s  test 61.3% after epoch 2  ETA 5 min 55 s',
+    );
+  });
   it('omits what is unknown and ends with the total time', () => {
     expect(formatProgress({ epoch: 0, epochs: 1, step: 9, stepsPerEpoch: 10, elapsedSeconds: 3725 })).toBe(
       'epoch 1/1  step 10/10  done in 1 h 02 min',
