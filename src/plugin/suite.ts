@@ -21,7 +21,7 @@ import { collectEnvironment } from '../runner/env.ts';
 import { createProgress } from '../runner/progress.ts';
 import type { CaseCheck, ResultRecord } from '../runner/record.ts';
 import { PHASE_SHORT_LABELS as PHASE_TITLES, TIMED_PHASES } from '../vocab/phases.ts';
-import { timeToAccuracyFailures } from '../runner/recipe-record.ts';
+import { timeToAccuracyFailures, timeToAccuracyNotJudged } from '../runner/recipe-record.ts';
 import { runSettings } from './settings.ts';
 
 /** Declares the Vitest suite of one experiment file. */
@@ -145,12 +145,14 @@ function defineCase(c: Case, exp: Experiment, settings: ReturnType<typeof runSet
     });
 
     if (exp.expect.timeToAccuracy)
-      test('time to accuracy', () => {
+      test('time to accuracy', (ctx) => {
         const r = get();
         requireReached(r, 'time to accuracy');
         const fails = timeToAccuracyFailures(r);
         if (fails.length) throw new Error(`${c.key}: ${fails.join('\n')}`);
         expect(r.timeToAccuracy?.samples.length ?? 0).toBeGreaterThan(0);
+        const truncated = timeToAccuracyNotJudged(r);
+        if (truncated.length === r.timeToAccuracy?.samples.length) ctx.skip(truncated.join('; '));
       });
     // One test per metric bound of expect:, named by the metric (`expect latency.p99`), asserting its check.
     for (const bound of exp.expect.metrics ?? []) {

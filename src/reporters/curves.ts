@@ -187,7 +187,10 @@ export class CurvesReporter implements Reporter {
     const missed = recs.flatMap((r) =>
       (r.timeToAccuracy?.samples ?? [])
         .filter((s) => !s.reached)
-        .map((s) => `${r.backend.requested}, seed ${s.seed}: best ${pct(s.best.accuracy)} at epoch ${s.best.epoch}`),
+        .map(
+          (s) =>
+            `${r.backend.requested}, seed ${s.seed}: best ${pct(s.best.accuracy)} at epoch ${s.best.epoch}${s.ended === 'stopAfter' ? ' (a run truncated by training.stopAfter: not judged)' : ''}`,
+        ),
     );
     if (missed.length) lines.push('', `Target not reached — ${missed.join('; ')}.`);
     return lines;

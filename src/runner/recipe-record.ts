@@ -68,22 +68,33 @@ function pct(x: number): string {
 
 /**
  * The time-to-accuracy gate: one message per repeat that did not reach the target, naming its best
- * accuracy and that epoch; none when every repeat reached it.
+ * accuracy and that epoch; none when every repeat reached it. A repeat that `training.stopAfter` cut
+ * short is no evidence either way: it is listed by {@link timeToAccuracyNotJudged}, not here.
  */
 export function timeToAccuracyFailures(r: RecipeRecordFields): string[] {
   const t = r.timeToAccuracy;
   if (!t) return [];
   return t.samples
-    .filter((s) => !s.reached)
+    .filter((s) => !s.reached && s.ended !== 'stopAfter')
     .map((s) => {
       const why =
         s.ended === 'within' && t.within !== undefined
           ? `within the ${t.within} s training budget`
-          : s.ended === 'stopAfter'
-            ? `in the epochs training.stopAfter let it run (a truncated run)`
-            : 'within the configured epochs';
+          : 'within the configured epochs';
       return `time to accuracy: seed ${s.seed} never reached the target ${pct(t.target)} ${why}; best accuracy ${pct(s.best.accuracy)} at epoch ${s.best.epoch}`;
     });
+}
+
+/** Repeats a truncated run (`training.stopAfter`) ended before the target: not judged, with their best. */
+export function timeToAccuracyNotJudged(r: RecipeRecordFields): string[] {
+  const t = r.timeToAccuracy;
+  if (!t) return [];
+  return t.samples
+    .filter((s) => !s.reached && s.ended === 'stopAfter')
+    .map(
+      (s) =>
+        `time to accuracy not judged: seed ${s.seed} stopped by training.stopAfter (a truncated run) before the target ${pct(t.target)}; best accuracy ${pct(s.best.accuracy)} at epoch ${s.best.epoch}`,
+    );
 }
 
 /** Records one timed repeat's recipe outcome (seed, curve, evaluation time, time to accuracy). */

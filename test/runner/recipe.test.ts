@@ -11,7 +11,7 @@ import { parseExperiment } from '../../src/config/load.ts';
 import { epochOrder } from '../../src/data/prng.ts';
 import type { Dataset } from '../../src/data/types.ts';
 import { runRecipe } from '../../src/runner/recipe.ts';
-import { timeToAccuracyFailures } from '../../src/runner/recipe-record.ts';
+import { timeToAccuracyFailures, timeToAccuracyNotJudged } from '../../src/runner/recipe-record.ts';
 import { learningRate } from '../../src/runner/schedule.ts';
 
 const data: Dataset = {
@@ -152,8 +152,11 @@ describe('training with evaluation and a time-to-accuracy target', () => {
       ended: 'stopAfter',
       best: { accuracy: 0.5, epoch: 2 },
     });
-    expect(timeToAccuracyFailures({ timeToAccuracy: { target: 0.95, samples: [run.timeToAccuracy!] } })[0]).toMatch(
-      /in the epochs training\.stopAfter let it run \(a truncated run\); best accuracy 50\.0% at epoch 2$/,
-    );
+    // Cut short, the run is no evidence against the target: not judged, and said so.
+    const record = { timeToAccuracy: { target: 0.95, samples: [run.timeToAccuracy!] } };
+    expect(timeToAccuracyFailures(record)).toEqual([]);
+    expect(timeToAccuracyNotJudged(record)).toEqual([
+      'time to accuracy not judged: seed 4 stopped by training.stopAfter (a truncated run) before the target 95.0%; best accuracy 50.0% at epoch 2',
+    ]);
   });
 });
