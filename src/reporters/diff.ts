@@ -12,6 +12,7 @@
  */
 import { relative } from 'node:path';
 import type { CaseCheck, ResultRecord } from '../runner/record.ts';
+import { describeOpGrowth } from '../vocab/op-profile.ts';
 import { checkName, checkValue, failed, OUTCOME_WORDS } from './checks-view.ts';
 import { sig } from './format.ts';
 import { firstLine, table } from './markdown-table.ts';
@@ -159,7 +160,8 @@ function whyText(c: CaseCheck): string {
   if (g.outcome === 'slower' || g.outcome === 'faster' || g.outcome === 'same') {
     const est = g.ratio === null ? '' : `estimate ×${sig(g.ratio)}`;
     const p = g.pValue === null ? '' : `p = ${g.pValue < 0.001 ? g.pValue.toExponential(1) : sig(g.pValue, 2)}`;
-    return `${[est, p].filter(Boolean).join(', ')}; gate threshold +${sig(g.threshold * 100)} %, α = ${g.alpha}`;
+    const ops = c.ops?.length ? `; operators whose time grew (per step): ${describeOpGrowth(c.ops)}` : '';
+    return `${[est, p].filter(Boolean).join(', ')}; gate threshold +${sig(g.threshold * 100)} %, α = ${g.alpha}${ops}`;
   }
   // The message opens with the case and metric, which the row already shows.
   const reason = firstLine(c.reason, 400);

@@ -22,6 +22,7 @@ import { dirname } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { ExpbenchError } from '../errors.ts';
 import type { PhaseName } from '../config/types.ts';
+import { type OpGrowth, type OpTimes, opGrowth, opTimesOf } from '../vocab/op-profile.ts';
 import { PHASE_NAMES, PHASE_SHORT_LABELS, TIMED_PHASES } from '../vocab/phases.ts';
 import { readJsonIfExists, writeJsonAtomic } from './atomic.ts';
 import { describeMachine } from './env.ts';
@@ -64,6 +65,11 @@ export interface BaselineEntry {
   runId: string;
   recordedAt: string;
   experimentHash: string;
+  /**
+   * The train entry of a run profiled per operator (`profile: true`): time per step by operator type,
+   * so a slower run can name the operators whose time grew.
+   */
+  ops?: OpTimes;
 }
 
 export interface BaselineMachine {
@@ -152,6 +158,20 @@ export function validateBaseline(raw: unknown, file: string): BaselineFile {
         ) {
           return fail(`${pat}.workload`, 'expected { arch, trainExamples, testExamples, epochs, batchSize }');
         }
+        if (e.ops !== undefined) {
+          const o = e.ops;
+          if (
+            !isObject(o) ||
+            typeof o.source !== 'string' ||
+            typeof o.batchSize !== 'number' ||
+            !isObject(o.ms) ||
+            !Object.values(o.ms).every((v) => typeof v === 'number' && Number.isFinite(v) && v >= 0)
+          )
+            return fail(
+              `${pat}.ops`,
+              'expected { source: string, batchSize: number, ms: { <operator>: milliseconds } }',
+            );
+        }
       }
     }
   }
@@ -230,6 +250,7 @@ export function mergeRecords(file: BaselineFile, records: readonly ResultRecord[
         runId: r.runId,
         recordedAt: r.finishedAt,
         experimentHash: r.experiment.hash,
+        ...(p === 'train' && r.opProfile ? { ops: opTimesOf(r.opProfile) } : {}),
       };
       summary.written.push({ key: r.key, phase: p, samples: samples.length });
     }
@@ -279,6 +300,8 @@ export function lookupBaseline(file: BaselineFile | undefined, record: ResultRec
 
 export interface PhaseVerdict extends GateVerdict {
   phase: PhaseName;
+  /** Training only, when the baseline and this run were both profiled comparably: the operators whose time grew. */
+  ops?: OpGrowth[];
 }
 
 /**
@@ -297,11 +320,13 @@ export function gateRecord(
     const metric = `${record.key} ${PHASE_SHORT_LABELS[phase]} time`;
     const found = lookupBaseline(file, record, phase);
     let verdict: GateVerdict;
-    if (found.kind === 'found')
+    let ops: OpGrowth[] | undefined;
+    if (found.kind === 'found') {
       verdict = compareToBaseline(current, found.entry.samples, { ...opts, metric, unit: 's' });
-    else if (found.kind === 'none') verdict = compareToBaseline(current, [], { ...opts, metric, unit: 's' });
+      if (found.entry.ops && record.opProfile) ops = opGrowth(found.entry.ops, opTimesOf(record.opProfile));
+    } else if (found.kind === 'none') verdict = compareToBaseline(current, [], { ...opts, metric, unit: 's' });
     else verdict = incomparable(`${metric}: ${found.reason}`, current, found.entry?.samples ?? [], opts);
-    out.push({ ...verdict, phase });
+    out.push({ ...verdict, phase, ...(ops ? { ops } : {}) });
   }
   return out;
 }

@@ -6,6 +6,7 @@
  * these checks and the reporters render them, so a test run and its reports cannot disagree.
  */
 import type { Expectations } from '../config/types.ts';
+import { describeOpGrowth } from '../vocab/op-profile.ts';
 import { BASELINE_SCHEMA, type BaselineFile, gateRecord, mergeRecords, type PhaseVerdict } from './baseline.ts';
 import { evaluateBudgets } from './budgets.ts';
 import { DEFAULT_GATE, type GateOptions } from './gate.ts';
@@ -69,6 +70,8 @@ export function regressionChecks(verdicts: readonly PhaseVerdict[], gate: GateOp
       alpha: gate.alpha,
     };
     const compared = outcome === 'slower' || outcome === 'faster' || outcome === 'same';
+    // A slower phase points at the operators whose time grew, when both runs were profiled.
+    const ops = outcome === 'slower' && v.ops && v.ops.length > 0 ? v.ops : undefined;
     return {
       kind: 'regression',
       id: `regression.${v.phase}`,
@@ -78,8 +81,9 @@ export function regressionChecks(verdicts: readonly PhaseVerdict[], gate: GateOp
       measured: compared ? finite(v.ratio) : null,
       limit: 1 + gate.threshold,
       verdict: outcome === 'slower' ? 'failed' : compared ? 'passed' : 'skipped',
-      reason: v.message,
+      reason: ops ? `${v.message}; operators whose time grew (per step): ${describeOpGrowth(ops)}` : v.message,
       gate: detail,
+      ...(ops ? { ops } : {}),
     } satisfies CaseCheck;
   });
 }

@@ -10,7 +10,7 @@ import type { FigureSpec } from '../config/figures.ts';
 import type { MatrixValue } from '../config/matrix.ts';
 import type { MetricUnit } from '../vocab/metric-registry.ts';
 import type { DeviceMemoryMethod } from '../vocab/metrics.ts';
-import type { OpProfile } from '../vocab/op-profile.ts';
+import type { OpGrowth, OpProfile } from '../vocab/op-profile.ts';
 import type { MemoryPhase } from '../vocab/phases.ts';
 import type { RecipeRecordFields } from './recipe-record.ts';
 import type { MetricsRecord } from './metric-record.ts';
@@ -142,6 +142,8 @@ export interface CaseCheck {
   /** Samples the measured figure came from. */
   samples?: number[];
   gate?: GateDetail;
+  /** A slower training phase whose run and baseline were both profiled: the operators whose time grew most. */
+  ops?: OpGrowth[];
 }
 
 /** What every record carries, whatever its status (the status and its details: {@link Outcome}). */

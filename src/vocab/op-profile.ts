@@ -176,3 +176,49 @@ export function fillSections<T extends { section: StepSection | undefined }>(
   for (const j of pending) out[j]!.section = 'other';
   return out;
 }
+
+/** Time per step by operator type, as a baseline keeps it beside a phase's timings. */
+export interface OpTimes {
+  /** The profiler ({@link OpProfile.source}): figures of different profilers are not compared. */
+  source: string;
+  batchSize: number;
+  /** Milliseconds per step by operator type. */
+  ms: Record<string, number>;
+}
+
+/** An operator type's time per step before and after (baseline and this run). */
+export interface OpGrowth {
+  op: string;
+  beforeMs: number;
+  afterMs: number;
+}
+
+/** The part of a profile a baseline keeps. */
+export function opTimesOf(p: OpProfile): OpTimes {
+  return { source: p.source, batchSize: p.batchSize, ms: Object.fromEntries(p.byOpType.map((o) => [o.op, o.ms])) };
+}
+
+/**
+ * The operator types whose time per step grew from `before` to `after`, most added milliseconds first
+ * (at most `top`; a type absent before counts from 0). `undefined` when the two are not comparable
+ * (another profiler or batch size).
+ */
+export function opGrowth(before: OpTimes, after: OpTimes, top = 3): OpGrowth[] | undefined {
+  if (before.source !== after.source || before.batchSize !== after.batchSize) return undefined;
+  return Object.entries(after.ms)
+    .map(([op, afterMs]) => ({ op, beforeMs: before.ms[op] ?? 0, afterMs }))
+    .filter((g) => g.afterMs > g.beforeMs)
+    .sort((a, b) => b.afterMs - b.beforeMs - (a.afterMs - a.beforeMs) || a.op.localeCompare(b.op))
+    .slice(0, top);
+}
+
+/** `Conv 4.25 → 6.10 ms (+1.85 ms, +44 %)`, joined by commas. */
+export function describeOpGrowth(g: readonly OpGrowth[]): string {
+  const ms = (x: number) => (x >= 10 ? x.toFixed(1) : x.toFixed(2));
+  return g
+    .map((o) => {
+      const pct = o.beforeMs > 0 ? `, +${Math.round((o.afterMs / o.beforeMs - 1) * 100)} %` : ', new';
+      return `${o.op} ${ms(o.beforeMs)} → ${ms(o.afterMs)} ms (+${ms(o.afterMs - o.beforeMs)} ms${pct})`;
+    })
+    .join(', ');
+}

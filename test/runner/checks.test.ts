@@ -5,6 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { type BaselineFile, mergeRecords } from '../../src/runner/baseline.ts';
 import { applyChecks, CHECK_FAILED, evaluateChecks, failedByChecks } from '../../src/runner/checks.ts';
+import { renderDiff } from '../../src/reporters/diff.ts';
+import { aggregateOpProfile } from '../../src/vocab/op-profile.ts';
 import { makeRecord } from './baseline-fixtures.ts';
 
 const KEY = 'exp › onnxruntime/cpu';
@@ -54,6 +56,53 @@ describe('evaluateChecks', () => {
     expect(train.limit).toBeCloseTo(1.1, 10);
     const infer = checks.find((c) => c.id === 'regression.infer')!;
     expect(infer).toMatchObject({ verdict: 'passed', gate: { outcome: 'same' } });
+  });
+
+  it('a slower training phase of a profiled run names the operators whose time grew since the profiled baseline', () => {
+    // Kernel timings of `steps` identical steps: one node per operator type, its ms per step.
+    const profile = (ms: Record<string, number>, batchSize = 64) =>
+      aggregateOpProfile(
+        Object.entries(ms).flatMap(([op, t]) =>
+          [0, 1, 2].map((step) => ({ node: `n_${op}`, op, section: 'backward' as const, ms: t, step })),
+        ),
+        { source: 'test profiler', batchSize, warmupSteps: 1, steps: 3, stepWallMs: [1, 1, 1], note: '' },
+      );
+    const base: BaselineFile = { schema: 'expbench/baseline@1', machines: {} };
+    mergeRecords(base, [makeRecord(KEY, steady, { opProfile: profile({ Conv: 4, Slice: 2, Gemm: 3 }) })]);
+    const slower = (p: ReturnType<typeof profile>) =>
+      evaluateChecks(
+        makeRecord(
+          KEY,
+          steady.map((x) => x * 1.3),
+          { opProfile: p },
+        ),
+        {},
+        { kind: 'file', path: 'b.json', file: base },
+      ).find((c) => c.id === 'regression.train')!;
+    const c = slower(profile({ Conv: 6.5, Slice: 2.5, Gemm: 3, Where: 0.5 }));
+    expect(c.verdict).toBe('failed');
+    expect(c.ops).toEqual([
+      { op: 'Conv', beforeMs: 4, afterMs: 6.5 },
+      { op: 'Slice', beforeMs: 2, afterMs: 2.5 },
+      { op: 'Where', beforeMs: 0, afterMs: 0.5 },
+    ]);
+    expect(c.reason).toMatch(
+      /; operators whose time grew \(per step\): Conv 4\.00 → 6\.50 ms \(\+2\.50 ms, \+63 %\), Slice 2\.00 → 2\.50 ms \(\+0\.50 ms, \+25 %\), Where 0\.00 → 0\.50 ms \(\+0\.50 ms, new\)$/,
+    );
+    // The pull-request diff's Why column names them too.
+    const r = applyChecks(
+      makeRecord(
+        KEY,
+        steady.map((x) => x * 1.3),
+      ),
+      [c],
+    );
+    expect(renderDiff([r])).toMatch(/operators whose time grew \(per step\): Conv 4\.00 → 6\.50 ms/);
+    // Another batch size's profile is not compared: the verdict stands without operators.
+    const other = slower(profile({ Conv: 6.5 }, 32));
+    expect(other.verdict).toBe('failed');
+    expect(other.ops).toBeUndefined();
+    expect(other.reason).not.toMatch(/operators/);
   });
 
   it('says "too noisy" apart from "not comparable"', () => {
