@@ -84,6 +84,11 @@ describe('time-to-accuracy reporter', () => {
     );
     expect(md).toContain('| tfjs/wasm | 1 | 85.0 % | 85.0 % | — | — | 0 of 1 |');
     expect(md).toContain('Target not reached — tfjs/wasm, seed 1: best 85.0 % at epoch 3.');
+    // Every evaluated epoch, with the training time spent to it (time to any accuracy reached).
+    expect(md).toContain('<details><summary>onnxruntime/cpu: every evaluated epoch</summary>');
+    expect(md).toContain('| 2 | 85.0 % (80.0 %–92.0 %) | 1.150 (1.080–1.200) | 20.0 s (20.0 s–20.0 s) |');
+    expect(md).toContain('<details><summary>tfjs/wasm: every evaluated epoch</summary>');
+    expect(md).toContain('| 3 | 85.0 % | 1.150 | 30.0 s |');
   });
 
   it('flags synthetic data, and writes nothing without curves', async () => {
