@@ -207,6 +207,13 @@ export const Training = obj('How the network is trained.', {
     ),
     50,
   ),
+  keepWeights: dflt(
+    Type.Boolean({
+      description:
+        "Write each case's trained weights, after training and off the clock, next to its result record (`<record>.weights.onnx`: the model as ONNX with the trained weights; `expbench model --onnx out.onnx --weights <it or its folder>`).",
+    }),
+    false,
+  ),
 });
 
 /** The timed phases, each with its optional time budget. */

@@ -51,6 +51,11 @@ export function recordFileName(key: string): string {
   return `${key.replace(/\s*›\s*/g, '__').replace(/[^A-Za-z0-9._-]+/g, '-')}.json`;
 }
 
+/** File name of the trained weights a case keeps beside its record (`training.keepWeights`). */
+export function weightsFileName(key: string): string {
+  return recordFileName(key).replace(/\.json$/, '.weights.onnx');
+}
+
 /** Reads the resident set of a process in bytes (Linux), or undefined. */
 function rssOf(pid: number): number | undefined {
   try {
@@ -101,7 +106,14 @@ export async function runCase(c: Case, opts: RunCaseOptions): Promise<ResultReco
   installInterruptHandlers();
   try {
     for (let part = 0; part < parts; part++) {
-      const r = await runCaseProcess(c, opts, { timedRounds: 1, parity: part === 0, part, parts }, inFlight);
+      const keep = part === 0 && c.experiment.trains && c.experiment.training.keepWeights;
+      const weightsFile = keep ? { weightsFile: join(opts.resultsDir, weightsFileName(c.key)) } : {};
+      const r = await runCaseProcess(
+        c,
+        opts,
+        { timedRounds: 1, parity: part === 0, part, parts, ...weightsFile },
+        inFlight,
+      );
       records.push(r);
       if (r.status !== 'passed') break;
     }
@@ -216,7 +228,7 @@ export function mergeRecords(parts: ResultRecord[]): ResultRecord {
 async function runCaseProcess(
   c: Case,
   opts: RunCaseOptions,
-  part: { timedRounds: number; parity: boolean; part: number; parts: number },
+  part: { timedRounds: number; parity: boolean; part: number; parts: number; weightsFile?: string },
   inFlight?: InFlight,
 ): Promise<ResultRecord> {
   const startedAt = new Date().toISOString();

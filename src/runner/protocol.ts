@@ -21,6 +21,8 @@ export interface RunJob {
   /** 0-based index of this process among the case's processes, for progress. */
   part: number;
   parts: number;
+  /** Where this process keeps its trained weights (`training.keepWeights`, first process only). */
+  weightsFile?: string;
 }
 
 export type ParentMessage = { type: 'run'; job: RunJob } | { type: 'probe'; backends: BackendId[] };

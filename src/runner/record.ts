@@ -65,11 +65,26 @@ export interface EnvironmentInfo {
   hostname?: string;
 }
 
+/**
+ * Trained weights a case kept (`training.keepWeights`): the model as ONNX with its trained weights as
+ * initializers, in a file beside the record, taken from the first repeat's last timed round.
+ */
+export interface KeptWeights {
+  /** File name, in the record's folder. */
+  file: string;
+  format: 'onnx';
+  /** Seed of that repeat's initial weights and data order. */
+  seed: number;
+  /** Trainable parameters in the file. */
+  params: number;
+  bytes: number;
+}
+
 export interface CaseError {
   code: string;
   message: string;
   /** Phase the case was in when it failed. */
-  phase?: PhaseName | 'load-data' | 'parity' | 'evaluate' | 'latency' | 'startup' | 'profile';
+  phase?: PhaseName | 'load-data' | 'parity' | 'evaluate' | 'latency' | 'startup' | 'profile' | 'keep-weights';
   signal?: string | null;
   exitCode?: number | null;
   stderrTail?: string;
@@ -220,6 +235,8 @@ export interface RecordCommon extends RecipeRecordFields {
   migratedFrom?: string;
   /** Raw results of the metrics the experiment declared (`metrics:`); absent when it declared none. */
   metrics?: MetricsRecord;
+  /** The trained weights kept beside the record (`training.keepWeights`); absent when none were kept. */
+  weights?: KeptWeights;
   startedAt: string;
   finishedAt: string;
 }

@@ -17,6 +17,7 @@ import { compareLogits } from '../models/parity.ts';
 import { referenceForward } from '../models/reference.ts';
 import { collectEnvironment } from './env.ts';
 import { collectMetrics, measureRound } from './measure.ts';
+import { keepTrainedWeights } from './keep-weights.ts';
 import type { MetricsRecord } from './metric-record.ts';
 import { type AbsentSource, startMemorySampler, withBackendMemory } from './memory.ts';
 import { profileCase, profileRequested } from './op-profile.ts';
@@ -310,6 +311,10 @@ async function runRound(
     const memFig = await session.memory?.();
     const stepsPerEpoch = Math.floor(data.train.n / exp.training.batchSize);
     const metrics = timed ? await measureRound(session, data, preds, exp, enter) : undefined;
+    if (timed && job.weightsFile) {
+      enter('keep-weights');
+      record.weights = await keepTrainedWeights(session, model, job.weightsFile, seed);
+    }
     return {
       buildInit,
       ...(trained

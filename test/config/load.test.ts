@@ -111,6 +111,7 @@ describe('a valid experiment', () => {
         labelSmoothing: 0,
         seed: 0,
         lossEvery: 50,
+        keepWeights: false,
       },
       inference: { batchSize: 64, seed: 0 },
       trains: true,
