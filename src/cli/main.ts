@@ -250,9 +250,10 @@ export async function main(argv: string[]): Promise<number> {
     .command('model <experiment>', "Print the experiment's network (nodes, shapes, parameters, multiply-adds)")
     .option('--profile <name>', 'Profile to apply (default: EXPBENCH_PROFILE)')
     .option('--onnx <file>', 'Also write the model with its starting weights as an ONNX file (opens in Netron)')
-    .action(async (file: string, flags: { profile?: string; onnx?: string }) => {
+    .option('--weights <path>', "With --onnx: a run's trained weights (record folder, record or .weights.onnx file)")
+    .action(async (file: string, flags: { profile?: string; onnx?: string; weights?: string }) => {
       const { runModelCommand } = await import('./model-command.ts');
-      result = runModelCommand({ file, profile: flags.profile, onnx: flags.onnx });
+      result = runModelCommand({ file, profile: flags.profile, onnx: flags.onnx, weights: flags.weights });
     });
   cli.help();
   cli.version('0.1.0');
