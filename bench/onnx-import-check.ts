@@ -1,11 +1,14 @@
 /**
- * Checks ONNX files that expbench has never seen (exported by bench/onnx-import-check.py, or any other
- * image classifier): each is imported, its class ids on fixed inputs are compared between ONNX Runtime
+ * Checks ONNX files that expbench has never seen (exported by bench/onnx-import-check.py with PyTorch,
+ * bench/onnx-import-check-tf.py with tf2onnx, or any other image classifier): each is imported, its class ids on fixed inputs are compared between ONNX Runtime
  * running the untouched file and expbench's sessions built from the import on every backend listed,
  * and it is trained for a few steps on each of them from the file's weights.
  *
  *   /path/to/venv/bin/python bench/onnx-import-check.py --out /tmp/onnx-check
  *   npx tsx bench/onnx-import-check.ts /tmp/onnx-check [--backends onnxruntime/cpu,tfjs/wasm] [--steps 8]
+ *
+ * A file with a channels-last input (tf2onnx's default for Keras) is given the same images transposed
+ * to NHWC; expbench's import feeds them NCHW.
  *
  * Prints one row per file and backend: nodes, parameters, whether every class id matches ONNX Runtime
  * on the untouched file, the largest logit difference, and the loss of the first and last training
@@ -21,6 +24,7 @@ import { getBackend } from '../src/backends/registry.ts';
 import type { BackendId } from '../src/vocab/backends.ts';
 import { epochOrder, loadDataset } from '../src/data/index.ts';
 import { uniformStream } from '../src/models/init.ts';
+import { nchwToNhwc } from '../src/models/layout.ts';
 import { importOnnxFile } from '../src/models/onnx-import/index.ts';
 
 const { values: args, positionals } = parseArgs({
@@ -86,7 +90,11 @@ for (const e of entries) {
   const u = uniformStream(1234);
   const x = Float32Array.from({ length: N * C * H * W }, () => 2 * u() - 1);
   const file = await ort.InferenceSession.create(path);
-  const out = await file.run({ [imp.declared.inputName]: new ort.Tensor('float32', x, [N, C, H, W]) });
+  const fed =
+    imp.declared.layout === 'NHWC'
+      ? new ort.Tensor('float32', nchwToNhwc(x, [N, C, H, W]), [N, H, W, C])
+      : new ort.Tensor('float32', x, [N, C, H, W]);
+  const out = await file.run({ [imp.declared.inputName]: fed });
   const ref = out[file.outputNames[0]!]!.data as Float32Array;
   await file.release();
   const refIds = classIds(ref, model.numClasses);

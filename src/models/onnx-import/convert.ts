@@ -13,18 +13,21 @@
  * Operators map one to one onto IR nodes (Conv, BatchNormalization, Relu, Clip(0, 6) as relu6,
  * MaxPool, AveragePool, GlobalAveragePool, a spatial ReduceMean, Add, Concat, Flatten, Gemm, MatMul
  * plus a bias Add, Dropout), or to nothing (Identity, Constant, the shape operators, Dropout in
- * inference). Whatever depends on shapes not known during the walk (a reshape's target size, an
- * asymmetric padding that must equal SAME_UPPER) is recorded as a check and verified once the IR is
- * resolved. Anything else is an {@link OnnxImportError} naming the ONNX node, its op type and what is
+ * inference, tf2onnx's layout Transposes (`nhwc.ts`), a per-channel Mul and Add after a Conv, which are
+ * folded into its weights and bias). Whatever depends on shapes not known during the walk (a reshape's
+ * target size, an asymmetric padding that must equal SAME_UPPER) is recorded as a check and verified
+ * once the IR is resolved. Anything else is an {@link OnnxImportError} naming the ONNX node, its op type and what is
  * supported.
  */
 import { ExpbenchError } from '../../errors.ts';
 import { GRAPH_INPUT } from '../../models/ir.ts';
 import type { LayerSpec, ModelGraph, NodeDef, Shape, Tensor32, Weights } from '../../models/ir.ts';
+import { hwcRowsToChw } from '../../models/layout.ts';
 import { convPads, resolveGraph } from '../../models/resolve.ts';
 import type { OnnxAttr, OnnxConst, OnnxModelData, OnnxNodeData } from './decode.ts';
 import { describeNode, OnnxImportError } from './errors.ts';
 import type { OnnxNodeRef } from './errors.ts';
+import { declaredImageShape, inputIsNhwc, isPerm, NCHW_TO_NHWC, NHWC_TO_NCHW } from './nhwc.ts';
 
 /** ONNX operators the importer maps, for messages and docs. */
 export const SUPPORTED_OPS = [
@@ -52,6 +55,8 @@ export const SUPPORTED_OPS = [
   'Unsqueeze',
   'Slice',
   'Cast',
+  'Transpose',
+  'Mul',
 ] as const;
 
 /** Lowest default-domain opset accepted (what the issue promises; older files may work but are not checked). */
@@ -61,8 +66,13 @@ export const MIN_OPSET = 13;
 type SymInt = number | { batch: true } | { node: number; axis: number };
 
 type Value =
-  /** Output of IR node `node` (an index into the node list), or the image input (`node` = -1). */
-  | { t: 'act'; node: number; rank: number }
+  /**
+   * Output of IR node `node` (an index into the node list), or the image input (`node` = -1). `nhwc`:
+   * the same values transposed channels-last (tf2onnx's Transposes, `nhwc.ts`); `hwcFlatten`: flattened
+   * from channels-last order by the flatten node of that index, so a dense layer reading it gets its
+   * rows reordered. Only the operators that handle these orders accept such values.
+   */
+  | { t: 'act'; node: number; rank: number; nhwc?: true; hwcFlatten?: number }
   | { t: 'float'; c: Extract<OnnxConst, { kind: 'float' }> }
   | { t: 'ints'; dims: number[]; data: SymInt[] };
 
@@ -95,8 +105,18 @@ export interface ImportedModel {
   weights: Weights;
   /** For each IR node, the ONNX node it was made from. */
   origin: Record<string, OnnxNodeRef>;
-  /** What the file declared: input `[C, H, W]` (null where symbolic), class count, producer, opset. */
-  declared: { input: Array<number | null>; classes: number | null; producer: string; opset: number; inputName: string };
+  /**
+   * What the file declared: input `[C, H, W]` (null where symbolic), class count, producer, opset, and
+   * the input's layout (`NHWC` for a channels-last input that the file transposes to NCHW).
+   */
+  declared: {
+    input: Array<number | null>;
+    classes: number | null;
+    producer: string;
+    opset: number;
+    inputName: string;
+    layout: 'NCHW' | 'NHWC';
+  };
 }
 
 export interface ImportOptions {
@@ -154,7 +174,8 @@ export function importOnnxModel(data: OnnxModelData, opts: ImportOptions = {}): 
       'export with a float32 NCHW image input (a dummy input of shape [1, C, H, W])',
     );
   }
-  const declaredInput = inDims!.slice(1).map((d) => (typeof d === 'number' && d > 0 ? d : null));
+  const nhwcInput = inputIsNhwc(data);
+  const declaredInput = declaredImageShape(data);
   const outDims = outInfo.dims;
   const declaredClasses =
     outDims && outDims.length === 2 && typeof outDims[1] === 'number' && outDims[1] > 0 ? outDims[1] : null;
@@ -162,7 +183,10 @@ export function importOnnxModel(data: OnnxModelData, opts: ImportOptions = {}): 
   const values = new Map<string, Value>();
   const pending: Pending[] = [];
   const checks: Array<(g: ModelGraph, names: Record<number, string>) => void> = [];
-  values.set(inInfo.name, { t: 'act', node: -1, rank: 3 });
+  values.set(inInfo.name, { t: 'act', node: -1, rank: 3, ...(nhwcInput ? { nhwc: true as const } : {}) });
+  /** How many nodes read each value: a scale or bias is folded into a Conv only when nothing else reads it. */
+  const consumers = new Map<string, number>();
+  for (const n of data.nodes) for (const i of n.inputs) consumers.set(i, (consumers.get(i) ?? 0) + 1);
   for (const [name, c] of data.initializers) {
     values.set(name, c.kind === 'float' ? { t: 'float', c } : { t: 'ints', dims: c.dims, data: [...c.data] });
   }
@@ -183,7 +207,8 @@ export function importOnnxModel(data: OnnxModelData, opts: ImportOptions = {}): 
         );
       return v;
     };
-    const act = (i: number, what = 'its input'): Extract<Value, { t: 'act' }> => {
+    /** Input `i` as activations; `order`: the caller handles channels-last ones (`nhwc`, `hwcFlatten`). */
+    const act = (i: number, what = 'its input', order = false): Extract<Value, { t: 'act' }> => {
       const v = get(i);
       if (v?.t !== 'act')
         fail(
@@ -192,7 +217,15 @@ export function importOnnxModel(data: OnnxModelData, opts: ImportOptions = {}): 
           'expbench maps graphs whose operators act on the image activations; constant subgraphs other than shape arithmetic are not supported',
           ref,
         );
-      return v as Extract<Value, { t: 'act' }>;
+      const a = v as Extract<Value, { t: 'act' }>;
+      if (!order && (a.nhwc || a.hwcFlatten !== undefined))
+        fail(
+          'unsupported-model',
+          `${what} (${n.inputs[i]}) is in channels-last order (${a.nhwc ? 'transposed to NHWC' : 'flattened from NHWC'}) where expbench expects NCHW`,
+          'expbench maps channels-last values only in a Transpose back to NCHW, a Flatten or Reshape, then a dense layer (MatMul or Gemm)',
+          ref,
+        );
+      return a;
     };
     const floatConst = (i: number, what: string): Extract<OnnxConst, { kind: 'float' }> => {
       const v = get(i);
@@ -240,10 +273,44 @@ export function importOnnxModel(data: OnnxModelData, opts: ImportOptions = {}): 
       for (const i of inputs) if (i.node >= 0) pending[i.node]!.readers++;
       pending.push({ spec, inputs: inputs.map((i) => i.node), weights, origin: ref, readers: 0 });
       const rank = spec.kind === 'flatten' || spec.kind === 'dense' ? 1 : inputs[0]!.rank;
-      out({ t: 'act', node: pending.length - 1, rank });
+      const hwc = inputs[0]?.hwcFlatten;
+      const elementwise = spec.kind === 'relu' || spec.kind === 'relu6' || spec.kind === 'dropout';
+      out({
+        t: 'act',
+        node: pending.length - 1,
+        rank,
+        ...(hwc !== undefined && elementwise ? { hwcFlatten: hwc } : {}),
+      });
       const tail = n.outputs[0]!;
       // An expbench export names each node's output `<node>.out`; use the name so a round trip keeps it.
       if (tail.endsWith('.out')) pending[pending.length - 1]!.name = tail.slice(0, -'.out'.length);
+    };
+    /** A flatten of `x`; from NHWC order, the features are marked for the dense layer that reads them. */
+    const flatten = (x: Extract<Value, { t: 'act' }>): void => {
+      emit({ kind: 'flatten' }, [{ t: 'act', node: x.node, rank: x.rank }]);
+      if (x.nhwc)
+        values.set(n.outputs[0]!, { t: 'act', node: pending.length - 1, rank: 1, hwcFlatten: pending.length - 1 });
+    };
+    /** Input 0 of an element-wise operator: features flattened from NHWC keep their order through it. */
+    const elementwiseInput = (): Extract<Value, { t: 'act' }> => {
+      const x = act(0, 'its input', true);
+      if (x.nhwc) bad(`${n.opType} of NHWC activations`, 'transpose back to NCHW first');
+      return x;
+    };
+    /**
+     * The Conv whose output `x` (the value `name`) is, when `c` is a per-channel `[C, 1, 1]` (or
+     * scalar) constant that can be folded into it: nothing else reads the Conv's output.
+     */
+    const foldTarget = (x: Extract<Value, { t: 'act' }>, name: string, c: OnnxConst): Pending | undefined => {
+      const prev = x.node >= 0 ? pending[x.node] : undefined;
+      if (prev?.spec.kind !== 'conv' || prev.readers !== 0 || consumers.get(name) !== 1) return undefined;
+      const perChannel =
+        c.data.length === prev.spec.filters &&
+        c.dims.length >= 3 &&
+        c.dims.at(-1) === 1 &&
+        c.dims.at(-2) === 1 &&
+        c.dims.slice(0, -3).every((d) => d === 1);
+      return perChannel || c.data.length === 1 ? prev : undefined;
     };
     /** Square kernel / equal strides / equal dilations, or a located error. */
     const square = (k: string, vals: number[] | undefined, dflt: number): number => {
@@ -339,7 +406,7 @@ export function importOnnxModel(data: OnnxModelData, opts: ImportOptions = {}): 
           });
           break;
         }
-        if (v.t === 'act' && n.opType === 'Squeeze' && v.rank === 3) {
+        if (v.t === 'act' && n.opType === 'Squeeze' && v.rank === 3 && !v.nhwc) {
           const norm = axes.map((a) => (a < 0 ? a + 4 : a)).sort();
           if (norm.join() === '2,3') {
             // [N, C, 1, 1] → [N, C]: a flatten, once the spatial size is known to be 1×1.
@@ -396,7 +463,8 @@ export function importOnnxModel(data: OnnxModelData, opts: ImportOptions = {}): 
         break;
       }
       case 'Reshape': {
-        const x = act(0);
+        const x = act(0, 'its input', true);
+        if (x.hwcFlatten !== undefined) bad('a Reshape of channels-last features', 'reshape NCHW activations');
         const tv = get(1);
         if (tv?.t !== 'ints')
           return bad(
@@ -420,7 +488,7 @@ export function importOnnxModel(data: OnnxModelData, opts: ImportOptions = {}): 
         if (x.rank === 1) {
           out(x);
         } else {
-          emit({ kind: 'flatten' }, [x]);
+          flatten(x);
         }
         const at = x.rank === 1 ? x.node : pending.length - 1;
         if (features !== null) {
@@ -457,16 +525,54 @@ export function importOnnxModel(data: OnnxModelData, opts: ImportOptions = {}): 
         break;
       }
       case 'Flatten': {
-        const x = act(0);
+        const x = act(0, 'its input', true);
         const axis = int('axis', 1);
         if (axis !== 1)
           bad(`Flatten axis ${axis} is not supported`, 'expbench flattens everything but the batch (axis 1)');
+        if (x.hwcFlatten !== undefined) bad('a Flatten of channels-last features', 'flatten NCHW activations');
         if (x.rank === 1) out(x);
-        else emit({ kind: 'flatten' }, [x]);
+        else flatten(x);
+        break;
+      }
+      case 'Transpose': {
+        const x = act(0, 'its input', true);
+        const perm = ints('perm');
+        if (x.rank === 3 && x.nhwc && isPerm(perm, NHWC_TO_NCHW)) out({ t: 'act', node: x.node, rank: 3 });
+        else if (x.rank === 3 && !x.nhwc && x.hwcFlatten === undefined && isPerm(perm, NCHW_TO_NHWC))
+          out({ ...x, nhwc: true });
+        else
+          bad(
+            `Transpose with perm [${perm?.join(', ') ?? 'reversed'}] of ${x.rank === 3 ? (x.nhwc ? 'NHWC' : 'NCHW') : 'flat'} activations is not supported`,
+            'expbench maps the layout Transposes tf2onnx writes: an NHWC input to NCHW (perm [0, 3, 1, 2]) and NCHW to NHWC before a Flatten or Reshape (perm [0, 2, 3, 1])',
+          );
+        break;
+      }
+      case 'Mul': {
+        // A per-channel scale after a Conv (a batch norm tf2onnx left as Mul + Add): folded into the weights.
+        const xi = get(0)?.t === 'act' ? 0 : 1;
+        const x = act(xi, 'the scaled input');
+        const c = floatConst(1 - xi, 'the scale');
+        const prev = foldTarget(x, n.inputs[xi]!, c);
+        if (!prev)
+          return bad(
+            'a Mul is only supported as a per-channel (or scalar) scale of a Conv output that nothing else reads',
+            'expbench folds Conv → Mul(scale) → Add(shift), a batch norm left unfolded, into the Conv',
+          );
+        const filters = prev.spec.kind === 'conv' ? prev.spec.filters : 0;
+        const per = prev.weights.weight!.data.length / filters;
+        const scale = (o: number) => c.data[c.data.length === 1 ? 0 : o]!;
+        const w = Float32Array.from(prev.weights.weight!.data, (v, k) => v * scale(Math.floor(k / per)));
+        prev.weights.weight = { shape: prev.weights.weight!.shape, data: w };
+        if (prev.weights.bias)
+          prev.weights.bias = {
+            shape: [filters],
+            data: Float32Array.from(prev.weights.bias.data, (v, o) => v * scale(o)),
+          };
+        out(x);
         break;
       }
       case 'Relu':
-        emit({ kind: 'relu' }, [act(0)]);
+        emit({ kind: 'relu' }, [elementwiseInput()]);
         break;
       case 'Clip': {
         const x = act(0);
@@ -617,9 +723,11 @@ export function importOnnxModel(data: OnnxModelData, opts: ImportOptions = {}): 
         const a = get(0)!;
         const b = get(1)!;
         if (a.t === 'act' && b.t === 'act') {
-          emit({ kind: 'add' }, [a, b]);
+          emit({ kind: 'add' }, [act(0), act(1)]);
           break;
         }
+        if (a.t === 'act') act(0);
+        if (b.t === 'act') act(1);
         // A bias after a MatMul (exporters that write Linear as MatMul + Add).
         const x = a.t === 'act' ? a : b.t === 'act' ? b : null;
         const c = a.t === 'float' ? a.c : b.t === 'float' ? b.c : null;
@@ -637,15 +745,30 @@ export function importOnnxModel(data: OnnxModelData, opts: ImportOptions = {}): 
           out(x);
           break;
         }
+        // A per-channel shift after a Conv (the Add of a batch norm tf2onnx left unfolded): the Conv's bias.
+        const conv = x && c ? foldTarget(x, n.inputs[a.t === 'act' ? 0 : 1]!, c) : undefined;
+        if (x && c && conv?.spec.kind === 'conv') {
+          const filters = conv.spec.filters;
+          const shift = (o: number) => c.data[c.data.length === 1 ? 0 : o]!;
+          const old = conv.weights.bias?.data;
+          conv.weights.bias = {
+            shape: [filters],
+            data: Float32Array.from({ length: filters }, (_, o) => (old?.[o] ?? 0) + shift(o)),
+          };
+          conv.spec = { ...conv.spec, bias: true };
+          out(x);
+          break;
+        }
         bad(
-          'adding a constant to the activations is only supported as the bias of a MatMul',
-          'expbench maps Add of two activations (a residual) and a MatMul + Add bias',
+          'adding a constant to the activations is only supported as the bias of a MatMul or a per-channel shift of a Conv output',
+          'expbench maps Add of two activations (a residual), a MatMul + Add bias and Conv → Add(per-channel constant)',
         );
         break;
       }
       case 'Gemm':
       case 'MatMul': {
-        const x = act(0);
+        const x = act(0, 'its input', true);
+        if (x.nhwc) bad(`${n.opType} of NHWC activations`, 'flatten before the dense layer');
         if (x.rank !== 1) bad(`${n.opType} of [N, C, H, W] activations`, 'flatten before the dense layer');
         const w = floatConst(1, 'the weight');
         if (w.dims.length !== 2) bad(`the weight is ${w.dims.length}-D`, 'use a 2-D weight');
@@ -670,10 +793,20 @@ export function importOnnxModel(data: OnnxModelData, opts: ImportOptions = {}): 
         }
         emit({ kind: 'dense', units, bias: hasBias }, [x], weights);
         pending[pending.length - 1]!.name ??= paramPrefix(n, hasBias ? [1, 2] : [1]);
+        if (x.hwcFlatten !== undefined) {
+          // Features flattened from NHWC: reorder the rows into the IR's C-major flatten order.
+          const at = pending.length - 1;
+          const from = x.hwcFlatten;
+          checks.push((g, names) => {
+            const chw = g.nodes.find((y) => y.name === names[from])!.inShapes[0] as [number, number, number];
+            const p = pending[at]!;
+            p.weights.weight = { shape: [fin, units], data: hwcRowsToChw(p.weights.weight!.data, chw, units) };
+          });
+        }
         break;
       }
       case 'Dropout': {
-        const x = act(0);
+        const x = elementwiseInput();
         if (n.outputs.slice(1).some((o) => o !== ''))
           bad('the mask output is used', 'export the model in eval mode (model.eval())');
         const ratio = n.inputs[1] ? floatConst(1, 'ratio').data[0]! : float('ratio', 0.5);
@@ -787,6 +920,7 @@ export function importOnnxModel(data: OnnxModelData, opts: ImportOptions = {}): 
       producer: data.producer,
       opset,
       inputName: inInfo.name,
+      layout: nhwcInput ? 'NHWC' : 'NCHW',
     },
   };
 }

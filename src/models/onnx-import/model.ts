@@ -10,6 +10,7 @@ import type { ImportedModel } from './convert.ts';
 import { readOnnxFile } from './decode.ts';
 import type { OnnxModelData } from './decode.ts';
 import { OnnxImportError } from './errors.ts';
+import { declaredImageShape } from './nhwc.ts';
 
 /** Name of the architecture an ONNX model stands for in records and case keys. */
 export const ONNX_ARCH = 'onnx';
@@ -36,8 +37,7 @@ function decodedFile(file: string): OnnxModelData {
 /** What the file declares, without building the IR: input `[C, H, W]` (null where symbolic) and classes. */
 export function declaredOnnxGeometry(file: string): { input: Array<number | null>; classes: number | null } {
   const data = decodedFile(file);
-  const dims = data.inputs[0]?.dims;
-  const input = dims && dims.length === 4 ? dims.slice(1).map((d) => (typeof d === 'number' && d > 0 ? d : null)) : [];
+  const input = declaredImageShape(data);
   const out = data.outputs[0]?.dims;
   const classes = out && out.length === 2 && typeof out[1] === 'number' && out[1] > 0 ? out[1] : null;
   return { input, classes };
