@@ -10,7 +10,8 @@ import { formatMetric, metricValue } from '../runner/metric-values.ts';
 import type { ResultRecord } from '../runner/record.ts';
 import type { MetricUnit } from '../vocab/metric-registry.ts';
 import { metricDef } from '../vocab/metric-registry.ts';
-import { orderBackends } from './view.ts';
+import { describeConditions } from './conditions.ts';
+import { orderArchs, orderBackends } from './view.ts';
 
 export interface DeclaredFigure {
   experiment: string;
@@ -21,43 +22,61 @@ export interface DeclaredFigure {
   points: Array<{ x: string | number; series: string; value: number }>;
   /** Records of the experiment that have no value of the metric (skipped, failed, not measured). */
   missing: number;
+  /** The status of each case without a value, by series then x (`failed`, `skipped`, `not measured`). */
+  gaps: Array<{ x: string | number; series: string; status: string }>;
+  /** The experiment's records the figure is drawn from. */
+  records: ResultRecord[];
 }
 
 /** The value of axis `key` for a record: its backend, its architecture, or its matrix point's value. */
 function axisValue(r: ResultRecord, key: string): string | number | undefined {
   if (key === 'backend') return r.backend.requested;
   if (key === 'arch') return r.experiment.arch;
-  const v = r.experiment.point?.[key];
+  const v = r.experiment.point?.[key] ?? (key === 'model.arch' ? r.experiment.arch : undefined);
   return typeof v === 'boolean' ? String(v) : v;
 }
 
 const slug = (s: string) => s.replace(/[^A-Za-z0-9.-]+/g, '-').replace(/^-|-$/g, '');
 
-/** Every declared figure of the records, in experiment order, with its points. */
+/** Every declared figure of the records, by experiment name, with its points in series then x order. */
 export function declaredFigures(records: readonly ResultRecord[]): DeclaredFigure[] {
   const byExperiment = new Map<string, ResultRecord[]>();
   for (const r of records) byExperiment.set(r.experiment.name, [...(byExperiment.get(r.experiment.name) ?? []), r]);
   const out: DeclaredFigure[] = [];
-  for (const [name, rs] of byExperiment) {
+  // In name order, whatever order the records came in, so regenerated reports diff cleanly.
+  for (const [name, rs] of [...byExperiment].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const specs = rs.find((r) => r.experiment.figures)?.experiment.figures ?? [];
     for (const spec of specs) {
       const points: DeclaredFigure['points'] = [];
+      const gaps: DeclaredFigure['gaps'] = [];
       let missing = 0;
       for (const r of rs) {
         const v = r.status === 'passed' ? metricValue(r, spec.y) : undefined;
         const x = axisValue(r, spec.x);
         const series = axisValue(r, spec.series);
-        if (!v || x === undefined || series === undefined) missing++;
-        else points.push({ x, series: String(series), value: v.value });
+        if (!v || x === undefined || series === undefined) {
+          missing++;
+          if (x !== undefined && series !== undefined)
+            gaps.push({ x, series: String(series), status: r.status === 'passed' ? 'not measured' : r.status });
+        } else points.push({ x, series: String(series), value: v.value });
       }
-      out.push({
+      const f = {
         experiment: name,
         spec,
         file: `${slug(name)}-${slug(spec.y)}-by-${slug(spec.x)}.svg`,
         title: spec.title ?? `${name}: ${spec.y} against ${spec.x}`,
         points,
         missing,
-      });
+        gaps,
+        records: rs,
+      };
+      const xs = xOrder(f);
+      const series = seriesOrder(f);
+      const rank = (p: { x: string | number; series: string }) =>
+        series.indexOf(p.series) * xs.length + xs.indexOf(p.x);
+      f.points.sort((a, b) => rank(a) - rank(b));
+      f.gaps.sort((a, b) => rank(a) - rank(b));
+      out.push(f);
     }
   }
   return out;
@@ -69,6 +88,20 @@ function displayUnit(unit: MetricUnit, values: number[]): { scale: number; label
   if (unit === 'bytes') return { scale: 2 ** -20, label: 'MiB' };
   if (unit === 'fraction') return { scale: 100, label: '%' };
   return { scale: 1, label: unit };
+}
+
+/** The x values of a figure in drawing order: numbers ascending, architectures by depth, others as met. */
+function xOrder(f: DeclaredFigure): Array<string | number> {
+  const xs = [...new Set([...f.points.map((p) => p.x), ...f.gaps.map((g) => g.x)])];
+  if (xs.every((x) => typeof x === 'number')) return (xs as number[]).sort((a, b) => a - b);
+  if (f.spec.x === 'arch' || f.spec.x === 'model.arch') return orderArchs(xs.map(String));
+  return xs;
+}
+
+/** The series of a figure in legend order: backends in the study's order, others as met. */
+function seriesOrder(f: DeclaredFigure): string[] {
+  const all = [...f.points.map((p) => p.series), ...f.gaps.map((g) => g.series)];
+  return f.spec.series === 'backend' ? orderBackends(all) : [...new Set(all)];
 }
 
 /** The Vega-Lite spec of a declared figure (undefined without points). */
@@ -86,10 +119,7 @@ export function declaredFigureSpec(
   const xs = f.points.map((p) => p.x as number);
   // Batch sizes and widths grow geometrically: a log axis spaces 1, 8, 64 evenly.
   const log = numeric && Math.max(...xs) / Math.min(...xs) >= 16;
-  const series =
-    f.spec.series === 'backend'
-      ? orderBackends(f.points.map((p) => p.series))
-      : [...new Set(f.points.map((p) => p.series))];
+  const series = seriesOrder(f).filter((s) => f.points.some((p) => p.series === s));
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: { text: f.title, subtitle: style.subtitle },
@@ -108,7 +138,15 @@ export function declaredFigureSpec(
             scale: log ? { type: 'log', base: 2 } : { zero: false },
             axis: { values: [...new Set(xs)].sort((a, b) => a - b) },
           }
-        : { field: 'x', type: 'ordinal', title: f.spec.x, axis: { labelAngle: 0 } },
+        : {
+            field: 'x',
+            type: 'ordinal',
+            title: f.spec.x,
+            sort: xOrder(f)
+              .filter((x) => f.points.some((p) => p.x === x))
+              .map(String),
+            axis: { labelAngle: 0 },
+          },
       y: { field: 'value', type: 'quantitative', title: `${f.spec.y} (${label})`, scale: { zero: true } },
       color: { field: 'series', type: 'nominal', sort: series, scale: { domain: series }, title: f.spec.series },
     },
@@ -123,14 +161,13 @@ export function declaredFiguresSection(records: readonly ResultRecord[], figures
   const out: string[] = ['## Declared figures'];
   for (const f of figs) {
     const def = metricDef(f.spec.y)!;
-    const xs = [...new Set(f.points.map((p) => p.x))].sort((a, b) =>
-      typeof a === 'number' && typeof b === 'number' ? a - b : 0,
-    );
-    const series = [...new Set(f.points.map((p) => p.series))];
+    const xs = xOrder(f);
+    const series = seriesOrder(f);
     const rows = series.map((s) => {
       const cells = xs.map((x) => {
         const p = f.points.find((q) => q.series === s && q.x === x);
-        return p ? formatMetric(p.value, def.unit) : '—';
+        const gap = f.gaps.find((g) => g.series === s && g.x === x);
+        return p ? formatMetric(p.value, def.unit) : gap ? gap.status : '—';
       });
       return `| ${s} | ${cells.join(' | ')} |`;
     });
@@ -139,7 +176,7 @@ export function declaredFiguresSection(records: readonly ResultRecord[], figures
         `### ${f.title}`,
         ...(embed ? ['', `![${f.title}](${dir === '' ? '' : `${dir}/`}${f.file})`] : []),
         '',
-        `${f.spec.y}: ${def.description}.${f.missing > 0 ? ` ${f.missing} case(s) without a value are not drawn.` : ''}`,
+        `${f.spec.y}: ${def.description}.${f.missing > 0 ? ` ${f.missing} case(s) without a value are not drawn.` : ''} ${describeConditions(f.records, f.spec.x !== 'arch' && f.spec.x !== 'model.arch')}`,
         '',
         `| ${f.spec.series} \\ ${f.spec.x} | ${xs.join(' | ')} |`,
         `|---|${xs.map(() => '---:').join('|')}|`,

@@ -1,10 +1,10 @@
 /**
  * The comparison document, `comparison.md`: the environment the records were measured in, then
- * tables mirroring the study (Table 2 times, Table 3 memory, the data of Fig. 2 and Fig. 3 with the
- * figures linked, accuracy, the argmax overhead), install sizes, the checks and a status line for
+ * tables mirroring the study (Table 2 times, Table 3 memory), the declared figures (the study's Fig. 2
+ * and Fig. 3 among them) linked and tabled, accuracy, the argmax overhead, install sizes, the checks and a status line for
  * every case, so a backend that could not run shows why instead of disappearing. Output depends only
  * on the records: no clock, no locale, no machine state, so regenerated docs diff cleanly. The
- * sections live in `markdown-*.ts` (cells, environment, phase tables, memory, figures); this module
+ * sections live in `markdown-*.ts` (cells, environment, phase tables, memory) and `declared-figures.ts`; this module
  * puts them in order.
  */
 import type { ResultRecord } from '../runner/record.ts';
@@ -17,7 +17,6 @@ import { opProfileSection } from './op-profile.ts';
 import type { MarkdownOptions, Ctx } from './markdown-cells.ts';
 import { intro, environmentSection } from './markdown-environment.ts';
 import { table3Section } from './markdown-memory.ts';
-import { fig2Section, fig3Section } from './markdown-figures.ts';
 import { table2Section, accuracySection, argmaxSection, otherSection, statusSection } from './markdown-sections.ts';
 
 export type { MarkdownOptions } from './markdown-cells.ts';
@@ -54,8 +53,6 @@ export class MarkdownReporter implements Reporter {
     const body: string[] = [];
     body.push(...table2Section(records, ctx));
     body.push(...table3Section(records, ctx));
-    body.push(...fig2Section(records, this.options, ctx));
-    body.push(...fig3Section(records, this.options, ctx));
     body.push(...declaredFiguresSection(records, this.options.figuresDir, this.options.embedFigures));
     body.push(...accuracySection(records, ctx));
     body.push(...argmaxSection(records, ctx));

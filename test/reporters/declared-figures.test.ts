@@ -34,15 +34,15 @@ const records = [
 ];
 
 describe('figures declared in the experiment', () => {
-  test('points come from each record’s matrix point, backend and metric value; cases without one are counted', () => {
+  test('points come from each record’s matrix point, backend and metric value, in series then x order; cases without one are counted', () => {
     const [f, ...rest] = declaredFigures(records);
     expect(rest).toEqual([]);
     expect(f!.file).toBe('latency-latency.p50-by-inference.batchSize.svg');
     expect(f!.points).toEqual([
-      { x: 64, series: 'onnxruntime/cpu', value: 0.02 },
-      { x: 1, series: 'onnxruntime/cpu', value: 0.001 },
       { x: 1, series: 'tfjs/wasm', value: 0.003 },
       { x: 64, series: 'tfjs/wasm', value: 0.04 },
+      { x: 1, series: 'onnxruntime/cpu', value: 0.001 },
+      { x: 64, series: 'onnxruntime/cpu', value: 0.02 },
     ]);
     expect(f!.missing).toBe(1);
   });

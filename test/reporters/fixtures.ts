@@ -2,6 +2,7 @@
  * Realistic result records for the reporter tests, built in code so every figure in a snapshot can be
  * traced to a line here.
  */
+import type { FigureSpec } from '../../src/config/figures.ts';
 import type { BackendId } from '../../src/backends/types.ts';
 import {
   type CaseError,
@@ -44,6 +45,10 @@ export interface MakeRecordOptions {
   accuracy?: number[];
   memory?: ResultRecord['memory'];
   reference?: Record<string, unknown>;
+  /** The case's matrix point (`{ 'model.arch': 'vgg16' }` for a sweep); its label joins the key. */
+  point?: Record<string, string | number | boolean>;
+  /** The figures the experiment declares. */
+  figures?: FigureSpec[];
   env?: Partial<EnvironmentInfo>;
   parity?: ResultRecord['parity'];
   /** Ran on another backend than requested (a fallback). */
@@ -51,6 +56,27 @@ export interface MakeRecordOptions {
   /** The session's device description (default: the backend's device name). */
   device?: string;
 }
+
+/** A point's label as a case key writes it: the bare architecture of a sweep, else `key=value`. */
+function pointLabel(point: Record<string, string | number | boolean>): string {
+  return Object.entries(point)
+    .map(([k, v]) => (k === 'model.arch' ? String(v) : `${k}=${String(v)}`))
+    .join(', ');
+}
+
+/** The study's Fig. 2 and Fig. 3 as experiments/paper/fig2 and fig3 declare them. */
+export const FIG2: FigureSpec = {
+  x: 'model.arch',
+  y: 'time.train',
+  series: 'backend',
+  title: 'Fig. 2: training time against depth',
+};
+export const FIG3: FigureSpec = {
+  x: 'model.arch',
+  y: 'memory.train',
+  series: 'backend',
+  title: 'Fig. 3: memory against architecture',
+};
 
 /** The status part of a record: a skipped record needs its reason, a failed one its error. */
 function outcome(o: MakeRecordOptions): Outcome {
@@ -78,7 +104,7 @@ export function makeRecord(o: MakeRecordOptions): ResultRecord {
   const record: ResultRecord = {
     schema: RECORD_SCHEMA,
     runId: o.runId ?? 'run-2025-05-01T10-00-00Z',
-    key: `${experiment} › ${o.backend}`,
+    key: `${experiment} › ${o.point ? `${pointLabel(o.point)} › ` : ''}${o.backend}`,
     experiment: {
       name: experiment,
       file: `experiments/paper/${experiment}.experiment.yaml`,
@@ -122,6 +148,8 @@ export function makeRecord(o: MakeRecordOptions): ResultRecord {
   };
   if (o.artefact !== undefined) record.experiment.artefact = o.artefact;
   if (o.reference !== undefined) record.experiment.reference = o.reference;
+  if (o.point !== undefined) record.experiment.point = o.point;
+  if (o.figures !== undefined) record.experiment.figures = o.figures;
   if (o.accuracy !== undefined && !skipped) record.accuracy = { samples: o.accuracy };
   if (o.parity !== undefined) record.parity = o.parity;
   return record;
@@ -252,18 +280,22 @@ export function paperRecords(runId = 'run-2025-05-01T10-00-00Z'): ResultRecord[]
     out.push(
       makeRecord({
         ...common,
-        experiment: `paper-fig2-${arch}`,
+        experiment: 'paper-fig2',
         artefact: 'fig2',
         arch,
+        point: { 'model.arch': arch },
+        figures: [FIG2],
         backend: 'tfjs/cpu',
         train: samples(40 * d, 2 * d),
       }),
       arch === 'vgg19'
         ? makeRecord({
             ...common,
-            experiment: `paper-fig2-${arch}`,
+            experiment: 'paper-fig2',
             artefact: 'fig2',
             arch,
+            point: { 'model.arch': arch },
+            figures: [FIG2],
             backend: 'onnxruntime/cpu',
             status: 'failed',
             error: {
@@ -274,9 +306,11 @@ export function paperRecords(runId = 'run-2025-05-01T10-00-00Z'): ResultRecord[]
           })
         : makeRecord({
             ...common,
-            experiment: `paper-fig2-${arch}`,
+            experiment: 'paper-fig2',
             artefact: 'fig2',
             arch,
+            point: { 'model.arch': arch },
+            figures: [FIG2],
             backend: 'onnxruntime/cpu',
             train: samples(22 * d, d),
           }),
@@ -287,18 +321,22 @@ export function paperRecords(runId = 'run-2025-05-01T10-00-00Z'): ResultRecord[]
     out.push(
       makeRecord({
         ...common,
-        experiment: `paper-fig3-${arch}`,
+        experiment: 'paper-fig3',
         artefact: 'fig3',
         arch,
+        point: { 'model.arch': arch },
+        figures: [FIG3],
         backend: 'tfjs/cpu',
         train: [30 * d],
         memory: { train: [rss((0.9 + d) * GiB)] },
       }),
       makeRecord({
         ...common,
-        experiment: `paper-fig3-${arch}`,
+        experiment: 'paper-fig3',
         artefact: 'fig3',
         arch,
+        point: { 'model.arch': arch },
+        figures: [FIG3],
         backend: 'onnxruntime/cpu',
         train: [17 * d],
         memory: { train: [rss((0.5 + 0.6 * d) * GiB)] },

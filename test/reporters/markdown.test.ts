@@ -182,11 +182,11 @@ describe('MarkdownReporter', () => {
   it('shows failures as "failed: CODE" with a letter, and the first line of the message once', () => {
     const doc = render();
     const cases = tableAfter(doc, '## Cases');
-    expect(cellAt(cases, 'paper-fig2-vgg19 › onnxruntime/cpu', 'Status')).toBe('failed');
-    expect(cellAt(cases, 'paper-fig2-vgg19 › onnxruntime/cpu', 'Detail')).toBe('failed: BACKEND ᶜ');
-    expect(cellAt(tableAfter(doc, '## Fig. 2'), '`vgg19`', '`onnxruntime/cpu`')).toBe('failed: BACKEND ᶜ');
+    expect(cellAt(cases, 'paper-fig2 › vgg19 › onnxruntime/cpu', 'Status')).toBe('failed');
+    expect(cellAt(cases, 'paper-fig2 › vgg19 › onnxruntime/cpu', 'Detail')).toBe('failed: BACKEND ᶜ');
+    expect(cellAt(tableAfter(doc, '### Fig. 2'), 'onnxruntime/cpu', 'vgg19')).toBe('failed');
     expect(doc).toContain(
-      'ᶜ `onnxruntime/cpu` (case paper-fig2-vgg19 › onnxruntime/cpu) failed: BACKEND: onnxruntime: failed to allocate 2147483648 bytes (in train)',
+      'ᶜ `onnxruntime/cpu` (case paper-fig2 › vgg19 › onnxruntime/cpu) failed: BACKEND: onnxruntime: failed to allocate 2147483648 bytes (in train)',
     );
     expect(occurrences(doc, 'failed to allocate')).toBe(1);
     expect(doc).not.toContain('at OrtSession.run');
@@ -241,14 +241,6 @@ describe('MarkdownReporter', () => {
     const doc = render([
       makeRecord({ artefact: 'table3', experiment: 'paper-table3', backend: 'tfjs/webgpu', train: [1], memory }),
       makeRecord({ artefact: 'table3', experiment: 'paper-table3', backend: 'onnxruntime/webgpu', train: [1], memory }),
-      makeRecord({
-        artefact: 'fig3',
-        experiment: 'paper-fig3-vgg7',
-        arch: 'vgg7',
-        backend: 'tfjs/webgpu',
-        train: [1],
-        memory,
-      }),
     ]);
     const t3 = tableAfter(doc, '## Table 3');
     expect(t3.rows.map((r) => r[0])).toEqual([
@@ -265,24 +257,15 @@ describe('MarkdownReporter', () => {
       'inference · JS heap used',
       'dataset loaded · images and labels',
     ]);
-    const f3 = tableAfter(doc, '## Fig. 3');
-    expect(f3.rows.map((r) => r[0])).toEqual(['`vgg7` · peak RSS', '`vgg7` · device memory']);
-    const more3 = tableAfter(doc.slice(doc.indexOf('## Fig. 3')), '<summary>More memory figures while training');
-    expect(more3.rows.map((r) => r[0])).toEqual([
-      '`vgg7` · JS heap used',
-      '`vgg7` · array buffers',
-      '`vgg7` · external (native objects held by JS)',
-    ]);
   });
 
   it('links the figures that have data and tables their numbers', () => {
     const doc = render();
-    expect(doc).toContain('![Fig. 2: training time against depth](figures/fig2-train-time.svg)');
-    expect(doc).toContain('![Fig. 3: peak memory against architecture](figures/fig3-memory.svg)');
-    const f3 = tableAfter(doc, '## Fig. 3');
-    expect(f3.rows.map((r) => r[0])).toEqual(
-      ['vgg7', 'vgg11', 'vgg13', 'vgg16', 'vgg19'].map((a) => `\`${a}\` · peak RSS`),
-    );
+    expect(doc).toContain('![Fig. 2: training time against depth](figures/paper-fig2-time.train-by-model.arch.svg)');
+    expect(doc).toContain('![Fig. 3: memory against architecture](figures/paper-fig3-memory.train-by-model.arch.svg)');
+    const f3 = tableAfter(doc, '### Fig. 3');
+    expect(f3.header.slice(1)).toEqual(['vgg7', 'vgg11', 'vgg13', 'vgg16', 'vgg19']);
+    expect(f3.rows.map((r) => r[0])).toEqual(['tfjs/cpu', 'onnxruntime/cpu']);
     const noFigs = new MarkdownReporter({ embedFigures: false }).document(paperRecords());
     expect(noFigs).not.toContain('](figures/');
   });
@@ -427,34 +410,6 @@ describe('MarkdownReporter', () => {
     ]);
     expect(tableAfter(t2doc, TABLE2).header.some((h) => h.startsWith('reference'))).toBe(false);
     expect(t2doc).toContain('is in GB, which is not a unit of times');
-    // Fig. 3 drawn from Fig. 2 runs that quote training seconds: no study column; a fig3 reference in GB: shown.
-    const fig2ref = { tensorflow: { vgg11: 120 }, caffe2: { vgg11: 80 } };
-    const fromFig2 = render([
-      makeRecord({
-        artefact: 'fig2',
-        experiment: 'paper-fig2',
-        arch: 'vgg11',
-        backend: 'tfjs/cpu',
-        train: [1],
-        memory: { train: [rss(GiB)] },
-        reference: fig2ref,
-      }),
-    ]);
-    expect(cellAt(tableAfter(fromFig2, '## Fig. 2'), '`vgg11`', 'reference tensorflow')).toBe('120 s');
-    expect(tableAfter(fromFig2, '## Fig. 3').header.some((h) => h.startsWith('reference'))).toBe(false);
-    const fig3ref = { tensorflow: { vgg11: 5.2 }, caffe2: { vgg11: 3.1 } };
-    const own = render([
-      makeRecord({
-        artefact: 'fig3',
-        experiment: 'paper-fig3',
-        arch: 'vgg11',
-        backend: 'tfjs/cpu',
-        train: [1],
-        memory: { train: [rss(GiB)] },
-        reference: fig3ref,
-      }),
-    ]);
-    expect(cellAt(tableAfter(own, '## Fig. 3'), '`vgg11` · peak RSS', 'reference tensorflow')).toBe('5.2 GB');
   });
 
   it('says "1 epoch", not "1 epochs", and warns that runs smaller than the study compare by ratio only', () => {

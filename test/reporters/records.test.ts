@@ -64,7 +64,7 @@ describe('loadRecords', () => {
     const a = md.document(one.records);
     const b = md.document(merged.records);
     expect(tables(b)).toBe(tables(a));
-    for (const heading of ['## Table 2', '## Table 3', '## Fig. 2', '## Fig. 3', '## Accuracy', '## Cases']) {
+    for (const heading of ['## Table 2', '## Table 3', '### Fig. 2', '### Fig. 3', '## Accuracy', '## Cases']) {
       expect(tableAfter(b, heading)).toEqual(tableAfter(a, heading));
     }
   });

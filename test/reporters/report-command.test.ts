@@ -41,20 +41,20 @@ describe('expbench report', () => {
     expect(io.stdout[0]).toBe(`merged 29 result records from 1 run (24 passed, 1 failed, 4 skipped) from ${results}`);
     expect(io.stdout.slice(1).map((l) => l.replace(/^wrote /, '').replace(/.*docs\//, ''))).toEqual([
       'comparison.md',
-      'figures/fig2-train-time.svg',
-      'figures/fig3-memory.svg',
+      'figures/paper-fig2-time.train-by-model.arch.svg',
+      'figures/paper-fig3-memory.train-by-model.arch.svg',
       'results.json',
     ]);
     // Atomic writes leave no temporary files behind.
     expect(await listFiles(out)).toEqual([
       'comparison.md',
-      'figures/fig2-train-time.svg',
-      'figures/fig3-memory.svg',
+      'figures/paper-fig2-time.train-by-model.arch.svg',
+      'figures/paper-fig3-memory.train-by-model.arch.svg',
       'results.json',
     ]);
     const md = await readFile(join(out, 'comparison.md'), 'utf8');
     expect(md).toContain('## Table 2');
-    expect(md).toContain('](figures/fig2-train-time.svg)');
+    expect(md).toContain('](figures/paper-fig2-time.train-by-model.arch.svg)');
   });
 
   it('runs only the reporters asked for', async () => {

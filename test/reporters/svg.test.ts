@@ -3,7 +3,7 @@ import { PNG } from 'pngjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SvgReporter } from '../../src/reporters/svg.ts';
 import type { ReportFile } from '../../src/reporters/types.ts';
-import { GiB, makeRecord, paperRecords, rss } from './fixtures.ts';
+import { FIG3, GiB, makeRecord, paperRecords, rss } from './fixtures.ts';
 
 // resvg draws text with system fonts; the figures name DejaVu Sans first (Debian: fonts-dejavu-core).
 const RESVG: ResvgRenderOptions = {
@@ -51,24 +51,27 @@ function file(path: string): string {
 }
 
 describe('SvgReporter', () => {
-  it('writes Fig. 2 and Fig. 3 under figures/', () => {
-    expect(files.map((f) => f.path)).toEqual(['figures/fig2-train-time.svg', 'figures/fig3-memory.svg']);
+  it('writes the declared Fig. 2 and Fig. 3 under figures/', () => {
+    expect(files.map((f) => f.path)).toEqual([
+      'figures/paper-fig2-time.train-by-model.arch.svg',
+      'figures/paper-fig3-memory.train-by-model.arch.svg',
+    ]);
     for (const f of files) expect(f.content.startsWith('<svg')).toBe(true);
   });
 
   it('labels Fig. 2 with axis titles, every architecture, the backends and the machine', () => {
-    const t = texts(file('figures/fig2-train-time.svg'));
+    const t = texts(file('figures/paper-fig2-time.train-by-model.arch.svg'));
     expect(t).toEqual(
       expect.arrayContaining([
         'Fig. 2: training time against depth',
         'profile full · AMD EPYC 7B13 (2 cores, no GPU)',
-        'Architecture',
-        'Training time (s, median ± MAD)',
+        'model.arch',
+        'time.train (s)',
         'vgg11',
         'vgg13',
         'vgg16',
         'vgg19',
-        'Backend',
+        'backend',
         'tfjs/cpu',
         'onnxruntime/cpu',
       ]),
@@ -76,12 +79,12 @@ describe('SvgReporter', () => {
   });
 
   it('labels Fig. 3 with axis titles and vgg7 to vgg19', () => {
-    const t = texts(file('figures/fig3-memory.svg'));
+    const t = texts(file('figures/paper-fig3-memory.train-by-model.arch.svg'));
     expect(t).toEqual(
       expect.arrayContaining([
         'Fig. 3: memory against architecture',
-        'Architecture',
-        'Peak RSS during training (GiB)',
+        'model.arch',
+        'memory.train (MiB)',
         'vgg7',
         'vgg11',
         'vgg13',
@@ -115,21 +118,24 @@ describe('SvgReporter', () => {
     expect(again).toEqual(files);
   });
 
-  it('writes no figure without data for it, and plots only the chosen memory metric', async () => {
+  it('writes no figure without data for it', async () => {
     expect(
       await new SvgReporter().render([makeRecord({ artefact: 'table2', backend: 'tfjs/cpu', train: [1] })]),
     ).toEqual([]);
-    const onlyRss = [
+    const fig3 = (memory: Parameters<typeof makeRecord>[0]['memory']) => [
       makeRecord({
+        experiment: 'fig3',
         artefact: 'fig3',
         arch: 'vgg11',
+        point: { 'model.arch': 'vgg11' },
+        figures: [FIG3],
         backend: 'tfjs/cpu',
         train: [1],
-        memory: { train: [rss(2 * GiB)] },
+        memory,
       }),
     ];
-    expect(await new SvgReporter({ memoryMetric: 'device' }).render(onlyRss)).toEqual([]);
-    const [fig3] = await new SvgReporter({ dir: 'out/figs' }).render(onlyRss);
-    expect(fig3?.path).toBe('out/figs/fig3-memory.svg');
+    expect(await new SvgReporter().render(fig3({}))).toEqual([]);
+    const [drawn] = await new SvgReporter({ dir: 'out/figs' }).render(fig3({ train: [rss(2 * GiB)] }));
+    expect(drawn?.path).toBe('out/figs/fig3-memory.train-by-model.arch.svg');
   });
 });
