@@ -10,6 +10,7 @@ import { formatMetric, metricValue } from '../runner/metric-values.ts';
 import type { ResultRecord } from '../runner/record.ts';
 import type { MetricUnit } from '../vocab/metric-registry.ts';
 import { metricDef } from '../vocab/metric-registry.ts';
+import { mad, sortSamples } from '../stats/summary.ts';
 import { describeConditions } from './conditions.ts';
 import { orderArchs, orderBackends } from './view.ts';
 
@@ -19,7 +20,13 @@ export interface DeclaredFigure {
   /** File name inside the figures folder. */
   file: string;
   title: string;
-  points: Array<{ x: string | number; series: string; value: number }>;
+  points: Array<{
+    x: string | number;
+    series: string;
+    value: number;
+    /** For a median of several repeats: their median absolute deviation and count, shown in the table. */
+    spread?: { mad: number; n: number };
+  }>;
   /** Records of the experiment that have no value of the metric (skipped, failed, not measured). */
   missing: number;
   /** The status of each case without a value, by series then x (`failed`, `skipped`, `not measured`). */
@@ -58,7 +65,13 @@ export function declaredFigures(records: readonly ResultRecord[]): DeclaredFigur
           missing++;
           if (x !== undefined && series !== undefined)
             gaps.push({ x, series: String(series), status: r.status === 'passed' ? 'not measured' : r.status });
-        } else points.push({ x, series: String(series), value: v.value });
+        } else {
+          const spread =
+            v.how.startsWith('median of') && v.samples.length > 1
+              ? { mad: mad(sortSamples(v.samples)), n: v.samples.length }
+              : undefined;
+          points.push({ x, series: String(series), value: v.value, ...(spread ? { spread } : {}) });
+        }
       }
       const f = {
         experiment: name,
@@ -167,7 +180,9 @@ export function declaredFiguresSection(records: readonly ResultRecord[], figures
       const cells = xs.map((x) => {
         const p = f.points.find((q) => q.series === s && q.x === x);
         const gap = f.gaps.find((g) => g.series === s && g.x === x);
-        return p ? formatMetric(p.value, def.unit) : gap ? gap.status : '—';
+        if (!p) return gap ? gap.status : '—';
+        const spread = p.spread ? ` ± ${formatMetric(p.spread.mad, def.unit)} (n=${p.spread.n})` : '';
+        return `${formatMetric(p.value, def.unit)}${spread}`;
       });
       return `| ${s} | ${cells.join(' | ')} |`;
     });
@@ -176,7 +191,7 @@ export function declaredFiguresSection(records: readonly ResultRecord[], figures
         `### ${f.title}`,
         ...(embed ? ['', `![${f.title}](${dir === '' ? '' : `${dir}/`}${f.file})`] : []),
         '',
-        `${f.spec.y}: ${def.description}.${f.missing > 0 ? ` ${f.missing} case(s) without a value are not drawn.` : ''} ${describeConditions(f.records, f.spec.x !== 'arch' && f.spec.x !== 'model.arch')}`,
+        `${f.spec.y}: ${def.description}${f.points.some((p) => p.spread) ? ' (± median absolute deviation, n repeats)' : ''}.${f.missing > 0 ? ` ${f.missing} case(s) without a value are not drawn.` : ''} ${describeConditions(f.records, f.spec.x !== 'arch' && f.spec.x !== 'model.arch')}`,
         '',
         `| ${f.spec.series} \\ ${f.spec.x} | ${xs.join(' | ')} |`,
         `|---|${xs.map(() => '---:').join('|')}|`,
