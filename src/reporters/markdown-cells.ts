@@ -36,7 +36,7 @@ export interface MarkdownOptions {
    */
   figuresDir?: string;
   /**
-   * Link Fig. 2 and Fig. 3 into the document where there is data for them.
+   * Link the declared figures (the study's Fig. 2 and Fig. 3 among them) into the document where there is data for them.
    * @default true
    */
   embedFigures?: boolean;

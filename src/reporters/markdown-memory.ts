@@ -1,4 +1,4 @@
-/** Table 3 of `comparison.md`: memory per phase, and the "more memory figures" block Fig. 3 shares. */
+/** Table 3 of `comparison.md`: memory per phase, and the "more memory figures" block a declared memory figure shares. */
 import type { ResultRecord } from '../runner/record.ts';
 import { times } from './format.ts';
 import { table } from './markdown-table.ts';
@@ -94,7 +94,7 @@ export function moreMemory(
           phase === 'dataset' ? `${MEMORY_PHASE_LABELS.dataset} · ${metricLabel(metric)}` : metricLabel(metric),
         );
         out.push([
-          // One phase only (Fig. 3: training): the caption says which, the rows need not.
+          // One phase only (a declared memory figure: its phase): the caption says which, the rows need not.
           `${row.label}${phases.length > 1 ? `${MEMORY_PHASE_LABELS[phase]} · ` : ''}${metricLabel(metric)}`,
           ...backends.map((b) => {
             const r = row.cases.get(b);

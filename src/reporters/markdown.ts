@@ -4,11 +4,10 @@
  * and Fig. 3 among them) linked and tabled, accuracy, the argmax overhead, install sizes, the checks and a status line for
  * every case, so a backend that could not run shows why instead of disappearing. Output depends only
  * on the records: no clock, no locale, no machine state, so regenerated docs diff cleanly. The
- * sections live in `markdown-*.ts` (cells, environment, phase tables, memory) and `declared-figures.ts`; this module
+ * sections live in `markdown-*.ts` (cells, environment, phase tables, memory, declared figures); this module
  * puts them in order.
  */
 import type { ResultRecord } from '../runner/record.ts';
-import { declaredFiguresSection } from './declared-figures.ts';
 import type { ReportFile, Reporter } from './types.ts';
 import { ReasonLetters, REASONS_HEADING } from './reasons.ts';
 import { checksSection } from './checks-view.ts';
@@ -16,6 +15,7 @@ import { installSection } from './install-section.ts';
 import { opProfileSection } from './op-profile.ts';
 import type { MarkdownOptions, Ctx } from './markdown-cells.ts';
 import { intro, environmentSection } from './markdown-environment.ts';
+import { declaredFiguresSection } from './markdown-declared.ts';
 import { table3Section } from './markdown-memory.ts';
 import { table2Section, accuracySection, argmaxSection, otherSection, statusSection } from './markdown-sections.ts';
 
@@ -53,7 +53,7 @@ export class MarkdownReporter implements Reporter {
     const body: string[] = [];
     body.push(...table2Section(records, ctx));
     body.push(...table3Section(records, ctx));
-    body.push(...declaredFiguresSection(records, this.options.figuresDir, this.options.embedFigures));
+    body.push(...declaredFiguresSection(records, this.options, ctx));
     body.push(...accuracySection(records, ctx));
     body.push(...argmaxSection(records, ctx));
     body.push(...otherSection(records, ctx));

@@ -6,7 +6,7 @@
  */
 import type { MemoryFigure, ResultRecord } from '../runner/record.ts';
 import { summarize, type SampleSummary } from '../stats/summary.ts';
-import { newer, newestFirst } from './newest.ts';
+import { newestFirst } from './newest.ts';
 import { BACKEND_IDS, type DeviceClass, deviceClass } from '../vocab/backends.ts';
 import { MEMORY_METRICS, type MemoryMetric } from '../vocab/metrics.ts';
 import { MEMORY_PHASES, type MemoryPhase, type PhaseName, TIMED_PHASES } from '../vocab/phases.ts';
@@ -164,24 +164,6 @@ export function byExperimentAndArch(
     for (const arch of orderArchs(rs.map((r) => r.experiment.arch))) {
       out.push({ name, arch, records: rs.filter((r) => r.experiment.arch === arch) });
     }
-  }
-  return out;
-}
-
-/**
- * For each architecture and backend, the record to show (the newest when several experiments
- * cover the same pair, e.g. two profiles of a figure).
- */
-export function byArchAndBackend(records: readonly ResultRecord[]): Map<string, Map<string, ResultRecord>> {
-  const out = new Map<string, Map<string, ResultRecord>>();
-  for (const r of records) {
-    let row = out.get(r.experiment.arch);
-    if (!row) {
-      row = new Map();
-      out.set(r.experiment.arch, row);
-    }
-    const prev = row.get(r.backend.requested);
-    row.set(r.backend.requested, prev ? newer(prev, r) : r);
   }
   return out;
 }

@@ -7,7 +7,7 @@
 import { type MetricDef, type MetricUnit, metricDef, topK } from '../vocab/metric-registry.ts';
 import { formatBytes, formatSeconds } from '../stats/format.ts';
 import { median, quantile, sortSamples } from '../stats/summary.ts';
-import type { ResultRecord } from './record.ts';
+import type { MemoryFigure, ResultRecord } from './record.ts';
 
 export interface MetricValue {
   def: MetricDef;
@@ -45,10 +45,7 @@ export function metricValue(record: ResultRecord, name: string): MetricValue | u
     case 'top1':
       return ofMedian(def, record.accuracy?.samples);
     case 'memory': {
-      const figs =
-        part === 'device'
-          ? [...(record.memory.train ?? []), ...(record.memory.infer ?? [])].filter((f) => f.metric === 'device')
-          : (record.memory[part as 'train' | 'infer'] ?? []).filter((f) => f.metric === 'peak-rss');
+      const figs = memoryFiguresOf(record, name);
       if (figs.length === 0) return undefined;
       const samples = figs.map((f) => f.bytes);
       return { def, value: Math.max(...samples), samples, how: `worst of ${plural(samples.length, 'figure')}` };
@@ -89,6 +86,18 @@ export function metricValue(record: ResultRecord, name: string): MetricValue | u
       return k === undefined ? undefined : ofMedian(def, m?.topk?.[String(k)]);
     }
   }
+}
+
+/**
+ * The memory figures a `memory.*` metric is the worst of: peak RSS of the phase for `memory.train` /
+ * `memory.infer`, device memory of training and inference for `memory.device`; none for other names.
+ */
+export function memoryFiguresOf(record: ResultRecord, name: string): MemoryFigure[] {
+  if (name === 'memory.device')
+    return [...(record.memory.train ?? []), ...(record.memory.infer ?? [])].filter((f) => f.metric === 'device');
+  if (name === 'memory.train' || name === 'memory.infer')
+    return (record.memory[name === 'memory.train' ? 'train' : 'infer'] ?? []).filter((f) => f.metric === 'peak-rss');
+  return [];
 }
 
 /** Inference images per second of each repeat: the test set over the infer phase's time. */

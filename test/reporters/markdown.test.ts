@@ -184,7 +184,7 @@ describe('MarkdownReporter', () => {
     const cases = tableAfter(doc, '## Cases');
     expect(cellAt(cases, 'paper-fig2 › vgg19 › onnxruntime/cpu', 'Status')).toBe('failed');
     expect(cellAt(cases, 'paper-fig2 › vgg19 › onnxruntime/cpu', 'Detail')).toBe('failed: BACKEND ᶜ');
-    expect(cellAt(tableAfter(doc, '### Fig. 2'), 'onnxruntime/cpu', 'vgg19')).toBe('failed');
+    expect(cellAt(tableAfter(doc, '### Fig. 2'), '`vgg19`', '`onnxruntime/cpu`')).toBe('failed: BACKEND ᶜ');
     expect(doc).toContain(
       'ᶜ `onnxruntime/cpu` (case paper-fig2 › vgg19 › onnxruntime/cpu) failed: BACKEND: onnxruntime: failed to allocate 2147483648 bytes (in train)',
     );
@@ -264,8 +264,15 @@ describe('MarkdownReporter', () => {
     expect(doc).toContain('![Fig. 2: training time against depth](figures/paper-fig2-time.train-by-model.arch.svg)');
     expect(doc).toContain('![Fig. 3: memory against architecture](figures/paper-fig3-memory.train-by-model.arch.svg)');
     const f3 = tableAfter(doc, '### Fig. 3');
-    expect(f3.header.slice(1)).toEqual(['vgg7', 'vgg11', 'vgg13', 'vgg16', 'vgg19']);
-    expect(f3.rows.map((r) => r[0])).toEqual(['tfjs/cpu', 'onnxruntime/cpu']);
+    expect(f3.header).toEqual([
+      'model.arch · measure (training)',
+      '`tfjs/cpu`',
+      '`onnxruntime/cpu`',
+      'onnxruntime/cpu : tfjs/cpu',
+    ]);
+    expect(f3.rows.map((r) => r[0])).toEqual(
+      ['vgg7', 'vgg11', 'vgg13', 'vgg16', 'vgg19'].map((a) => `\`${a}\` · peak RSS`),
+    );
     const noFigs = new MarkdownReporter({ embedFigures: false }).document(paperRecords());
     expect(noFigs).not.toContain('](figures/');
   });

@@ -66,7 +66,7 @@ describe('SvgReporter', () => {
         'Fig. 2: training time against depth',
         'profile full · AMD EPYC 7B13 (2 cores, no GPU)',
         'model.arch',
-        'time.train (s)',
+        'time.train (s, median ± MAD)',
         'vgg11',
         'vgg13',
         'vgg16',
@@ -84,7 +84,7 @@ describe('SvgReporter', () => {
       expect.arrayContaining([
         'Fig. 3: memory against architecture',
         'model.arch',
-        'memory.train (MiB)',
+        'memory.train (GiB)',
         'vgg7',
         'vgg11',
         'vgg13',
