@@ -26,7 +26,7 @@ export interface DeclaredFigure {
     x: string | number;
     series: string;
     value: number;
-    /** For a median of several repeats: their median absolute deviation and count, shown in the table. */
+    /** For a median of repeats: their median absolute deviation and count, shown in the table (bars from 2 on). */
     spread?: { mad: number; n: number };
   }>;
   /** Records of the experiment that have no value of the metric (skipped, failed, not measured). */
@@ -75,10 +75,9 @@ export function declaredFigures(records: readonly ResultRecord[]): DeclaredFigur
         if (!v) {
           gaps.push({ x, series, status: r.status === 'passed' ? 'not measured' : r.status });
         } else {
-          const spread =
-            v.how.startsWith('median of') && v.samples.length > 1
-              ? { mad: mad(sortSamples(v.samples)), n: v.samples.length }
-              : undefined;
+          const spread = v.how.startsWith('median of')
+            ? { mad: mad(sortSamples(v.samples)), n: v.samples.length }
+            : undefined;
           points.push({ x, series, value: v.value, ...(spread ? { spread } : {}) });
         }
       }
@@ -195,7 +194,7 @@ export function declaredFigureSpec(
   const log = numeric && Math.max(...xs) / Math.min(...xs) >= 16;
   const measured = seriesOrder(f).filter((s) => f.points.some((p) => p.series === s));
   const series = [...measured, ...new Set(refs.map((p) => p.series))];
-  const spread = f.points.filter((p) => p.spread);
+  const spread = f.points.filter((p) => (p.spread?.n ?? 0) > 1);
   const x = numeric
     ? {
         field: 'x',

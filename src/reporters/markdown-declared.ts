@@ -132,7 +132,11 @@ function figureMarkdown(f: DeclaredFigure, opts: Required<MarkdownOptions>, ctx:
     }
     const p = f.points.find((q) => q.x === row.x && q.series === s);
     if (!p) return missingCell(r, reasons);
-    const spread = p.spread ? ` ± ${formatMetric(p.spread.mad, def.unit)} (n=${p.spread.n})` : '';
+    const spread = !p.spread
+      ? ''
+      : p.spread.n === 1
+        ? ' (n=1)'
+        : ` ± ${formatMetric(p.spread.mad, def.unit)} (n=${p.spread.n})`;
     return `${formatMetric(p.value, def.unit)}${spread}${fallbackSuffix(r)}${failedMarkOf(r, f.spec.y, row)}`;
   };
   const header = [

@@ -207,6 +207,8 @@ describe('Fig. 2 as a declared figure keeps what the study table showed', () => 
     );
     const t2 = tableAfter(new MarkdownReporter().document(rs), `### ${FIG2.title}`);
     expect(t2.rows.map((r) => r[t2.header.indexOf('study (K80) TF')])).toEqual(['89.43 s', '89.43 s']);
+    // A single repeat says so, without a spread.
+    expect(cellAt(t2, '`vgg11`', '`onnxruntime/cpu`')).toBe('10.0 s (n=1)');
     expect(layers(rs).reference).toHaveLength(4);
     const inGB = { ...STUDY, unit: 'GB', tensorflow: { train: 3.96 } };
     const other = [sweepCase(FIG2, 'onnxruntime/cpu', 'vgg11', { train: [10], reference: inGB })];
