@@ -20,6 +20,57 @@ export interface DeviceValue {
   concat?: number;
 }
 
+/** Host↔device crossings of one phase: runs that uploaded host tensors, runs that read device ones back. */
+export interface TransferCount {
+  uploads: number;
+  uploadBytes: number;
+  readbacks: number;
+  readbackBytes: number;
+}
+
+/**
+ * Counts the host↔device transfers a session's device code makes, by the phase it was in when it made
+ * them (`phase`, set by the session's methods). One upload is one run that took host tensors onto the
+ * device, one read-back one run that brought device tensors to host memory; bytes are the host
+ * tensors' sizes. Tests read it to prove what crosses the bus, e.g. that inference reads back only
+ * class ids.
+ */
+export class TransferCounter {
+  phase = 'load';
+  private readonly counts = new Map<string, TransferCount>();
+
+  private entry(): TransferCount {
+    let c = this.counts.get(this.phase);
+    if (!c) {
+      c = { uploads: 0, uploadBytes: 0, readbacks: 0, readbackBytes: 0 };
+      this.counts.set(this.phase, c);
+    }
+    return c;
+  }
+
+  upload(tensors: Iterable<Tensor>): void {
+    const c = this.entry();
+    c.uploads++;
+    for (const t of tensors) c.uploadBytes += hostBytes(t);
+  }
+
+  readback(tensors: Iterable<Tensor>): void {
+    const c = this.entry();
+    c.readbacks++;
+    for (const t of tensors) c.readbackBytes += hostBytes(t);
+  }
+
+  /** A copy of the counts so far, by phase. */
+  snapshot(): Record<string, TransferCount> {
+    return Object.fromEntries([...this.counts].map(([k, v]) => [k, { ...v }]));
+  }
+}
+
+/** Bytes of a host tensor's data (0 for a device one, whose data is never touched here). */
+function hostBytes(t: Tensor): number {
+  return t.location === 'cpu' ? (t.data as ArrayBufferView).byteLength : 0;
+}
+
 /** A session that puts host tensors on the device; built at the first run, reused after. */
 export class DeviceUploader {
   private session: InferenceSession | undefined;
@@ -28,6 +79,7 @@ export class DeviceUploader {
     private readonly ort: Ort,
     private readonly values: readonly DeviceValue[],
     private readonly opts: InferenceSession.SessionOptions,
+    private readonly counter?: TransferCounter,
   ) {}
 
   /**
@@ -53,6 +105,7 @@ export class DeviceUploader {
         preferredOutputLocation: 'gpu-buffer',
       });
     }
+    this.counter?.upload(Object.values(feeds));
     const out = await this.session.run(feeds);
     const m: Record<string, Tensor> = {};
     for (const v of this.values) {
@@ -82,6 +135,7 @@ export class DeviceReader {
     private readonly ort: Ort,
     private readonly values: readonly DeviceValue[],
     private readonly opts: InferenceSession.SessionOptions,
+    private readonly counter?: TransferCounter,
   ) {}
 
   /** Host copies of `tensors` (by value name), as float32 arrays. */
@@ -102,6 +156,7 @@ export class DeviceReader {
     const feeds: Record<string, Tensor> = {};
     for (const v of this.values) feeds[v.name] = get(v.name)!;
     const out = await this.session.run(feeds);
+    this.counter?.readback(Object.values(out));
     const m = new Map<string, Float32Array>();
     for (const v of this.values) {
       const t = out[`${v.name}.host`]!;
@@ -114,5 +169,35 @@ export class DeviceReader {
   async release(): Promise<void> {
     await this.session?.release();
     this.session = undefined;
+  }
+}
+
+/**
+ * Uploaders kept by purpose (one Identity/Concat session each, built at first use). Release only
+ * after every tensor they uploaded is disposed (a device tensor outliving its session kills ONNX
+ * Runtime 1.30 for Node).
+ */
+export class UploaderPool {
+  private readonly uploaders = new Map<string, DeviceUploader>();
+
+  constructor(
+    private readonly ort: Ort,
+    private readonly opts: InferenceSession.SessionOptions,
+    private readonly counter?: TransferCounter,
+  ) {}
+
+  /** Runs the uploader kept under `purpose` (made for `values` at its first use) on `feeds`. */
+  run(purpose: string, values: DeviceValue[], feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    let uploader = this.uploaders.get(purpose);
+    if (!uploader) {
+      uploader = new DeviceUploader(this.ort, values, this.opts, this.counter);
+      this.uploaders.set(purpose, uploader);
+    }
+    return uploader.run(feeds);
+  }
+
+  async release(): Promise<void> {
+    for (const u of this.uploaders.values()) await u.release();
+    this.uploaders.clear();
   }
 }

@@ -77,6 +77,8 @@ export interface OrtTrainerContext {
   sessionOptions: import('onnxruntime-common').InferenceSession.SessionOptions;
   /** The session's notes ({@link import('../types.ts').SessionInfo.notes}): where the trainer says how it trains. */
   notes?: string[];
+  /** The session's count of host↔device transfers (device-io.ts), which the trainer's uploads and reads add to. */
+  transfers?: import('./device-io.ts').TransferCounter;
 }
 
 export interface OrtTrainer {

@@ -33,13 +33,14 @@
  *   when another split comes or on `dispose()`.
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
-import { fillBatch, identityOrder } from '../../data/batch.ts';
+import { fillBatch } from '../../data/batch.ts';
 import type { Split } from '../../data/types.ts';
 import { BackendError, NumericError } from '../../errors.ts';
 import type { ModelGraph } from '../../models/ir.ts';
 import { aggregateOpProfile, type OpProfile } from '../../vocab/op-profile.ts';
 import type { LoadOptions, OpProfileRequest, StepInfo, TrainRequest, TrainResult } from '../types.ts';
-import { DeviceReader, DeviceUploader, type DeviceValue } from './device-io.ts';
+import { DeviceReader, type TransferCounter, UploaderPool } from './device-io.ts';
+import { type DeviceSplit, deviceBindingLimit, freeSplit, splitDeviceBytes, uploadSplit } from './device-split.ts';
 import { ORT_PROFILE_SOURCE, parseOrtProfile, withProfiledSession } from './op-profile.ts';
 import type { OrtTrainer, OrtTrainerContext, OrtWeightState } from './state.ts';
 import type { Formulation } from './autodiff.ts';
@@ -49,8 +50,7 @@ import type { BatchSource, TrainStepGraph } from './train-graph.ts';
 
 type Ort = OrtTrainerContext['ort'];
 
-/** Host memory one upload chunk of the training split may take (the normalised float32 copy). */
-export const UPLOAD_CHUNK_BYTES = 64 * 1024 * 1024;
+export { UPLOAD_CHUNK_BYTES } from './device-split.ts';
 
 /**
  * Untimed runs of a CPU training step in build+init. ONNX Runtime's first run of a session grows its
@@ -94,43 +94,6 @@ export interface OrtTrainerOptions {
 /** Session note of a device trainer whose batches are augmented, hence made and fed from the host. */
 const AUGMENT_NOTE =
   'augmented batches (random crop and flip) are made on the host and fed every step: the device-side gather does not augment';
-
-/** WebGPU's default `maxStorageBufferBindingSize`, assumed when the adapter cannot be asked. */
-const WEBGPU_DEFAULT_BINDING = 128 * 1024 * 1024;
-let bindingLimit: Promise<number> | undefined;
-
-/**
- * The largest buffer a shader may bind on the WebGPU adapter (ONNX Runtime's WebGPU EP asks Dawn for
- * the adapter's own `maxStorageBufferBindingSize` and `maxBufferSize`), asked through the `webgpu`
- * package's Dawn, which picks from the same drivers. A Gather over a larger tensor would fail as a
- * WebGPU validation error, which ONNX Runtime only logs; so the split is checked against this first.
- */
-function deviceBindingLimit(): Promise<number> {
-  bindingLimit ??= (async () => {
-    try {
-      type Limits = { maxStorageBufferBindingSize?: number; maxBufferSize?: number };
-      const webgpu = (await import('webgpu')) as unknown as {
-        create: (o: string[]) => { requestAdapter(o?: object): Promise<{ limits?: Limits } | null> };
-      };
-      const a = await webgpu.create([]).requestAdapter({ powerPreference: 'high-performance' });
-      const l = a?.limits;
-      if (!l?.maxStorageBufferBindingSize) return WEBGPU_DEFAULT_BINDING;
-      return Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize ?? Number.POSITIVE_INFINITY);
-    } catch {
-      return WEBGPU_DEFAULT_BINDING;
-    }
-  })();
-  return bindingLimit;
-}
-
-/** A training split on the device (see the file header). */
-interface DeviceSplit {
-  split: Split;
-  /** `[N, C, H, W]` float32, normalised. */
-  data: Tensor;
-  /** `[N]` int32. */
-  labels: Tensor;
-}
 
 /** Device tensors a gathered step reads besides the state. */
 interface GatherFeeds {
@@ -189,7 +152,7 @@ class OrtTrainerImpl implements OrtTrainer {
   /** Splits found too large for one device buffer, and why (host-fed instead). */
   private readonly tooLarge = new WeakMap<Split, string>();
   /** Identity/Concat sessions that put host data on the device, by purpose; released after their outputs. */
-  private readonly uploaders = new Map<string, DeviceUploader>();
+  private readonly uploaders: UploaderPool;
   private disposed = false;
 
   constructor(
@@ -200,7 +163,9 @@ class OrtTrainerImpl implements OrtTrainer {
     private readonly sessionOptions: InferenceSession.SessionOptions,
     private readonly options: OrtTrainerOptions = {},
     private readonly notes: string[] | undefined = undefined,
+    private readonly transfers: TransferCounter | undefined = undefined,
   ) {
+    this.uploaders = new UploaderPool(ort, sessionOptions, transfers);
     this.lrBuf = Float32Array.of(opts.optimizer.lr);
     this.lr = new ort.Tensor('float32', this.lrBuf, []);
   }
@@ -287,24 +252,6 @@ class OrtTrainerImpl implements OrtTrainer {
   }
 
   /**
-   * Puts host tensors on the device through the uploader kept under `purpose` (device-io.ts); it is
-   * released only after its outputs are disposed (a device tensor outliving its session kills ONNX
-   * Runtime 1.30 for Node).
-   */
-  private async upload(
-    purpose: string,
-    values: DeviceValue[],
-    feeds: Record<string, Tensor>,
-  ): Promise<Record<string, Tensor>> {
-    let uploader = this.uploaders.get(purpose);
-    if (!uploader) {
-      uploader = new DeviceUploader(this.ort, values, this.sessionOptions);
-      this.uploaders.set(purpose, uploader);
-    }
-    return uploader.run(feeds);
-  }
-
-  /**
    * The split on the device, uploaded now if it is not the one there already; undefined when it does not
    * fit one device buffer (the trainer then feeds batches from the host, and says so in the notes).
    */
@@ -312,8 +259,7 @@ class OrtTrainerImpl implements OrtTrainer {
     if (this.deviceSplit?.split === split) return this.deviceSplit;
     if (this.tooLarge.has(split)) return undefined;
     const [C, H, W] = this.model.input as [number, number, number];
-    const per = C * H * W;
-    const bytes = split.n * per * 4;
+    const bytes = splitDeviceBytes(split, this.model.input);
     const limit = this.options.deviceBufferLimit ?? (await deviceBindingLimit());
     if (bytes > limit) {
       const why = `training split of ${split.n} examples (${(bytes / 2 ** 20).toFixed(0)} MiB as float32) exceeds the device's ${(limit / 2 ** 20).toFixed(0)} MiB buffer limit: batches fed from the host every step`;
@@ -322,42 +268,14 @@ class OrtTrainerImpl implements OrtTrainer {
       return undefined;
     }
     this.freeDeviceSplit();
-    const geo = { channels: C, height: H, width: W };
-    const order = identityOrder(split.n);
-    const chunk = Math.max(1, Math.floor((this.options.uploadChunkBytes ?? UPLOAD_CHUNK_BYTES) / (per * 4)));
-    const buf = new Float32Array(Math.min(chunk, split.n) * per);
-    const parts: Tensor[] = [];
-    try {
-      for (let start = 0; start < split.n; start += chunk) {
-        const count = Math.min(chunk, split.n - start);
-        fillBatch(split, geo, this.opts.dataset.normalization, order, start, count, 'NCHW', buf);
-        const host = new this.ort.Tensor('float32', count * per === buf.length ? buf : buf.subarray(0, count * per), [
-          count,
-          C,
-          H,
-          W,
-        ]);
-        parts.push(
-          (await this.upload('chunk', [{ name: 'x', type: 'float32', shape: ['n', C, H, W] }], { x: host })).x!,
-        );
-      }
-      // One Concat on the device joins the chunks (the host never holds the whole normalised split).
-      const feeds: Record<string, Tensor> = {
-        labels: new this.ort.Tensor('int32', Int32Array.from(split.labels), [split.n]),
-      };
-      for (const [i, t] of parts.entries()) feeds[`data.${i}`] = t;
-      const out = await this.upload(
-        `split-${parts.length}`,
-        [
-          { name: 'data', type: 'float32', shape: ['n', C, H, W], concat: parts.length },
-          { name: 'labels', type: 'int32', shape: ['n'] },
-        ],
-        feeds,
-      );
-      this.deviceSplit = { split, data: out.data!, labels: out.labels! };
-    } finally {
-      for (const t of parts) t.dispose();
-    }
+    this.deviceSplit = await uploadSplit(
+      this.ort,
+      this.uploaders,
+      split,
+      [C, H, W],
+      this.opts.dataset.normalization,
+      this.options.uploadChunkBytes,
+    );
     if (this.notes && !this.notes.some((n) => n.startsWith('training split held in device memory'))) {
       this.notes.push(
         'training split held in device memory (N·C·H·W float32, uploaded at the first train()); batches gathered on the device',
@@ -367,9 +285,7 @@ class OrtTrainerImpl implements OrtTrainer {
   }
 
   private freeDeviceSplit(): void {
-    this.deviceSplit?.data.dispose();
-    this.deviceSplit?.labels.dispose();
-    this.deviceSplit = undefined;
+    this.deviceSplit = freeSplit(this.deviceSplit);
   }
 
   private current(slot: Slot): Tensor {
@@ -504,7 +420,7 @@ class OrtTrainerImpl implements OrtTrainer {
   /** The value of a scalar tensor on the CPU; on the device through the Identity read-back session. */
   private async read(t: Tensor): Promise<number> {
     if (t.location === 'cpu') return (t.data as Float32Array)[0]!;
-    this.readback ??= new DeviceReader(this.ort, [{ name: 'v', shape: [] }], this.sessionOptions);
+    this.readback ??= new DeviceReader(this.ort, [{ name: 'v', shape: [] }], this.sessionOptions, this.transfers);
     return (await this.readback.read({ v: t })).get('v')![0]!;
   }
 
@@ -566,7 +482,7 @@ class OrtTrainerImpl implements OrtTrainer {
               );
             rows[i] = v;
           }
-          const up = await this.upload(
+          const up = await this.uploaders.run(
             'order',
             [
               { name: 'order', type: 'int32', shape: ['steps', B] },
@@ -721,8 +637,7 @@ class OrtTrainerImpl implements OrtTrainer {
     await this.readback?.release();
     // The uploaders' outputs first, then the uploaders.
     this.freeDeviceSplit();
-    for (const u of this.uploaders.values()) await u.release();
-    this.uploaders.clear();
+    await this.uploaders.release();
   }
 }
 
@@ -737,7 +652,16 @@ export async function createOrtTrainer(ctx: OrtTrainerContext, options: OrtTrain
     ...ctx.sessionOptions,
     executionProviders: ctx.executionProviders,
   };
-  const trainer = new OrtTrainerImpl(ctx.ort, ctx.model, ctx.state, ctx.opts, sessionOptions, options, ctx.notes);
+  const trainer = new OrtTrainerImpl(
+    ctx.ort,
+    ctx.model,
+    ctx.state,
+    ctx.opts,
+    sessionOptions,
+    options,
+    ctx.notes,
+    ctx.transfers,
+  );
   const step = await trainer.prepare(ctx.opts.trainBatchSize, trainer.defaultSource);
   await trainer.warmUp(step);
   return trainer;
