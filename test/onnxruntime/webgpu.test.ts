@@ -6,6 +6,9 @@
  * with `getData()`. Training, reading the weights back, inference and disposal all run in this process,
  * twice, next to onnxruntime/cpu from the same weights and batches.
  *
+ * Inference on the device gathers its batches from the test split held in device memory and reads
+ * back only the class ids, once per pass, which the session's transfer count shows.
+ *
  * On the device the trainer gathers its batches from the training split held in device memory
  * (`batchSource: 'gather'`): tested here over shuffled epochs, a change of split between train() calls,
  * an upload in several chunks, and against the host-fed device trainer. The gathered graph itself is
@@ -127,6 +130,49 @@ describe.skipIf(!probe.available)(`onnxruntime/webgpu (${probe.available ? probe
       expect(s.info.adapter).toMatchObject({ name: adapter!.described, software: adapter!.software });
     } finally {
       await s.dispose();
+    }
+  }, 60_000);
+
+  // The test split held on the device, batches gathered and class ids accumulated there: the session's
+  // own count of host↔device transfers shows one read-back per pass, of the class ids only, and no
+  // upload once the split is there; the ids are onnxruntime/cpu's, the padded last batch included.
+  it('infers with the test split on the device, reading back only the class ids, once per pass', async () => {
+    const B = opts.inferBatchSize;
+    const test = dataset.test;
+    const inferOnly = { ...opts, training: false };
+    const cpu = (await createOrtBackend('cpu').load(model, weights, inferOnly)) as OrtSession;
+    let expected: Int32Array;
+    try {
+      expected = await cpu.infer({ split: test, batchSize: B });
+      expect(cpu.transfers()).toEqual({});
+    } finally {
+      await cpu.dispose();
+    }
+    const gpu = (await createOrtBackend('webgpu').load(model, weights, inferOnly)) as OrtSession;
+    try {
+      expect(gpu.info.notes?.join('\n')).not.toMatch(/CPU execution provider|fed from the host/);
+      const batches = Math.ceil(test.n / B);
+      expect(batches * B).toBeGreaterThan(test.n);
+      const idsBytes = batches * B * 4;
+
+      const first = await gpu.infer({ split: test, batchSize: B });
+      const a = gpu.transfers().infer!;
+      // Several batches, one read-back: the int32 class ids of every (padded) batch, nothing else.
+      expect(a.readbacks).toBe(1);
+      expect(a.readbackBytes).toBe(idsBytes);
+      // Up once: the normalised split and its labels, the row table, the zero ids and the zero counter.
+      expect(a.uploadBytes).toBe(test.n * 3 * S * S * 4 + test.n * 4 + 2 * idsBytes + 4);
+      expect(Array.from(first)).toEqual(Array.from(expected));
+      expect(gpu.info.notes?.join('\n')).toMatch(/test split held in device memory/);
+
+      const second = await gpu.infer({ split: test, batchSize: B });
+      const b = gpu.transfers().infer!;
+      expect(b.uploads - a.uploads).toBe(0);
+      expect(b.readbacks - a.readbacks).toBe(1);
+      expect(b.readbackBytes - a.readbackBytes).toBe(idsBytes);
+      expect(Array.from(second)).toEqual(Array.from(expected));
+    } finally {
+      await gpu.dispose();
     }
   }, 60_000);
 });

@@ -34,7 +34,8 @@ import type {
 import { forwardModelBytes, INPUT_NAME, LOGITS_NAME } from './forward.ts';
 import { EXECUTION_PROVIDER, explainEpFailure, ortVersions, sessionOptions } from './runtime.ts';
 import type { OrtDevice, OrtModule } from './runtime.ts';
-import { DeviceReader, DeviceUploader } from './device-io.ts';
+import { DeviceReader, DeviceUploader, type TransferCount, TransferCounter } from './device-io.ts';
+import { DeviceInference } from './device-infer.ts';
 import { releaseWeightState } from './state.ts';
 import { dawnAdapter } from '../software-gpu.ts';
 import type { OpProfile } from '../../vocab/op-profile.ts';
@@ -68,8 +69,9 @@ async function uploadToDevice(
   model: ModelGraph,
   weights: Weights,
   opts: InferenceSession.SessionOptions,
+  counter: TransferCounter,
 ): Promise<{ tensors: Map<string, Tensor>; owner: DeviceUploader }> {
-  const uploader = new DeviceUploader(ort, model.params, opts);
+  const uploader = new DeviceUploader(ort, model.params, opts, counter);
   try {
     const feeds: Record<string, Tensor> = {};
     for (const p of model.params) feeds[p.name] = new ort.Tensor('float32', weights[p.name]!.data, p.shape);
@@ -87,6 +89,8 @@ export class OrtSession implements ModelSession {
   private trainerUnavailable: string | undefined;
   private batchBuf: Float32Array | undefined;
   private reader: DeviceReader | undefined;
+  /** Device inference (test split on the device), where the weights are on the device and it could be built. */
+  private deviceInfer: DeviceInference | undefined;
   private disposed = false;
   /** `state.version` the inference session's constant weights were taken from. */
   private sessionVersion: number;
@@ -99,6 +103,7 @@ export class OrtSession implements ModelSession {
     private readonly opts: LoadOptions,
     private readonly options: InferenceSession.SessionOptions,
     info: SessionInfo,
+    private readonly counter: TransferCounter,
   ) {
     this.info = info;
     this.sessionVersion = state.version;
@@ -156,9 +161,10 @@ export class OrtSession implements ModelSession {
       return m;
     };
     const state: OrtWeightState = { tensors: cpuTensors(), location: 'cpu', version: 0, aux: new Map() };
+    const counter = new TransferCounter();
     if (device !== 'cpu') {
       try {
-        const up = await uploadToDevice(ort, model, weights, options);
+        const up = await uploadToDevice(ort, model, weights, options, counter);
         for (const t of state.tensors.values()) t.dispose();
         state.tensors = up.tensors;
         state.owners = [up.owner];
@@ -189,10 +195,27 @@ export class OrtSession implements ModelSession {
         };
       }
     }
-    const s = new OrtSession(ort, model, session, state, opts, options, info);
+    const s = new OrtSession(ort, model, session, state, opts, options, info, counter);
     try {
       if (opts.training !== false) await s.createTrainer(device, options);
       else s.trainerUnavailable = 'this session was loaded with training: false';
+      if (state.location === 'gpu-buffer') {
+        try {
+          s.deviceInfer = await DeviceInference.create(
+            ort,
+            model,
+            weights,
+            options,
+            counter,
+            notes,
+            opts.inferBatchSize,
+          );
+        } catch (e) {
+          notes.push(
+            `inference batches fed from the host (the device inference step could not be built): ${(e as Error).message.split('\n')[0]}`,
+          );
+        }
+      }
       await s.logits(new Float32Array(opts.inferBatchSize * C * H * W), opts.inferBatchSize);
     } catch (e) {
       await s.dispose();
@@ -221,6 +244,7 @@ export class OrtSession implements ModelSession {
       executionProviders: [EXECUTION_PROVIDER[device]],
       sessionOptions,
       notes: this.info.notes,
+      transfers: this.counter,
     });
   }
 
@@ -228,14 +252,28 @@ export class OrtSession implements ModelSession {
   private async refresh(): Promise<void> {
     if (this.sessionVersion === this.state.version) return;
     const version = this.state.version;
-    const next = await this.ort.InferenceSession.create(
-      forwardModelBytes(this.model, await this.getWeights()),
-      this.options,
-    );
+    const weights = await this.readWeights();
+    const next = await this.ort.InferenceSession.create(forwardModelBytes(this.model, weights), this.options);
     const old = this.session;
     this.session = next;
     this.sessionVersion = version;
     await old.release();
+    await this.deviceInfer?.rebuild(weights, this.opts.inferBatchSize);
+  }
+
+  /**
+   * Host↔device transfers so far, by the method that made them (`load`, `train`, `infer`, `logits`,
+   * `inferenceCall`, `getWeights`); nothing is counted on the CPU execution provider, where there is no device.
+   */
+  transfers(): Record<string, TransferCount> {
+    return this.counter.snapshot();
+  }
+
+  /** A run of a host-fed session on a device EP: its host inputs went up, its host outputs came back. */
+  private countHostRun(inputs: Tensor[], outputs: Tensor[]): void {
+    if (this.info.backend === 'onnxruntime/cpu') return;
+    this.counter.upload(inputs);
+    this.counter.readback(outputs);
   }
 
   private live(): void {
@@ -250,6 +288,7 @@ export class OrtSession implements ModelSession {
       throw new BackendError(
         `${this.info.backend}: logits() got ${x.length} values for ${n} examples of ${per}. Hint: pass n·C·H·W floats in NCHW.`,
       );
+    this.counter.phase = 'logits';
     await this.refresh();
     const input = new this.ort.Tensor('float32', x.length === n * per ? x : x.subarray(0, n * per), [
       n,
@@ -257,6 +296,7 @@ export class OrtSession implements ModelSession {
     ]);
     const out = await this.session.run({ [INPUT_NAME]: input }, [LOGITS_NAME]);
     const t = out[LOGITS_NAME]!;
+    this.countHostRun([input], [t]);
     // The result is read back to the CPU here, so the device is idle when this returns.
     // The inference session's outputs are host tensors (no preferredOutputLocation): never getData()
     // a device one, which aborts ONNX Runtime 1.30 for Node.
@@ -269,6 +309,7 @@ export class OrtSession implements ModelSession {
 
   async inferenceCall(x: Float32Array, n: number): Promise<InferenceCall> {
     this.live();
+    this.counter.phase = 'inferenceCall';
     await this.refresh();
     const per = this.model.input.reduce((a, b) => a * b, 1);
     const input = new this.ort.Tensor('float32', x.slice(0, n * per), [n, ...this.model.input]);
@@ -277,6 +318,7 @@ export class OrtSession implements ModelSession {
       // The inference session's outputs are host tensors: run() returns once the logits are in host memory.
       run: async () => {
         const out = await session.run({ [INPUT_NAME]: input }, [LOGITS_NAME]);
+        this.countHostRun([input], [out[LOGITS_NAME]!]);
         out[LOGITS_NAME]!.dispose();
       },
       dispose: () => input.dispose(),
@@ -285,9 +327,12 @@ export class OrtSession implements ModelSession {
 
   async infer(req: InferRequest): Promise<Int32Array> {
     this.live();
+    this.counter.phase = 'infer';
     await this.refresh();
     const { split } = req;
     const B = req.batchSize;
+    const onDevice = await this.deviceInfer?.infer(split, B, this.opts.dataset.normalization);
+    if (onDevice) return onDevice;
     const [C, H, W] = this.model.input as [number, number, number];
     const per = C * H * W;
     const K = this.model.numClasses;
@@ -304,6 +349,7 @@ export class OrtSession implements ModelSession {
       const x = new this.ort.Tensor('float32', count === B ? buf : buf.subarray(0, count * per), [count, C, H, W]);
       const out = await this.session.run({ [INPUT_NAME]: x }, [LOGITS_NAME]);
       const t = out[LOGITS_NAME]!;
+      this.countHostRun([x], [t]);
       argmaxRows(t.data as Float32Array, count, K, classes, start);
       t.dispose();
     }
@@ -318,6 +364,7 @@ export class OrtSession implements ModelSession {
       });
     }
     const before = this.state.version;
+    this.counter.phase = 'train';
     try {
       return await this.trainer.train(req);
     } finally {
@@ -330,6 +377,12 @@ export class OrtSession implements ModelSession {
 
   async getWeights(): Promise<Weights> {
     this.live();
+    this.counter.phase = 'getWeights';
+    return this.readWeights();
+  }
+
+  /** The current weights, read back from the device where they live there (counted in the caller's phase). */
+  private async readWeights(): Promise<Weights> {
     for (const p of this.model.params) {
       if (!this.state.tensors.has(p.name)) {
         throw new BackendError(
@@ -346,7 +399,7 @@ export class OrtSession implements ModelSession {
         };
       return out;
     }
-    this.reader ??= new DeviceReader(this.ort, this.model.params, this.options);
+    this.reader ??= new DeviceReader(this.ort, this.model.params, this.options, this.counter);
     const host = await this.reader.read(this.state.tensors);
     for (const p of this.model.params) out[p.name] = { shape: [...p.shape], data: host.get(p.name)! };
     return out;
@@ -373,6 +426,7 @@ export class OrtSession implements ModelSession {
     try {
       await this.trainer?.dispose();
     } finally {
+      await this.deviceInfer?.dispose();
       await this.session.release();
       await this.reader?.release();
       // Tensors first, then the sessions that produced them.
