@@ -13,8 +13,9 @@
  * - `device`: the process's own GPU memory from
  *   `nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader,nounits` filtered by pid (it
  *   attributes WebGPU/Dawn allocations to the Node process), sampled during the phase. Where nvidia-smi
- *   cannot see the process, `device-total` (the whole card, all processes, via systeminformation) may
- *   stand in, marked not reliable.
+ *   cannot see the process, `device-total` (method `card-total`) stands in, marked not reliable: the whole
+ *   card's `memory.used` (every process) as a delta, its peak during the phase minus its reading as the
+ *   phase started; without that, the whole device's use at the phase end via systeminformation.
  *
  * A source that does not exist is listed in {@link MemorySampler.absent} with the reason — never
  * reported as zero — and the record keeps those reasons (`memoryAbsent`). Device figures carry their
@@ -79,6 +80,20 @@ export function parseComputeApps(stdout: string, pid: number): number | undefine
     const [p, mib] = line.split(',').map((s) => s.trim());
     if (!p || !mib) continue;
     if (Number(p) === pid && Number.isFinite(Number(mib))) total = (total ?? 0) + Number(mib) * 2 ** 20;
+  }
+  return total;
+}
+
+/**
+ * Parses `nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits` (one MiB figure per GPU)
+ * and returns the bytes used on every card together, or undefined when it holds no figure.
+ */
+export function parseCardUsed(stdout: string): number | undefined {
+  let total: number | undefined;
+  for (const line of stdout.split('\n')) {
+    const t = line.trim();
+    if (t === '' || !Number.isFinite(Number(t))) continue;
+    total = (total ?? 0) + Number(t) * 2 ** 20;
   }
   return total;
 }
@@ -258,33 +273,52 @@ function watchHeap(pid: number, intervalMs: number): Watcher<NodeJS.MemoryUsage>
 }
 
 /**
- * GPU memory the driver attributes to `pid`, polled with nvidia-smi one query at a time; where it
- * lists no such process, the whole device's use (marked not reliable) stands in.
+ * GPU memory the driver attributes to `pid`, polled with nvidia-smi one query at a time. Where it lists
+ * no such process (a Vulkan process may be missing from its compute apps), the whole card's use stands
+ * in as a delta, marked not reliable: its peak during the phase minus its reading as the phase started
+ * (every process on the card counts). Where nvidia-smi gives no card figure either, the whole device's
+ * use at the phase end from systeminformation.
  */
 function watchDevice(pid: number, smi: string, intervalMs: number): { stop(): Promise<MemoryFigure[] | AbsentSource> } {
   let deviceMax: number | undefined;
   let deviceSamples = 0;
   let deviceError: string | undefined;
   let inFlight: Promise<void> | undefined;
-  const queryDevice = (): Promise<void> =>
+  let cardMax: number | undefined;
+  let cardSamples = 0;
+  const querySmi = (args: string[]): Promise<{ stdout?: string; error?: string }> =>
     new Promise((resolve) => {
-      execFile(
-        smi,
-        ['--query-compute-apps=pid,used_memory', '--format=csv,noheader,nounits'],
-        { timeout: 5000, windowsHide: true },
-        (err, stdout) => {
-          if (err) {
-            const code = (err as NodeJS.ErrnoException).code;
-            deviceError = code === 'ENOENT' ? `${smi} not found` : `${smi} failed: ${err.message.split('\n')[0]}`;
-          } else {
-            deviceSamples++;
-            const bytes = parseComputeApps(stdout, pid);
-            if (bytes !== undefined) deviceMax = Math.max(deviceMax ?? 0, bytes);
-          }
-          resolve();
-        },
-      );
+      execFile(smi, args, { timeout: 5000, windowsHide: true }, (err, stdout) => {
+        if (!err) return resolve({ stdout });
+        const code = (err as NodeJS.ErrnoException).code;
+        resolve({ error: code === 'ENOENT' ? `${smi} not found` : `${smi} failed: ${err.message.split('\n')[0]}` });
+      });
     });
+  const queryCard = async (): Promise<number | undefined> => {
+    const { stdout } = await querySmi(['--query-gpu=memory.used', '--format=csv,noheader,nounits']);
+    return stdout === undefined ? undefined : parseCardUsed(stdout);
+  };
+  // The card's use as the phase starts: the base of the whole-card delta.
+  const cardBefore = queryCard();
+  const queryDevice = async (): Promise<void> => {
+    const { stdout, error } = await querySmi(['--query-compute-apps=pid,used_memory', '--format=csv,noheader,nounits']);
+    if (stdout === undefined) {
+      deviceError = error;
+      return;
+    }
+    deviceSamples++;
+    const bytes = parseComputeApps(stdout, pid);
+    if (bytes !== undefined) {
+      deviceMax = Math.max(deviceMax ?? 0, bytes);
+      return;
+    }
+    // Not listed: the whole card's use is all there is.
+    const card = await queryCard();
+    if (card !== undefined) {
+      cardMax = Math.max(cardMax ?? 0, card);
+      cardSamples++;
+    }
+  };
   const pollDevice = (): void => {
     // One query at a time: a slow driver must not pile up nvidia-smi processes.
     if (inFlight || deviceError?.endsWith('not found')) return;
@@ -292,7 +326,12 @@ function watchDevice(pid: number, smi: string, intervalMs: number): { stop(): Pr
       inFlight = undefined;
     });
   };
-  pollDevice();
+  // The first compute-apps query after the card's starting reading, so that reading comes first.
+  inFlight = cardBefore
+    .then(() => queryDevice())
+    .finally(() => {
+      inFlight = undefined;
+    });
   const timer = setInterval(pollDevice, intervalMs);
   timer.unref();
 
@@ -320,6 +359,21 @@ function watchDevice(pid: number, smi: string, intervalMs: number): { stop(): Pr
       const why =
         deviceError ??
         `nvidia-smi lists no compute process with pid ${pid} (no GPU context, or a PID namespace hides it)`;
+      const before = await cardBefore;
+      if (before !== undefined && cardMax !== undefined) {
+        return [
+          {
+            metric: 'device-total',
+            bytes: Math.max(0, cardMax - before),
+            source: `nvidia-smi --query-gpu=memory.used (the whole card) every ${intervalMs} ms: the phase's peak minus the reading as it started`,
+            readings: cardSamples,
+            reliable: false,
+            // No pid in the note: every repeat of the case cites the same footnote.
+            note: `a before/during delta of the whole card: every process's allocations in the phase count, and what the phase allocated before the first reading does not; per-process figure unavailable: ${deviceError ?? "nvidia-smi does not list the case's process"}`,
+            method: 'card-total',
+          },
+        ];
+      }
       const total = await deviceTotal();
       if (!total) return { metric: 'device', reason: `${why}; systeminformation reports no device memory either` };
       return [

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { parseComputeApps, parseProcStatus, startMemorySampler } from '../../src/runner/memory.ts';
+import { parseCardUsed, parseComputeApps, parseProcStatus, startMemorySampler } from '../../src/runner/memory.ts';
 import { peakFigures } from '../../src/runner/record.ts';
+import { Footnotes, memoryText } from '../../src/reporters/markdown-cells.ts';
 
 const MiB = 2 ** 20;
 // A full collection between phases, so the test controls what is resident (large buffers are unmapped).
@@ -59,6 +60,11 @@ describe('parsers', () => {
     expect(parseComputeApps(out, 1234)).toBe(768 * MiB);
     expect(parseComputeApps(out, 42)).toBeUndefined();
     expect(parseComputeApps('', 42)).toBeUndefined();
+  });
+  it('sums the used memory of every card, absent when nvidia-smi gives none', () => {
+    expect(parseCardUsed('1000\n24\n')).toBe(1024 * MiB);
+    expect(parseCardUsed('')).toBeUndefined();
+    expect(parseCardUsed('[N/A]\n')).toBeUndefined();
   });
 });
 
@@ -146,4 +152,37 @@ describe('heap figures and device memory', () => {
     expect(dev.readings).toBeGreaterThanOrEqual(2);
     expect(dev.reliable).toBe(true);
   });
+
+  it.runIf(process.platform !== 'win32')(
+    'where nvidia-smi does not list this process, reports the whole card as a before/during delta, marked as such',
+    async () => {
+      // A stand-in whose card reads 1000 MiB at the first whole-card query (the phase start) and 1600 MiB
+      // after, and whose compute apps list another process only (as a Vulkan process may be missing).
+      const dir = mkdtempSync(join(tmpdir(), 'expbench-smi-'));
+      const exe = join(dir, 'nvidia-smi');
+      const calls = join(dir, 'card-calls');
+      writeFileSync(
+        exe,
+        `#!/bin/sh\ncase "$1" in\n--query-gpu=*) if [ -e ${calls} ]; then echo 1600; else touch ${calls}; echo 1000; fi ;;\n*) echo "1, 100" ;;\nesac\n`,
+      );
+      chmodSync(exe, 0o755);
+      const s = startMemorySampler({ nvidiaSmi: exe, deviceIntervalMs: 20 });
+      await new Promise((r) => setTimeout(r, 120));
+      const figs = await s.stop();
+      expect(figs.some((f) => f.metric === 'device')).toBe(false);
+      const total = figs.find((f) => f.metric === 'device-total')!;
+      expect(total).toMatchObject({ bytes: 600 * MiB, method: 'card-total', reliable: false });
+      expect(total.source).toBe(
+        "nvidia-smi --query-gpu=memory.used (the whole card) every 20 ms: the phase's peak minus the reading as it started",
+      );
+      expect(total.note).toMatch(
+        /before\/during delta of the whole card.*nvidia-smi does not list the case's process$/,
+      );
+      // In the report, the figure's footnote names its source and its method.
+      const notes = new Footnotes();
+      expect(memoryText(total, notes)).toBe('600 MiB ¹');
+      expect(notes.render()).toMatch(/the reading as it started, the whole card, every process; not reliable/);
+      expect(total.readings).toBeGreaterThanOrEqual(1);
+    },
+  );
 });
