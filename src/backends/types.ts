@@ -99,6 +99,19 @@ export interface InferRequest {
   batchSize: number;
 }
 
+/** The test-set figures the declared metrics take from logits: top-k hit counts and the summed loss. */
+export interface FiguresRequest extends InferRequest {
+  topk: readonly number[];
+  loss: boolean;
+}
+
+export interface TestFigures {
+  /** Examples whose true class is among the k best, for each k of the request, in its order. */
+  topkHits: number[];
+  /** Σ softmax cross-entropy over the examples, when asked. */
+  lossSum?: number;
+}
+
 export interface SessionInfo {
   /** The backend that actually ran (e.g. tfjs reports the backend it fell back to). */
   backend: BackendId;
@@ -151,6 +164,12 @@ export interface ModelSession {
    * {@link ModelSession.logits}.
    */
   inferenceCall?(x: Float32Array, n: number): Promise<InferenceCall>;
+  /**
+   * Top-k hits and summed loss computed where the logits are (a GPU backend: on the device, reading
+   * back only the sums). Optional, and undefined when it cannot: the runner then computes them from
+   * {@link ModelSession.logits}.
+   */
+  testFigures?(req: FiguresRequest): Promise<TestFigures | undefined>;
   /** Current weights in canonical layout (read back from the device). */
   getWeights(): Promise<Weights>;
   memory?(): Promise<BackendMemory | undefined>;

@@ -5,7 +5,7 @@
  * the experiment did not declare.
  */
 import { performance } from 'node:perf_hooks';
-import type { ModelSession } from '../backends/types.ts';
+import type { ModelSession, TestFigures } from '../backends/types.ts';
 import type { LatencyConfig, MetricsConfig } from '../config/metrics-config.ts';
 import type { Experiment } from '../config/types.ts';
 import { fillBatch } from '../data/batch.ts';
@@ -84,9 +84,30 @@ async function testLogits(session: ModelSession, data: Dataset, batchSize: numbe
 }
 
 /**
- * One round's test-set figures for the declared metrics: top-k and loss from the logits (one extra
- * pass over the test set, only when either is declared), per-class accuracy and the confusion matrix
- * from the predictions of the infer phase.
+ * Top-k hits and the summed loss over the test set: the backend's own where it computes them (on the
+ * device), else from one pass of logits.
+ */
+async function testFigures(
+  session: ModelSession,
+  data: Dataset,
+  metrics: MetricsConfig,
+  batchSize: number,
+): Promise<TestFigures> {
+  const own = await session.testFigures?.({ split: data.test, batchSize, topk: metrics.topk, loss: metrics.loss });
+  if (own) return own;
+  const logits = await testLogits(session, data, batchSize);
+  const labels = data.test.labels;
+  const K = data.numClasses;
+  return {
+    topkHits: metrics.topk.map((k) => topKHits(logits, labels, K, k)),
+    lossSum: metrics.loss ? crossEntropySum(logits, labels, K) : undefined,
+  };
+}
+
+/**
+ * One round's test-set figures for the declared metrics: top-k and loss from one extra pass over the
+ * test set (only when either is declared), per-class accuracy and the confusion matrix from the
+ * predictions of the infer phase.
  */
 export async function evaluateDeclared(
   session: ModelSession,
@@ -100,10 +121,10 @@ export async function evaluateDeclared(
   const n = data.test.n;
   const K = data.numClasses;
   if (metrics.topk.length > 0 || metrics.loss) {
-    const logits = await testLogits(session, data, batchSize);
+    const f = await testFigures(session, data, metrics, batchSize);
     if (metrics.topk.length > 0)
-      out.topk = Object.fromEntries(metrics.topk.map((k) => [k, [topKHits(logits, labels, K, k) / Math.max(1, n)]]));
-    if (metrics.loss) out.testLoss = [crossEntropySum(logits, labels, K) / Math.max(1, n)];
+      out.topk = Object.fromEntries(metrics.topk.map((k, i) => [k, [f.topkHits[i]! / Math.max(1, n)]]));
+    if (metrics.loss) out.testLoss = [f.lossSum! / Math.max(1, n)];
   }
   if (metrics.perClass || metrics.confusion) {
     const m = confusionMatrix(predictions, labels, K);

@@ -22,6 +22,7 @@ import { buildTrainStepGraph } from '../../src/backends/onnxruntime/train-graph.
 import { createOrtTrainer } from '../../src/backends/onnxruntime/trainer.ts';
 import type { LoadOptions, ModelSession, TrainRequest } from '../../src/backends/types.ts';
 import { fillBatch, identityOrder } from '../../src/data/batch.ts';
+import { crossEntropySum, topKHits } from '../../src/stats/classification.ts';
 import { epochOrder } from '../../src/data/prng.ts';
 import type { Dataset, Split } from '../../src/data/types.ts';
 import type { Weights } from '../../src/models/ir.ts';
@@ -142,8 +143,13 @@ describe.skipIf(!probe.available)(`onnxruntime/webgpu (${probe.available ? probe
     const inferOnly = { ...opts, training: false };
     const cpu = (await createOrtBackend('cpu').load(model, weights, inferOnly)) as OrtSession;
     let expected: Int32Array;
+    let logits: Float32Array;
     try {
       expected = await cpu.infer({ split: test, batchSize: B });
+      const x = new Float32Array(test.n * 3 * S * S);
+      fillBatch(test, dataset, dataset.normalization, identityOrder(test.n), 0, test.n, 'NCHW', x);
+      logits = await cpu.logits(x, test.n);
+      expect(await cpu.testFigures({ split: test, batchSize: B, topk: [1], loss: true })).toBeUndefined();
       expect(cpu.transfers()).toEqual({});
     } finally {
       await cpu.dispose();
@@ -171,6 +177,16 @@ describe.skipIf(!probe.available)(`onnxruntime/webgpu (${probe.available ? probe
       expect(b.readbacks - a.readbacks).toBe(1);
       expect(b.readbackBytes - a.readbackBytes).toBe(idsBytes);
       expect(Array.from(second)).toEqual(Array.from(expected));
+
+      // The declared metrics' top-k hits and loss, summed on the device: one read-back of the three sums,
+      // and up only the real-example mask and the zero sums (the split is still there).
+      const f = await gpu.testFigures({ split: test, batchSize: B, topk: [1, 3], loss: true });
+      const t = gpu.transfers().testFigures!;
+      expect(t).toEqual({ uploads: 2, uploadBytes: idsBytes + 3 * 4, readbacks: 1, readbackBytes: 3 * 4 });
+      expect(f!.topkHits).toEqual([1, 3].map((k) => topKHits(logits, test.labels, 10, k)));
+      const loss = crossEntropySum(logits, test.labels, 10);
+      expect(Math.abs(f!.lossSum! - loss)).toBeLessThan(1e-4 * loss);
+      expect(gpu.info.notes?.join('\n')).not.toMatch(/CPU execution provider/);
     } finally {
       await gpu.dispose();
     }

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { createFakeBackend } from '../../src/backends/fake.ts';
+import type { FiguresRequest, ModelSession } from '../../src/backends/types.ts';
 import { loadDataset } from '../../src/data/index.ts';
 import { buildModelGraph } from '../../src/models/index.ts';
 import { initWeights } from '../../src/models/init.ts';
@@ -80,6 +81,30 @@ describe('declared metrics measured on a real (fake-backend) session', async () 
     expect(confusion.flat().reduce((a, b) => a + b, 0)).toBe(data.test.n);
     expect(confusion.reduce((a, row, c) => a + row[c]!, 0)).toBe(correct);
     expect(m.perClass![0]!.length).toBe(5);
+  });
+
+  test('takes top-k hits and the summed loss from the backend where it computes them, never reading logits', async () => {
+    const asked: unknown[] = [];
+    const own = {
+      testFigures: async (req: FiguresRequest) => {
+        asked.push({ n: req.split.n, batchSize: req.batchSize, topk: req.topk, loss: req.loss });
+        return { topkHits: req.topk.map((k) => k), lossSum: 7 };
+      },
+      logits: async () => {
+        throw new Error('logits read');
+      },
+    } as unknown as ModelSession;
+    const n = data.test.n;
+    const m = await evaluateDeclared(
+      own,
+      data,
+      preds,
+      { topk: [1, 3], loss: true, perClass: false, confusion: false, flops: false },
+      8,
+    );
+    expect(asked).toEqual([{ n, batchSize: 8, topk: [1, 3], loss: true }]);
+    expect(m.topk).toEqual({ 1: [1 / n], 3: [3 / n] });
+    expect(m.testLoss).toEqual([7 / n]);
   });
 
   test('latency: the declared number of calls at the inference batch size, each a positive time', async () => {

@@ -15,6 +15,7 @@
  */
 import type { ModelGraph, Weights } from '../../models/ir.ts';
 import { buildForwardGraph, INPUT_NAME } from './forward.ts';
+import type { OnnxGraph } from './graph.ts';
 
 /** Graph-value names of the device inference step. */
 export interface DeviceInferNames {
@@ -30,6 +31,27 @@ export interface DeviceInferNames {
   idsNext: string;
   /** Output, scalar int32: `step + 1`. */
   stepNext: string;
+  /** With figures: the inputs and output of the running sums. */
+  figures?: DeviceFigureNames;
+}
+
+/** Test-set figures a pass sums on the device besides the class ids (the metrics' top-k hits and test loss). */
+export interface DeviceFigures {
+  /** k of each top-k hit count, in the order of the sums. */
+  topk: readonly number[];
+  /** Whether the summed softmax cross-entropy follows the hit counts. */
+  loss: boolean;
+}
+
+export interface DeviceFigureNames {
+  /** `[examples]` int32: the class of every example. */
+  labelsAll: string;
+  /** `[batches, batch]` float32: 1 for a real example, 0 for the last batch's padding. */
+  valid: string;
+  /** `[topk.length + (loss ? 1 : 0)]` float32: the sums so far (zeros before). */
+  sums: string;
+  /** Output: `sums` plus this batch's. */
+  sumsNext: string;
 }
 
 export interface DeviceInferGraph {
@@ -37,8 +59,11 @@ export interface DeviceInferGraph {
   names: DeviceInferNames;
 }
 
-/** The device inference step of `model` with `weights` as constants; the batch size is symbolic. */
-export function buildDeviceInferGraph(model: ModelGraph, weights: Weights): DeviceInferGraph {
+/**
+ * The device inference step of `model` with `weights` as constants; the batch size is symbolic. With
+ * `figures`, it also sums them over the real examples of each batch (see {@link appendFigures}).
+ */
+export function buildDeviceInferGraph(model: ModelGraph, weights: Weights, figures?: DeviceFigures): DeviceInferGraph {
   const fg = buildForwardGraph(model, {
     weights: 'initializers',
     weightsData: weights,
@@ -87,10 +112,60 @@ export function buildDeviceInferGraph(model: ModelGraph, weights: Weights): Devi
   );
   g.output(names.idsNext, 'int32', ['batches', 'batch']);
   g.output(names.stepNext, 'int32', []);
+  if (figures) names.figures = appendFigures(g, fg.logits, max, rows, names.step, figures);
   const bytes = g.toModelBytes({
     docString: `expbench ${model.name}: device inference step (batch gathered from the split on the device, class ids accumulated there)`,
   });
   return { bytes, names };
+}
+
+/**
+ * Running sums of the figures over the batch's real examples, as `src/stats/classification.ts` defines
+ * them on the host: a top-k hit when fewer than k other classes score at least the true class's logit
+ * (`topKHits`), and `log Σ exp(l − max) + max − l_label` (`crossEntropySum`), in float32 here.
+ */
+function appendFigures(
+  g: OnnxGraph,
+  logits: string,
+  max: string,
+  rows: string,
+  step: string,
+  figures: DeviceFigures,
+): DeviceFigureNames {
+  const names: DeviceFigureNames = {
+    labelsAll: g.input('labelsAll', 'int32', ['examples']),
+    valid: g.input('valid', 'float32', ['batches', 'batch']),
+    sums: g.input('sums', 'float32', [figures.topk.length + (figures.loss ? 1 : 0)]),
+    sumsNext: 'sums.next',
+  };
+  const labels = g.op('Unsqueeze', [g.op('Gather', [names.labelsAll, rows], { axis: 0 }), g.ints([1])]);
+  const own = g.op('GatherElements', [logits, labels], { axis: 1 });
+  const valid = g.op('Gather', [names.valid, step], { axis: 0 });
+  /** Σ over the real examples of a `[batch]` value. */
+  const total = (v: string) =>
+    g.op('Unsqueeze', [g.op('ReduceSum', [g.op('Mul', [v, valid])], { keepdims: 0 }), g.ints([0])]);
+  const parts: string[] = [];
+  if (figures.topk.length > 0) {
+    // Classes scoring at least the true one's logit, the true class included.
+    const atLeast = g.op(
+      'ReduceSum',
+      [g.op('Cast', [g.op('GreaterOrEqual', [logits, own])], { to: FLOAT }), g.ints([1])],
+      {
+        keepdims: 0,
+      },
+    );
+    for (const k of figures.topk)
+      parts.push(total(g.op('Cast', [g.op('Less', [atLeast, g.floats([k + 1], [])])], { to: FLOAT })));
+  }
+  if (figures.loss) {
+    const z = g.op('ReduceSum', [g.op('Exp', [g.op('Sub', [logits, max])]), g.ints([1])], { keepdims: 1 });
+    const row = g.op('Sub', [g.op('Add', [g.op('Log', [z]), max]), own]);
+    parts.push(total(g.op('Reshape', [row, g.ints([-1])])));
+  }
+  const batchSums = parts.length === 1 ? parts[0]! : g.op('Concat', parts, { axis: 0 });
+  g.node('Add', [names.sums, batchSums], [names.sumsNext]);
+  g.output(names.sumsNext, 'float32', [parts.length]);
+  return names;
 }
 
 /** ONNX TensorProto element types used by the casts above. */

@@ -22,12 +22,14 @@ import type { ModelGraph, Weights } from '../../models/ir.ts';
 import type {
   BackendId,
   BackendMemory,
+  FiguresRequest,
   InferenceCall,
   InferRequest,
   LoadOptions,
   ModelSession,
   OpProfileRequest,
   SessionInfo,
+  TestFigures,
   TrainRequest,
   TrainResult,
 } from '../types.ts';
@@ -354,6 +356,23 @@ export class OrtSession implements ModelSession {
       t.dispose();
     }
     return classes;
+  }
+
+  /** On the device (the test split held there), the sums read back once; undefined elsewhere. */
+  async testFigures(req: FiguresRequest): Promise<TestFigures | undefined> {
+    this.live();
+    if (!this.deviceInfer) return undefined;
+    this.counter.phase = 'testFigures';
+    await this.refresh();
+    const sums = await this.deviceInfer.figures(req.split, req.batchSize, this.opts.dataset.normalization, {
+      topk: req.topk,
+      loss: req.loss,
+    });
+    if (!sums) return undefined;
+    return {
+      topkHits: req.topk.map((_, i) => sums[i]!),
+      lossSum: req.loss ? sums[req.topk.length] : undefined,
+    };
   }
 
   async train(req: TrainRequest): Promise<TrainResult> {
