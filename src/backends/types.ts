@@ -11,7 +11,7 @@
  * - Every example order comes from the runner (`TrainRequest.order`), so all backends see identical
  *   batches.
  */
-import type { AugmentPlan } from '../data/augment.ts';
+import type { AugmentConfig, AugmentPlan } from '../data/augment.ts';
 import type { Dataset, Split } from '../data/types.ts';
 import type { ModelGraph, Weights } from '../models/ir.ts';
 import type { BackendId } from '../vocab/backends.ts';
@@ -28,6 +28,8 @@ export interface LoadOptions {
   inferBatchSize: number;
   /** Label smoothing ε of the training loss (0 or absent: none). */
   labelSmoothing?: number;
+  /** The recipe's augmentation, so a backend that augments on the device can build for it in `load`. */
+  augment?: AugmentConfig;
   /** Seed for anything random inside the backend (dropout masks). */
   seed: number;
   /** Dataset whose normalisation and shape the session uses; GPU backends may upload it in `load`. */
@@ -70,7 +72,8 @@ export interface TrainRequest {
   lr?(epoch: number, step: number): number;
   /**
    * The augmentation of an epoch (crop offsets and flips by position in `order(epoch)`), applied on
-   * the host by `fillBatch`; absent: none. Drawn by the runner, so every backend sees the same images.
+   * the host by `fillBatch` (or by the same copies on the device, where a backend gathers its batches
+   * there); absent: none. Drawn by the runner, so every backend sees the same images.
    */
   augment?(epoch: number): AugmentPlan;
 }

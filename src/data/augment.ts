@@ -5,8 +5,9 @@
  * normalisation, as torchvision applies them before `Normalize`.
  *
  * The random choices of an epoch are a pure function of (seed, epoch, position in the epoch's order),
- * drawn by the runner into an {@link AugmentPlan} and applied by `fillBatch` on the host, so every
- * backend sees byte-identical augmented batches.
+ * drawn by the runner into an {@link AugmentPlan} and applied by `fillBatch` on the host (or, on
+ * onnxruntime/webgpu, by the same copies in the device-side gather), so every backend sees
+ * byte-identical augmented batches.
  */
 import { mixSeed, mulberry32 } from './prng.ts';
 

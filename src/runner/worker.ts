@@ -245,6 +245,7 @@ function prepareModel(
   const loadOpts: LoadOptions = {
     optimizer: exp.training.optimizer,
     labelSmoothing: exp.training.labelSmoothing,
+    augment: exp.training.augment,
     trainBatchSize: exp.training.batchSize,
     inferBatchSize: exp.inference.batchSize,
     seed,

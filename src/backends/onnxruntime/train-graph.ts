@@ -11,6 +11,7 @@
 import { ModelError } from '../../errors.ts';
 import type { ModelGraph } from '../../models/ir.ts';
 import type { OptimizerConfig } from '../types.ts';
+import { appendAugment } from './augment-graph.ts';
 import { appendGradients, type Formulation } from './autodiff.ts';
 import { buildForwardGraph } from './forward.ts';
 import type { ForwardGraph } from './forward.ts';
@@ -63,6 +64,14 @@ export interface TrainStepGather {
   lrs: string;
   /** Output, scalar int32: `step + 1`, the next step's `step`. */
   stepNext: string;
+  /** With `augment`: `[steps, batch]` int32 each, the epoch's crop offsets and flips by position (`augment-graph.ts`). */
+  augment?: { dx: string; dy: string; flip: string };
+}
+
+/** Augmentation of a gathered batch on the device: the plan's padding, and the normalised black pixel per channel. */
+export interface GatherAugment {
+  padding: number;
+  padValues: readonly number[];
 }
 
 /** Graph-value names of the training step's inputs, keyed by parameter name where per parameter. */
@@ -201,7 +210,7 @@ function buildCore(model: ModelGraph, opts: TrainGraphOptions): Core {
  */
 export function buildTrainStepGraph(
   model: ModelGraph,
-  opts: TrainGraphOptions & { optimizer: OptimizerConfig; batchSource?: BatchSource },
+  opts: TrainGraphOptions & { optimizer: OptimizerConfig; batchSource?: BatchSource; augment?: GatherAugment },
 ): TrainStepGraph {
   const source = opts.batchSource ?? 'inputs';
   if (source === 'gather' && (opts.labelType ?? 'int32') !== 'int32') {
@@ -249,9 +258,13 @@ export function buildTrainStepGraph(
   g.output(outputs.loss, 'float32', []);
   g.output(outputs.correct, 'float32', []);
   const sections = nodeSections(g, forwardNodes, optimizerFrom);
-  if (source === 'gather') inputs.gather = gatherBatch(g, model, opts.batch, fg.input, labels, lr);
+  if (source === 'gather') inputs.gather = gatherBatch(g, model, opts.batch, fg.input, labels, lr, opts.augment);
+  else if (opts.augment)
+    throw new ModelError(
+      `training graph of ${model.name}: augmentation in the graph needs batchSource 'gather'. Hint: a host-fed step gets augmented batches from fillBatch.`,
+    );
   const bytes = g.toModelBytes({
-    docString: `expbench training step of ${model.name}: batch ${opts.batch}${source === 'gather' ? ' gathered on the device' : ''}, ${describeOptimizer(opts.optimizer)}${opts.labelSmoothing ? `, label smoothing ${opts.labelSmoothing}` : ''}`,
+    docString: `expbench training step of ${model.name}: batch ${opts.batch}${source === 'gather' ? ' gathered on the device' : ''}${opts.augment ? ' and augmented there' : ''}, ${describeOptimizer(opts.optimizer)}${opts.labelSmoothing ? `, label smoothing ${opts.labelSmoothing}` : ''}`,
   });
   return { bytes, inputs, outputs, graph: g, labelType, sections };
 }
@@ -269,6 +282,7 @@ function gatherBatch(
   x: string,
   labels: string,
   lr: string,
+  augment?: GatherAugment,
 ): TrainStepGather {
   for (const name of [x, labels, lr]) {
     const i = g.inputs.findIndex((v) => v.name === name);
@@ -288,13 +302,32 @@ function gatherBatch(
   const stepNext = 'step.next';
   const nodes = g.nodes.splice(0);
   g.node('Gather', [order, step], [rows], { axis: 0 });
-  g.node('Gather', [data, rows], [x], { axis: 0 });
+  let tables: TrainStepGather['augment'];
+  if (augment) {
+    tables = {
+      dx: g.input('augDx', 'int32', ['steps', batch]),
+      dy: g.input('augDy', 'int32', ['steps', batch]),
+      flip: g.input('augFlip', 'int32', ['steps', batch]),
+    };
+    const row = (t: string) => g.op('Gather', [t, step], { axis: 0 });
+    appendAugment(g, {
+      input: g.op('Gather', [data, rows], { axis: 0 }),
+      output: x,
+      batch,
+      shape: model.input as [number, number, number],
+      padding: augment.padding,
+      padValues: augment.padValues,
+      dx: row(tables.dx),
+      dy: row(tables.dy),
+      flip: row(tables.flip),
+    });
+  } else g.node('Gather', [data, rows], [x], { axis: 0 });
   g.node('Gather', [labelsAll, rows], [labels], { axis: 0 });
   g.node('Gather', [lrs, step], [lr], { axis: 0 });
   g.node('Add', [step, one], [stepNext]);
   g.nodes.push(...nodes);
   g.output(stepNext, 'int32', []);
-  return { data, labelsAll, order, step, stepNext, lrs };
+  return { data, labelsAll, order, step, stepNext, lrs, ...(tables ? { augment: tables } : {}) };
 }
 
 /**

@@ -23,7 +23,9 @@
  *   (`[steps, batch]` int32) and a zero step counter once; the training graph (`batchSource: 'gather'`)
  *   gathers its batch from them and returns the counter plus one, fed back like the weights. The
  *   learning rate comes from the epoch's rate table (`req.lr` per step, uploaded with the order) read
- *   at the same counter, so every input of a step is already on the device: ONNX
+ *   at the same counter; an augmented epoch's plan (crop offsets and flips by position) goes up with the
+ *   order and the step augments its gathered batch in the graph (`augment-graph.ts`), byte-identical to
+ *   `fillBatch`. So every input of a step is already on the device: ONNX
  *   Runtime's WebGPU EP then spends ~0.1 ms per run on overhead instead of ~1 ms plus the upload
  *   (measured on an H100; `bench/ort-webgpu-step.ts` times both here).
  *   Memory: the training split then lives in device memory for the trainer's life (N·C·H·W·4 bytes:
@@ -39,7 +41,7 @@ import { BackendError, NumericError } from '../../errors.ts';
 import type { ModelGraph } from '../../models/ir.ts';
 import { aggregateOpProfile, type OpProfile } from '../../vocab/op-profile.ts';
 import type { LoadOptions, OpProfileRequest, StepInfo, TrainRequest, TrainResult } from '../types.ts';
-import { DeviceReader, type TransferCounter, UploaderPool } from './device-io.ts';
+import { DeviceReader, type DeviceValue, type TransferCounter, UploaderPool } from './device-io.ts';
 import { type DeviceSplit, deviceBindingLimit, freeSplit, splitDeviceBytes, uploadSplit } from './device-split.ts';
 import { ORT_PROFILE_SOURCE, parseOrtProfile, withProfiledSession } from './op-profile.ts';
 import type { OrtTrainer, OrtTrainerContext, OrtWeightState } from './state.ts';
@@ -91,10 +93,6 @@ export interface OrtTrainerOptions {
   deviceBufferLimit?: number;
 }
 
-/** Session note of a device trainer whose batches are augmented, hence made and fed from the host. */
-const AUGMENT_NOTE =
-  'augmented batches (random crop and flip) are made on the host and fed every step: the device-side gather does not augment';
-
 /** Device tensors a gathered step reads besides the state. */
 interface GatherFeeds {
   split: DeviceSplit;
@@ -104,6 +102,8 @@ interface GatherFeeds {
   step: Tensor;
   /** `[steps]` float32: the epoch's learning rate per step. */
   lrs: Tensor;
+  /** Augmented steps: the epoch's plan, `[steps, batch]` int32 each (crop offsets, flips). */
+  aug?: { dx: Tensor; dy: Tensor; flip: Tensor };
 }
 
 /** Key of a parameter's SGD velocity in {@link OrtWeightState.aux} (optimizer state lives there by its slot key). */
@@ -179,9 +179,15 @@ class OrtTrainerImpl implements OrtTrainer {
     return this.onDevice && this.options.batches !== 'host' ? 'gather' : 'inputs';
   }
 
-  /** Builds (once per batch size and source) the training graph, its session and the step's buffers. */
-  async prepare(batch: number, source: BatchSource = 'inputs'): Promise<Step> {
-    const key = `${source}:${batch}`;
+  /**
+   * Builds (once per batch size, source and augmentation) the training graph, its session and the
+   * step's buffers. `padding`, with a gathered source: the step augments its batch on the device
+   * (crop after that padding, and flip), byte-identical to `fillBatch` with the same plan.
+   */
+  async prepare(batch: number, source: BatchSource = 'inputs', padding?: number): Promise<Step> {
+    const augment =
+      source === 'gather' && padding !== undefined ? { padding, padValues: this.blackPixel() } : undefined;
+    const key = `${source}:${batch}${augment ? `:augment${padding}` : ''}`;
     const have = this.steps.get(key);
     if (have) return have;
     const graph = buildTrainStepGraph(this.model, {
@@ -192,6 +198,7 @@ class OrtTrainerImpl implements OrtTrainer {
       labelSmoothing: this.opts.labelSmoothing ?? 0,
       labelType: 'int32',
       batchSource: source,
+      augment,
     });
     const options: InferenceSession.SessionOptions = {
       ...this.sessionOptions,
@@ -288,6 +295,15 @@ class OrtTrainerImpl implements OrtTrainer {
     this.deviceSplit = freeSplit(this.deviceSplit);
   }
 
+  /** The normalised value of a black pixel per channel, as `fillBatch` writes it (the padding of a crop). */
+  private blackPixel(): number[] {
+    const C = this.model.input[0]!;
+    const out = new Float32Array(C);
+    const black = { n: 1, images: new Uint8Array(C), labels: Uint8Array.of(0) };
+    fillBatch(black, { channels: C, height: 1, width: 1 }, this.opts.dataset.normalization, [0], 0, 1, 'NCHW', out);
+    return Array.from(out);
+  }
+
   private current(slot: Slot): Tensor {
     const t = slot.where === 'tensors' ? this.state.tensors.get(slot.key) : this.state.aux.get(slot.key);
     if (!t)
@@ -322,6 +338,15 @@ class OrtTrainerImpl implements OrtTrainer {
       feeds[gi.order] = gather.order;
       feeds[gi.step] = gather.step;
       feeds[gi.lrs] = gather.lrs;
+      if (gi.augment) {
+        if (!gather.aug)
+          throw new BackendError(
+            'onnxruntime trainer: an augmenting step ran without its plan. Hint: upload the epoch plan with the order.',
+          );
+        feeds[gi.augment.dx] = gather.aug.dx;
+        feeds[gi.augment.dy] = gather.aug.dy;
+        feeds[gi.augment.flip] = gather.aug.flip;
+      }
     } else {
       feeds[g.inputs.x] = step.x;
       feeds[g.inputs.labels] = step.labels;
@@ -402,6 +427,9 @@ class OrtTrainerImpl implements OrtTrainer {
         [1, B],
       );
       feeds[gi.step] = new this.ort.Tensor('int32', new Int32Array(1), []);
+      if (gi.augment)
+        for (const t of [gi.augment.dx, gi.augment.dy, gi.augment.flip])
+          feeds[t] = new this.ort.Tensor('int32', new Int32Array(B), [1, B]);
     } else {
       feeds[g.inputs.x] = new this.ort.Tensor('float32', new Float32Array(B * numel(this.model.input)), [
         B,
@@ -429,15 +457,11 @@ class OrtTrainerImpl implements OrtTrainer {
     const B = req.batchSize;
     const { split } = req;
     const stepsPerEpoch = Math.floor(split.n / B);
-    // Augmented batches are made on the host (data/augment.ts), so they are fed from there.
-    const augmentOnHost = this.defaultSource === 'gather' && req.augment !== undefined;
-    if (augmentOnHost && this.notes && !this.notes.some((n) => n.startsWith(AUGMENT_NOTE)))
-      this.notes.push(AUGMENT_NOTE);
     const onDeviceSplit =
-      this.defaultSource === 'gather' && stepsPerEpoch > 0 && !augmentOnHost
-        ? await this.deviceSplitOf(split)
-        : undefined;
-    const step = await this.prepare(B, onDeviceSplit ? 'gather' : 'inputs');
+      this.defaultSource === 'gather' && stepsPerEpoch > 0 ? await this.deviceSplitOf(split) : undefined;
+    // The first epoch's plan names the padding the step is built for (the same every epoch).
+    const firstPlan = req.augment?.(0);
+    const step = await this.prepare(B, onDeviceSplit ? 'gather' : 'inputs', firstPlan?.padding);
     const rate = req.lr ?? (() => this.opts.optimizer.lr);
     /** A non-finite loss at (epoch, step), naming the learning rate that step ran at. */
     const lossError = (loss: number, epoch: number, step: number): NumericError =>
@@ -482,26 +506,36 @@ class OrtTrainerImpl implements OrtTrainer {
               );
             rows[i] = v;
           }
-          const up = await this.uploaders.run(
-            'order',
-            [
-              { name: 'order', type: 'int32', shape: ['steps', B] },
-              { name: 'step', type: 'int32', shape: [] },
-              { name: 'lrs', type: 'float32', shape: ['steps'] },
-            ],
-            {
-              order: new this.ort.Tensor('int32', rows, [stepsPerEpoch, B]),
-              step: new this.ort.Tensor('int32', Int32Array.of(0), []),
-              lrs: new this.ort.Tensor(
-                'float32',
-                Float32Array.from({ length: stepsPerEpoch }, (_, s) => rate(epoch, s)),
-                [stepsPerEpoch],
-              ),
-            },
-          );
+          const values: DeviceValue[] = [
+            { name: 'order', type: 'int32', shape: ['steps', B] },
+            { name: 'step', type: 'int32', shape: [] },
+            { name: 'lrs', type: 'float32', shape: ['steps'] },
+          ];
+          const feeds: Record<string, Tensor> = {
+            order: new this.ort.Tensor('int32', rows, [stepsPerEpoch, B]),
+            step: new this.ort.Tensor('int32', Int32Array.of(0), []),
+            lrs: new this.ort.Tensor(
+              'float32',
+              Float32Array.from({ length: stepsPerEpoch }, (_, s) => rate(epoch, s)),
+              [stepsPerEpoch],
+            ),
+          };
+          // The epoch's augmentation plan by position goes up with them, one table per choice.
+          const plan = epoch === 0 ? firstPlan : req.augment?.(epoch);
+          if (plan) {
+            for (const k of ['dx', 'dy', 'flip'] as const) {
+              values.push({ name: k, type: 'int32', shape: ['steps', B] });
+              feeds[k] = new this.ort.Tensor('int32', Int32Array.from(plan[k].subarray(0, rows.length)), [
+                stepsPerEpoch,
+                B,
+              ]);
+            }
+          }
+          const up = await this.uploaders.run(plan ? 'order+augment' : 'order', values, feeds);
           gather = { split: onDeviceSplit, order: up.order!, step: up.step!, lrs: up.lrs! };
+          if (plan) gather.aug = { dx: up.dx!, dy: up.dy!, flip: up.flip! };
         }
-        const augment = req.augment?.(epoch);
+        const augment = epoch === 0 ? firstPlan : req.augment?.(epoch);
         let lossSum = 0;
         let lossCount = 0;
         for (let s = 0; s < stepsPerEpoch; s++) {
@@ -612,6 +646,9 @@ class OrtTrainerImpl implements OrtTrainer {
     g?.order.dispose();
     g?.step.dispose();
     g?.lrs.dispose();
+    g?.aug?.dx.dispose();
+    g?.aug?.dy.dispose();
+    g?.aug?.flip.dispose();
     return undefined;
   }
 
@@ -662,7 +699,8 @@ export async function createOrtTrainer(ctx: OrtTrainerContext, options: OrtTrain
     ctx.notes,
     ctx.transfers,
   );
-  const step = await trainer.prepare(ctx.opts.trainBatchSize, trainer.defaultSource);
+  const padding = ctx.opts.augment ? (ctx.opts.augment.crop?.padding ?? 0) : undefined;
+  const step = await trainer.prepare(ctx.opts.trainBatchSize, trainer.defaultSource, padding);
   await trainer.warmUp(step);
   return trainer;
 }
