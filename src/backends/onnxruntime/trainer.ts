@@ -295,6 +295,12 @@ class OrtTrainerImpl implements OrtTrainer {
     this.deviceSplit = freeSplit(this.deviceSplit);
   }
 
+  /** A device step's run that takes host tensors (a host-fed batch, the warm-up's zeros) uploads them. */
+  private countHostFeeds(feeds: Record<string, Tensor>): void {
+    const host = Object.values(feeds).filter((t) => t.location === 'cpu');
+    if (host.length > 0) this.transfers?.upload(host);
+  }
+
   /** The normalised value of a black pixel per channel, as `fillBatch` writes it (the padding of a crop). */
   private blackPixel(): number[] {
     const C = this.model.input[0]!;
@@ -362,6 +368,7 @@ class OrtTrainerImpl implements OrtTrainer {
       this.state.version++;
       return step.loss!;
     }
+    this.countHostFeeds(feeds);
     const out = await step.session.run(feeds);
     for (const s of step.slots) {
       const t = out[s.output];
@@ -439,6 +446,7 @@ class OrtTrainerImpl implements OrtTrainer {
       feeds[g.inputs.lr] = this.lr;
     }
     for (const s of step.slots) feeds[s.input] = this.current(s);
+    this.countHostFeeds(feeds);
     const out = await step.session.run(feeds);
     // Waits for the device: the loss comes back through the read-back session.
     await this.read(out[g.outputs.loss]!);
