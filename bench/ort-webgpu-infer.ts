@@ -18,39 +18,22 @@
  */
 import { parseArgs } from 'node:util';
 import { argmaxRows, createOrtBackend, type OrtSession } from '../src/backends/onnxruntime/index.ts';
-import { loadOrt, ortVersions } from '../src/backends/onnxruntime/runtime.ts';
-import { dawnAdapter } from '../src/backends/software-gpu.ts';
 import { fillBatch, identityOrder } from '../src/data/batch.ts';
 import { buildModelGraph } from '../src/models/index.ts';
 import { initWeights } from '../src/models/init.ts';
 import { max, median, min, sortSamples } from '../src/stats/index.ts';
-import { machineLines, randomImages } from './common.ts';
+import { randomImages } from './common.ts';
+import { ortWebgpuForBench, WEBGPU_BENCH_OPTIONS } from './ort-webgpu-common.ts';
 
 const { values: args } = parseArgs({
-  options: {
-    batch: { type: 'string', default: '64' },
-    width: { type: 'string', default: '0.25' },
-    image: { type: 'string', default: '32' },
-    batches: { type: 'string', default: '20' },
-    repeats: { type: 'string', default: '5' },
-  },
+  options: { ...WEBGPU_BENCH_OPTIONS, batches: { type: 'string', default: '20' } },
 });
 const B = Number(args.batch);
 const BATCHES = Number(args.batches);
 const REPEATS = Number(args.repeats);
 const S = Number(args.image);
 
-const probe = await createOrtBackend('webgpu').probe();
-if (!probe.available) {
-  console.log(`onnxruntime/webgpu unavailable: ${probe.reason}`);
-  process.exit(1);
-}
-const adapter = await dawnAdapter();
-const ort = await loadOrt();
-console.log(machineLines());
-console.log(
-  `onnxruntime-node ${ortVersions(ort)['onnxruntime-node']}, WebGPU adapter: ${adapter?.described ?? 'unknown'}${adapter?.software ? ' (SOFTWARE: CPU timings, the mechanism only)' : ''}`,
-);
+const _ort = await ortWebgpuForBench();
 console.log(
   `vgg-small width ${args.width}, ${S}×${S}, batch ${B}, ${BATCHES} batches per pass, ${REPEATS} samples per mode after one warm-up each\n`,
 );

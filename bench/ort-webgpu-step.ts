@@ -20,41 +20,25 @@
  */
 import { parseArgs } from 'node:util';
 import { createOrtBackend, type OrtSession } from '../src/backends/onnxruntime/index.ts';
-import { EXECUTION_PROVIDER, loadOrt, ortVersions, sessionOptions } from '../src/backends/onnxruntime/runtime.ts';
+import { EXECUTION_PROVIDER, sessionOptions } from '../src/backends/onnxruntime/runtime.ts';
 import { createOrtTrainer } from '../src/backends/onnxruntime/trainer.ts';
-import { dawnAdapter } from '../src/backends/software-gpu.ts';
 import type { LoadOptions } from '../src/backends/types.ts';
 import { epochOrder } from '../src/data/prng.ts';
 import { buildModelGraph } from '../src/models/index.ts';
 import { initWeights } from '../src/models/init.ts';
 import { max, median, min, sortSamples } from '../src/stats/index.ts';
-import { machineLines, randomImages } from './common.ts';
+import { randomImages } from './common.ts';
+import { ortWebgpuForBench, WEBGPU_BENCH_OPTIONS } from './ort-webgpu-common.ts';
 
 const { values: args } = parseArgs({
-  options: {
-    batch: { type: 'string', default: '64' },
-    width: { type: 'string', default: '0.25' },
-    image: { type: 'string', default: '32' },
-    steps: { type: 'string', default: '10' },
-    repeats: { type: 'string', default: '5' },
-  },
+  options: { ...WEBGPU_BENCH_OPTIONS, steps: { type: 'string', default: '10' } },
 });
 const B = Number(args.batch);
 const STEPS = Number(args.steps);
 const REPEATS = Number(args.repeats);
 const S = Number(args.image);
 
-const probe = await createOrtBackend('webgpu').probe();
-if (!probe.available) {
-  console.log(`onnxruntime/webgpu unavailable: ${probe.reason}`);
-  process.exit(1);
-}
-const adapter = await dawnAdapter();
-const ort = await loadOrt();
-console.log(machineLines());
-console.log(
-  `onnxruntime-node ${ortVersions(ort)['onnxruntime-node']}, WebGPU adapter: ${adapter?.described ?? 'unknown'}${adapter?.software ? ' (SOFTWARE: CPU timings, the mechanism only)' : ''}`,
-);
+const ort = await ortWebgpuForBench();
 console.log(
   `vgg-small width ${args.width}, ${S}×${S}, batch ${B}, ${STEPS} steps per sample, ${REPEATS} samples per mode after one warm-up each\n`,
 );
