@@ -11,7 +11,9 @@
  *   (`bench/infer-throughput.ts`, `onnxruntime/cpu+init` vs graph inputs). So the inference session
  *   is rebuilt from the state when the weights change: at the end of `train()` (timed as training,
  *   the phase that changed them, as a trained model is made ready to serve), or, if some other writer
- *   bumped `state.version`, at the next `infer()`/`logits()`.
+ *   bumped `state.version`, at the next `infer()`/`logits()`. On a device the device inference step
+ *   (`device-infer.ts`: test split held there, class ids read back once per pass) holds them as
+ *   constants too and is rebuilt with it.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -94,6 +96,8 @@ export class OrtSession implements ModelSession {
   /** Device inference (test split on the device), where the weights are on the device and it could be built. */
   private deviceInfer: DeviceInference | undefined;
   private disposed = false;
+  /** True during `create()`: its warm-up's transfers count as the load's. */
+  private loading = true;
   /** `state.version` the inference session's constant weights were taken from. */
   private sessionVersion: number;
 
@@ -219,6 +223,7 @@ export class OrtSession implements ModelSession {
         }
       }
       await s.logits(new Float32Array(opts.inferBatchSize * C * H * W), opts.inferBatchSize);
+      s.loading = false;
     } catch (e) {
       await s.dispose();
       throw e;
@@ -265,7 +270,7 @@ export class OrtSession implements ModelSession {
 
   /**
    * Host↔device transfers so far, by the method that made them (`load`, `train`, `infer`, `logits`,
-   * `inferenceCall`, `getWeights`); nothing is counted on the CPU execution provider, where there is no device.
+   * `inferenceCall`, `testFigures`, `getWeights`); nothing is counted on the CPU execution provider, where there is no device.
    */
   transfers(): Record<string, TransferCount> {
     return this.counter.snapshot();
@@ -290,7 +295,7 @@ export class OrtSession implements ModelSession {
       throw new BackendError(
         `${this.info.backend}: logits() got ${x.length} values for ${n} examples of ${per}. Hint: pass n·C·H·W floats in NCHW.`,
       );
-    this.counter.phase = 'logits';
+    this.counter.phase = this.loading ? 'load' : 'logits';
     await this.refresh();
     const input = new this.ort.Tensor('float32', x.length === n * per ? x : x.subarray(0, n * per), [
       n,
