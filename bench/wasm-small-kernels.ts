@@ -2,9 +2,11 @@
  * The smaller kernels of a tfjs/wasm training step, old formulation against new, side by side in one
  * process on vgg-small's shapes at batch 64 (NHWC): the bias-gradient `Sum` over N, H, W (stock wasm
  * kernel against expbench's), `MaxPoolGrad` 2×2/2 (the general scan against the specialised one) and
- * the filter preparation of `Conv2DBackpropInput` (native Reverse + Transpose against one JS pass).
+ * the filter preparation of `Conv2DBackpropInput` (native Reverse + Transpose against one JS pass),
+ * and the batch-norm gradient's `Tile` of `[1, 1, 1, C]` over ResNet-20's activations at batch 32
+ * (stock wasm kernel against expbench's block copies).
  *
- *   npx tsx bench/wasm-small-kernels.ts [--repeats 7] [--calls 5] [--only sum,maxpoolgrad,filter]
+ *   npx tsx bench/wasm-small-kernels.ts [--repeats 7] [--calls 5] [--only sum,maxpoolgrad,filter,tile]
  *
  * wasm is initialised as the backends do it (`activateRuntime('wasm')`: threaded XNNPACK on every
  * core). The same input is used on every call, so a tensor that fits the cache (16 MiB for
@@ -17,6 +19,7 @@ import { getKernel } from '@tensorflow/tfjs-core';
 import type { KernelBackend, KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { activateRuntime } from '../src/backends/tfjs/runtime.ts';
 import { makeSumConfig } from '../src/backends/tfjs/wasm-kernels/sum.ts';
+import { makeTileConfig } from '../src/backends/tfjs/wasm-kernels/tile.ts';
 import { registerWasmTrainingKernels, unregisterWasmTrainingKernels } from '../src/backends/tfjs/wasm-kernels/index.ts';
 import { maxPoolGradConfig, maxPoolGradScan } from '../src/backends/tfjs/wasm-kernels/max-pool-grad.ts';
 import { flipSwapFilter } from '../src/backends/tfjs/wasm-kernels/conv2d-backprop-input.ts';
@@ -28,7 +31,7 @@ const { values: args } = parseArgs({
   options: {
     repeats: { type: 'string', default: '7' },
     calls: { type: 'string', default: '5' },
-    only: { type: 'string', default: 'sum,maxpoolgrad,filter' },
+    only: { type: 'string', default: 'sum,maxpoolgrad,filter,tile' },
   },
 });
 const REPEATS = Number(args.repeats);
@@ -178,5 +181,26 @@ if (only.has('filter')) {
       ['one JS pass on the heap', () => flipSwapFilter(backend, w)],
     ]);
     w.dispose();
+  }
+}
+
+if (only.has('tile')) {
+  // As for Sum: the stock Tile is the one expbench's registration set aside.
+  unregisterWasmTrainingKernels();
+  const stock = getKernel('Tile', 'wasm')!;
+  registerWasmTrainingKernels();
+  const ours = makeTileConfig(stock);
+  for (const [n, h, c] of [
+    [32, 32, 16],
+    [32, 16, 32],
+    [32, 8, 64],
+  ] as const) {
+    const x = tf.tensor(normals(c, 11), [1, 1, 1, c]);
+    const reps = [n, h, h, 1];
+    compare(`Tile [1×1×1×${c}] → [${n}×${h}×${h}×${c}]`, [
+      ['stock (C++ index loop)', call(stock, { x }, { reps })],
+      ['expbench (block copies)', call(ours, { x }, { reps })],
+    ]);
+    x.dispose();
   }
 }

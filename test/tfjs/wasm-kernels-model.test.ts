@@ -167,8 +167,9 @@ describe('tfjs/wasm with expbench kernels', () => {
         'DepthwiseConv2dNativeBackpropInput',
         'MaxPoolGrad',
         'Sum',
+        'Tile',
       ],
-      replaced: ['BatchMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Sum'],
+      replaced: ['BatchMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Sum', 'Tile'],
       reasons: {
         BatchMatMul: 'slower',
         Conv2DBackpropFilter: 'missing',
@@ -177,6 +178,7 @@ describe('tfjs/wasm with expbench kernels', () => {
         DepthwiseConv2dNativeBackpropInput: 'missing',
         MaxPoolGrad: 'wrong',
         Sum: 'slower',
+        Tile: 'slower',
       },
     });
     expect(registerWasmTrainingKernels()).toEqual(first);

@@ -20,6 +20,9 @@
  *   and multiply on XNNPACK; can be declined with the same option.
  * - `Sum` over leading axes (every bias gradient) transposes the whole tensor first. Wrapped here
  *   ({@link ./sum.ts}) to run those as native average pooling; can be declined with the same option.
+ * - `Tile` (every batch-norm gradient tiles `1/√(var+ε)` over the activation) is a scalar C++ loop,
+ *   tens of milliseconds per ResNet stage-1 layer. Replaced here ({@link ./tile.ts}) by block copies
+ *   on the heap; can be declined with the same option.
  * - Everything else the layers use is native: ReLU's gradient is Step × dy, batch norm in training
  *   mode is composed of Mean/Sub/Square/Rsqrt/Mul/Sum, dense is
  *   BatchMatMul/_FusedMatMul + Add, dropout is Floor/RealDiv/Mul on a JS-side random tensor, softmax
@@ -36,6 +39,7 @@ import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './d
 import { maxPoolGradConfig } from './max-pool-grad.ts';
 import { makeBatchMatMulConfig } from './batch-mat-mul.ts';
 import { makeSumConfig } from './sum.ts';
+import { makeTileConfig } from './tile.ts';
 import { BackendError } from '../../../errors.ts';
 
 export {
@@ -51,6 +55,7 @@ export { maxPoolGradNHWC } from './max-pool-grad.ts';
 export { makeBatchMatMulConfig } from './batch-mat-mul.ts';
 export { columnSumsByPooling, leadingAxesCount, makeSumConfig, SUM_BY_POOLING_MIN_SIZE } from './sum.ts';
 export { KernelScope, withKernelScope } from './kernel-scope.ts';
+export { makeTileConfig, tileInPlace } from './tile.ts';
 
 /**
  * Every kernel that training and evaluating the IR's layers runs on a tfjs backend (conv with and
@@ -154,6 +159,8 @@ const PROVIDED: readonly Provided[] = [
   },
   // Leading-axes sums (bias gradients) by pooling; every other Sum goes to the native kernel it wraps.
   { kernelName: 'Sum', reason: 'slower', make: (native) => (native ? makeSumConfig(native) : undefined) },
+  // Block copies for float32/int32/bool; other dtypes go to the native kernel it wraps.
+  { kernelName: 'Tile', reason: 'slower', make: (native) => (native ? makeTileConfig(native) : undefined) },
 ];
 
 /** The configs expbench registered, by kernel name. */
