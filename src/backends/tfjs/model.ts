@@ -13,9 +13,10 @@
  * batch-norm vectors in between) permuted from NCHW to NHWC flatten order, so the NHWC network
  * computes the same function as the canonical NCHW one. {@link TfjsModel.readWeights} converts back.
  *
- * Batch norm: training mode normalises with the batch's mean and (biased) variance over N, H, W and
- * yields those statistics so the caller updates the running ones after the step, outside the gradient
- * tape, as `running = running·m + batch·(1−m)` (ONNX / Keras convention, `LAYER_DEFAULTS.bnMomentum`);
+ * Batch norm: training mode normalises with the batch's mean and (biased) variance over N, H, W
+ * (`batch-norm.ts`, with the gradient in closed form) and yields those statistics so the caller
+ * updates the running ones after the step, outside the gradient tape, as
+ * `running = running·m + batch·(1−m)` (ONNX / Keras convention, `LAYER_DEFAULTS.bnMomentum`);
  * inference mode uses the running statistics.
  */
 // The union package, not tfjs-core: tfjs-core registers no gradient functions itself and its ESM build
@@ -23,6 +24,7 @@
 // bundle registers them all. Backend packages beside it are tfjs's documented setup.
 import * as tf from '@tensorflow/tfjs';
 import { ModelError } from '../../errors.ts';
+import { batchNormTrain } from './batch-norm.ts';
 import { GRAPH_INPUT } from '../../models/ir.ts';
 import type { GraphNode, ModelGraph, ParamSpec, Weights } from '../../models/ir.ts';
 import { LAYER_DEFAULTS, windowCounts } from '../../models/resolve.ts';
@@ -301,17 +303,12 @@ export class TfjsModel {
           const variance = this.addParam(requireParam(node, 'var'), weights);
           const eps = s.epsilon ?? LAYER_DEFAULTS.bnEpsilon;
           this.bnMomentum.set(node.name, s.momentum ?? LAYER_DEFAULTS.bnMomentum);
-          const axes = node.inShapes[0]!.length === 3 ? [0, 1, 2] : [0];
           step(node, ([x], opts) => {
             if (!opts.training) return tf.batchNorm(x!, mean, variance, beta, gamma, eps);
-            const m = tf.moments(x!, axes);
+            const m = batchNormTrain(x!, gamma as tf.Tensor1D, beta as tf.Tensor1D, eps);
             if (opts.batchStats)
-              opts.batchStats.push({
-                layer: node.name,
-                mean: tf.keep(m.mean as tf.Tensor1D),
-                variance: tf.keep(m.variance as tf.Tensor1D),
-              });
-            return tf.batchNorm(x!, m.mean, m.variance, beta, gamma, eps);
+              opts.batchStats.push({ layer: node.name, mean: tf.keep(m.mean), variance: tf.keep(m.variance) });
+            return m.y;
           });
           break;
         }

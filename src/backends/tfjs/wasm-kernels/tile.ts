@@ -11,6 +11,10 @@
  * (blocks moved back to front, so none is overwritten before it is read) and repeated by doubling
  * `copyWithin`, a memmove on the heap. The values are bit for bit the stock kernel's. Dtypes other
  * than float32, int32 and bool go to the stock kernel.
+ *
+ * expbench's own networks now take batch norm's gradient in closed form (`../batch-norm.ts`), which
+ * tiles nothing; the kernel serves every other Tile (tap-shift's filter tiling, tfjs's gradients of
+ * broadcasts, user code on the backend).
  */
 import { Tile, util } from '@tensorflow/tfjs-core';
 import type { KernelBackend, KernelConfig, KernelFunc, TensorInfo, TileAttrs } from '@tensorflow/tfjs-core';
