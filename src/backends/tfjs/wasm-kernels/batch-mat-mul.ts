@@ -19,7 +19,6 @@
  * tensor id only, so a tensor that comes back as B under another `[K, N]` (a Reshape of it keeps the
  * id) is copied first and the copy packed.
  */
-import { BatchMatMul } from '@tensorflow/tfjs-core';
 import type {
   BatchMatMulAttrs,
   DataId,
@@ -30,6 +29,7 @@ import type {
 } from '@tensorflow/tfjs-core';
 import { allocF32, heapF32, heapIndex } from './heap.ts';
 import { withKernelScope } from './kernel-scope.ts';
+import { wrapNative } from './wrap-native.ts';
 
 const size = (t: TensorInfo) => t.shape.reduce((p, v) => p * v, 1);
 
@@ -112,12 +112,5 @@ export function makeBatchMatMulConfig(native: KernelConfig): KernelConfig {
       return packB ? mm(t(a), t(b)) : t(mm(b, a));
     });
   };
-  // The stock kernel's setup binds its C++ entry point; it must still run whenever the backend initialises.
-  const config: KernelConfig = {
-    kernelName: BatchMatMul,
-    backendName: 'wasm',
-    kernelFunc: kernelFunc as unknown as KernelFunc,
-  };
-  if (native.setupFunc) config.setupFunc = native.setupFunc;
-  return config;
+  return wrapNative(native, kernelFunc);
 }

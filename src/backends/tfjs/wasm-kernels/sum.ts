@@ -19,9 +19,10 @@
  * Any other reduction (inner or interleaved axes, anything not float32, tensors small enough that the
  * stock kernel's fixed cost is lower) goes to the stock kernel unchanged, so int32 sums stay exact.
  */
-import { backend_util, Sum, util } from '@tensorflow/tfjs-core';
+import { backend_util, util } from '@tensorflow/tfjs-core';
 import type { KernelBackend, KernelConfig, KernelFunc, SumAttrs, TensorInfo } from '@tensorflow/tfjs-core';
 import { type KernelScope, withKernelScope } from './kernel-scope.ts';
+import { wrapNative } from './wrap-native.ts';
 
 /**
  * Smallest input (elements) summed by pooling. Below it the stock kernel's whole cost is a few
@@ -94,12 +95,5 @@ export function makeSumConfig(native: KernelConfig): KernelConfig {
       return out;
     });
   };
-  // The stock kernel's setup binds its C++ entry point; it must still run whenever the backend initialises.
-  const config: KernelConfig = {
-    kernelName: Sum,
-    backendName: 'wasm',
-    kernelFunc: kernelFunc as unknown as KernelFunc,
-  };
-  if (native.setupFunc) config.setupFunc = native.setupFunc;
-  return config;
+  return wrapNative(native, kernelFunc);
 }

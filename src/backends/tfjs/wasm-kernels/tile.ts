@@ -16,8 +16,9 @@
  * tiles nothing; the kernel serves every other Tile (tap-shift's filter tiling, tfjs's gradients of
  * broadcasts, user code on the backend).
  */
-import { Tile, util } from '@tensorflow/tfjs-core';
+import { util } from '@tensorflow/tfjs-core';
 import type { KernelBackend, KernelConfig, KernelFunc, TensorInfo, TileAttrs } from '@tensorflow/tfjs-core';
+import { wrapNative } from './wrap-native.ts';
 
 type HeapArray = Float32Array | Int32Array | Uint8Array;
 
@@ -77,12 +78,5 @@ export function makeTileConfig(native: KernelConfig): KernelConfig {
     tileInPlace(dst, x.shape, reps);
     return out;
   };
-  const config: KernelConfig = {
-    kernelName: Tile,
-    backendName: 'wasm',
-    kernelFunc: kernelFunc as unknown as KernelFunc,
-  };
-  // The stock kernel's setup binds its C++ entry point, which the delegated dtypes still use.
-  if (native.setupFunc) config.setupFunc = native.setupFunc;
-  return config;
+  return wrapNative(native, kernelFunc);
 }
