@@ -47,19 +47,25 @@ function groups(records: readonly ResultRecord[]): Map<string, ResultRecord[]> {
   return out;
 }
 
+/** A record's evaluations grouped by epoch, over its seeds, in epoch order. */
+function pointsByEpoch(r: ResultRecord): [number, { accuracy: number[]; loss: number[]; seconds: number[] }][] {
+  const byEpoch = new Map<number, { accuracy: number[]; loss: number[]; seconds: number[] }>();
+  for (const c of r.curves ?? [])
+    for (const p of c.points) {
+      const e = byEpoch.get(p.epoch) ?? { accuracy: [], loss: [], seconds: [] };
+      e.accuracy.push(p.accuracy);
+      e.loss.push(p.loss);
+      e.seconds.push(p.trainSeconds);
+      byEpoch.set(p.epoch, e);
+    }
+  return [...byEpoch].sort((a, b) => a[0] - b[0]);
+}
+
 /** Per backend, metric and epoch: the median and range over the seeds that evaluated that epoch. */
 export function curveRows(records: readonly ResultRecord[]): CurveRow[] {
   const rows: CurveRow[] = [];
   for (const r of records) {
-    const byEpoch = new Map<number, { accuracy: number[]; loss: number[] }>();
-    for (const c of r.curves ?? [])
-      for (const p of c.points) {
-        const e = byEpoch.get(p.epoch) ?? { accuracy: [], loss: [] };
-        e.accuracy.push(p.accuracy);
-        e.loss.push(p.loss);
-        byEpoch.set(p.epoch, e);
-      }
-    for (const [epoch, v] of [...byEpoch].sort((a, b) => a[0] - b[0]))
+    for (const [epoch, v] of pointsByEpoch(r))
       for (const metric of ['accuracy', 'loss'] as const) {
         const s = summarize(v[metric]);
         rows.push({
@@ -99,27 +105,17 @@ function spread(xs: number[], fmt: (v: number) => string): string {
 function epochTable(recs: readonly ResultRecord[]): string[] {
   const lines: string[] = [];
   for (const r of recs) {
-    const byEpoch = new Map<number, { accuracy: number[]; loss: number[]; seconds: number[] }>();
-    for (const c of r.curves ?? [])
-      for (const p of c.points) {
-        const e = byEpoch.get(p.epoch) ?? { accuracy: [], loss: [], seconds: [] };
-        e.accuracy.push(p.accuracy);
-        e.loss.push(p.loss);
-        e.seconds.push(p.trainSeconds);
-        byEpoch.set(p.epoch, e);
-      }
-    if (byEpoch.size === 0) continue;
+    const byEpoch = pointsByEpoch(r);
+    if (byEpoch.length === 0) continue;
     lines.push(
       `<details><summary>${r.backend.requested}: every evaluated epoch</summary>`,
       '',
       '| epoch | test accuracy | test loss | training time to this epoch |',
       '|---:|---:|---:|---:|',
-      ...[...byEpoch]
-        .sort((a, b) => a[0] - b[0])
-        .map(
-          ([epoch, v]) =>
-            `| ${epoch} | ${spread(v.accuracy, pct)} | ${spread(v.loss, (x) => x.toFixed(3))} | ${spread(v.seconds, formatSeconds)} |`,
-        ),
+      ...byEpoch.map(
+        ([epoch, v]) =>
+          `| ${epoch} | ${spread(v.accuracy, pct)} | ${spread(v.loss, (x) => x.toFixed(3))} | ${spread(v.seconds, formatSeconds)} |`,
+      ),
       '',
       '</details>',
       '',

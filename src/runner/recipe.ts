@@ -46,11 +46,18 @@ export interface RecipeRun {
   stopped: boolean;
 }
 
+/**
+ * Epochs a run of the recipe trains: all of them, or the first `stopAfter` (a truncated run; the
+ * schedule still spans `epochs`).
+ */
+export function epochsToRun(t: Pick<Experiment['training'], 'epochs' | 'stopAfter'>): number {
+  return Math.min(t.epochs, t.stopAfter ?? t.epochs);
+}
+
 /** The recipe in words, for records and reports. */
 export function describeRecipe(t: Experiment['training']): string {
   const parts = [`${describeOptimizer(t.optimizer)}, lr ${t.optimizer.lr}`, `${describeSchedule(t.schedule)} schedule`];
-  if (t.stopAfter !== undefined && t.stopAfter < t.epochs)
-    parts.push(`truncated: the first ${t.stopAfter} of ${t.epochs} epochs`);
+  if (epochsToRun(t) < t.epochs) parts.push(`truncated: the first ${epochsToRun(t)} of ${t.epochs} epochs`);
   if (t.labelSmoothing > 0) parts.push(`label smoothing ${t.labelSmoothing}`);
   if (t.augment) {
     const a = [
@@ -114,7 +121,7 @@ export async function runRecipe(session: ModelSession, o: RecipeRunOptions): Pro
   let best = { accuracy: -1, epoch: 0 };
   let overBudget = false;
   // `stopAfter` truncates the run, not the recipe: the rate still follows the schedule over `t.epochs`.
-  const last = Math.min(t.epochs, t.stopAfter ?? t.epochs);
+  const last = epochsToRun(t);
   for (let first = 0; first < last && !run.stopped; first += every) {
     const epochs = Math.min(every, last - first);
     const spentBefore = run.trainSeconds;

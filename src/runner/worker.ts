@@ -22,7 +22,7 @@ import type { MetricsRecord } from './metric-record.ts';
 import { type AbsentSource, startMemorySampler, withBackendMemory } from './memory.ts';
 import { profileCase, profileRequested } from './op-profile.ts';
 import type { ChildMessage, ParentMessage, ProgressInfo, RunJob, WorkerPhase } from './protocol.ts';
-import { describeRecipe, type RecipeRun, runRecipe } from './recipe.ts';
+import { describeRecipe, epochsToRun, type RecipeRun, runRecipe } from './recipe.ts';
 import { addRecipeRepeat } from './recipe-record.ts';
 import {
   type CaseError,
@@ -359,7 +359,7 @@ async function trainWatched(
   // Progress counts training time only: evaluation between epochs is off this clock too.
   let evalMs = 0;
   let evalStart = 0;
-  const epochs = Math.min(exp.training.epochs, exp.training.stopAfter ?? exp.training.epochs);
+  const epochs = epochsToRun(exp.training);
   const mem = startMemorySampler({ intervalMs: 50 });
   const t0 = performance.now();
   const result = await runRecipe(session, {
