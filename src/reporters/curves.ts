@@ -174,7 +174,7 @@ export class CurvesReporter implements Reporter {
       e.dataset?.kind === 'synthetic' ? ' — **synthetic data: a check of the machinery, not a result**' : '';
     return [
       `- data: ${data}, ${e.trainExamples.toLocaleString('en-US')} training and ${e.testExamples.toLocaleString('en-US')} test images${synthetic}`,
-      `- model: ${e.arch}${e.paramCount ? ` (${e.paramCount.toLocaleString('en-US')} parameters)` : ''}; up to ${e.epochs} epochs, batch ${e.batchSize}; profile ${e.profile ?? 'base'}`,
+      `- model: ${e.arch}${e.width !== undefined ? `, width ${e.width}` : ''}${e.batchNorm ? ', batch norm' : ''}${e.paramCount ? ` (${e.paramCount.toLocaleString('en-US')} parameters)` : ''}; up to ${e.epochs} epochs, batch ${e.batchSize}; profile ${e.profile ?? 'base'}`,
       ...(r.recipe ? [`- recipe: ${r.recipe}`] : []),
       `- machine: ${r.env.cpu} (${r.env.cores} cores)${r.env.gpu ? `, ${r.env.gpu}` : ''}; ${r.env.os}, Node ${r.env.node}`,
     ];

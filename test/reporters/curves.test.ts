@@ -79,6 +79,7 @@ describe('time-to-accuracy reporter', () => {
     expect(md).toContain('**median and the range (min–max)** over the seeds');
     expect(md).toContain('cifar10 (/data/cifar-10-batches-bin), 49,984 training and 9,984 test images');
     expect(md).toContain('recipe: SGD Nesterov');
+    expect(md).toContain('- model: vgg-small, width 1;');
     expect(md).toContain(
       '| onnxruntime/cpu | 3 | 92.0 % (91.0 %–95.0 %) | 92.0 % (91.0 %–95.0 %) | 30.0 s (20.0 s–30.0 s) | 3 (2–3) | 3 of 3 |',
     );
