@@ -1,7 +1,8 @@
 /**
  * Per-operator profiles on tfjs (cpu backend, tiny model): real steps under tf.profile, each kernel in
  * the section the step marked (convolution forward, its filter gradient backward, the momentum update
- * in the optimizer), no tensors left behind.
+ * in the optimizer), no tensors left behind, and only kernels counted: tf.profile also lists each
+ * custom-gradient op (the loss's `softmaxCrossEntropy__op`) around the kernels it runs.
  */
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
@@ -50,6 +51,7 @@ describe('profileOps on tfjs/cpu', () => {
       expect(Object.keys(op('Conv2DBackpropFilter')!.sections)).toEqual(['backward']);
       expect(op('Conv2D')!.calls).toBe(1);
       expect(p.byOpType.reduce((s, o) => s + o.share, 0)).toBeCloseTo(1, 6);
+      for (const o of p.byOpType) expect(tf.getKernel(o.op, tf.getBackend()), o.op).toBeDefined();
       expect(p.byNode[0]!.node).toMatch(/^#\d+ \w+/);
     } finally {
       await session.dispose();

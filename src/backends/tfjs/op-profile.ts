@@ -5,6 +5,10 @@
  * backward pass and optimizer update begin by the length of the profile's kernel list at that moment,
  * so each kernel gets its section. A kernel's node is its position in the step and its output shape
  * (tfjs has no graph nodes), e.g. `#12 Conv2D → 64×32×32×64`.
+ *
+ * `tf.profile` also lists each custom-gradient op (`fusedConv2d__op`, `softmaxCrossEntropy__op`, the
+ * batch-norm op) under its scope name, timed around the kernels it runs, which it lists as well; only
+ * registered kernels are kept, so no time is counted twice.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { KernelTiming, StepSection } from '../../vocab/op-profile.ts';
@@ -41,16 +45,20 @@ export async function profileStep(
     for (const b of bounds) if (b.at <= i) s = b.section;
     return s;
   };
-  const kernels = info.kernels.map((k, i) => {
+  const backend = tf.getBackend();
+  const kernels = info.kernels.flatMap((k, i) => {
+    if (!tf.getKernel(k.name, backend)) return [];
     const t = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
     const shape = k.outputShapes[0]?.join('×') ?? '';
-    return {
-      node: `#${i} ${k.name}${shape ? ` → ${shape}` : ''}`,
-      op: k.name,
-      section: sectionAt(i),
-      ms: t,
-      step: index,
-    };
+    return [
+      {
+        node: `#${i} ${k.name}${shape ? ` → ${shape}` : ''}`,
+        op: k.name,
+        section: sectionAt(i),
+        ms: t,
+        step: index,
+      },
+    ];
   });
   return { kernels, ms };
 }
