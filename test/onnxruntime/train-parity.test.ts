@@ -7,32 +7,11 @@
 import { describe, expect, it } from 'vitest';
 import { createOrtBackend } from '../../src/backends/onnxruntime/index.ts';
 import type { Backend, LoadOptions, ModelSession, OptimizerConfig } from '../../src/backends/types.ts';
-import type { Dataset, Split } from '../../src/data/types.ts';
 import { buildModelGraph } from '../../src/models/index.ts';
-import { initWeights, uniformStream } from '../../src/models/init.ts';
+import { initWeights } from '../../src/models/init.ts';
 import type { Weights } from '../../src/models/ir.ts';
+import { B, C, dataset, K, order, S, train } from '../training/parity-helpers.ts';
 
-const rand = uniformStream(11);
-const [C, S, K, B] = [3, 8, 5, 8];
-const n = 4 * B;
-const train: Split = {
-  n,
-  images: Uint8Array.from({ length: n * S * S * C }, () => Math.floor(rand() * 256)),
-  labels: Uint8Array.from({ length: n }, (_, i) => i % K),
-};
-const dataset: Dataset = {
-  kind: 'test',
-  source: 'random bytes',
-  channels: C,
-  height: S,
-  width: S,
-  numClasses: K,
-  classNames: Array.from({ length: K }, (_, i) => String(i)),
-  train,
-  test: train,
-  normalization: { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], source: 'given' },
-  bytes: train.images.length,
-};
 const model = buildModelGraph(
   {
     arch: 'custom',
@@ -53,7 +32,6 @@ const model = buildModelGraph(
 );
 const optimizer: OptimizerConfig = { kind: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 1e-3 };
 const opts: LoadOptions = { optimizer, trainBatchSize: B, inferBatchSize: B, seed: 3, dataset };
-const order = (e: number) => Uint32Array.from({ length: n }, (_, i) => (i * 7 + e * 3) % n);
 
 async function trainOn(backend: Backend, weights: Weights): Promise<{ losses: number[]; weights: Weights } | string> {
   const a = await backend.probe();
